@@ -1,0 +1,12 @@
+"""Testing helpers for STS and its plugins: a pytest plugin (fixtures ``virtual_clock``,
+``sts_plugins``, ``register_plugin``) and the :class:`VirtualClock`."""
+
+from sts_core.testing import (
+    VirtualClock,
+    VirtualEventLoop,
+    register_plugin,
+    sts_plugins,
+    virtual_clock,
+)
+
+__all__ = ["VirtualClock", "VirtualEventLoop", "register_plugin", "sts_plugins", "virtual_clock"]

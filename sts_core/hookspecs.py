@@ -1,0 +1,166 @@
+"""Every hook specification of STS, in one place.
+
+Hooks are synchronous (pluggy has no async hooks): anything asynchronous lives on the
+objects that registration hooks hand over (a task's ``run``, a store, a trigger).
+Implementations may take fewer arguments than a spec, so specs can grow without breaking
+plugins. Every hook here is documented in ``docs/plugins.md``; a test keeps that true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .records import RunContext, RunRecord
+    from .scheduler import Job, TaskScheduler
+
+hookspec = pluggy.HookspecMarker("sts")
+
+#: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
+Register = Callable[..., None]
+
+
+# -------------------------------------------------------------------------------------------
+# Registration: what a plugin adds. Each hook receives a ``register`` callback; registering
+# a name that another plugin already registered is an error that names both plugins.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def sts_register_triggers(register: Register) -> None:
+    """Register trigger kinds, used by ``schedule(task, "<kind> <spec>")`` and config files.
+
+    :param register: ``register(kind, factory)``. ``factory(spec, **options)`` takes the
+        text after the kind and keyword options, and returns a trigger: an object with
+        ``next_fire_time(after: datetime) -> datetime | None``. Options always include
+        ``timezone`` (a ``tzinfo``) and ``job_name`` (``str``); factories accept and ignore
+        what they do not need (``**options``).
+
+    Example::
+
+        @sts.hookimpl
+        def sts_register_triggers(register):
+            register("cron", CronTrigger.from_spec)
+    """
+
+
+@hookspec
+def sts_register_task_types(register: Register) -> None:
+    """Register task types, used by ``type = <name>`` in config files.
+
+    :param register: ``register(name, task_class)``. The class is an ``sts.Task`` subclass,
+        built with the job's options as keyword arguments.
+
+    Example::
+
+        @sts.hookimpl
+        def sts_register_task_types(register):
+            register("shell", ShellTask)
+    """
+
+
+@hookspec
+def sts_register_config_sources(register: Register) -> None:
+    """Register configuration sources, layered between ``config.ini`` and the environment.
+
+    :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
+        with ``load() -> dict[str, dict[str, str]]`` (section -> key -> value) and
+        ``origin: str`` (shown by ``sts config``).
+    """
+
+
+@hookspec
+def sts_register_log_sinks(register: Register) -> None:
+    """Register log sinks, chosen in the ``[logging]`` section.
+
+    :param register: ``register(name, factory)``. ``factory(**options)`` returns a
+        ``logging.Handler``.
+    """
+
+
+@hookspec
+def sts_register_state_stores(register: Register) -> None:
+    """Register state stores, chosen with ``state = <name>`` in ``[scheduler]``.
+
+    :param register: ``register(name, factory)``. ``factory(scheduler_name, **options)``
+        returns an ``sts.StateStore``.
+    """
+
+
+@hookspec
+def sts_register_secret_providers(register: Register) -> None:
+    """Register secret providers that resolve ``${secret:NAME}`` values.
+
+    :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
+        with ``get(name: str) -> str | None``.
+    """
+
+
+@hookspec
+def sts_register_commands(register: Register) -> None:
+    """Register ``sts`` subcommands (the terminal UI adds ``sts tui`` this way).
+
+    :param register: ``register(name, configure, handler, help="...")``: ``configure`` adds
+        arguments to an ``argparse.ArgumentParser``; ``handler(args) -> int`` runs the
+        command and returns its exit code. Import heavy modules inside ``handler``, so that
+        ``sts --help`` stays fast.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Lifecycle: what a plugin observes. Called on the scheduler's event loop; keep them quick
+# and never raise (an exception is logged and otherwise ignored).
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def sts_scheduler_started(scheduler: TaskScheduler) -> None:
+    """Called once the scheduler has started firing.
+
+    :param scheduler: the scheduler.
+    """
+
+
+@hookspec
+def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
+    """Called when the scheduler stops firing, before it waits for running runs.
+
+    :param scheduler: the scheduler.
+    """
+
+
+@hookspec
+def sts_job_changed(scheduler: TaskScheduler, job: Job, change: str) -> None:
+    """Called when a job is added, removed, paused or resumed.
+
+    :param scheduler: the scheduler.
+    :param job: the job.
+    :param change: ``"added"``, ``"removed"``, ``"paused"`` or ``"resumed"``.
+    """
+
+
+@hookspec
+def sts_run_started(run: RunContext) -> None:
+    """Called when an attempt of a run starts.
+
+    :param run: the run's facts: ``run_id``, ``job``, ``fire_time``, ``attempt``,
+        ``idempotency_key``.
+    """
+
+
+@hookspec
+def sts_run_finished(record: RunRecord) -> None:
+    """Called when an attempt ends, and for fires that did not run (missed, skipped).
+
+    :param record: the outcome, error, timings and, if another attempt follows, ``retry_at``.
+    """
+
+
+def hook_names() -> list[str]:
+    """The names of every hook above, in the order they are defined."""
+    return [
+        name for name, value in globals().items() if name.startswith("sts_") and callable(value)
+    ]

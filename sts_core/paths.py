@@ -1,0 +1,37 @@
+"""Where STS keeps its files, per user (platformdirs): config, state, logs, sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from platformdirs import PlatformDirs
+
+APP = "sts"
+
+
+def _dirs() -> PlatformDirs:  # platformdirs is imported on use: it is not needed to import sts
+    import platformdirs
+
+    return platformdirs.PlatformDirs(APP, appauthor=False)
+
+
+def user_config_file() -> Path:
+    """``<user config dir>/sts/config.ini``."""
+    return Path(_dirs().user_config_dir) / "config.ini"
+
+
+def state_database(scheduler_name: str) -> Path:
+    """``<user data dir>/sts/<scheduler name>.db``."""
+    return Path(_dirs().user_data_dir) / f"{scheduler_name}.db"
+
+
+def log_directory() -> Path:
+    """``<user log dir>/sts``."""
+    return Path(_dirs().user_log_dir)
+
+
+def control_socket(scheduler_name: str) -> Path:
+    """``<user runtime dir>/sts/<scheduler name>.sock``."""
+    return Path(_dirs().user_runtime_dir) / f"{scheduler_name}.sock"

@@ -1,0 +1,309 @@
+"""Loading plugins and collecting what they register.
+
+Load order, as in pytest: the hook specifications, the built-in plugins (registered
+exactly like external ones), the entry points of group ``sts`` (unless
+``STS_DISABLE_PLUGIN_AUTOLOAD`` is set; ``STS_LOAD_PLUGINS=a,b`` loads only those), then
+``STS_DISABLE_PLUGINS=a,b`` blocks plugins by name. A plugin that fails to import is
+reported by name on stderr and skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from . import hookspecs
+
+hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
+
+#: The built-in plugins, registered before any entry point.
+BUILTIN_PLUGINS = ("sts_core.builtin",)
+ENTRY_POINT_GROUP = "sts"
+
+T = TypeVar("T")
+
+
+class PluginError(Exception):
+    """A plugin registered something invalid, or a needed plugin is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A loaded plugin: its name and the distribution it came from."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration(Generic[T]):
+    name: str
+    value: T
+    plugin: str
+
+
+class Registry(Generic[T]):
+    """What one registration hook collected: names to things, and who registered each."""
+
+    def __init__(self, what: str, entries: dict[str, Registration[T]]) -> None:
+        self.what = what
+        self._entries = entries
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, name: str, *, needed_by: str = "") -> T:
+        """The thing registered as ``name``.
+
+        :raises PluginError: naming what is missing and what is installed, with a hint
+            for the well-known plugins.
+        """
+        try:
+            return self._entries[name].value
+        except KeyError:
+            raise PluginError(self.missing_message(name, needed_by)) from None
+
+    def plugin_of(self, name: str) -> str:
+        return self._entries[name].plugin
+
+    def items(self) -> list[Registration[T]]:
+        return list(self._entries.values())
+
+    def missing_message(self, name: str, needed_by: str = "") -> str:
+        available = ", ".join(sorted(self._entries)) or "none"
+        where = f" (needed by {needed_by})" if needed_by else ""
+        message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
+        known = KNOWN_PLUGINS.get((self.what, name))
+        if known:
+            message += f". Install the plugin {known!r}: pip install {known}"
+        return message
+
+
+#: Which distribution provides a well-known name, for "pip install" hints.
+KNOWN_PLUGINS = {
+    ("trigger kind", "cron"): "sts-cron",
+    ("task type", "shell"): "sts-shell",
+    ("command", "tui"): "sts-tui",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An ``sts`` subcommand registered by a plugin."""
+
+    name: str
+    configure: Callable[[Any], None]
+    handler: Callable[[Any], int]
+    help: str = ""
+
+
+def _single(name: str, value: Any) -> Any:
+    return value
+
+
+def _command(
+    name: str, configure: Callable[[Any], None], handler: Callable[[Any], int], help: str = ""
+) -> Command:
+    return Command(name, configure, handler, help)
+
+
+# kind -> (hook, what it is called in messages, what register(name, ...) builds)
+_REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
+    "triggers": ("sts_register_triggers", "trigger kind", _single),
+    "task_types": ("sts_register_task_types", "task type", _single),
+    "config_sources": ("sts_register_config_sources", "config source", _single),
+    "log_sinks": ("sts_register_log_sinks", "log sink", _single),
+    "state_stores": ("sts_register_state_stores", "state store", _single),
+    "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
+    "commands": ("sts_register_commands", "command", _command),
+}
+
+
+class Plugins:
+    """A plugin manager and the registries built from it.
+
+    Registries are collected on first use and again after a plugin is registered or
+    unregistered, so a test can add a plugin and see its registrations.
+    """
+
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self.manager = manager
+        self.hook = manager.hook
+        self.infos: dict[str, PluginInfo] = {}
+        self._registries: dict[str, Registry[Any]] = {}
+
+    # -- registration -----------------------------------------------------------------------
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin (a module or an object with hook implementations)."""
+        registered = self.manager.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"the plugin {name or plugin!r} is blocked or already registered")
+        self.infos.setdefault(registered, PluginInfo(registered))
+        self._registries.clear()
+        return registered
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+        self.infos.pop(name, None)
+        self._registries.clear()
+
+    # -- registries -------------------------------------------------------------------------
+
+    def registry(self, kind: str) -> Registry[Any]:
+        cached = self._registries.get(kind)
+        if cached is None:
+            hook_name, what, build = _REGISTRIES[kind]
+            cached = self._registries[kind] = self._collect(hook_name, what, build)
+        return cached
+
+    @property
+    def triggers(self) -> Registry[Callable[..., Any]]:
+        return self.registry("triggers")
+
+    @property
+    def task_types(self) -> Registry[type]:
+        return self.registry("task_types")
+
+    @property
+    def config_sources(self) -> Registry[Callable[..., Any]]:
+        return self.registry("config_sources")
+
+    @property
+    def log_sinks(self) -> Registry[Callable[..., Any]]:
+        return self.registry("log_sinks")
+
+    @property
+    def state_stores(self) -> Registry[Callable[..., Any]]:
+        return self.registry("state_stores")
+
+    @property
+    def secret_providers(self) -> Registry[Callable[..., Any]]:
+        return self.registry("secret_providers")
+
+    @property
+    def commands(self) -> Registry[Command]:
+        return self.registry("commands")
+
+    def _collect(self, hook_name: str, what: str, build: Callable[..., Any]) -> Registry[Any]:
+        entries: dict[str, Registration[Any]] = {}
+        hook = getattr(self.hook, hook_name)
+        # Call each implementation on its own, so a duplicate can name both plugins.
+        for impl in reversed(hook.get_hookimpls()):
+            plugin_name = impl.plugin_name
+
+            def register(name: str, *args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:
+                if not isinstance(name, str) or not name:
+                    raise PluginError(
+                        f"plugin {_plugin!r} registered a {what} with an invalid name {name!r}"
+                    )
+                if name in entries:
+                    raise PluginError(
+                        f"the {what} {name!r} is registered twice: by plugin "
+                        f"{entries[name].plugin!r} and by plugin {_plugin!r}"
+                    )
+                try:
+                    value = build(name, *args, **kwargs)
+                except TypeError as error:
+                    raise PluginError(
+                        f"plugin {_plugin!r} registered the {what} {name!r} wrongly: {error}"
+                    ) from None
+                entries[name] = Registration(name, value, _plugin)
+
+            try:
+                impl.function(**{arg: register for arg in impl.argnames})
+            except PluginError:
+                raise
+            except Exception as error:
+                print(
+                    f'sts: plugin "{plugin_name}" failed in {hook_name}: {error!r}; skipped',
+                    file=sys.stderr,
+                )
+        return Registry(what, entries)
+
+    def has_impls(self, hook_name: str) -> bool:
+        """Whether any plugin implements a hook (lets hot paths skip calling it)."""
+        return bool(getattr(self.hook, hook_name).get_hookimpls())
+
+
+def _names(variable: str) -> list[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def report_plugin_error(name: str, error: BaseException) -> None:
+    print(f'sts: error importing plugin "{name}": {error!r}; skipped', file=sys.stderr)
+
+
+def create_plugins(*, load_entry_points: bool = True) -> Plugins:
+    """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
+    manager = pluggy.PluginManager("sts")
+    manager.add_hookspecs(hookspecs)
+    plugins = Plugins(manager)
+    for blocked in _names("STS_DISABLE_PLUGINS") or []:
+        manager.set_blocked(blocked)
+    for module_name in BUILTIN_PLUGINS:
+        plugins.register(importlib.import_module(module_name), name=module_name)
+    if load_entry_points:
+        _load_entry_points(plugins)
+    return plugins
+
+
+def _load_entry_points(plugins: Plugins) -> None:
+    only = _names("STS_LOAD_PLUGINS")
+    if os.environ.get("STS_DISABLE_PLUGIN_AUTOLOAD") and only is None:
+        return
+    seen: set[str] = set()
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name in seen or (only is not None and entry_point.name not in only):
+            continue
+        seen.add(entry_point.name)
+        if plugins.manager.is_blocked(entry_point.name):
+            continue
+        try:
+            plugin = entry_point.load()
+            plugins.register(plugin, name=entry_point.name)
+        except Exception as error:
+            report_plugin_error(entry_point.name, error)
+            continue
+        distribution = entry_point.dist
+        plugins.infos[entry_point.name] = PluginInfo(
+            entry_point.name,
+            distribution.name if distribution else None,
+            distribution.version if distribution else None,
+        )
+    # Names in STS_LOAD_PLUGINS that are no entry point are module paths, as in pytest.
+    for module_name in only or []:
+        if module_name in seen or plugins.manager.is_blocked(module_name):
+            continue
+        try:
+            plugins.register(importlib.import_module(module_name), name=module_name)
+        except Exception as error:
+            report_plugin_error(module_name, error)
+
+
+_default: Plugins | None = None
+
+
+def default_plugins() -> Plugins:
+    """The process-wide plugins, loaded on first use."""
+    global _default
+    if _default is None:
+        _default = create_plugins()
+    return _default

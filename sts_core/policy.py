@@ -1,0 +1,217 @@
+"""Job policies: retries, timeout, overlap, misfire, jitter, bounds.
+
+A policy comes from the task's class attributes, overridden per ``schedule*`` call or
+config key. ``JobPolicy.build`` is the one place that validates them, for Python and
+config files alike, so both report the same errors.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, fields
+from datetime import datetime, tzinfo
+from typing import Any
+
+from .durations import Duration, parse_duration
+from .timezones import resolve_timezone
+
+OVERLAP_MODES = ("skip", "queue", "allow", "replace")
+
+
+class PermanentError(Exception):
+    """Raise it from a task to fail the run without any retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a failed or timed-out attempt is retried.
+
+    The delay before retry ``n`` (1-based) is ``backoff * 2**(n-1)``, capped at
+    ``max_backoff``, then spread by +/- ``backoff_jitter`` (a fraction) and capped again.
+
+    :param retries: attempts after the first (``retries=3`` tries at most four times).
+    :param retry_on: exception types that are retried; others fail at once.
+    """
+
+    retries: int = 0
+    backoff: float = 1.0
+    max_backoff: float = 300.0
+    backoff_jitter: float = 0.1
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"invalid retries {self.retries!r}: expected a whole number >= 0")
+        if not 0 <= self.backoff_jitter < 1:
+            raise ValueError(
+                f"invalid backoff_jitter {self.backoff_jitter!r}: expected a fraction in [0, 1)"
+            )
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """Whether attempt number ``attempt``, which raised ``error``, gets another try."""
+        return (
+            attempt <= self.retries
+            and not isinstance(error, PermanentError)
+            and isinstance(error, self.retry_on)
+        )
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after attempt number ``attempt`` failed."""
+        base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        if self.backoff_jitter:
+            base *= 1 + rng.uniform(-self.backoff_jitter, self.backoff_jitter)
+        return float(min(self.max_backoff, base))
+
+
+@dataclass(frozen=True, slots=True)
+class JobPolicy:
+    """Every policy of a job. Build it with :meth:`build`, which validates."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = None
+    overlap: str = "skip"
+    misfire_grace: float | None = 60.0
+    coalesce: bool = True
+    jitter: float = 0.0
+    timezone: tzinfo | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    paused: bool = False
+
+    #: The keys ``build`` and config files accept.
+    KEYS = (
+        "retries",
+        "backoff",
+        "max_backoff",
+        "backoff_jitter",
+        "retry_on",
+        "timeout",
+        "overlap",
+        "misfire_grace",
+        "coalesce",
+        "jitter",
+        "timezone",
+        "start",
+        "end",
+        "paused",
+    )
+
+    @classmethod
+    def build(cls, task: object = None, /, **overrides: Any) -> JobPolicy:
+        """The policy of ``task`` (its class attributes) with ``overrides`` applied.
+
+        Overrides that are ``None`` are ignored. Every value is checked here.
+
+        :raises ValueError: naming the key, the value and what would be valid.
+        :raises TypeError: for a key that is not a policy.
+        """
+        unknown = set(overrides) - set(cls.KEYS)
+        if unknown:
+            raise TypeError(
+                f"unknown job policy {sorted(unknown)[0]!r}: expected one of {', '.join(cls.KEYS)}"
+            )
+        values = {key: getattr(task, key) for key in cls.KEYS if hasattr(task, key)}
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls._from_values(values)
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> JobPolicy:
+        retries = values.get("retries", 0)
+        if isinstance(retries, RetryPolicy):
+            retry = retries
+        else:
+            retry = RetryPolicy(
+                retries=_whole_number("retries", retries),
+                backoff=parse_duration(values.get("backoff", 1.0), what="backoff"),
+                max_backoff=parse_duration(values.get("max_backoff", 300.0), what="max_backoff"),
+                backoff_jitter=float(values.get("backoff_jitter", 0.1)),
+                retry_on=_exception_types(values.get("retry_on", (Exception,))),
+            )
+        overlap = str(values.get("overlap", "skip")).strip().lower()
+        if overlap not in OVERLAP_MODES:
+            raise ValueError(
+                f"invalid overlap {values['overlap']!r}: expected one of {', '.join(OVERLAP_MODES)}"
+            )
+        timeout = values.get("timeout")
+        grace = values.get("misfire_grace", 60.0)
+        zone = values.get("timezone")
+        return cls(
+            retry=retry,
+            timeout=None if timeout is None else _positive("timeout", timeout),
+            overlap=overlap,
+            misfire_grace=None if grace is None else parse_duration(grace, what="misfire_grace"),
+            coalesce=_boolean("coalesce", values.get("coalesce", True)),
+            jitter=parse_duration(values.get("jitter", 0), what="jitter"),
+            timezone=None if zone is None else resolve_timezone(zone),
+            start=_aware("start", values.get("start")),
+            end=_aware("end", values.get("end")),
+            paused=_boolean("paused", values.get("paused", False)),
+        )
+
+    def replace(self, **changes: Any) -> JobPolicy:
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(changes)
+        return JobPolicy(**current)
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _boolean(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid {key} {value!r}: expected true or false (yes/no, on/off, 1/0)")
+
+
+def _whole_number(key: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0") from None
+    if number < 0 or (isinstance(value, float) and value != number):
+        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
+    return number
+
+
+def _positive(key: str, value: Duration) -> float:
+    seconds = parse_duration(value, what=key)
+    if seconds <= 0:
+        raise ValueError(f"invalid {key} {value!r}: it must be longer than zero")
+    return seconds
+
+
+def _aware(key: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"invalid {key} {value!r}: expected ISO 8601 such as '2027-01-01T09:00+01:00'"
+            ) from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"invalid {key} {value!r}: expected an aware datetime (with an offset)")
+    return value
+
+
+def _exception_types(value: object) -> tuple[type[BaseException], ...]:
+    items = value if isinstance(value, tuple | list) else (value,)
+    types = []
+    for item in items:
+        if isinstance(item, str):
+            from .task import import_callable
+
+            item = import_callable(item if ":" in item else f"builtins:{item}")
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ValueError(f"invalid retry_on {item!r}: expected exception types")
+        types.append(item)
+    return tuple(types)

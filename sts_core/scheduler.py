@@ -1,0 +1,963 @@
+"""The scheduler: a registry of tasks, their jobs, and the loop that fires them.
+
+One asyncio loop; the next fire of every job sits in a heap of ``(timestamp, sequence,
+generation, job)``; the loop sleeps until the earliest one or until a change wakes it.
+Changing a job bumps its generation, which turns its old heap entry stale instead of
+searching the heap for it, so adding, pausing and removing are O(log n) or O(1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import random
+import signal
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, tzinfo
+from heapq import heappop, heappush
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .clock import Clock, SystemClock
+from .durations import Duration, parse_duration
+from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
+from .policy import JobPolicy
+from .records import Outcome, RunContext, RunRecord, _current_run
+from .store import JobState, MemoryStore, StateStore
+from .task import FunctionTask, Task
+from .timezones import resolve_timezone
+from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
+
+logger = logging.getLogger("sts")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The longest the loop sleeps: a sleep on the monotonic clock cannot see the wall clock
+#: jump (suspend, NTP step), so the loop looks at the wall clock at least this often.
+MAX_SLEEP = 300.0
+#: How many missed fires of one job are walked one by one before the rest are counted
+#: as one block (a job every second, down for a day, does not walk 86,400 fires).
+CATCH_UP_LIMIT = 1000
+_MICROSECOND = timedelta(microseconds=1)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class Job:
+    """A task on a trigger, with its policy and where it stands."""
+
+    __slots__ = (
+        "generation",
+        "last_fire",
+        "name",
+        "next_fire",
+        "paused",
+        "policy",
+        "queued",
+        "running",
+        "task",
+        "trigger",
+    )
+
+    def __init__(self, name: str, task: Task, trigger: Trigger | None, policy: JobPolicy) -> None:
+        self.name = name
+        self.task = task
+        self.trigger = trigger
+        self.policy = policy
+        self.next_fire: datetime | None = None
+        self.last_fire: datetime | None = None
+        self.paused = policy.paused
+        self.generation = 0
+        self.running: set[asyncio.Task[None]] | None = None
+        self.queued: datetime | None = None
+
+    @property
+    def schedule(self) -> str:
+        """The trigger as text (``"every 10s"``, ``"cron 0 3 * * *"``), or ``"manual"``."""
+        return "manual" if self.trigger is None else str(self.trigger)
+
+    @property
+    def timezone(self) -> tzinfo | None:
+        return getattr(self.trigger, "timezone", None) or self.policy.timezone
+
+    @property
+    def is_running(self) -> bool:
+        return bool(self.running)
+
+    def state(self) -> JobState:
+        return JobState(self.name, self.next_fire, self.last_fire, self.paused, self.schedule)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.name!r} {self.schedule} next={self.next_fire}>"
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _new_run_id() -> str:
+    return os.urandom(8).hex()
+
+
+def _env_blocking() -> bool:
+    value = os.environ.get("STS_BLOCKING")
+    if value is None:
+        return True
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid STS_BLOCKING {value!r}: expected true or false")
+
+
+def _error_line(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class _Done:
+    """What ``stop()`` returns once the scheduler has already stopped: awaitable, a no-op."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+class TaskScheduler:
+    """Schedules tasks and runs them on an asyncio loop.
+
+    :param name: the scheduler's name (state files, logs, the control socket).
+    :param blocking: whether ``run()`` blocks; ``False`` runs the scheduler in a background
+        thread. Defaults to ``STS_BLOCKING`` (true unless set to false).
+    :param timezone: the default zone of calendar triggers (IANA name or tzinfo); the
+        machine's zone by default.
+    :param clock: where the time comes from (``sts.testing.VirtualClock`` in tests).
+    :param store: where job state and run history go; in memory by default.
+    :param plugins: the plugins to use; the process-wide ones by default.
+    :param stop_grace: how long ``stop()`` waits for running runs before cancelling them.
+    :param max_workers: threads for sync tasks.
+    :param seed: seed of the random numbers behind jitter, for reproducible tests.
+    :param control_socket: a Unix socket path on which the scheduler answers the control
+        protocol (``sts jobs``, ``sts trigger``, the terminal UI); ``True`` for the default
+        path in the user runtime dir; ``None`` (the default) for none.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "sts",
+        blocking: bool | None = None,
+        timezone: str | tzinfo | None = None,
+        clock: Clock | None = None,
+        store: StateStore | None = None,
+        plugins: Plugins | None = None,
+        stop_grace: Duration = "30s",
+        max_workers: int | None = None,
+        seed: int | None = None,
+        control_socket: str | os.PathLike[str] | bool | None = None,
+    ) -> None:
+        self.name = name
+        self.blocking = _env_blocking() if blocking is None else blocking
+        self.timezone = resolve_timezone(timezone)
+        self.clock: Clock = clock or SystemClock()
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self._plugins = plugins
+        self.stop_grace = parse_duration(stop_grace, what="stop_grace")
+        self._max_workers = max_workers
+        self._rng = random.Random(seed)
+        self.control_socket = control_socket
+        self._control: Any = None
+        self._tasks: dict[str, Task] = {}
+        self._jobs: dict[str, Job] = {}
+        self._jobs_of_task: dict[str, list[Job]] = {}
+        self._heap: list[tuple[float, int, int, Job]] = []
+        self._sequence = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._thread: threading.Thread | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._wake_future: asyncio.Future[None] | None = None
+        self._sleeping_until = float("inf")
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped_here: asyncio.Event = asyncio.Event()
+        self._started_at: datetime | None = None
+        self._on_run_started: Any = None
+        self._on_run_finished: Any = None
+
+    # -- the registry -----------------------------------------------------------------------
+
+    @property
+    def plugins(self) -> Plugins:
+        if self._plugins is None:
+            self._plugins = default_plugins()
+        return self._plugins
+
+    @property
+    def tasks(self) -> list[Task]:
+        """Registered tasks, in the order they were added."""
+        return list(self._tasks.values())
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Scheduled jobs, in the order they were scheduled."""
+        return list(self._jobs.values())
+
+    def get_task(self, name: str) -> Task:
+        """The task registered as ``name``.
+
+        :raises KeyError: naming the task and the registered ones.
+        """
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise KeyError(self._unknown("task", name, self._tasks)) from None
+
+    def get_job(self, name: str) -> Job:
+        """The job named ``name``.
+
+        :raises KeyError: naming the job and the scheduled ones.
+        """
+        try:
+            return self._jobs[name]
+        except KeyError:
+            raise KeyError(self._unknown("job", name, self._jobs)) from None
+
+    @staticmethod
+    def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+        names = list(known)
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        return f"no {what} named {name!r}; known: {shown or 'none'}"
+
+    def add_task(self, task: Task, *, name: str | None = None) -> Task:
+        """Add ``task`` to the registry (adding it again is a no-op) and return it.
+
+        A task's name is its class name unless given; a second task of the same default
+        name gets a suffix (``ExampleTask-2``), an explicit name that is taken is an error.
+        """
+        if not isinstance(task, Task):
+            raise TypeError(f"add_task takes an sts.Task, got {task!r}")
+        added: Task = self._call(self._add_task, task, name)
+        return added
+
+    def _add_task(self, task: Task, name: str | None) -> Task:
+        if name is not None:
+            task._rename(name)
+        if self._tasks.get(task.name) is task:
+            return task
+        if task.name in self._tasks:
+            if task.has_explicit_name:
+                raise ValueError(f"a different task named {task.name!r} is already registered")
+            base, number = task.name, 2
+            while f"{base}-{number}" in self._tasks:
+                number += 1
+            task._rename(f"{base}-{number}")
+        self._tasks[task.name] = task
+        return task
+
+    def remove_task(self, task: Task | str) -> None:
+        """Remove a task (or the task named so) and all its jobs, with their stored state.
+
+        Runs already under way finish.
+        """
+        self._call(self._remove_task, task)
+
+    def _remove_task(self, task: Task | str) -> None:
+        name = task if isinstance(task, str) else task.name
+        if name not in self._tasks:
+            raise KeyError(self._unknown("task", name, self._tasks))
+        for job in self._jobs_of_task.pop(name, []):
+            job.generation += 1
+            self._jobs.pop(job.name, None)
+            self.store.remove_job(job.name)
+            self._job_changed(job, "removed")
+        del self._tasks[name]
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        task: Task,
+        trigger: Trigger | Callable[[datetime], datetime | None] | str,
+        *,
+        name: str | None = None,
+        **policy: Any,
+    ) -> Job:
+        """Schedule ``task`` on ``trigger`` and return the job.
+
+        :param trigger: a trigger object, a function ``f(after) -> datetime | None``, or
+            text ``"<kind> <spec>"`` (``"every 10s"``, ``"at 2027-01-01T09:00+01:00"``,
+            ``"cron 0 3 * * *"``).
+        :param name: the job's name; the task's name by default.
+        :param policy: job policies overriding the task's (``retries``, ``timeout``,
+            ``overlap``, ``misfire_grace``, ``coalesce``, ``jitter``, ``timezone``,
+            ``start``, ``end``, ``paused``, ``backoff``, ...).
+        """
+        job_policy = JobPolicy.build(task, **policy)
+        job: Job = self._call(self._schedule, task, trigger, name, job_policy)
+        return job
+
+    def _schedule(self, task: Task, trigger: Any, name: str | None, policy: JobPolicy) -> Job:
+        self._add_task(task, None)
+        job_name = self._job_name(task, name)
+        zone = policy.timezone or self.timezone
+        resolved = self.make_trigger(trigger, timezone=zone, job_name=job_name)
+        job = Job(job_name, task, resolved, policy)
+        self._jobs[job_name] = job
+        self._jobs_of_task.setdefault(task.name, []).append(job)
+        now = self.clock.now()
+        first = getattr(resolved, "first_fire_time", None)
+        if policy.start is not None and policy.start > now:
+            next_fire = self._next_after(job, policy.start - _MICROSECOND)
+        elif first is not None:
+            next_fire = first(now)
+        else:
+            next_fire = self._next_after(job, now)
+        self._set_next(job, next_fire)
+        self._job_changed(job, "added")
+        return job
+
+    def _job_name(self, task: Task, name: str | None) -> str:
+        if name is not None:
+            if name in self._jobs:
+                raise ValueError(f"a job named {name!r} is already scheduled")
+            return name
+        if task.name not in self._jobs:
+            return task.name
+        number = 2
+        while f"{task.name}[{number}]" in self._jobs:
+            number += 1
+        return f"{task.name}[{number}]"
+
+    def make_trigger(
+        self, trigger: Any, *, timezone: tzinfo | None = None, job_name: str = ""
+    ) -> Trigger:
+        """A trigger from a trigger object, a function, or ``"<kind> <spec>"`` text.
+
+        :raises ValueError: for text that names no kind or a bad spec.
+        :raises sts.PluginError: for a kind no installed plugin provides.
+        """
+        if isinstance(trigger, str):
+            kind, _, spec = trigger.strip().partition(" ")
+            registry = self.plugins.triggers
+            if kind not in registry:
+                if ("trigger kind", kind) in KNOWN_PLUGINS:
+                    raise PluginError(registry.missing_message(kind))
+                raise ValueError(
+                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
+                )
+            factory = registry.get(kind)
+            made: Trigger = factory(
+                spec.strip(), timezone=timezone or self.timezone, job_name=job_name
+            )
+            return made
+        if hasattr(trigger, "next_fire_time"):
+            return trigger  # type: ignore[no-any-return]
+        if callable(trigger):
+            return FunctionTrigger(trigger)
+        raise TypeError(
+            f"invalid trigger {trigger!r}: expected a trigger object, a function "
+            f"f(after) -> datetime | None, or text like 'every 10s'"
+        )
+
+    def schedule_at(self, task: Task, when: datetime | Duration, **policy: Any) -> Job:
+        """Run ``task`` once at ``when`` (a datetime), or every ``when`` (a duration).
+
+        ``schedule_at(task, "10s")`` runs the task every ten seconds, as the seed promised.
+        """
+        trigger: Trigger = (
+            DateTrigger(when) if isinstance(when, datetime) else IntervalTrigger(when)
+        )
+        return self.schedule(task, trigger, **policy)
+
+    def schedule_cron(
+        self, task: Task, expression: str, *, timezone: str | tzinfo | None = None, **policy: Any
+    ) -> Job:
+        """Run ``task`` on a cron expression (needs the plugin ``sts-cron``)."""
+        return self.schedule(task, f"cron {expression}", timezone=timezone, **policy)
+
+    def every(self, interval: Duration, **policy: Any) -> Callable[[F], F]:
+        """Decorator: run a function, sync or async, every ``interval``."""
+
+        def decorate(function: F) -> F:
+            self.schedule(FunctionTask(function), IntervalTrigger(interval), **policy)
+            return function
+
+        return decorate
+
+    def cron(
+        self, expression: str, *, timezone: str | tzinfo | None = None, **policy: Any
+    ) -> Callable[[F], F]:
+        """Decorator: run a function, sync or async, on a cron expression."""
+
+        def decorate(function: F) -> F:
+            self.schedule_cron(FunctionTask(function), expression, timezone=timezone, **policy)
+            return function
+
+        return decorate
+
+    def pause(self, target: Task | Job | str) -> None:
+        """Stop firing a job (or every job of a task) until ``resume``. Runs under way go on."""
+        self._call(self._set_paused, target, True)
+
+    def resume(self, target: Task | Job | str) -> None:
+        """Fire again from now on; fires that fell due while paused are not replayed."""
+        self._call(self._set_paused, target, False)
+
+    def _set_paused(self, target: Task | Job | str, paused: bool) -> None:
+        for job in self._resolve_jobs(target):
+            if job.paused == paused:
+                continue
+            job.paused = paused
+            if paused:
+                job.generation += 1
+            elif job.trigger is not None:
+                self._set_next(job, self._next_after(job, self.clock.now()))
+            self.store.save_job(job.state())
+            self._job_changed(job, "paused" if paused else "resumed")
+
+    def _resolve_jobs(self, target: Task | Job | str) -> list[Job]:
+        if isinstance(target, Job):
+            return [target]
+        if isinstance(target, Task):
+            return list(self._jobs_of_task.get(target.name, []))
+        if target in self._jobs:
+            return [self._jobs[target]]
+        if target in self._tasks:
+            return list(self._jobs_of_task.get(target, []))
+        raise KeyError(self._unknown("job", target, self._jobs))
+
+    def run_now(self, target: Task | Job | str) -> concurrent.futures.Future[RunRecord]:
+        """Start a manual run now, whatever the schedule and the overlap policy say.
+
+        :returns: a future of the run's final record (in async code,
+            ``await asyncio.wrap_future(scheduler.run_now(task))``).
+        """
+        done: concurrent.futures.Future[RunRecord] = concurrent.futures.Future()
+        self._call(self._run_now, target, done)
+        return done
+
+    def _run_now(
+        self, target: Task | Job | str, done: concurrent.futures.Future[RunRecord]
+    ) -> None:
+        if self._loop is None:
+            raise RuntimeError("run_now needs a running scheduler: start it first")
+        jobs = self._resolve_jobs(target) if not isinstance(target, Task) else None
+        if jobs is None:
+            self._add_task(target, None)  # type: ignore[arg-type]
+            jobs = self._jobs_of_task.get(target.name)  # type: ignore[union-attr]
+            if not jobs:
+                task: Task = target  # type: ignore[assignment]
+                job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
+                self._jobs[job.name] = job
+                self._jobs_of_task.setdefault(task.name, []).append(job)
+                self._job_changed(job, "added")
+                jobs = [job]
+        self._launch(jobs[0], self.clock.now(), manual=True, done=done)
+
+    # -- the fire loop ----------------------------------------------------------------------
+
+    def _next_after(self, job: Job, after: datetime) -> datetime | None:
+        policy = job.policy
+        if policy.start is not None and after < policy.start:
+            after = policy.start - _MICROSECOND
+        assert job.trigger is not None
+        fire = job.trigger.next_fire_time(after)
+        if fire is None or (policy.end is not None and fire > policy.end):
+            return None
+        return fire
+
+    def _set_next(self, job: Job, fire: datetime | None) -> None:
+        job.next_fire = fire
+        job.generation += 1
+        if fire is None or job.paused:
+            return
+        timestamp = fire.timestamp()
+        self._sequence += 1
+        heappush(self._heap, (timestamp, self._sequence, job.generation, job))
+        if timestamp < self._sleeping_until and self._wake_future is not None:
+            _wake(self._wake_future)
+
+    async def _fire_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        heap = self._heap
+        timestamp = self.clock.timestamp
+        while True:
+            now = timestamp()
+            while heap and heap[0][0] <= now:
+                _, _, generation, job = heappop(heap)
+                if generation == job.generation:
+                    self._fire(job, now)
+            while heap and heap[0][2] != heap[0][3].generation:
+                heappop(heap)
+            future: asyncio.Future[None] = loop.create_future()
+            handle = None
+            if heap:
+                delay = min(heap[0][0] - now, MAX_SLEEP)
+                self._sleeping_until = now + delay
+                handle = loop.call_later(delay, _wake, future)
+            else:
+                self._sleeping_until = float("inf")
+            self._wake_future = future
+            try:
+                await future
+            finally:
+                self._wake_future = None
+                if handle is not None:
+                    handle.cancel()
+
+    def _fire(self, job: Job, now: float) -> None:
+        nominal = job.next_fire
+        assert nominal is not None
+        following = self._next_after(job, nominal)
+        if following is None or following.timestamp() > now:
+            # The common case: one fire due.
+            self._set_next(job, following)
+            job.last_fire = nominal
+            self._dispatch(job, [nominal], now)
+        else:
+            due = [nominal]
+            while following is not None and following.timestamp() <= now:
+                due.append(following)
+                if len(due) >= CATCH_UP_LIMIT:
+                    following = self._next_after(job, datetime.fromtimestamp(now, UTC))
+                    break
+                following = self._next_after(job, following)
+            self._set_next(job, following)
+            job.last_fire = due[-1]
+            self._dispatch(job, due, now)
+        self.store.save_job(job.state())
+
+    def _dispatch(self, job: Job, due: list[datetime], now: float) -> None:
+        grace = job.policy.misfire_grace
+        if grace is not None:
+            late = [fire for fire in due if now - fire.timestamp() > grace]
+            if late:
+                self._record_missed(job, late, now, grace)
+                due = due[len(late) :]
+        if job.policy.coalesce:
+            due = due[-1:]
+        for fire in due:
+            self._start(job, fire)
+
+    def _record_missed(self, job: Job, late: list[datetime], now: float, grace: float) -> None:
+        count = len(late)
+        span = (
+            late[0].isoformat()
+            if count == 1
+            else f"{late[0].isoformat()} .. {late[-1].isoformat()}"
+        )
+        lateness = now - late[-1].timestamp()
+        self._record(
+            RunRecord(
+                run_id=_new_run_id(),
+                job=job.name,
+                fire_time=late[-1],
+                outcome=Outcome.MISSED,
+                error=(
+                    f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, "
+                    f"misfire_grace is {grace:g}s"
+                ),
+                missed_count=count,
+            ),
+            logging.WARNING,
+        )
+
+    def _start(self, job: Job, fire: datetime) -> None:
+        if job.running:
+            mode = job.policy.overlap
+            if mode == "skip" or (mode == "queue" and job.queued is not None):
+                self._record(
+                    RunRecord(
+                        run_id=_new_run_id(),
+                        job=job.name,
+                        fire_time=fire,
+                        outcome=Outcome.SKIPPED,
+                        error=f"the previous run was still running (overlap = {mode})",
+                    ),
+                    logging.WARNING,
+                )
+                return
+            if mode == "queue":
+                job.queued = fire
+                return
+            if mode == "replace":
+                for running in job.running:
+                    running.cancel("replaced by a newer fire (overlap = replace)")
+        self._launch(job, fire, manual=False, done=None)
+
+    def _launch(
+        self,
+        job: Job,
+        fire: datetime,
+        *,
+        manual: bool,
+        done: concurrent.futures.Future[RunRecord] | None,
+    ) -> None:
+        assert self._loop is not None
+        run = self._loop.create_task(self._execute(job, fire, manual, done))
+        self._inflight.add(run)
+        if job.running is None:
+            job.running = set()
+        job.running.add(run)
+
+    async def _execute(
+        self,
+        job: Job,
+        fire: datetime,
+        manual: bool,
+        done: concurrent.futures.Future[RunRecord] | None,
+    ) -> None:
+        this = asyncio.current_task()
+        record: RunRecord | None = None
+        try:
+            policy = job.policy
+            if policy.jitter and not manual:
+                await asyncio.sleep(self._rng.uniform(0, policy.jitter))
+            run_id = _new_run_id()
+            attempt = 1
+            while True:
+                record = await self._attempt(job, fire, run_id, attempt, manual)
+                if record.retry_at is None:
+                    break
+                await asyncio.sleep(max(0.0, (record.retry_at - self.clock.now()).total_seconds()))
+                attempt += 1
+        except asyncio.CancelledError:
+            # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+            record = RunRecord(
+                run_id=record.run_id if record else _new_run_id(),
+                job=job.name,
+                fire_time=fire,
+                outcome=Outcome.CANCELLED,
+                attempt=record.attempt + 1 if record else 1,
+                error="cancelled before the attempt started",
+                manual=manual,
+            )
+            self._record(record, logging.WARNING)
+        finally:
+            self._inflight.discard(this)
+            if job.running is not None:
+                job.running.discard(this)
+            if done is not None and not done.done():
+                if record is None:
+                    done.set_exception(RuntimeError("the run ended without a record"))
+                else:
+                    done.set_result(record)
+            if job.queued is not None and not job.running and not self._stopping:
+                queued, job.queued = job.queued, None
+                self._launch(job, queued, manual=False, done=None)
+
+    async def _attempt(
+        self, job: Job, fire: datetime, run_id: str, attempt: int, manual: bool
+    ) -> RunRecord:
+        policy = job.policy
+        started = self.clock.now()
+        context = RunContext(run_id, job.name, fire, attempt, started, manual)
+        _current_run.set(context)
+        self.store.run_started(context)
+        if self._on_run_started is not None:
+            self._call_hook(self._on_run_started, run=context)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("run started: job=%s run=%s attempt=%d", job.name, run_id, attempt)
+        error: BaseException | None = None
+        try:
+            if policy.timeout is None:
+                await job.task._invoke(self._thread_pool())
+            else:
+                async with asyncio.timeout(policy.timeout) as deadline:
+                    await job.task._invoke(self._thread_pool())
+            outcome = Outcome.SUCCEEDED
+        except asyncio.CancelledError as cancelled:
+            outcome, error = Outcome.CANCELLED, cancelled
+        except TimeoutError as timeout_error:
+            outcome, error = Outcome.FAILED, timeout_error
+            if policy.timeout is not None and deadline.expired():
+                outcome = Outcome.TIMED_OUT
+        except BaseException as failure:  # a task's SystemExit must not stop the scheduler
+            outcome, error = Outcome.FAILED, failure
+        finished = self.clock.now()
+        record = RunRecord(
+            run_id=run_id,
+            job=job.name,
+            fire_time=fire,
+            outcome=outcome,
+            attempt=attempt,
+            started_at=started,
+            finished_at=finished,
+            manual=manual,
+        )
+        if error is not None:
+            self._describe_failure(record, error, policy.timeout)
+            if (
+                outcome is not Outcome.CANCELLED
+                and not self._stopping
+                and policy.retry.should_retry(error, attempt)
+            ):
+                delay = policy.retry.delay(attempt, self._rng)
+                record.retry_at = finished + timedelta(seconds=delay)
+        if context.output:
+            record.output = dict(context.output)
+        level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
+        self._record(record, level, error if outcome is Outcome.FAILED else None)
+        return record
+
+    @staticmethod
+    def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:
+        if record.outcome is Outcome.TIMED_OUT:
+            record.error = f"timed out after {timeout:g}s"
+        elif record.outcome is Outcome.CANCELLED:
+            reason = error.args[0] if error.args else None
+            record.error = f"cancelled: {reason}" if reason else "cancelled"
+        else:
+            record.error = _error_line(error)
+            record.traceback = "".join(traceback.format_exception(error))
+
+    def _record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
+        self.store.record_run(record)
+        if self._on_run_finished is not None:
+            self._call_hook(self._on_run_finished, record=record)
+        if logger.isEnabledFor(level):
+            if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
+                logger.log(level, "fire %s: job=%s %s", record.outcome, record.job, record.error)
+                return
+            duration = record.duration or 0.0
+            retry = f" retry_at={record.retry_at.isoformat()}" if record.retry_at else ""
+            reason = f" error={record.error!r}" if record.error else ""
+            logger.log(
+                level,
+                "run finished: job=%s run=%s attempt=%d outcome=%s duration=%.3fs%s%s",
+                record.job,
+                record.run_id,
+                record.attempt,
+                record.outcome,
+                duration,
+                reason,
+                retry,
+                exc_info=error,
+            )
+
+    def _call_hook(self, hook: Any, **kwargs: Any) -> None:
+        try:
+            hook(**kwargs)
+        except Exception:
+            logger.exception("a plugin's %s hook failed", hook.name)
+
+    def _job_changed(self, job: Job, change: str) -> None:
+        if self._loop is None or not self.plugins.has_impls("sts_job_changed"):
+            return
+        self._call_hook(self.plugins.hook.sts_job_changed, scheduler=self, job=job, change=change)
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix=f"sts-{self.name}"
+            )
+        return self._executor
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._main is not None and not self._stopping
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self._started_at
+
+    @property
+    def runs_in_flight(self) -> int:
+        return len(self._inflight)
+
+    async def start(self) -> None:
+        """Start firing on the running event loop, and return."""
+        if self._main is not None:
+            raise RuntimeError("this scheduler is already running")
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._stopping = False
+        self._stopped.clear()
+        self._stopped_here = asyncio.Event()
+        plugins = self.plugins
+        hook = plugins.hook
+        self._on_run_started = (
+            hook.sts_run_started if plugins.has_impls("sts_run_started") else None
+        )
+        self._on_run_finished = (
+            hook.sts_run_finished if plugins.has_impls("sts_run_finished") else None
+        )
+        self._restore_state()
+        self._started_at = self.clock.now()
+        self._main = self._loop.create_task(self._fire_loop())
+        if self.control_socket:
+            from .control import start_control_server
+
+            self._control = await start_control_server(self, self.control_socket)
+        self._call_hook(hook.sts_scheduler_started, scheduler=self)
+        self._started.set()
+
+    def _restore_state(self) -> None:
+        for record in self.store.recover_interrupted():
+            logger.warning(
+                "run interrupted by the previous process: job=%s run=%s", record.job, record.run_id
+            )
+        stored = self.store.load_jobs()
+        for name, state in stored.items():
+            job = self._jobs.get(name)
+            if job is None:
+                self.store.remove_job(name)
+                continue
+            if state.paused and not job.paused:
+                job.paused = True
+                job.generation += 1
+            job.last_fire = state.last_fire
+            if state.schedule == job.schedule and state.next_fire is not None:
+                self._set_next(job, state.next_fire)
+        for job in self._jobs.values():
+            self.store.save_job(job.state())
+
+    def stop(self, grace: Duration | None = None) -> Awaitable[None]:
+        """Stop firing, wait up to ``grace`` (``stop_grace``) for runs, then cancel them.
+
+        From the scheduler's own loop, await it (``await scheduler.stop()``); from any
+        other thread it blocks until the scheduler has stopped.
+        """
+        loop = self._loop
+        if loop is None or self._main is None:
+            return _Done()
+        if threading.get_ident() == self._loop_thread:
+            return self._stop_once(grace)
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._stop_async(grace), loop)
+        except RuntimeError:  # the loop has closed already
+            return _Done()
+        future.result()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        return _Done()
+
+    async def _stop_async(self, grace: Duration | None) -> None:
+        await self._stop_once(grace)
+
+    def _stop_once(self, grace: Duration | None) -> asyncio.Task[None]:
+        if self._stop_task is None:
+            assert self._loop is not None
+            self._stop_task = self._loop.create_task(self._stop(grace))
+        return self._stop_task
+
+    async def _stop(self, grace: Duration | None) -> None:
+        seconds = self.stop_grace if grace is None else parse_duration(grace, what="grace")
+        self._stopping = True
+        self._call_hook(self.plugins.hook.sts_scheduler_stopping, scheduler=self)
+        if self._main is not None:
+            self._main.cancel()
+            await asyncio.gather(self._main, return_exceptions=True)
+        if self._inflight and seconds > 0:
+            await asyncio.wait(set(self._inflight), timeout=seconds)
+        if self._inflight:
+            pending = set(self._inflight)
+            for run in pending:
+                run.cancel("the scheduler stopped")
+            if pending:
+                await asyncio.wait(pending)
+        if self._control is not None:
+            await self._control.close()
+            self._control = None
+        self.store.flush()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self._main = None
+        self._stop_task = None
+        self._loop = None
+        self._loop_thread = None
+        self._stopped_here.set()
+        self._stopped.set()
+        logger.info("scheduler %s stopped", self.name)
+
+    async def __aenter__(self) -> TaskScheduler:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def run(self) -> None:
+        """Run the scheduler: block until stopped (SIGINT, SIGTERM or ``stop()``), or with
+        ``blocking=False`` start it in a background thread and return at once."""
+        from .logs import configure_logging
+
+        configure_logging()
+        if self.blocking:
+            self._run_forever(install_signals=threading.current_thread() is threading.main_thread())
+            return
+        self._thread = threading.Thread(
+            target=self._run_forever, kwargs={"install_signals": False}, name=f"sts-{self.name}"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        self._started.wait()
+
+    def _run_forever(self, install_signals: bool) -> None:
+        factory = getattr(self.clock, "new_event_loop", None)
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(self._serve(install_signals))
+
+    async def _serve(self, install_signals: bool) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self._stop_once, None)
+        try:
+            await self._stopped_here.wait()
+        finally:
+            if install_signals:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+            if not self._stopped_here.is_set():
+                await self._stop_once(None)
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Block until the scheduler has stopped (for ``blocking=False``)."""
+        return self._stopped.wait(timeout)
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function`` on the scheduler's loop: the public API is thread-safe."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._loop_thread:
+            return function(*args)
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                result.set_result(function(*args))
+            except BaseException as error:
+                result.set_exception(error)
+
+        try:
+            loop.call_soon_threadsafe(call)
+        except RuntimeError:  # the loop closed meanwhile
+            return function(*args)
+        return result.result()
+
+    def __repr__(self) -> str:
+        return f"<TaskScheduler {self.name!r} tasks={len(self._tasks)} jobs={len(self._jobs)}>"

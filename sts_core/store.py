@@ -1,0 +1,148 @@
+"""The state store: each job's state and a bounded run history.
+
+The engine calls a store synchronously on its event loop, so a store must be quick:
+one that writes to disk buffers and writes in batches (``flush``). The in-memory store
+here is the default for the Python API; ``sqlite`` (``sts_core.sqlite_store``) is the
+default for ``sts run``, and plugins add more through ``sts_register_state_stores``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from .records import Outcome, RunContext, RunRecord
+
+#: Kept per job, like a Kubernetes CronJob's history limits.
+DEFAULT_SUCCESS_HISTORY = 20
+DEFAULT_FAILURE_HISTORY = 20
+
+
+@dataclass(slots=True)
+class JobState:
+    """What a store keeps of a job between runs of the process."""
+
+    name: str
+    next_fire: datetime | None = None
+    last_fire: datetime | None = None
+    paused: bool = False
+    schedule: str = ""
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Where job state and run history live."""
+
+    def load_jobs(self) -> dict[str, JobState]:
+        """Every stored job's state, by name."""
+        ...
+
+    def save_job(self, state: JobState) -> None:
+        """Insert or replace a job's state."""
+        ...
+
+    def remove_job(self, name: str) -> None:
+        """Forget a job, with its history."""
+        ...
+
+    def run_started(self, run: RunContext) -> None:
+        """An attempt started: a store that survives a crash keeps it until it finishes."""
+        ...
+
+    def record_run(self, record: RunRecord) -> None:
+        """An attempt ended, or a fire did not run."""
+        ...
+
+    def history(
+        self, job: str | None = None, *, limit: int = 50, failed_only: bool = False
+    ) -> list[RunRecord]:
+        """Recent records, newest first."""
+        ...
+
+    def recover_interrupted(self) -> list[RunRecord]:
+        """Mark runs left in flight by a previous process as interrupted; return them."""
+        ...
+
+    def flush(self) -> None:
+        """Write anything buffered."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store."""
+        ...
+
+
+_FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED, Outcome.MISSED})
+
+
+def is_failure(outcome: Outcome) -> bool:
+    """Whether an outcome counts against the failed-history limit (and ``--failed``)."""
+    return outcome in _FAILED
+
+
+class MemoryStore:
+    """Keeps everything in memory, for the life of the process."""
+
+    def __init__(
+        self,
+        *,
+        success_history: int = DEFAULT_SUCCESS_HISTORY,
+        failure_history: int = DEFAULT_FAILURE_HISTORY,
+    ) -> None:
+        self._jobs: dict[str, JobState] = {}
+        self._success_limit = success_history
+        self._failure_limit = failure_history
+        # (sequence number, record): the number orders records across jobs, newest first.
+        self._succeeded: dict[str, deque[tuple[int, RunRecord]]] = {}
+        self._failed: dict[str, deque[tuple[int, RunRecord]]] = {}
+        self._counter = 0
+
+    def load_jobs(self) -> dict[str, JobState]:
+        return dict(self._jobs)
+
+    def save_job(self, state: JobState) -> None:
+        self._jobs[state.name] = state
+
+    def remove_job(self, name: str) -> None:
+        self._jobs.pop(name, None)
+        self._succeeded.pop(name, None)
+        self._failed.pop(name, None)
+
+    def run_started(self, run: RunContext) -> None:
+        pass
+
+    def record_run(self, record: RunRecord) -> None:
+        if is_failure(record.outcome):
+            kept, limit = self._failed, self._failure_limit
+        else:
+            kept, limit = self._succeeded, self._success_limit
+        queue = kept.get(record.job)
+        if queue is None:
+            queue = kept[record.job] = deque(maxlen=limit)
+        self._counter += 1
+        queue.append((self._counter, record))
+
+    def history(
+        self, job: str | None = None, *, limit: int = 50, failed_only: bool = False
+    ) -> list[RunRecord]:
+        sources = [self._failed] if failed_only else [self._failed, self._succeeded]
+        numbered = [
+            entry
+            for source in sources
+            for name, queue in source.items()
+            if job is None or name == job
+            for entry in queue
+        ]
+        numbered.sort(key=lambda entry: entry[0], reverse=True)
+        return [record for _, record in numbered[:limit]]
+
+    def recover_interrupted(self) -> list[RunRecord]:
+        return []
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,50 @@
+"""``sts.testing``: a pytest plugin for STS and its plugin authors.
+
+Fixtures:
+
+- ``virtual_clock``: a :class:`VirtualClock` starting 2026-01-01 00:00 UTC; run code on it
+  with ``virtual_clock.run(main())``.
+- ``sts_plugins``: a fresh plugin manager (built-ins and installed plugins) for one test.
+- ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
+  plugin manager for one test and unregisters it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from .plugins import Plugins, create_plugins, default_plugins
+from .virtual_time import VirtualClock, VirtualEventLoop
+
+
+@pytest.fixture
+def virtual_clock() -> VirtualClock:
+    """A virtual clock at 2026-01-01T00:00:00Z."""
+    return VirtualClock()
+
+
+@pytest.fixture
+def sts_plugins() -> Plugins:
+    """A fresh plugin manager: hook specs, built-in plugins and installed plugins."""
+    return create_plugins()
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[..., str]]:
+    """Register plugins on the process-wide manager; each is unregistered after the test."""
+    plugins = default_plugins()
+    names: list[str] = []
+
+    def register(plugin: object, name: str | None = None) -> str:
+        registered = plugins.register(plugin, name=name)
+        names.append(registered)
+        return registered
+
+    yield register
+    for name in reversed(names):
+        plugins.unregister(name)
+
+
+__all__ = ["VirtualClock", "VirtualEventLoop", "register_plugin", "sts_plugins", "virtual_clock"]

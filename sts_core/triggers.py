@@ -1,0 +1,135 @@
+"""Triggers: when a job fires.
+
+A trigger is any object with ``next_fire_time(after) -> datetime | None``: the first fire
+strictly after ``after`` (an aware datetime), or ``None`` when it never fires again. A
+plain function of that shape is a trigger too. This is the whole custom-scheduling API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Protocol, runtime_checkable
+
+from .durations import Duration, format_duration, parse_duration
+
+
+@runtime_checkable
+class Trigger(Protocol):
+    """Decides when a job fires."""
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        """The first fire strictly after ``after`` (aware), or ``None`` for no more fires."""
+        ...
+
+
+class IntervalTrigger:
+    """Fires every ``interval``, the first time one interval after it is scheduled.
+
+    :param interval: a duration (``"10s"``, ``timedelta``, seconds).
+    :param anchor: an instant on the grid of fires; by default the grid starts when the
+        job is scheduled.
+    """
+
+    __slots__ = ("_step", "anchor", "interval")
+
+    def __init__(self, interval: Duration, *, anchor: datetime | None = None) -> None:
+        seconds = parse_duration(interval, what="interval")
+        if seconds <= 0:
+            raise ValueError(f"invalid interval {interval!r}: it must be longer than zero")
+        self.interval = timedelta(seconds=seconds)
+        self._step = seconds
+        if anchor is not None and anchor.tzinfo is None:
+            raise ValueError(f"the anchor {anchor!r} must be an aware datetime")
+        self.anchor = anchor
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        if self.anchor is None:
+            return after + self.interval
+        elapsed = (after - self.anchor).total_seconds()
+        steps = int(elapsed // self._step) + 1
+        return self.anchor + self.interval * steps
+
+    def __str__(self) -> str:
+        return f"every {format_duration(self._step)}"
+
+    def __repr__(self) -> str:
+        return f"IntervalTrigger({format_duration(self._step)!r})"
+
+
+class DateTrigger:
+    """Fires once, at ``at``. A time already past is due at once (and may be missed)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError(
+                f"the time {at.isoformat()} has no time zone: pass an aware datetime, "
+                f"e.g. datetime(2027, 1, 1, 9, tzinfo=ZoneInfo('Europe/Berlin'))"
+            )
+        self.at = at
+
+    def first_fire_time(self, now: datetime) -> datetime | None:
+        return self.at
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        return self.at if self.at > after else None
+
+    def __str__(self) -> str:
+        return f"at {self.at.isoformat()}"
+
+    def __repr__(self) -> str:
+        return f"DateTrigger({self.at.isoformat()!r})"
+
+
+class FunctionTrigger:
+    """Adapts a plain function ``f(after: datetime) -> datetime | None`` to a trigger."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[datetime], datetime | None]) -> None:
+        self.function = function
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        result = self.function(after)
+        if result is not None and (not isinstance(result, datetime) or result.tzinfo is None):
+            raise TypeError(
+                f"the trigger function {self.function!r} returned {result!r}; "
+                f"it must return an aware datetime or None"
+            )
+        return result
+
+    def __str__(self) -> str:
+        return getattr(self.function, "__name__", repr(self.function))
+
+
+def parse_instant(text: str, timezone: tzinfo = UTC) -> datetime:
+    """An ISO 8601 instant; one without an offset is read in ``timezone``.
+
+    :raises ValueError: naming the text and the accepted form.
+    """
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}: expected ISO 8601 such as '2027-01-01T09:00+01:00'"
+        ) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone)
+    return instant
+
+
+def every_trigger(spec: str, **options: Any) -> IntervalTrigger:
+    """The ``every`` kind: ``"every 10s"``."""
+    return IntervalTrigger(spec)
+
+
+def at_trigger(spec: str, *, timezone: tzinfo = UTC, **options: Any) -> DateTrigger:
+    """The ``at`` kind: ``"at 2027-01-01T09:00+01:00"``."""
+    return DateTrigger(parse_instant(spec, timezone))
+
+
+def describe_trigger(trigger: object) -> str:
+    """The schedule as text, for logs, ``sts jobs`` and the terminal UI."""
+    return str(trigger)
