@@ -19,6 +19,7 @@ hookimpl = pluggy.HookimplMarker("sts")
 
 if TYPE_CHECKING:
     from sts_core.clock import Clock, SystemClock
+    from sts_core.control import ControlClient, ControlError, default_control_socket
     from sts_core.durations import parse_duration
     from sts_core.plugins import PluginError, Plugins, create_plugins
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
 _LAZY = {
+    "ControlClient": "sts_core.control",
+    "ControlError": "sts_core.control",
+    "default_control_socket": "sts_core.control",
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
     "parse_duration": "sts_core.durations",
@@ -57,6 +61,8 @@ _LAZY = {
 
 __all__ = [
     "Clock",
+    "ControlClient",
+    "ControlError",
     "DateTrigger",
     "FunctionTask",
     "FunctionTrigger",
@@ -80,6 +86,7 @@ __all__ = [
     "__version__",
     "create_plugins",
     "current_run",
+    "default_control_socket",
     "hookimpl",
     "parse_duration",
 ]

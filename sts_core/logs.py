@@ -25,14 +25,21 @@ def configure_logging(level: str | int | None = None) -> None:
     """Set the ``sts`` logger's level (``LOG_LEVEL``, default INFO) and, when neither it
     nor the root logger has a handler, add one that writes to stderr.
 
-    An application's own logging configuration is left alone.
+    An application's own logging configuration is left alone, and so is one installed
+    from a config file's ``[logging]`` (its sinks are marked): that one already weighed
+    ``LOG_LEVEL`` against the file and the command line.
     """
+    sts_logger = logging.getLogger("sts")
+    if level is None and any(getattr(h, "_sts_sink", False) for h in sts_logger.handlers):
+        return
     if level is None:
         level = os.environ.get("LOG_LEVEL", "INFO")
     resolved = parse_level(level) if isinstance(level, str) else level
-    sts_logger = logging.getLogger("sts")
     sts_logger.setLevel(resolved)
     if not sts_logger.handlers and not logging.getLogger().handlers:
+        from .logsinks import DEFAULT_MARK, TextFormatter  # logsinks imports this module
+
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter())  # redacts resolved secrets
+        setattr(handler, DEFAULT_MARK, True)  # a config's sinks replace it
         sts_logger.addHandler(handler)

@@ -89,7 +89,10 @@ class Registry(Generic[T]):
         message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
-            message += f". Install the plugin {known!r}: pip install {known}"
+            message += (
+                f". Install the plugin {known!r}: pip install {known}"
+                f" (from a checkout of STS: pip install -e plugins/{known})"
+            )
         return message
 
 

@@ -96,11 +96,16 @@ class JobPolicy:
         "paused",
     )
 
+    #: Keys for which ``None`` (or the text ``none``) means "no limit" rather than "default".
+    NONE_MEANS_UNLIMITED = frozenset({"timeout", "misfire_grace", "start", "end"})
+
     @classmethod
     def build(cls, task: object = None, /, **overrides: Any) -> JobPolicy:
         """The policy of ``task`` (its class attributes) with ``overrides`` applied.
 
-        Overrides that are ``None`` are ignored. Every value is checked here.
+        An override of ``None`` keeps the task's value, except for ``timeout``,
+        ``misfire_grace``, ``start`` and ``end``, where it means "no limit". Every value is
+        checked here.
 
         :raises ValueError: naming the key, the value and what would be valid.
         :raises TypeError: for a key that is not a policy.
@@ -111,7 +116,13 @@ class JobPolicy:
                 f"unknown job policy {sorted(unknown)[0]!r}: expected one of {', '.join(cls.KEYS)}"
             )
         values = {key: getattr(task, key) for key in cls.KEYS if hasattr(task, key)}
-        values.update({key: value for key, value in overrides.items() if value is not None})
+        values.update(
+            {
+                key: value
+                for key, value in overrides.items()
+                if value is not None or key in cls.NONE_MEANS_UNLIMITED
+            }
+        )
         return cls._from_values(values)
 
     @classmethod
@@ -132,8 +143,8 @@ class JobPolicy:
             raise ValueError(
                 f"invalid overlap {values['overlap']!r}: expected one of {', '.join(OVERLAP_MODES)}"
             )
-        timeout = values.get("timeout")
-        grace = values.get("misfire_grace", 60.0)
+        timeout = _unlimited(values.get("timeout"))
+        grace = _unlimited(values.get("misfire_grace", 60.0))
         zone = values.get("timezone")
         return cls(
             retry=retry,
@@ -167,6 +178,10 @@ def _boolean(key: str, value: object) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"invalid {key} {value!r}: expected true or false (yes/no, on/off, 1/0)")
+
+
+def _unlimited(value: Any) -> Any:
+    return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
 
 def _whole_number(key: str, value: object) -> int:

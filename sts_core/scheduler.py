@@ -195,6 +195,7 @@ class TaskScheduler:
         self._started_at: datetime | None = None
         self._on_run_started: Any = None
         self._on_run_finished: Any = None
+        self._listeners: list[Callable[..., None]] = []
 
     # -- the registry -----------------------------------------------------------------------
 
@@ -284,6 +285,26 @@ class TaskScheduler:
             self._job_changed(job, "removed")
         del self._tasks[name]
 
+    def remove_job(self, job: Job | str) -> None:
+        """Remove one job (its task stays registered), with its stored state.
+
+        Runs already under way finish.
+        """
+        self._call(self._remove_job, job)
+
+    def _remove_job(self, target: Job | str) -> None:
+        name = target if isinstance(target, str) else target.name
+        job = self._jobs.get(name)
+        if job is None:
+            raise KeyError(self._unknown("job", name, self._jobs))
+        job.generation += 1
+        del self._jobs[name]
+        siblings = self._jobs_of_task.get(job.task.name)
+        if siblings is not None and job in siblings:
+            siblings.remove(job)
+        self.store.remove_job(name)
+        self._job_changed(job, "removed")
+
     # -- scheduling -------------------------------------------------------------------------
 
     def schedule(
@@ -359,9 +380,12 @@ class TaskScheduler:
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)
-            made: Trigger = factory(
-                spec.strip(), timezone=timezone or self.timezone, job_name=job_name
-            )
+            try:
+                made: Trigger = factory(
+                    spec.strip(), timezone=timezone or self.timezone, job_name=job_name
+                )
+            except ValueError as error:
+                raise ValueError(f"invalid schedule {trigger!r}: {error}") from None
             return made
         if hasattr(trigger, "next_fire_time"):
             return trigger  # type: ignore[no-any-return]
@@ -454,18 +478,22 @@ class TaskScheduler:
     ) -> None:
         if self._loop is None:
             raise RuntimeError("run_now needs a running scheduler: start it first")
-        jobs = self._resolve_jobs(target) if not isinstance(target, Task) else None
-        if jobs is None:
-            self._add_task(target, None)  # type: ignore[arg-type]
-            jobs = self._jobs_of_task.get(target.name)  # type: ignore[union-attr]
-            if not jobs:
-                task: Task = target  # type: ignore[assignment]
-                job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
-                self._jobs[job.name] = job
-                self._jobs_of_task.setdefault(task.name, []).append(job)
-                self._job_changed(job, "added")
-                jobs = [job]
+        if isinstance(target, str) and target not in self._jobs and target in self._tasks:
+            target = self._tasks[target]
+        if isinstance(target, Task):
+            self._add_task(target, None)
+            jobs = self._jobs_of_task.get(target.name) or [self._manual_job(target)]
+        else:
+            jobs = self._resolve_jobs(target)
         self._launch(jobs[0], self.clock.now(), manual=True, done=done)
+
+    def _manual_job(self, task: Task) -> Job:
+        """A job with no trigger, for a task that only runs when asked to."""
+        job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
+        self._jobs[job.name] = job
+        self._jobs_of_task.setdefault(task.name, []).append(job)
+        self._job_changed(job, "added")
+        return job
 
     # -- the fire loop ----------------------------------------------------------------------
 
@@ -669,6 +697,8 @@ class TaskScheduler:
         self.store.run_started(context)
         if self._on_run_started is not None:
             self._call_hook(self._on_run_started, run=context)
+        if self._listeners:
+            self._notify("run_started", run=context)
         if logger.isEnabledFor(logging.INFO):
             logger.info("run started: job=%s run=%s attempt=%d", job.name, run_id, attempt)
         error: BaseException | None = None
@@ -728,6 +758,8 @@ class TaskScheduler:
         self.store.record_run(record)
         if self._on_run_finished is not None:
             self._call_hook(self._on_run_finished, record=record)
+        if self._listeners:
+            self._notify("run_finished", record=record)
         if logger.isEnabledFor(level):
             if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
                 logger.log(level, "fire %s: job=%s %s", record.outcome, record.job, record.error)
@@ -754,7 +786,28 @@ class TaskScheduler:
         except Exception:
             logger.exception("a plugin's %s hook failed", hook.name)
 
+    def add_listener(self, listener: Callable[..., None]) -> None:
+        """Call ``listener(event, **facts)`` on the scheduler's loop for this scheduler only:
+        ``("run_started", run=RunContext)``, ``("run_finished", record=RunRecord)`` and
+        ``("job_changed", job=Job, change=str)``. Unlike hooks, which are per plugin
+        manager, a listener sees one scheduler (the control socket uses this).
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[..., None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, event: str, **facts: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, **facts)
+            except Exception:
+                logger.exception("a scheduler listener failed on %s", event)
+
     def _job_changed(self, job: Job, change: str) -> None:
+        if self._listeners:
+            self._notify("job_changed", job=job, change=change)
         if self._loop is None or not self.plugins.has_impls("sts_job_changed"):
             return
         self._call_hook(self.plugins.hook.sts_job_changed, scheduler=self, job=job, change=change)

@@ -2,27 +2,57 @@
 
 Built-in providers: ``env`` (the variable ``NAME``) and ``files`` (a file ``NAME`` in a
 directory, the way Kubernetes and Docker mount secrets: ``STS_SECRETS_DIR``, default
-``/run/secrets``). Plugins add providers through ``sts_register_secret_providers``.
+``/run/secrets``). Plugins add providers through ``sts_register_secret_providers``; a
+config file chooses them and their order in ``[secrets] providers``.
+
+Every value this module resolves is remembered (in memory only) so that :func:`redact`
+can blank it out of log lines, run records and error messages.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9_.\-/]+)\}")
+#: What replaces a secret wherever it would be shown.
+REDACTED = "********"
+#: Keys whose plain-text values are probably secrets (warned about, and redacted).
+SECRET_LIKE_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential", re.IGNORECASE
+)
+#: Shorter resolved values are not redacted from text: blanking every "ab" would garble logs.
+MIN_REDACTED_LENGTH = 4
 
 
 class SecretError(LookupError):
     """A secret could not be resolved. The message names the secret, never a value."""
 
 
+@runtime_checkable
+class SecretProvider(Protocol):
+    """Where secrets come from: what a ``sts_register_secret_providers`` factory returns."""
+
+    def get(self, name: str) -> str | None:
+        """The secret ``name``, or ``None`` when this provider does not have it."""
+        ...
+
+
 class EnvironmentSecrets:
     """Secrets from environment variables."""
 
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
     def get(self, name: str) -> str | None:
-        return os.environ.get(name)
+        return self.environ.get(name)
+
+    def where(self, name: str) -> str:
+        return f"the environment variable {name}"
 
 
 class DirectorySecrets:
@@ -33,10 +63,36 @@ class DirectorySecrets:
 
     def get(self, name: str) -> str | None:
         path = self.directory / name
+        # A name like "../../etc/shadow" must not leave the directory.
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise SecretError(f"invalid secret name {name!r}: '..' and absolute paths are refused")
         try:
-            return path.read_text().rstrip("\n")
+            return path.read_text(encoding="utf-8").rstrip("\n")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+            raise SecretError(f"cannot read the secret {name!r} from {path}: {reason}") from None
+
+    def where(self, name: str) -> str:
+        return f"the file {self.directory / name}"
+
+
+_lock = threading.Lock()
+_active: list[SecretProvider] | None = None
+_revealed: set[str] = set()
+
+
+def use_secret_providers(providers: Sequence[SecretProvider] | None) -> None:
+    """Make ``providers`` (asked in order) the process's secret providers; ``None`` goes
+    back to the built-in ones. A loaded configuration calls this."""
+    global _active
+    _active = None if providers is None else list(providers)
+
+
+def active_providers() -> list[SecretProvider]:
+    """The providers :func:`resolve_secrets` asks by default."""
+    return list(_active) if _active is not None else [EnvironmentSecrets(), DirectorySecrets()]
 
 
 def has_secret(text: str) -> bool:
@@ -44,26 +100,57 @@ def has_secret(text: str) -> bool:
     return "${secret:" in text
 
 
-def resolve_secrets(text: str, providers: list[object] | None = None) -> str:
+def secret_names(text: str) -> list[str]:
+    """The names of the secrets ``text`` refers to."""
+    return SECRET_REFERENCE.findall(text)
+
+
+def resolve_secrets(text: str, providers: Sequence[object] | None = None) -> str:
     """``text`` with every ``${secret:NAME}`` replaced by the secret's value.
 
+    Task types call this at run time, on the options that may hold references; the
+    values it returns are redacted from STS's logs and run records from then on.
+
     :param providers: objects with ``get(name) -> str | None``, asked in order; by default
-        the environment, then the secrets directory.
+        the configured ones (the environment, then the secrets directory).
     :raises SecretError: naming the secret (never a value) when no provider has it.
     """
     if not has_secret(text):
         return text
-    chain = providers if providers is not None else [EnvironmentSecrets(), DirectorySecrets()]
+    chain = list(providers) if providers is not None else active_providers()
 
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         for provider in chain:
             value = provider.get(name)  # type: ignore[attr-defined]
             if value is not None:
+                _remember(str(value))
                 return str(value)
-        raise SecretError(
-            f"secret {name!r} was not found: set the environment variable {name} "
-            f"or create the file {DirectorySecrets().directory / name}"
-        )
+        places = [provider.where(name) for provider in chain if hasattr(provider, "where")]
+        hint = f": set {' or '.join(places)}" if places else ""
+        raise SecretError(f"secret {name!r} was not found by any secret provider{hint}")
 
     return SECRET_REFERENCE.sub(lookup, text)
+
+
+def _remember(value: str) -> None:
+    if len(value) >= MIN_REDACTED_LENGTH:
+        with _lock:
+            _revealed.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value resolved so far replaced by ``********``."""
+    if not _revealed:
+        return text
+    with _lock:
+        values = sorted(_revealed, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a config key's name suggests its value is a secret (``db_password``)."""
+    return SECRET_LIKE_KEY.search(key) is not None

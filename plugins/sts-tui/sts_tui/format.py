@@ -1,0 +1,86 @@
+"""How the UI writes times, durations and outcomes: pure functions, tested on their own."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+#: Outcome -> (symbol, Rich style).
+OUTCOME_STYLES = {
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "timed_out": ("⏱", "red"),
+    "cancelled": ("⊘", "yellow"),
+    "missed": ("⚠", "magenta"),
+    "skipped": ("↷", "bright_black"),
+    "interrupted": ("↯", "red"),
+}
+
+
+def outcome_style(outcome: str | None) -> str:
+    return OUTCOME_STYLES.get(outcome or "", ("", "default"))[1]
+
+
+def outcome_label(outcome: str | None) -> str:
+    if not outcome:
+        return "—"
+    symbol, _ = OUTCOME_STYLES.get(outcome, ("?", "default"))
+    return f"{symbol} {outcome.replace('_', ' ')}"
+
+
+def duration(seconds: float | None) -> str:
+    """``0.4ms``, ``12ms``, ``3.2s``, ``4m 05s``, ``2h 03m``; ``—`` for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        milliseconds = seconds * 1000
+        return f"{milliseconds:.1f}ms" if milliseconds < 10 else f"{milliseconds:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return span(seconds)
+
+
+def span(seconds: float) -> str:
+    """A whole-second span: ``7s``, ``4m 05s``, ``2h 03m``, ``3d 04h``."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def countdown(next_fire: datetime | None, now: datetime, *, paused: bool) -> str:
+    """``in 4m 05s``, ``due`` (at or past its time), ``paused`` or ``—`` (no more fires)."""
+    if paused:
+        return "paused"
+    if next_fire is None:
+        return "—"
+    remaining = (next_fire - now).total_seconds()
+    if remaining <= 0:
+        return "due"
+    return f"in {span(remaining + 0.999)}"
+
+
+def clock_time(instant: datetime | None, zone: tzinfo | None = None) -> str:
+    """The wall-clock time of an instant in ``zone`` (the machine's by default), ``15:04:05``."""
+    return "—" if instant is None else instant.astimezone(zone).strftime("%H:%M:%S")
+
+
+def parse(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def offset_text(instant: datetime) -> str:
+    """``UTC+01:00``."""
+    offset = instant.utcoffset()
+    if offset is None:
+        return "UTC"
+    total = int(offset.total_seconds())
+    sign = "+" if total >= 0 else "-"
+    hours, minutes = divmod(abs(total) // 60, 60)
+    return f"UTC{sign}{hours:02d}:{minutes:02d}"

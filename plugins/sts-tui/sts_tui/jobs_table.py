@@ -1,0 +1,171 @@
+"""The jobs table: one row per job, updated cell by cell as events arrive.
+
+A full redraw per event would not keep up with thousands of jobs, so the table keeps the
+last row it showed for each job and only touches cells whose text changed; countdowns are
+refreshed for the rows on screen only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from . import format as fmt
+
+COLUMNS = (
+    ("name", "Job"),
+    ("schedule", "Schedule"),
+    ("next", "Next fire"),
+    ("outcome", "Last outcome"),
+    ("succeeded", "OK"),
+    ("failed", "Failed"),
+    ("mean", "Mean"),
+    ("last", "Last"),
+    ("state", "State"),
+)
+#: Columns the ``s`` key cycles through, with how each sorts.
+SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("name", lambda row: row["name"]),
+    ("next", lambda row: (row["paused"], row["next_fire"] or "~")),
+    ("failed", lambda row: -row["failed"]),
+    ("mean", lambda row: -(row["mean_duration"] or 0.0)),
+)
+
+
+def _state(row: dict[str, Any]) -> Text:
+    if row["paused"]:
+        return Text("⏸ paused", style="bold yellow")
+    if row["running"]:
+        return Text(f"▶ running ×{row['running']}" if row["running"] > 1 else "▶ running", "cyan")
+    return Text("")
+
+
+def _cells(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    outcome = row["last_outcome"]
+    return {
+        "name": row["name"],
+        "schedule": row["schedule"],
+        "next": fmt.countdown(fmt.parse(row["next_fire"]), now, paused=row["paused"]),
+        "outcome": Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
+        "succeeded": str(row["succeeded"]),
+        "failed": Text(str(row["failed"]), style="red" if row["failed"] else ""),
+        "mean": fmt.duration(row["mean_duration"]),
+        "last": fmt.duration(row["last_duration"]),
+        "state": _state(row),
+    }
+
+
+class JobsTable(DataTable[Any]):
+    """The scheduler's jobs; row keys are job names."""
+
+    def __init__(self, clock: Callable[[], datetime], **options: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **options)
+        self.clock = clock
+        self.zone: tzinfo | None = None
+        #: Every job the scheduler reported, shown or filtered out, by name.
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._shown: dict[str, dict[str, Any]] = {}  # name -> the cells on screen
+        self.filter_text = ""
+        self.sort_index = 0
+        self.updates = 0  # cells written since the last load: lets tests see incrementality
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    # -- the model --------------------------------------------------------------------------
+
+    def matches(self, name: str) -> bool:
+        return not self.filter_text or self.filter_text.lower() in name.lower()
+
+    def load(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Replace every row (on connect and when the filter changes)."""
+        self.rows = {row["name"]: row for row in rows}
+        self._rebuild()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        cursor_name = self.selected_job
+        self.clear()
+        self._shown = {}
+        now = self.clock()
+        _, sort_key = SORTS[self.sort_index]
+        shown = sorted(
+            (row for name, row in self.rows.items() if self.matches(name)), key=sort_key
+        )
+        keys = [key for key, _ in COLUMNS]
+        for row in shown:
+            cells = _cells(row, now)
+            self._shown[row["name"]] = cells
+        for name, cells in self._shown.items():
+            self.add_row(*(cells[key] for key in keys), key=name)
+        self.updates = 0
+        if cursor_name in self._shown:
+            self.move_cursor(row=self.get_row_index(cursor_name))
+
+    def upsert(self, row: dict[str, Any]) -> None:
+        """Add a job, or update the cells of its row that changed."""
+        name = row["name"]
+        self.rows[name] = row
+        if not self.matches(name):
+            return
+        cells = _cells(row, self.clock())
+        shown = self._shown.get(name)
+        if shown is None:
+            self._shown[name] = cells
+            self.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
+            return
+        for key, value in cells.items():
+            if shown[key] != value:
+                shown[key] = value
+                self.update_cell(name, key, value)
+                self.updates += 1
+
+    def discard(self, name: str) -> None:
+        self.rows.pop(name, None)
+        if self._shown.pop(name, None) is not None:
+            self.remove_row(name)
+
+    def cycle_sort(self) -> str:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self._rebuild()
+        return SORTS[self.sort_index][0]
+
+    # -- the view ---------------------------------------------------------------------------
+
+    @property
+    def selected_job(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # the cursor points past the rows while they are rebuilt
+            return None
+        return None if key.value is None else str(key.value)
+
+    def tick(self) -> None:
+        """Refresh the countdowns of the rows on screen."""
+        if not self.row_count:
+            return
+        now = self.clock()
+        first = max(0, int(self.scroll_y))
+        last = min(self.row_count, first + max(1, self.size.height))
+        for index in range(first, last):
+            name = self.ordered_rows[index].key.value
+            if name is None:
+                continue
+            row = self.rows.get(name)
+            shown = self._shown.get(name)
+            if row is None or shown is None:
+                continue
+            text = fmt.countdown(fmt.parse(row["next_fire"]), now, paused=row["paused"])
+            if shown["next"] != text:
+                shown["next"] = text
+                self.update_cell(name, "next", text)

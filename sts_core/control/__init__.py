@@ -1,0 +1,20 @@
+"""The control socket: how ``sts`` commands and the terminal UI talk to a running scheduler.
+
+The protocol is documented in ``docs/control-protocol.md``.
+"""
+
+from __future__ import annotations
+
+from .client import ControlClient, default_control_socket, request
+from .protocol import PROTOCOL_VERSION, ControlError
+from .server import ControlServer, start_control_server
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ControlClient",
+    "ControlError",
+    "ControlServer",
+    "default_control_socket",
+    "request",
+    "start_control_server",
+]

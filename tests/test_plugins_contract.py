@@ -1,0 +1,245 @@
+"""The plugin contract: hooks, registries, load order, entry points, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pluggy
+import pytest
+from core_helpers import Recorder
+
+import sts
+from sts.testing import VirtualClock
+from sts_core import hookspecs
+from sts_core.plugins import create_plugins
+
+DISTS = Path(__file__).parent / "plugin_dists"
+ROOT = Path(__file__).parent.parent
+
+
+class TwoKinds:
+    @sts.hookimpl
+    def sts_register_triggers(self, register):  # type: ignore[no-untyped-def]
+        register("every", lambda spec, **options: None)
+
+
+def test_a_duplicate_registration_names_both_plugins(sts_plugins: sts.Plugins) -> None:
+    sts_plugins.register(TwoKinds(), name="copycat")
+    with pytest.raises(sts.PluginError) as error:
+        sts_plugins.triggers  # noqa: B018 - collecting the registry raises
+    message = str(error.value)
+    assert "'every' is registered twice" in message
+    assert "'sts_core.builtin'" in message and "'copycat'" in message
+
+
+def test_a_hookimpl_with_an_unknown_argument_is_rejected(sts_plugins: sts.Plugins) -> None:
+    class Wrong:
+        @sts.hookimpl
+        def sts_register_triggers(self, register, surprise):  # type: ignore[no-untyped-def]
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError, match="surprise"):
+        sts_plugins.register(Wrong(), name="wrong")
+
+
+def test_a_plugin_failing_in_a_hook_is_reported_and_skipped(
+    sts_plugins: sts.Plugins, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Fails:
+        @sts.hookimpl
+        def sts_register_task_types(self, register):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no luck")
+
+    sts_plugins.register(Fails(), name="unlucky")
+    assert "python" in sts_plugins.task_types
+    assert 'plugin "unlucky" failed in sts_register_task_types' in capsys.readouterr().err
+
+
+def test_schedule_cron_without_the_plugin_names_it() -> None:
+    bare = create_plugins(load_entry_points=False)
+    scheduler = sts.TaskScheduler(plugins=bare)
+    with pytest.raises(sts.PluginError) as error:
+        scheduler.schedule_cron(Recorder(VirtualClock()), "0 0 * * *")
+    message = str(error.value)
+    assert "no trigger kind 'cron' is installed" in message
+    assert "installed: at, every" in message
+    assert "pip install sts-cron" in message
+
+
+def test_lifecycle_hooks_are_called_in_order(virtual_clock: VirtualClock) -> None:
+    calls: list[str] = []
+
+    class Observer:
+        @sts.hookimpl
+        def sts_scheduler_started(self, scheduler):  # type: ignore[no-untyped-def]
+            calls.append("started")
+
+        @sts.hookimpl
+        def sts_job_changed(self, job, change):  # type: ignore[no-untyped-def]
+            calls.append(f"{change} {job.name}")
+
+        @sts.hookimpl
+        def sts_run_started(self, run):  # type: ignore[no-untyped-def]
+            calls.append(f"run started {run.job} #{run.attempt}")
+
+        @sts.hookimpl
+        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+            calls.append(f"run finished {record.job} {record.outcome}")
+
+        @sts.hookimpl
+        def sts_scheduler_stopping(self, scheduler):  # type: ignore[no-untyped-def]
+            calls.append("stopping")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Observer(), name="observer")
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, plugins=plugins) as scheduler:
+            job = scheduler.schedule(Recorder(virtual_clock, fail_times=1), "every 10s", retries=1)
+            await asyncio.sleep(12)
+            scheduler.pause(job)
+
+    virtual_clock.run(main())
+    assert calls == [
+        "started",
+        "added Recorder",
+        "run started Recorder #1",
+        "run finished Recorder failed",
+        "run started Recorder #2",
+        "run finished Recorder succeeded",
+        "paused Recorder",
+        "stopping",
+    ]
+
+
+def test_a_hook_that_raises_does_not_stop_the_scheduler(virtual_clock: VirtualClock) -> None:
+    class Broken:
+        @sts.hookimpl
+        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+            raise RuntimeError("observer bug")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Broken(), name="broken")
+    task = Recorder(virtual_clock)
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, plugins=plugins) as scheduler:
+            scheduler.schedule(task, "every 10s")
+            await asyncio.sleep(35)
+
+    virtual_clock.run(main())
+    assert len(task.starts) == 3
+
+
+def test_register_plugin_fixture_unregisters_after_the_test(register_plugin) -> None:  # type: ignore[no-untyped-def]
+    class Extra:
+        @sts.hookimpl
+        def sts_register_task_types(self, register):  # type: ignore[no-untyped-def]
+            register("extra", Recorder)
+
+    register_plugin(Extra(), name="extra-plugin")
+    assert "extra" in sts.TaskScheduler().plugins.task_types
+
+
+def test_the_extra_plugin_is_gone_again() -> None:
+    assert "extra" not in sts.TaskScheduler().plugins.task_types
+
+
+def test_every_hook_is_documented() -> None:
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    for name in hookspecs.hook_names():
+        assert f"### `{name}(" in text, f"docs/plugins.md does not document {name}"
+
+
+def test_the_core_imports_neither_textual_nor_any_plugin() -> None:
+    code = (
+        "import sys, pkgutil, importlib, sts_core, sts\n"
+        "for info in pkgutil.walk_packages(sts_core.__path__, 'sts_core.'):\n"
+        "    if info.name != 'sts_core.testing': importlib.import_module(info.name)\n"
+        "import sts.testing\n"
+        "sts.TaskScheduler().plugins\n"  # loading plugins imports plugin modules only
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'sts_cron', 'sts_shell', 'sts_tui', 'croniter', 'hello_sts'))\n"
+        "print(','.join(bad))\n"
+    )
+    env = {**os.environ, "STS_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+@pytest.fixture(scope="module")
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hello and broken plugin distributions, pip-installed into a target directory."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(DISTS / "hello-sts"),
+            str(DISTS / "broken-sts"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def registered_types(output: str) -> list[str]:
+    return output.split("types:")[1].splitlines()[0].strip().split(",")
+
+
+def run_with(site: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("STS_")}
+    environment.update(env, PYTHONPATH=str(site))
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=60
+    )
+
+
+HELLO = """
+import asyncio, sts
+plugins = sts.create_plugins()
+print("types:", ",".join(sorted(plugins.task_types)))
+print("info:", plugins.infos.get("hello"))
+if "hello" in plugins.task_types:
+    Hello = plugins.task_types.get("hello")
+    async def main():
+        async with sts.TaskScheduler(plugins=plugins) as scheduler:
+            await asyncio.wrap_future(scheduler.run_now(Hello(who="Ada")))
+    asyncio.run(main())
+"""
+
+
+def test_an_installed_plugin_is_discovered_through_its_entry_point(
+    installed_plugins: Path,
+) -> None:
+    result = run_with(installed_plugins, HELLO)
+    assert "hello" in registered_types(result.stdout)
+    assert "PluginInfo(name='hello', distribution='hello-sts', version='1.2.3')" in result.stdout
+    assert "hello Ada" in result.stdout
+    # the broken plugin is reported by name on stderr, and skipped
+    assert 'error importing plugin "broken"' in result.stderr
+    assert "a_module_that_does_not_exist" in result.stderr
+    assert result.returncode == 0
+
+
+def test_plugin_environment_switches(installed_plugins: Path) -> None:
+    off = run_with(installed_plugins, HELLO, STS_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert registered_types(off.stdout) == ["python"] and "broken" not in off.stderr
+    only = run_with(installed_plugins, HELLO, STS_LOAD_PLUGINS="hello")
+    assert "hello Ada" in only.stdout and "broken" not in only.stderr
+    blocked = run_with(installed_plugins, HELLO, STS_DISABLE_PLUGINS="hello,broken")
+    assert "hello" not in registered_types(blocked.stdout)
+    assert blocked.stderr == ""

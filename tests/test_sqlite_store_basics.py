@@ -1,0 +1,181 @@
+"""The SQLite store: what it keeps, how much of it, and how it refuses a bad file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sts_core.records import Outcome, RunRecord
+from sts_core.sqlite_store import SCHEMA_VERSION, SQLiteStore, StateStoreError
+from sts_core.store import JobState, StateStore
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def record(job: str, index: int, outcome: Outcome = Outcome.SUCCEEDED) -> RunRecord:
+    fire = T0 + timedelta(minutes=index)
+    return RunRecord(
+        run_id=f"{job}-{index}",
+        job=job,
+        fire_time=fire,
+        outcome=outcome,
+        started_at=fire,
+        finished_at=fire + timedelta(seconds=1.5),
+        error=None if outcome is Outcome.SUCCEEDED else f"RuntimeError: {index}",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "state.db", flush_interval=None)
+    yield opened
+    opened.close()
+
+
+def test_it_is_a_state_store(store: SQLiteStore) -> None:
+    assert isinstance(store, StateStore)
+
+
+def test_the_file_is_in_wal_mode(store: SQLiteStore) -> None:
+    with sqlite3.connect(store.path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_job_state_survives_reopening(tmp_path: Path) -> None:
+    berlin = datetime(2026, 3, 29, 3, 0, tzinfo=UTC).astimezone()
+    with SQLiteStore(tmp_path / "s.db", flush_interval=None) as first:
+        first.save_job(JobState("a", next_fire=T0, last_fire=berlin, paused=True, schedule="x"))
+        first.save_job(JobState("b", schedule="every 1s"))
+        first.save_job(JobState("b", next_fire=T0, schedule="every 2s"))
+    with SQLiteStore(tmp_path / "s.db", flush_interval=None) as second:
+        jobs = second.load_jobs()
+    assert jobs == {
+        "a": JobState("a", next_fire=T0, last_fire=berlin, paused=True, schedule="x"),
+        "b": JobState("b", next_fire=T0, schedule="every 2s"),
+    }
+    assert jobs["a"].last_fire is not None and jobs["a"].last_fire.utcoffset() == (
+        berlin.utcoffset()
+    )
+
+
+def test_a_record_reads_back_whole(store: SQLiteStore) -> None:
+    original = RunRecord(
+        run_id="r1",
+        job="report",
+        fire_time=T0,
+        outcome=Outcome.FAILED,
+        attempt=2,
+        started_at=T0 + timedelta(seconds=1),
+        finished_at=T0 + timedelta(seconds=4),
+        error="ValueError: bad row 7",
+        traceback="Traceback (most recent call last): ...",
+        retry_at=T0 + timedelta(seconds=6),
+        manual=True,
+        missed_count=0,
+        output={"stderr": "line one\nline two ✓"},
+    )
+    store.record_run(original)
+    [read] = store.history()
+    assert read == original
+    assert read.duration == 3.0
+
+
+def test_history_is_newest_first_and_filters(store: SQLiteStore) -> None:
+    store.record_run(record("a", 1))
+    store.record_run(record("b", 2, Outcome.FAILED))
+    store.record_run(record("a", 3, Outcome.TIMED_OUT))
+    store.record_run(record("a", 4, Outcome.SKIPPED))
+    assert [r.run_id for r in store.history()] == ["a-4", "a-3", "b-2", "a-1"]
+    assert [r.run_id for r in store.history("a")] == ["a-4", "a-3", "a-1"]
+    assert [r.run_id for r in store.history(failed_only=True)] == ["a-3", "b-2"]
+    assert [r.run_id for r in store.history("a", failed_only=True)] == ["a-3"]
+    assert [r.run_id for r in store.history(limit=2)] == ["a-4", "a-3"]
+
+
+def test_history_is_bounded_per_job_and_per_kind(tmp_path: Path) -> None:
+    with SQLiteStore(
+        tmp_path / "s.db", success_history=3, failure_history=2, flush_interval=None
+    ) as store:
+        for index in range(10):
+            store.record_run(record("a", index))
+            store.record_run(record("a", 100 + index, Outcome.FAILED))
+            store.record_run(record("b", index))
+        kept_a = [r.run_id for r in store.history("a", limit=100)]
+        kept_b = [r.run_id for r in store.history("b", limit=100)]
+    assert kept_a == ["a-109", "a-9", "a-108", "a-8", "a-7"]
+    assert kept_b == ["b-9", "b-8", "b-7"]
+    with sqlite3.connect(tmp_path / "s.db") as other:
+        assert other.execute("SELECT count(*) FROM runs").fetchone()[0] == 8
+
+
+def test_failures_beyond_the_limit_do_not_push_out_successes(tmp_path: Path) -> None:
+    with SQLiteStore(
+        tmp_path / "s.db", success_history=2, failure_history=1, flush_interval=None
+    ) as store:
+        store.record_run(record("a", 1))
+        for index in range(50):
+            store.record_run(record("a", 10 + index, Outcome.MISSED))
+        assert [r.run_id for r in store.history("a")] == ["a-59", "a-1"]
+
+
+def test_removing_a_job_forgets_its_history(store: SQLiteStore) -> None:
+    store.save_job(JobState("a", schedule="every 1s"))
+    store.save_job(JobState("b", schedule="every 1s"))
+    store.record_run(record("a", 1))
+    store.record_run(record("b", 2))
+    store.remove_job("a")
+    assert list(store.load_jobs()) == ["b"]
+    assert [r.job for r in store.history()] == ["b"]
+
+
+def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not sqlite at all, just some text " * 100)
+    with pytest.raises(StateStoreError) as raised:
+        SQLiteStore(path, flush_interval=None)
+    assert str(path) in str(raised.value)
+    assert "Move the file away" in str(raised.value)
+
+
+def test_a_file_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    with sqlite3.connect(path) as other:
+        other.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StateStoreError, match="newer than this STS understands"):
+        SQLiteStore(path, flush_interval=None)
+
+
+def test_the_directory_is_created(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "a" / "b" / "s.db", flush_interval=None) as store:
+        store.save_job(JobState("x"))
+    assert (tmp_path / "a" / "b" / "s.db").is_file()
+
+
+def test_integrity_check_passes_after_many_writes(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db", success_history=5, batch_size=7) as store:
+        for index in range(200):
+            store.save_job(JobState(f"j{index % 9}", next_fire=T0, schedule="every 1s"))
+            store.record_run(record(f"j{index % 9}", index))
+        assert store.integrity_check() == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("success_history", -1), ("failure_history", "3"), ("batch_size", 0)],
+)
+def test_bad_options_are_named(tmp_path: Path, option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"invalid {option}"):
+        SQLiteStore(tmp_path / "s.db", flush_interval=None, **{option: value})  # type: ignore[arg-type]
+
+
+def test_writes_after_close_are_an_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", flush_interval=None)
+    store.close()
+    store.close()
+    with pytest.raises(StateStoreError, match="closed"):
+        store.save_job(JobState("x"))
