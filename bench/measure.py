@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 
 def cpu_seconds() -> float:
@@ -40,7 +40,7 @@ async def sleep_until(wall: float) -> None:
 
 
 class WakeupCounter:
-    """Counts how often the event loop comes back from waiting on its selector.
+    """Counts how often the event loop waits on its selector, that is, wakes up later.
 
     Every wakeup of an asyncio loop, by a timer or by I/O, is one return from
     ``selector.select``; a scheduler with nothing due should cause none. This wraps the
@@ -54,9 +54,10 @@ class WakeupCounter:
         self._select = selector.select
 
         def counting_select(timeout: float | None = None) -> list[Any]:
-            events = self._select(timeout)
-            self.count += 1
-            return events
+            # A zero timeout is a poll between ready callbacks, not a wait that ended.
+            if timeout is None or timeout > 0:
+                self.count += 1
+            return self._select(timeout)
 
         selector.select = counting_select  # type: ignore[method-assign]
 

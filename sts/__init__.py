@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import Job, TaskScheduler
+    from sts_core.secrets import SecretError, resolve_secrets
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -48,6 +49,8 @@ _LAZY = {
     "current_run": "sts_core.records",
     "Job": "sts_core.scheduler",
     "TaskScheduler": "sts_core.scheduler",
+    "SecretError": "sts_core.secrets",
+    "resolve_secrets": "sts_core.secrets",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",
@@ -78,6 +81,7 @@ __all__ = [
     "RetryPolicy",
     "RunContext",
     "RunRecord",
+    "SecretError",
     "StateStore",
     "SystemClock",
     "Task",
@@ -89,6 +93,7 @@ __all__ = [
     "default_control_socket",
     "hookimpl",
     "parse_duration",
+    "resolve_secrets",
 ]
 
 

@@ -5,8 +5,16 @@ from sts_core.testing import (
     VirtualClock,
     VirtualEventLoop,
     register_plugin,
+    require,
     sts_plugins,
     virtual_clock,
 )
 
-__all__ = ["VirtualClock", "VirtualEventLoop", "register_plugin", "sts_plugins", "virtual_clock"]
+__all__ = [
+    "VirtualClock",
+    "VirtualEventLoop",
+    "register_plugin",
+    "require",
+    "sts_plugins",
+    "virtual_clock",
+]

@@ -6,7 +6,8 @@ from .hookspecs import Register
 from .logsinks import console_sink, file_sink, json_sink
 from .plugins import hookimpl
 from .secrets import DirectorySecrets, EnvironmentSecrets
-from .store import MemoryStore
+from .sqlite_store import open_sqlite_store
+from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
 from .task import PythonTask
 from .triggers import at_trigger, every_trigger
 
@@ -24,15 +25,18 @@ def sts_register_task_types(register: Register) -> None:
 
 @hookimpl
 def sts_register_state_stores(register: Register) -> None:
-    register("memory", lambda scheduler_name, **options: MemoryStore(**options))
-    register("sqlite", _open_sqlite_store)
+    register("memory", _memory_store)
+    register("sqlite", open_sqlite_store)
 
 
-def _open_sqlite_store(scheduler_name: str, **options: object) -> object:
-    # Imported on use: sqlite3 is not needed to import sts or to answer `sts --help`.
-    from .sqlite_store import open_sqlite_store
-
-    return open_sqlite_store(scheduler_name, **options)  # type: ignore[arg-type]
+def _memory_store(
+    scheduler_name: str,
+    *,
+    success_history: int = DEFAULT_SUCCESS_HISTORY,
+    failure_history: int = DEFAULT_FAILURE_HISTORY,
+) -> MemoryStore:
+    # Annotated, so that a config file's [state] options are converted to whole numbers.
+    return MemoryStore(success_history=success_history, failure_history=failure_history)
 
 
 @hookimpl

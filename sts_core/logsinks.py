@@ -51,7 +51,7 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
         self.colour = colour
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (stdlib name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         text = super().formatMessage(record)
         if self.colour and record.levelno in _COLOURS:
             text = text.replace(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, fields
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .durations import Duration, parse_duration
@@ -110,12 +110,14 @@ class JobPolicy:
         :raises ValueError: naming the key, the value and what would be valid.
         :raises TypeError: for a key that is not a policy.
         """
-        unknown = set(overrides) - set(cls.KEYS)
+        unknown = overrides.keys() - _KEY_SET
         if unknown:
             raise TypeError(
                 f"unknown job policy {sorted(unknown)[0]!r}: expected one of {', '.join(cls.KEYS)}"
             )
-        values = {key: getattr(task, key) for key in cls.KEYS if hasattr(task, key)}
+        values = {
+            key: value for key in cls.KEYS if (value := getattr(task, key, _ABSENT)) is not _ABSENT
+        }
         values.update(
             {
                 key: value
@@ -123,7 +125,15 @@ class JobPolicy:
                 if value is not None or key in cls.NONE_MEANS_UNLIMITED
             }
         )
-        return cls._from_values(values)
+        key = _cache_key(values)
+        if key is None:
+            return cls._from_values(values)
+        built = _BUILT.get(key)
+        if built is None:
+            if len(_BUILT) >= _BUILT_LIMIT:
+                _BUILT.clear()
+            built = _BUILT[key] = cls._from_values(values)
+        return built
 
     @classmethod
     def _from_values(cls, values: dict[str, Any]) -> JobPolicy:
@@ -163,6 +173,30 @@ class JobPolicy:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
         return JobPolicy(**current)
+
+
+_KEY_SET = frozenset(JobPolicy.KEYS)
+_ABSENT = object()
+#: Policies built before, by the values they were built from. A policy is immutable and
+#: most jobs share a few, so a million jobs of one task validate (and hold) one policy.
+_BUILT: dict[tuple[Any, ...], JobPolicy] = {}
+_BUILT_LIMIT = 1024
+#: Types whose equal values always build equal policies. Datetimes and zones are left
+#: out: equal instants in different zones would share the first one's zone.
+_CACHEABLE = frozenset({str, int, float, bool, type(None), timedelta, RetryPolicy, tuple})
+
+
+def _cache_key(values: dict[str, Any]) -> tuple[Any, ...] | None:
+    # The type is part of the key because 1 == 1.0 == True, yet retries=True is an error.
+    key = []
+    for name, value in values.items():
+        kind = type(value)
+        if kind not in _CACHEABLE or (
+            kind is tuple and not all(isinstance(item, str | type) for item in value)
+        ):
+            return None
+        key.append((name, kind, value))
+    return tuple(key)
 
 
 _TRUE = {"true", "yes", "on", "1"}

@@ -28,6 +28,7 @@ from .durations import Duration, parse_duration
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import Outcome, RunContext, RunRecord, _current_run
+from .secrets import redact
 from .store import JobState, MemoryStore, StateStore
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
@@ -52,6 +53,7 @@ class Job:
     """A task on a trigger, with its policy and where it stands."""
 
     __slots__ = (
+        "_schedule_text",
         "generation",
         "last_fire",
         "name",
@@ -75,11 +77,16 @@ class Job:
         self.generation = 0
         self.running: set[asyncio.Task[None]] | None = None
         self.queued: datetime | None = None
+        self._schedule_text: str | None = None
 
     @property
     def schedule(self) -> str:
         """The trigger as text (``"every 10s"``, ``"cron 0 3 * * *"``), or ``"manual"``."""
-        return "manual" if self.trigger is None else str(self.trigger)
+        # Kept once made: every fire saves the job's state, and a trigger never changes.
+        text = self._schedule_text
+        if text is None:
+            text = self._schedule_text = "manual" if self.trigger is None else str(self.trigger)
+        return text
 
     @property
     def timezone(self) -> tzinfo | None:
@@ -177,7 +184,7 @@ class TaskScheduler:
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
-        self._heap: list[tuple[float, int, int, Job]] = []
+        self._heap: list[tuple[float, int, Job]] = []
         self._sequence = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -336,7 +343,12 @@ class TaskScheduler:
         resolved = self.make_trigger(trigger, timezone=zone, job_name=job_name)
         job = Job(job_name, task, resolved, policy)
         self._jobs[job_name] = job
-        self._jobs_of_task.setdefault(task.name, []).append(job)
+        siblings = self._jobs_of_task.get(task.name)
+        if siblings is None:
+            # A list made for one job holds one slot; append would reserve four.
+            self._jobs_of_task[task.name] = [job]
+        else:
+            siblings.append(job)
         now = self.clock.now()
         first = getattr(resolved, "first_fire_time", None)
         if policy.start is not None and policy.start > now:
@@ -508,13 +520,16 @@ class TaskScheduler:
         return fire
 
     def _set_next(self, job: Job, fire: datetime | None) -> None:
+        self._sequence += 1
+        # The sequence number both orders equal times and is the job's new generation:
+        # an entry is current while it matches, so pausing or removing (which bump the
+        # generation) leaves the older entries stale, and an entry holds one number.
         job.next_fire = fire
-        job.generation += 1
+        job.generation = self._sequence
         if fire is None or job.paused:
             return
         timestamp = fire.timestamp()
-        self._sequence += 1
-        heappush(self._heap, (timestamp, self._sequence, job.generation, job))
+        heappush(self._heap, (timestamp, self._sequence, job))
         if timestamp < self._sleeping_until and self._wake_future is not None:
             _wake(self._wake_future)
 
@@ -525,10 +540,10 @@ class TaskScheduler:
         while True:
             now = timestamp()
             while heap and heap[0][0] <= now:
-                _, _, generation, job = heappop(heap)
+                _, generation, job = heappop(heap)
                 if generation == job.generation:
                     self._fire(job, now)
-            while heap and heap[0][2] != heap[0][3].generation:
+            while heap and heap[0][1] != heap[0][2].generation:
                 heappop(heap)
             future: asyncio.Future[None] = loop.create_future()
             handle = None
@@ -551,10 +566,14 @@ class TaskScheduler:
         assert nominal is not None
         following = self._next_after(job, nominal)
         if following is None or following.timestamp() > now:
-            # The common case: one fire due.
+            # The common case: one fire due, on time; no lists to build.
             self._set_next(job, following)
             job.last_fire = nominal
-            self._dispatch(job, [nominal], now)
+            grace = job.policy.misfire_grace
+            if grace is None or now - nominal.timestamp() <= grace:
+                self._start(job, nominal)
+            else:
+                self._dispatch(job, [nominal], now)
         else:
             due = [nominal]
             while following is not None and following.timestamp() <= now:
@@ -678,6 +697,9 @@ class TaskScheduler:
             self._inflight.discard(this)
             if job.running is not None:
                 job.running.discard(this)
+                if not job.running:
+                    # An idle job holds no set: a million jobs would keep a million.
+                    job.running = None
             if done is not None and not done.done():
                 if record is None:
                     done.set_exception(RuntimeError("the run ended without a record"))
@@ -738,7 +760,7 @@ class TaskScheduler:
                 delay = policy.retry.delay(attempt, self._rng)
                 record.retry_at = finished + timedelta(seconds=delay)
         if context.output:
-            record.output = dict(context.output)
+            record.output = {key: redact(text) for key, text in context.output.items()}
         level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
         self._record(record, level, error if outcome is Outcome.FAILED else None)
         return record
@@ -751,8 +773,9 @@ class TaskScheduler:
             reason = error.args[0] if error.args else None
             record.error = f"cancelled: {reason}" if reason else "cancelled"
         else:
-            record.error = _error_line(error)
-            record.traceback = "".join(traceback.format_exception(error))
+            # A task's error may quote a secret it resolved: the store never gets it.
+            record.error = redact(_error_line(error))
+            record.traceback = redact("".join(traceback.format_exception(error)))
 
     def _record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
         self.store.record_run(record)

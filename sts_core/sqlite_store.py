@@ -2,7 +2,9 @@
 
 The engine calls a store synchronously on its event loop, so writes never touch the disk
 there: they go to a buffer that a writer thread commits in one transaction every
-``flush_interval`` seconds, or as soon as ``batch_size`` writes are waiting. Buffered
+``flush_interval`` seconds, or as soon as ``batch_size`` writes are waiting, or at once
+when a run starts (so that a crash during the run finds it). A commit takes everything
+buffered meanwhile, so under load commits group many writes. Buffered
 writes are committed in the order they were made, a batch at a time, so the file always
 holds a prefix of what the engine did: a finished run is never on disk without the job
 state (next fire) saved before it. That is what keeps a completed fire from running again
@@ -175,8 +177,9 @@ class SQLiteStore:
                     f"the state database {self.path} has schema version {version}, newer than "
                     f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
                 )
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:  # a reader of an existing file writes nothing
+                connection.executescript(_SCHEMA)
+                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as error:
             raise StateStoreError(
                 f"cannot use the state database {self.path}: {error}. Move the file away to "
@@ -192,12 +195,12 @@ class SQLiteStore:
 
     # -- writes: buffered -------------------------------------------------------------------
 
-    def _buffer(self, write: _Write) -> None:
+    def _buffer(self, write: _Write, *, urgent: bool = False) -> None:
         if self._closed:
             raise StateStoreError(f"the state database {self.path} is closed")
         with self._pending_lock:
             self._pending.append(write)
-            full = len(self._pending) >= self.batch_size
+            full = urgent or len(self._pending) >= self.batch_size
         if full:
             if self._writer is None:
                 self.flush()
@@ -211,7 +214,9 @@ class SQLiteStore:
         self._buffer((_remove_job, name))
 
     def run_started(self, run: RunContext) -> None:
-        self._buffer((_run_started, (run, os.getpid())))
+        # Urgent: the writer commits it (and the job state buffered before it) at once, so
+        # a crash moments into a run still leaves the run to be found as interrupted.
+        self._buffer((_run_started, (run, os.getpid())), urgent=self._writer is not None)
 
     def record_run(self, record: RunRecord) -> None:
         self._buffer((_record_run, record))

@@ -7,16 +7,29 @@ Fixtures:
 - ``sts_plugins``: a fresh plugin manager (built-ins and installed plugins) for one test.
 - ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
   plugin manager for one test and unregisters it afterwards.
+
+And ``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from .plugins import Plugins, create_plugins, default_plugins
 from .virtual_time import VirtualClock, VirtualEventLoop
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip the calling test when ``available`` is false, with ``reason`` — but fail it when
+    ``CI=true``: CI must have every service, and a skip there would hide a broken set-up."""
+    if available:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: every service a test needs must be there)")
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -47,4 +60,11 @@ def register_plugin() -> Iterator[Callable[..., str]]:
         plugins.unregister(name)
 
 
-__all__ = ["VirtualClock", "VirtualEventLoop", "register_plugin", "sts_plugins", "virtual_clock"]
+__all__ = [
+    "VirtualClock",
+    "VirtualEventLoop",
+    "register_plugin",
+    "require",
+    "sts_plugins",
+    "virtual_clock",
+]

@@ -23,6 +23,10 @@ class Trigger(Protocol):
         ...
 
 
+#: The longest interval: fires further apart would overflow ``datetime`` (year 9999).
+MAX_INTERVAL_SECONDS = 1000 * 365 * 86400.0
+
+
 class IntervalTrigger:
     """Fires every ``interval``, the first time one interval after it is scheduled.
 
@@ -31,24 +35,37 @@ class IntervalTrigger:
         job is scheduled.
     """
 
-    __slots__ = ("_step", "anchor", "interval")
+    # Only the seconds are kept, not a timedelta too: a million jobs hold a million
+    # triggers, and the timedelta made on each fire costs less than it would hold.
+    __slots__ = ("_step", "anchor")
 
     def __init__(self, interval: Duration, *, anchor: datetime | None = None) -> None:
         seconds = parse_duration(interval, what="interval")
         if seconds <= 0:
             raise ValueError(f"invalid interval {interval!r}: it must be longer than zero")
-        self.interval = timedelta(seconds=seconds)
+        if seconds > MAX_INTERVAL_SECONDS:  # beyond it, datetime arithmetic overflows
+            raise ValueError(f"invalid interval {interval!r}: it must be at most 1000 years")
         self._step = seconds
         if anchor is not None and anchor.tzinfo is None:
             raise ValueError(f"the anchor {anchor!r} must be an aware datetime")
         self.anchor = anchor
 
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=self._step)
+
     def next_fire_time(self, after: datetime) -> datetime | None:
+        # Elapsed time, not wall time: adding to a datetime in a zone with daylight saving
+        # would add on the local clock face (02:00 + 1h = 03:00 across a spring-forward
+        # gap is no hour at all), so the arithmetic is done in UTC.
+        if after.tzinfo is not UTC:
+            after = after.astimezone(UTC)
         if self.anchor is None:
-            return after + self.interval
-        elapsed = (after - self.anchor).total_seconds()
+            return after + timedelta(seconds=self._step)
+        anchor = self.anchor.astimezone(UTC)
+        elapsed = (after - anchor).total_seconds()
         steps = int(elapsed // self._step) + 1
-        return self.anchor + self.interval * steps
+        return anchor + self.interval * steps
 
     def __str__(self) -> str:
         return f"every {format_duration(self._step)}"

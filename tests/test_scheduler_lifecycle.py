@@ -90,9 +90,7 @@ def test_tasks_that_raise_hang_or_cancel_do_not_stop_the_others(
     assert [r.error for r in scheduler.store.history("Raises")] == ["ValueError: bad data"] * 3
     assert {r.outcome for r in scheduler.store.history("Exits")} == {sts.Outcome.FAILED}
     assert {r.outcome for r in scheduler.store.history("Interrupts")} == {sts.Outcome.FAILED}
-    assert {r.outcome for r in scheduler.store.history("CancelsItself")} == {
-        sts.Outcome.CANCELLED
-    }
+    assert {r.outcome for r in scheduler.store.history("CancelsItself")} == {sts.Outcome.CANCELLED}
     # three hanging runs (allow), cancelled at the stop
     hung = scheduler.store.history("Hangs")
     assert [r.outcome for r in hung] == [sts.Outcome.CANCELLED] * 3

@@ -177,3 +177,18 @@ def test_bad_schedule_text_is_a_clear_error(text: str) -> None:
     message = str(error.value)
     assert repr(text.partition(" ")[2] or text) in message or repr(text) in message
     assert "expected" in message
+
+
+def test_intervals_count_elapsed_time_across_daylight_saving() -> None:
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    trigger = sts.IntervalTrigger("1h")
+    # 2026-03-29 01:30 CET; the clocks jump from 02:00 to 03:00
+    after = datetime(2026, 3, 29, 1, 30, tzinfo=berlin)
+    fire = trigger.next_fire_time(after)
+    assert fire is not None
+    assert fire - after.astimezone(UTC) == timedelta(hours=1)
+    assert fire.astimezone(berlin).hour == 3  # 03:30 CEST, one real hour later
+    anchored = sts.IntervalTrigger("1h", anchor=datetime(2026, 3, 29, 0, 0, tzinfo=berlin))
+    assert anchored.next_fire_time(after) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)

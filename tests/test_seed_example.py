@@ -42,7 +42,7 @@ def test_the_seed_example_runs_until_sigterm() -> None:
             break
         lines.append(line.strip())
     process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=20)
     assert lines == ["Running example task"] * 2, stderr
     assert process.returncode == 0, stderr
     assert "run finished: job=ExampleTask" in stderr and "outcome=succeeded" in stderr

@@ -31,8 +31,10 @@ class ConfigError(ValueError):
     """The configuration is invalid. ``str(error)`` names the file, the line, the section,
     the key and what would be valid, for every problem found (not only the first)."""
 
-    def __init__(self, problems: Iterable[Problem] | str) -> None:
-        self.problems = [Problem(problems)] if isinstance(problems, str) else list(problems)
+    def __init__(self, problems: Iterable[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = Problem(problems)
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__(self._text())
 
     def _text(self) -> str:

@@ -105,7 +105,8 @@ def _convert(text: str, annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, PurePath):
         if not text.strip():
             raise ValueError("expected a path")
-        return annotation(text.strip()).expanduser()
+        path = annotation(text.strip())
+        return path.expanduser() if isinstance(path, Path) else path
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return _convert_enum(text, annotation)
     return text

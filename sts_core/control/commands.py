@@ -29,8 +29,13 @@ MAX_PLAN = 1000
 MAX_HISTORY = 10_000
 
 
-def job_row(job: Job, stats: SchedulerStats, default_zone: tzinfo) -> dict[str, Any]:
-    """A job as ``jobs`` lists it and events carry it."""
+def job_row(
+    job: Job, stats: SchedulerStats, default_zone: tzinfo, *, ending: int = 0
+) -> dict[str, Any]:
+    """A job as ``jobs`` lists it and events carry it.
+
+    :param ending: runs that are finishing but still counted in ``job.running``.
+    """
     counts = stats.jobs.get(job.name)
     return {
         "name": job.name,
@@ -39,7 +44,7 @@ def job_row(job: Job, stats: SchedulerStats, default_zone: tzinfo) -> dict[str, 
         "next_fire": instant(job.next_fire),
         "last_fire": instant(job.last_fire),
         "paused": job.paused,
-        "running": len(job.running) if job.running else 0,
+        "running": max(0, len(job.running) - ending) if job.running else 0,
         "last_outcome": counts.last_outcome if counts else None,
         "succeeded": counts.succeeded if counts else 0,
         "failed": counts.failed if counts else 0,

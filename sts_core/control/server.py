@@ -17,6 +17,7 @@ from .protocol import EVENTS, MAX_LINE, ControlError, decode, encode, record_to_
 from .stats import SchedulerStats
 
 if TYPE_CHECKING:
+    from ..records import RunRecord
     from ..scheduler import Job, TaskScheduler
 
 logger = logging.getLogger("sts.control")
@@ -44,7 +45,7 @@ class _Connection:
         self.writer.write(line)
         if self.writer.transport.get_write_buffer_size() > MAX_PENDING_BYTES:
             logger.warning("control client too slow to follow the events: disconnected")
-            self.writer.close()
+            self.writer.transport.abort()  # close() would wait to send what piled up
 
 
 class ControlServer:
@@ -87,7 +88,8 @@ class ControlServer:
         for connection in list(self._connections):
             for request in connection.requests:
                 request.cancel()
-            connection.writer.close()
+            # abort, not close: a client that stopped reading must not hold up the stop.
+            connection.writer.transport.abort()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -108,7 +110,7 @@ class ControlServer:
             record = facts["record"]
             self.stats.run_finished(record, now)
             if self._subscribers:
-                data = {"record": record_to_dict(record), "job": self._row(record.job)}
+                data = {"record": record_to_dict(record), "job": self._finishing_row(record)}
                 self._publish(event, data)
         elif event == "job_changed":
             job: Job = facts["job"]
@@ -123,6 +125,20 @@ class ControlServer:
             return job_row(self.scheduler.get_job(name), self.stats, self.scheduler.timezone)
         except KeyError:  # removed meanwhile
             return None
+
+    def _finishing_row(self, record: RunRecord) -> dict[str, Any] | None:
+        # The record is published from inside the run's task, which leaves the job's
+        # running set only afterwards: count it out unless another attempt follows.
+        try:
+            job = self.scheduler.get_job(record.job)
+        except KeyError:
+            return None
+        ending = int(
+            record.retry_at is None
+            and job.running is not None
+            and asyncio.current_task() in job.running
+        )
+        return job_row(job, self.stats, self.scheduler.timezone, ending=ending)
 
     def _row_of(self, job: Job) -> dict[str, Any]:
         return job_row(job, self.stats, self.scheduler.timezone)
@@ -171,7 +187,9 @@ class ControlServer:
             arguments = message.get("arguments", {})
             if command in ("subscribe", "unsubscribe"):
                 # Answered inline, so the answer precedes the first event on the line.
-                connection.send(_answer(request_id, self._subscribe(connection, command, arguments)))
+                connection.send(
+                    _answer(request_id, self._subscribe(connection, command, arguments))
+                )
                 return
         except ControlError as error:
             connection.send(_error(request_id, error.code, error.message))

@@ -21,27 +21,27 @@ class CommandFailed(Exception):
 
     It is an ordinary exception, so the job's retry policy applies.
 
-    :param command: the command as the user wrote it, for the message.
+    :param program: the program as the command names it, for the message.
     :param returncode: the exit code; negative for a signal death (``-9`` for SIGKILL).
     :param last_error_line: the last non-empty line of stderr, quoted in the message.
     """
 
     def __init__(
         self,
-        command: str,
+        program: str,
         returncode: int,
         success_codes: frozenset[int],
         last_error_line: str = "",
     ) -> None:
-        self.command = command
+        self.program = program
         self.returncode = returncode
         self.success_codes = success_codes
         self.signal = signal_name(-returncode) if returncode < 0 else None
         if self.signal is not None:
-            what = f"command {command!r} was killed by signal {self.signal} ({-returncode})"
+            what = f"{program!r} was killed by signal {self.signal} ({-returncode})"
         else:
             codes = ", ".join(str(code) for code in sorted(success_codes))
-            what = f"command {command!r} exited with code {returncode} (success codes: {codes})"
+            what = f"{program!r} exited with code {returncode} (success codes: {codes})"
         super().__init__(f"{what}: {last_error_line}" if last_error_line else what)
 
 

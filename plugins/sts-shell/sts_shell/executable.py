@@ -38,7 +38,9 @@ def _check_executable(path: str) -> None:
     except FileNotFoundError:
         raise CommandSetupError(f"the executable {path!r} does not exist") from None
     except OSError as error:
-        raise CommandSetupError(f"the executable {path!r} cannot be read: {error.strerror}") from None
+        raise CommandSetupError(
+            f"the executable {path!r} cannot be read: {error.strerror}"
+        ) from None
     if stat.S_ISDIR(mode):
         raise CommandSetupError(f"the executable {path!r} is a directory, not a program")
     if not os.access(path, os.X_OK):

@@ -55,6 +55,7 @@ def parse_command(command: str | Sequence[str], *, shell: bool) -> list[str]:
                 f"substituted into shell code, where a shell would parse them again; use "
                 f'the environment variables "$STS_JOB", "$STS_RUN_ID", "$STS_FIRE_TIME"'
             )
+        _refuse_secret(command, command, "the shell code")
         return [command]
     if isinstance(command, str):
         try:
@@ -82,18 +83,22 @@ def parse_command(command: str | Sequence[str], *, shell: bool) -> list[str]:
             f"invalid command {command!r}: it is empty; expected a program and its arguments"
         )
     for position, argument in enumerate(arguments):
-        if SECRET_REFERENCE.search(argument):
-            raise ValueError(
-                f"invalid command {command!r}: argument {position} refers to a secret, but "
-                f"arguments are not secret (any user of the machine sees them in 'ps'); pass "
-                f"it through env instead, e.g. env = PASSWORD=${{secret:NAME}}"
-            )
+        _refuse_secret(command, argument, f"argument {position}")
         if "\0" in argument:
             raise ValueError(
                 f"invalid command {command!r}: argument {position} contains a NUL character, "
                 f"which no program can receive"
             )
     return arguments
+
+
+def _refuse_secret(command: str | Sequence[str], text: str, where: str) -> None:
+    if SECRET_REFERENCE.search(text):
+        raise ValueError(
+            f"invalid command {command!r}: {where} refers to a secret, but a command line is "
+            f"not secret (any user of the machine sees it in 'ps'); pass it through env "
+            f"instead, e.g. env = PASSWORD=${{secret:NAME}}"
+        )
 
 
 def substitute_placeholders(argument: str, facts: Mapping[str, str]) -> str:

@@ -1,7 +1,8 @@
 """A command's output: streamed to the log line by line, and its tail kept, in bounded memory.
 
-Output is read in chunks, never as whole lines, so a command that prints gigabytes (or
-one endless line) costs at most a chunk, the tail, and one log line of memory.
+Output is handled chunk by chunk as the pipes deliver it, never gathered into whole lines,
+so a command that prints gigabytes (or one endless line) costs at most a chunk, the tail,
+and one log line of memory.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-#: Bytes read from a pipe at a time.
-CHUNK_SIZE = 64 * 1024
 #: A longer line goes to the log in pieces of this many bytes.
 LOG_LINE_LIMIT = 8 * 1024
 
@@ -103,9 +102,37 @@ class LineLogger:
             )
 
 
-async def pump(reader: asyncio.StreamReader, tail: OutputTail, lines: LineLogger) -> None:
-    """Read ``reader`` to its end into ``tail`` and ``lines``."""
-    while chunk := await reader.read(CHUNK_SIZE):
-        tail.add(chunk)
-        lines.feed(chunk)
-    lines.close()
+class CommandProtocol(asyncio.SubprocessProtocol):
+    """Takes a command's output as it arrives, and notices when the command exits.
+
+    A protocol rather than ``Process.wait()``: in Python 3.11 ``wait()`` also waits for the
+    pipes to close, which a leftover grandchild can keep open for as long as it lives.
+
+    :param streams: per file descriptor (1, 2), the tail and the line logger it feeds.
+    """
+
+    def __init__(self, streams: dict[int, tuple[OutputTail, LineLogger]]) -> None:
+        loop = asyncio.get_running_loop()
+        self.streams = streams
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self._closed = {fd: loop.create_future() for fd in streams}
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        tail, lines = self.streams[fd]
+        tail.add(data)
+        lines.feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        closed = self._closed.get(fd)
+        if closed is not None and not closed.done():
+            self.streams[fd][1].close()
+            closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    async def output_closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the end of every output stream."""
+        _, pending = await asyncio.wait(self._closed.values(), timeout=timeout)
+        return not pending

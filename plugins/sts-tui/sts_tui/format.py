@@ -63,7 +63,7 @@ def countdown(next_fire: datetime | None, now: datetime, *, paused: bool) -> str
     remaining = (next_fire - now).total_seconds()
     if remaining <= 0:
         return "due"
-    return f"in {span(remaining + 0.999)}"
+    return f"in {span(remaining)}"
 
 
 def clock_time(instant: datetime | None, zone: tzinfo | None = None) -> str:

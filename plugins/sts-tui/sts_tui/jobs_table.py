@@ -16,17 +16,20 @@ from textual.widgets import DataTable
 
 from . import format as fmt
 
+#: (key, label, width): fixed widths, so that a cell updated later is never clipped; the
+#: name and schedule columns are sized to their longest text on each load.
 COLUMNS = (
-    ("name", "Job"),
-    ("schedule", "Schedule"),
-    ("next", "Next fire"),
-    ("outcome", "Last outcome"),
-    ("succeeded", "OK"),
-    ("failed", "Failed"),
-    ("mean", "Mean"),
-    ("last", "Last"),
-    ("state", "State"),
+    ("name", "Job", None),
+    ("schedule", "Schedule", None),
+    ("next", "Next fire", 11),
+    ("outcome", "Last outcome", 13),
+    ("succeeded", "OK", 6),
+    ("failed", "Failed", 6),
+    ("mean", "Mean", 7),
+    ("last", "Last", 7),
+    ("state", "State", 12),
 )
+MAX_TEXT_WIDTH = 40
 #: Columns the ``s`` key cycles through, with how each sorts.
 SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
     ("name", lambda row: row["name"]),
@@ -67,15 +70,22 @@ class JobsTable(DataTable[Any]):
         self.clock = clock
         self.zone: tzinfo | None = None
         #: Every job the scheduler reported, shown or filtered out, by name.
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
         self._shown: dict[str, dict[str, Any]] = {}  # name -> the cells on screen
         self.filter_text = ""
         self.sort_index = 0
         self.updates = 0  # cells written since the last load: lets tests see incrementality
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        widths = {
+            "name": max([len(name) for name in self.jobs] + [8]),
+            "schedule": max([len(row["schedule"]) for row in self.jobs.values()] + [10]),
+        }
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=min(MAX_TEXT_WIDTH, width or widths[key]))
 
     # -- the model --------------------------------------------------------------------------
 
@@ -84,7 +94,7 @@ class JobsTable(DataTable[Any]):
 
     def load(self, rows: Iterable[dict[str, Any]]) -> None:
         """Replace every row (on connect and when the filter changes)."""
-        self.rows = {row["name"]: row for row in rows}
+        self.jobs = {row["name"]: row for row in rows}
         self._rebuild()
 
     def set_filter(self, text: str) -> None:
@@ -93,14 +103,13 @@ class JobsTable(DataTable[Any]):
 
     def _rebuild(self) -> None:
         cursor_name = self.selected_job
-        self.clear()
+        self.clear(columns=True)
+        self._add_columns()
         self._shown = {}
         now = self.clock()
         _, sort_key = SORTS[self.sort_index]
-        shown = sorted(
-            (row for name, row in self.rows.items() if self.matches(name)), key=sort_key
-        )
-        keys = [key for key, _ in COLUMNS]
+        shown = sorted((row for name, row in self.jobs.items() if self.matches(name)), key=sort_key)
+        keys = [key for key, _, _ in COLUMNS]
         for row in shown:
             cells = _cells(row, now)
             self._shown[row["name"]] = cells
@@ -113,14 +122,14 @@ class JobsTable(DataTable[Any]):
     def upsert(self, row: dict[str, Any]) -> None:
         """Add a job, or update the cells of its row that changed."""
         name = row["name"]
-        self.rows[name] = row
+        self.jobs[name] = row
         if not self.matches(name):
             return
         cells = _cells(row, self.clock())
         shown = self._shown.get(name)
         if shown is None:
             self._shown[name] = cells
-            self.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
+            self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=name)
             return
         for key, value in cells.items():
             if shown[key] != value:
@@ -129,7 +138,7 @@ class JobsTable(DataTable[Any]):
                 self.updates += 1
 
     def discard(self, name: str) -> None:
-        self.rows.pop(name, None)
+        self.jobs.pop(name, None)
         if self._shown.pop(name, None) is not None:
             self.remove_row(name)
 
@@ -142,13 +151,11 @@ class JobsTable(DataTable[Any]):
 
     @property
     def selected_job(self) -> str | None:
-        if not self.row_count:
+        row = self.cursor_row
+        if not 0 <= row < self.row_count:
             return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # the cursor points past the rows while they are rebuilt
-            return None
-        return None if key.value is None else str(key.value)
+        key = self.ordered_rows[row].key.value
+        return None if key is None else str(key)
 
     def tick(self) -> None:
         """Refresh the countdowns of the rows on screen."""
@@ -161,7 +168,7 @@ class JobsTable(DataTable[Any]):
             name = self.ordered_rows[index].key.value
             if name is None:
                 continue
-            row = self.rows.get(name)
+            row = self.jobs.get(name)
             shown = self._shown.get(name)
             if row is None or shown is None:
                 continue

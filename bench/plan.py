@@ -1,0 +1,49 @@
+"""Which measurements a run makes: the issue's sizes, or the smoke test's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PEERS = ("asyncio", "apscheduler", "sts")
+#: STS as configured for the price tags: INFO logs to a file, and the SQLite store.
+STS_VARIANTS = ("sts-info", "sts-sqlite")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload at one size, measured for each of ``contenders``."""
+
+    workload: str
+    title: str
+    contenders: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def full_plan() -> list[Case]:
+    """The sizes of issue 6."""
+    firing = PEERS + STS_VARIANTS
+    return [
+        Case("lateness", "1,000 jobs every second, 15 s", firing, {"jobs": 1000, "seconds": 15}),
+        Case("lateness", "10,000 jobs every second, 15 s", firing, {"jobs": 10000, "seconds": 15}),
+        Case("burst", "100,000 one-shot jobs due at once", firing, {"jobs": 100_000}),
+        Case("scale", "100,000 jobs added", PEERS, {"jobs": 100_000}),
+        Case("scale", "1,000,000 jobs added", PEERS, {"jobs": 1_000_000}),
+        Case("idle", "1,000 jobs due in 60 s, 20 s watched", PEERS, {"jobs": 1000, "seconds": 20}),
+    ]
+
+
+def quick_plan() -> list[Case]:
+    """Small sizes that go through every code path in well under a minute."""
+    firing = PEERS + STS_VARIANTS
+    return [
+        Case(
+            "lateness",
+            "300 jobs every second, 1 s",
+            firing,
+            {"jobs": 300, "seconds": 1, "warm_up": 0.5, "settle": 0.3},
+        ),
+        Case("burst", "5,000 one-shot jobs due at once", firing, {"jobs": 5000}),
+        Case("scale", "10,000 jobs added", PEERS, {"jobs": 10_000, "removals": 100}),
+        Case("idle", "100 jobs due in 60 s, 1 s watched", PEERS, {"jobs": 100, "seconds": 1}),
+    ]

@@ -1,0 +1,158 @@
+"""The results as Markdown tables, every figure with its ratio to the bare-asyncio ceiling,
+and the issue's targets checked against them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+CEILING = "asyncio"
+
+#: Per workload: (result key, column heading, decimals).
+COLUMNS: dict[str, list[tuple[str, str, int]]] = {
+    "lateness": [
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
+        ("max_ms", "max ms", 1),
+        ("missed", "missed", 0),
+        ("cpu_s_per_1000", "CPU s / 1,000 fires", 3),
+    ],
+    "burst": [
+        ("fires_per_s", "fires / s", 0),
+        ("cpu_us_per_fire", "CPU µs / fire", 1),
+        ("last_ms", "due to last ms", 0),
+        ("missed", "missed", 0),
+    ],
+    "scale": [
+        ("add_us", "µs / add", 1),
+        ("add_s", "total add s", 2),
+        ("remove_us", "µs / remove", 1),
+        ("bytes_per_job", "bytes / job", 0),
+    ],
+    "idle": [("cpu_ms_per_s", "CPU ms / s", 3), ("wakeups_per_s", "wakeups / s", 2)],
+}
+
+
+def _figure(value: Any, decimals: int) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return "n/a"
+    return f"{value:,.{decimals}f}"
+
+
+def _ratio(value: Any, ceiling: Any) -> str:
+    if not isinstance(value, int | float) or not isinstance(ceiling, int | float):
+        return ""
+    if ceiling == 0 or math.isnan(value) or math.isnan(ceiling):
+        return ""
+    return f" ({value / ceiling:.2g}x)"
+
+
+def case_table(case: dict[str, Any]) -> str:
+    """One case's Markdown table: a row per contender, ratios against the ceiling."""
+    columns = COLUMNS[case["workload"]]
+    results: dict[str, dict[str, Any]] = case["results"]
+    ceiling = results.get(CEILING, {})
+    lines = [
+        f"**{case['workload']}: {case['title']}**",
+        "",
+        "| contender | " + " | ".join(heading for _, heading, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for contender, result in results.items():
+        if "error" in result:
+            lines.append(f"| {contender} | failed: {result['error']} |" + " |" * (len(columns) - 1))
+            continue
+        cells = []
+        for key, _, decimals in columns:
+            ratio = "" if contender == CEILING else _ratio(result.get(key), ceiling.get(key))
+            cells.append(_figure(result.get(key), decimals) + ratio)
+        lines.append(f"| {contender} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _find(cases: list[dict[str, Any]], workload: str, **params: Any) -> dict[str, Any] | None:
+    for case in cases:
+        if case["workload"] == workload and all(
+            case["params"].get(key) == value for key, value in params.items()
+        ):
+            results: dict[str, Any] = case["results"]
+            return results
+    return None
+
+
+def _get(results: dict[str, Any] | None, contender: str, key: str) -> float:
+    value = (results or {}).get(contender, {}).get(key)
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """The issue's targets that this run's sizes allow checking: (target, measured, met)."""
+    checks: list[tuple[str, str, bool]] = []
+    for case in cases:
+        results = case["results"]
+        jobs = case["params"].get("jobs")
+        if case["workload"] == "scale":
+            add, floor = _get(results, "sts", "add_us"), _get(results, CEILING, "add_us")
+            checks.append(
+                (f"add <= 2.5x ceiling ({jobs:,} jobs)", f"{add / floor:.2f}x", add <= 2.5 * floor)
+            )
+            remove = _get(results, "sts", "remove_us")
+            checks.append((f"remove <= 5 µs ({jobs:,} jobs)", f"{remove:.1f} µs", remove <= 5))
+            memory = _get(results, "sts", "bytes_per_job")
+            floor = _get(results, CEILING, "bytes_per_job")
+            checks.append(
+                (
+                    f"memory <= 1.6x ceiling ({jobs:,} jobs)",
+                    f"{memory / floor:.2f}x",
+                    memory <= 1.6 * floor,
+                )
+            )
+            if jobs == 1_000_000:
+                total = _get(results, "sts", "add_s")
+                checks.append(("1,000,000 adds < 15 s", f"{total:.1f} s", total < 15))
+        elif case["workload"] == "burst":
+            rate, peer = _get(results, "sts", "fires_per_s"), _get(
+                results, "apscheduler", "fires_per_s"
+            )
+            checks.append(
+                ("burst >= 5x APScheduler fires/s", f"{rate / peer:.2f}x", rate >= 5 * peer)
+            )
+            cost = _get(results, "sts", "cpu_us_per_fire")
+            checks.append(("burst <= 15 µs CPU / fire", f"{cost:.1f} µs", cost <= 15))
+            rate = _get(results, "sts-sqlite", "fires_per_s")
+            checks.append(
+                (
+                    "SQLite burst >= 2x APScheduler fires/s",
+                    f"{rate / peer:.2f}x",
+                    rate >= 2 * peer,
+                )
+            )
+        elif case["workload"] == "lateness":
+            p99, peer = _get(results, "sts", "p99_ms"), _get(results, "apscheduler", "p99_ms")
+            missed = _get(results, "sts", "missed")
+            checks.append(
+                (
+                    f"p99 <= APScheduler's, no missed fire ({jobs:,} jobs)",
+                    f"{p99:.2f} vs {peer:.2f} ms, {missed:.0f} missed",
+                    p99 <= peer and missed == 0,
+                )
+            )
+            if jobs == 10_000:
+                p99 = _get(results, "sts-sqlite", "p99_ms")
+                checks.append(("SQLite p99 < 10 ms (10,000 jobs)", f"{p99:.2f} ms", p99 < 10))
+        elif case["workload"] == "idle":
+            wakeups = _get(results, "sts", "wakeups_per_s")
+            checks.append(("idle: no periodic wakeups", f"{wakeups:.2f} / s", wakeups == 0))
+    return checks
+
+
+def markdown(cases: list[dict[str, Any]]) -> str:
+    """Every case's table, then the targets."""
+    parts = [case_table(case) for case in cases]
+    rows = ["| target | measured | met |", "|---|---|---|"]
+    rows += [
+        f"| {name} | {measured} | {'yes' if met else 'NO'} |"
+        for name, measured, met in targets(cases)
+    ]
+    parts.append("**targets**\n\n" + "\n".join(rows))
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,227 @@
+"""One field of a cron expression: its grammar, its range, and what it expands to.
+
+Fields are parsed here rather than by croniter so that an error can name the field, its
+position and the accepted range, and so that croniter only ever sees plain lists of
+numbers (it reads some spellings, such as the equal range ``5-5``, unlike cron does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+MONTH_NAMES = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+        start=1,
+    )
+}
+WEEKDAY_NAMES = {
+    name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """What one field accepts.
+
+    :param hashed: the range an ``H`` draws from (Jenkins keeps day of month to 1-28 so
+        that a hashed day exists in every month).
+    """
+
+    name: str
+    low: int
+    high: int
+    names: dict[str, int] | None = None
+    hashed: tuple[int, int] | None = None
+
+    @property
+    def accepted(self) -> str:
+        """The accepted values, as the error messages show them."""
+        text = f"{self.low}-{self.high}"
+        if self.names is MONTH_NAMES:
+            text += " or JAN-DEC"
+        elif self.names is WEEKDAY_NAMES:
+            text += " or SUN-SAT (0 and 7 are Sunday)"
+        return text
+
+    @property
+    def hash_range(self) -> tuple[int, int]:
+        return self.hashed or (self.low, self.high)
+
+
+SECOND = FieldSpec("second", 0, 59)
+MINUTE = FieldSpec("minute", 0, 59)
+HOUR = FieldSpec("hour", 0, 23)
+DAY_OF_MONTH = FieldSpec("day of month", 1, 31, hashed=(1, 28))
+MONTH = FieldSpec("month", 1, 12, MONTH_NAMES)
+DAY_OF_WEEK = FieldSpec("day of week", 0, 7, WEEKDAY_NAMES, hashed=(0, 6))
+
+
+class FieldError(ValueError):
+    """A field is invalid; the message is a sentence about that field alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class CronField:
+    """A parsed field.
+
+    :param text: the field as written.
+    :param values: the plain values it matches (day of week 7 folded to 0).
+    :param specials: ``L``, ``15W`` (day of month), ``5#3``, ``L5`` (day of week, croniter's
+        spelling of the last Friday), passed to croniter as they are.
+    :param starts_with_star: Vixie cron's test for "unrestricted": it decides how day of
+        month and day of week combine, and which daylight-saving rule a job follows.
+    """
+
+    spec: FieldSpec
+    text: str
+    values: frozenset[int]
+    specials: tuple[str, ...] = ()
+
+    @property
+    def starts_with_star(self) -> bool:
+        return self.text.startswith("*")
+
+    @property
+    def is_star(self) -> bool:
+        return self.text == "*"
+
+    def croniter_text(self) -> str:
+        """The field as croniter reads it: ``*`` or a list of plain numbers and specials."""
+        if self.is_star:
+            return "*"
+        return ",".join([str(value) for value in sorted(self.values)] + list(self.specials))
+
+
+_STEP = r"(?:/(?P<step>[^/]*))?"
+_STAR = re.compile(r"\*" + _STEP + r"$")
+_HASH = re.compile(r"H(?:\((?P<low>[^-)]*)-(?P<high>[^)]*)\))?" + _STEP + r"$")
+_RANGE = re.compile(r"(?P<low>[^-/]+)(?:-(?P<high>[^/]*))?" + _STEP + r"$")
+_NEAREST_WEEKDAY = re.compile(r"(?P<day>\d+)W$")
+_NTH_WEEKDAY = re.compile(r"(?P<day>[^#]+)#(?P<nth>.*)$")
+_LAST_WEEKDAY = re.compile(r"(?P<day>[^L]+)L$")
+
+
+def parse_field(spec: FieldSpec, text: str, job_name: str) -> CronField:
+    """Parse one field.
+
+    :param job_name: what ``H`` hashes, so that each job gets its own stable values.
+    :raises FieldError: saying what is wrong with the field.
+    """
+    values: set[int] = set()
+    specials: list[str] = []
+    items = text.upper().split(",")
+    for item in items:
+        if not item:
+            raise FieldError(f"has an empty item in {text!r}")
+        special = _special(spec, item, len(items))
+        if special is not None:
+            specials.append(special)
+        else:
+            values.update(_expand(spec, item, job_name))
+    if spec is DAY_OF_WEEK:
+        if 7 in values:
+            values = (values - {7}) | {0}
+        if specials and values:
+            raise FieldError(
+                f"mixes plain days with '#' or 'L' items in {text!r}; croniter cannot "
+                f"combine them in one field, so give each its own job"
+            )
+    return CronField(spec, text, frozenset(values), tuple(specials))
+
+
+def _special(spec: FieldSpec, item: str, item_count: int) -> str | None:
+    """``L``, ``nW``, ``n#k`` or ``nL`` in the day fields, in croniter's spelling."""
+    if spec is DAY_OF_MONTH:
+        if item == "L":
+            return "L"
+        match = _NEAREST_WEEKDAY.match(item)
+        if match:
+            day = _number(spec, match["day"])
+            if item_count > 1:
+                raise FieldError(f"has {item!r} in a list; 'W' takes a single day, e.g. 15W")
+            return f"{day}W"
+    elif spec is DAY_OF_WEEK:
+        match = _NTH_WEEKDAY.match(item)
+        if match:
+            day = _number(spec, match["day"]) % 7
+            nth = match["nth"]
+            if not nth.isdigit() or not 1 <= int(nth) <= 5:
+                raise FieldError(
+                    f"has {item!r}: the number after '#' is which week of the month, 1-5"
+                )
+            return f"{day}#{int(nth)}"
+        match = _LAST_WEEKDAY.match(item)
+        if match:
+            return f"L{_number(spec, match['day']) % 7}"
+    return None
+
+
+def _expand(spec: FieldSpec, item: str, job_name: str) -> range:
+    match = _STAR.match(item)
+    if match:
+        return range(spec.low, spec.high + 1, _step(spec, match["step"], item))
+    match = _HASH.match(item)
+    if match:
+        return _expand_hashed(spec, item, match, job_name)
+    match = _RANGE.match(item)
+    if match is None:
+        raise FieldError(f"has {item!r}, which is not a value, a range or a step")
+    low = _number(spec, match["low"])
+    if match["high"] is None:
+        # "10/15" is cron shorthand for "10-<max>/15"; a bare value is itself.
+        high = spec.high if match["step"] is not None else low
+    else:
+        high = _number(spec, match["high"])
+    if low > high:
+        raise FieldError(
+            f"has the range {item!r}, which runs backwards; write low-high, and split "
+            f"a range that wraps around into a list (e.g. 22-23,0-2)"
+        )
+    return range(low, high + 1, _step(spec, match["step"], item))
+
+
+def _expand_hashed(spec: FieldSpec, item: str, match: re.Match[str], job_name: str) -> range:
+    if match["low"] is None:
+        low, high = spec.hash_range
+    else:
+        low, high = _number(spec, match["low"]), _number(spec, match["high"])
+        if low > high:
+            raise FieldError(f"has {item!r}, whose range runs backwards; write H(low-high)")
+    draw = _hash(job_name, spec.name)
+    if match["step"] is None:
+        value = low + draw % (high - low + 1)
+        return range(value, value + 1)
+    step = _step(spec, match["step"], item)
+    return range(low + draw % min(step, high - low + 1), high + 1, step)
+
+
+def _hash(job_name: str, field_name: str) -> int:
+    # sha256, not hash(): str hashes change with every process (PYTHONHASHSEED).
+    digest = hashlib.sha256(f"{job_name}\0{field_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _step(spec: FieldSpec, text: str | None, item: str) -> int:
+    if text is None:
+        return 1
+    size = spec.high - spec.low + 1
+    if not text.isdigit() or not 1 <= int(text) <= size:
+        raise FieldError(f"has the step {text!r} in {item!r}; a step is a number 1-{size}")
+    return int(text)
+
+
+def _number(spec: FieldSpec, text: str) -> int:
+    if text.isdigit():
+        value = int(text)
+        if not spec.low <= value <= spec.high:
+            raise FieldError(f"has {text}, out of range")
+        return value
+    if spec.names is not None and text in spec.names:
+        return spec.names[text]
+    if spec.names is not None and text.isalpha():
+        raise FieldError(f"has the unknown name {text!r}")
+    raise FieldError(f"has {text!r}, which is not a number")

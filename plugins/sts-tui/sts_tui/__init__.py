@@ -1,0 +1,51 @@
+"""sts-tui: a Textual terminal UI that follows a running STS scheduler.
+
+Adds ``sts tui [--socket PATH | --name NAME]``; ``run_attached(scheduler)`` runs a
+scheduler with the UI in one process (``sts run --tui``). Textual is imported only when
+the UI starts, so loading this plugin costs nothing to ``sts --help``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sts
+
+if TYPE_CHECKING:
+    from .app import SchedulerApp
+
+__all__ = ["SchedulerApp", "run_attached", "run_attached_async", "sts_register_commands"]
+
+
+@sts.hookimpl
+def sts_register_commands(register: Any) -> None:
+    from .command import configure, handler
+
+    register(
+        "tui",
+        configure,
+        handler,
+        help="follow a running scheduler in a terminal UI (jobs, runs, live events)",
+    )
+
+
+def run_attached(scheduler: sts.TaskScheduler) -> int:
+    """Run ``scheduler`` and the UI on one event loop until the user quits; the exit code."""
+    from .attached import run_attached as run
+
+    return run(scheduler)
+
+
+async def run_attached_async(scheduler: sts.TaskScheduler) -> int:
+    """:func:`run_attached` for a caller that already runs an event loop."""
+    from .attached import run_attached_async as run
+
+    return await run(scheduler)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SchedulerApp":
+        from .app import SchedulerApp
+
+        return SchedulerApp
+    raise AttributeError(f"module 'sts_tui' has no attribute {name!r}")

@@ -1,0 +1,366 @@
+"""The terminal UI: follows one scheduler through its control socket.
+
+Everything it shows comes from the control protocol and every action goes through it
+(``trigger``, ``pause``, ``resume``, ``remove``), the same commands ``sts`` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+import sts
+
+from . import format as fmt
+from .detail import JobDetailScreen
+from .dialogs import ConfirmRemove, HelpScreen
+from .event_log import EventLog
+from .header import StatsHeader
+from .jobs_table import JobsTable
+
+#: Events are applied in batches at most this often, so a burst costs one screen update.
+BATCH_INTERVAL = 0.1
+#: The most log lines one batch writes; the rest are summed up in one line.
+LOG_LINES_PER_BATCH = 200
+#: Seconds of no typing after which the filter applies.
+FILTER_DELAY = 0.2
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "cancel", "Clear filter")]
+
+    def action_cancel(self) -> None:
+        self.value = ""
+        app = self.app
+        assert isinstance(app, SchedulerApp)
+        app.post_message(Input.Submitted(self, ""))
+
+
+class SchedulerApp(App[int]):
+    """Shows the scheduler listening on ``socket_path`` and reconnects when it comes back.
+
+    :param clock: the UI's idea of now (countdowns, uptime); tests pin it.
+    :param zone: the zone for clock times in the log; the machine's by default.
+    :param retry_interval: seconds between connection attempts.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "STS"
+    BINDINGS = [
+        Binding("r", "run_now", "Run now"),
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("x,delete", "remove", "Remove"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        socket_path: str | Path,
+        *,
+        clock: Callable[[], datetime] = _now,
+        zone: tzinfo | None = None,
+        retry_interval: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.socket_path = Path(socket_path)
+        self.clock = clock
+        self.zone = zone
+        self.retry_interval = retry_interval
+        self.client: sts.ControlClient | None = None
+        self.hello: dict[str, Any] = {}
+        self.stats: dict[str, Any] = {}
+        #: ``waiting`` (no scheduler yet), ``connected``, ``reconnecting`` (it went away).
+        self.connection_state = "connecting"
+        self.events_applied = 0
+        self._stats_busy = False
+        self._filter_timer: Timer | None = None
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatsHeader()
+        yield FilterInput(
+            placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
+        )
+        yield Static("", id="status")
+        table = JobsTable(self.clock, id="jobs")
+        table.zone = self.zone
+        yield table
+        log = EventLog(self.clock, id="events")
+        log.zone = self.zone
+        yield log
+        yield Footer()
+
+    @property
+    def table(self) -> JobsTable:
+        return self.query_one(JobsTable)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one(EventLog)
+
+    def on_mount(self) -> None:
+        self.query_one("#status").display = False
+        self.table.focus()
+        self.set_interval(1.0, self._tick)
+        self.run_worker(self._follow(), group="connection", exclusive=True)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        name = ""
+        while True:
+            client = sts.ControlClient(self.socket_path)
+            try:
+                self.hello = await client.connect()
+                await client.subscribe()
+                jobs = await client.request("jobs")
+            except sts.ControlError as error:
+                await client.close()
+                self._show_status("failed", f"The scheduler refused this client: {error}")
+                await asyncio.sleep(self.retry_interval * 10)
+                continue
+            except OSError:  # no socket, nobody listening, or it hung up during hello
+                await client.close()
+                self._show_status("reconnecting" if name else "waiting")
+                await asyncio.sleep(self.retry_interval)
+                continue
+            name = str(self.hello.get("scheduler", "?"))
+            self.client = client
+            try:
+                await self._follow_connected(client, name, jobs["jobs"])
+            finally:  # also when the app quits and cancels this worker
+                self.client = None
+                await client.close()
+            self.event_log.add(f"scheduler {name} stopped: reconnecting…", "bold red")
+            self._show_status("reconnecting")
+
+    async def _follow_connected(
+        self, client: sts.ControlClient, name: str, jobs: list[dict[str, Any]]
+    ) -> None:
+        self.table.load(jobs)
+        self.event_log.add(f"connected to scheduler {name} on {self.socket_path}", "bold green")
+        self._show_status("connected")
+        self.refresh_stats()
+        with contextlib.suppress(ConnectionError):
+            await self._pump(client)
+
+    async def _pump(self, client: sts.ControlClient) -> None:
+        async for event in client.events():
+            self.apply_events([event, *client.pending_events()])
+            await asyncio.sleep(BATCH_INTERVAL)
+
+    def apply_events(self, batch: list[dict[str, Any]]) -> None:
+        """Apply a batch of events: each job's row once, the log lines in order."""
+        rows: dict[str, dict[str, Any] | None] = {}
+        skipped = max(0, len(batch) - LOG_LINES_PER_BATCH)
+        if skipped:
+            self.event_log.add(f"… {skipped} earlier events not shown", "dim")
+        reload_detail = False
+        detail = self.screen if isinstance(self.screen, JobDetailScreen) else None
+        for index, message in enumerate(batch):
+            event, data = message["event"], message["data"]
+            if index >= skipped:
+                self.event_log.add_event(event, data)
+            row = data.get("job")
+            if event == "job_changed" and data["change"] == "removed":
+                rows[row["name"]] = None
+            elif row is not None:
+                rows[row["name"]] = row
+            if detail is not None and event == "run_finished":
+                reload_detail = reload_detail or data["record"]["job"] == detail.job
+        table = self.table
+        for job_name, job_row in rows.items():
+            if job_row is None:
+                table.discard(job_name)
+            else:
+                table.upsert(job_row)
+        self.events_applied += len(batch)
+        if detail is not None and reload_detail:
+            detail.action_reload()
+
+    def _show_status(self, state: str, text: str = "") -> None:
+        self.connection_state = state
+        status = self.query_one("#status", Static)
+        header = self.query_one(StatsHeader)
+        status.set_class(state in ("reconnecting", "failed"), "lost")
+        path = self.socket_path
+        if state == "connected":
+            status.display = False
+            return
+        if state == "waiting":
+            header.show_text(" STS  no scheduler running")
+            text = (
+                f"No scheduler is listening on {path}.\n\n"
+                "Start one, and this screen connects by itself:\n"
+                "  sts run CONFIG                       (a configured scheduler)\n"
+                "  sts run --tui CONFIG                 (the scheduler with this UI)\n"
+                "  TaskScheduler(control_socket=True)   (in your own Python program)\n\n"
+                "Another scheduler name or socket: sts tui --name NAME | --socket PATH"
+            )
+        elif state == "reconnecting":
+            name = self.hello.get("scheduler", "?")
+            header.show_text(f" STS  {name} stopped")
+            text = (
+                f"The scheduler {name} stopped at {fmt.clock_time(self.clock(), self.zone)}.\n"
+                f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"
+            )
+        status.update(text)
+        status.display = True
+
+    # -- stats and countdowns ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.table.tick()
+        self.refresh_stats()
+
+    @work(group="stats")
+    async def refresh_stats(self) -> None:
+        client = self.client
+        if client is None or self._stats_busy:
+            return
+        self._stats_busy = True
+        try:
+            self.stats = await client.request("stats")
+        except (OSError, sts.ControlError):
+            return
+        finally:
+            self._stats_busy = False
+        self._filter_timer: Timer | None = None
+        started = fmt.parse(self.stats.get("started_at"))
+        uptime = (self.clock() - started).total_seconds() if started else 0.0
+        self.query_one(StatsHeader).show(
+            str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats
+        )
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _selected(self) -> str | None:
+        # On a job's detail screen the keys act on that job, not the table's cursor.
+        screen = self.screen
+        name = screen.job if isinstance(screen, JobDetailScreen) else self.table.selected_job
+        if name is None:
+            self.notify("No job selected.", severity="warning")
+        return name
+
+    def action_run_now(self) -> None:
+        name = self._selected()
+        if name is not None:
+            self.run_now(name)
+
+    def action_toggle_pause(self) -> None:
+        name = self._selected()
+        if name is not None:
+            self.toggle_pause(name)
+
+    def action_remove(self) -> None:
+        name = self._selected()
+        if name is None:
+            return
+
+        def answered(remove: bool | None) -> None:
+            if remove:
+                if isinstance(self.screen, JobDetailScreen):
+                    self.pop_screen()
+                self.send("remove", name, f"Removed the job {name}.")
+
+        self.push_screen(ConfirmRemove(name), answered)
+
+    def run_now(self, name: str) -> None:
+        self.send("trigger", name, f"Started a manual run of {name}.")
+
+    def toggle_pause(self, name: str) -> None:
+        row = self.table.jobs.get(name)
+        if row is not None and row["paused"]:
+            self.send("resume", name, f"Resumed {name}.")
+        else:
+            self.send("pause", name, f"Paused {name}.")
+
+    @work(group="actions")
+    async def send(self, command: str, job: str, done: str) -> None:
+        """Send a control command about ``job``; say how it went."""
+        client = self.client
+        if client is None:
+            self.notify("Not connected to a scheduler.", severity="error")
+            return
+        try:
+            result = await client.request(command, job=job)
+        except sts.ControlError as error:
+            self.notify(error.message, severity="error")
+            return
+        except OSError as error:
+            self.notify(f"The scheduler went away: {error}", severity="error")
+            return
+        row = result.get("job")
+        if isinstance(row, dict):
+            self.table.upsert(row)
+        elif command == "remove":
+            self.table.discard(job)
+        self.notify(done)
+
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.add_class("visible")
+        field.focus()
+
+    def hide_filter(self) -> None:
+        self.query_one(FilterInput).remove_class("visible")
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # Typing "job-1" is five changes: filter once the typing pauses, not five times
+        # over thousands of rows.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        text = event.value.strip()
+        self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self._apply_filter(text))
+
+    def _apply_filter(self, text: str) -> None:
+        self._filter_timer = None
+        if text != self.table.filter_text:
+            self.table.set_filter(text)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._apply_filter(event.value.strip())
+        self.hide_filter()
+
+    def action_sort(self) -> None:
+        column = self.table.cycle_sort()
+        self.notify(f"Sorted by {column}.", timeout=1.5)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, JobsTable) and event.row_key.value is not None:
+            self.push_screen(JobDetailScreen(str(event.row_key.value), self._request, self.zone))
+
+    async def _request(self, command: str, **arguments: Any) -> dict[str, Any]:
+        client = self.client
+        if client is None:
+            raise ConnectionError("not connected to a scheduler")
+        return await client.request(command, **arguments)
+
+    def status_text(self) -> str:
+        """The banner's text (empty while connected), for tests and screen readers."""
+        status = self.query_one("#status", Static)
+        return str(status.render()) if status.display else ""

@@ -1,0 +1,149 @@
+"""A job's detail: its recent runs (with errors, tracebacks and output tails) and its
+next fire times in its own zone and UTC, with daylight-saving changes marked."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import tzinfo
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from . import format as fmt
+
+Request = Callable[..., Awaitable[dict[str, Any]]]
+PLAN_COUNT = 10
+HISTORY_LIMIT = 50
+
+
+def plan_note(fire: dict[str, Any], previous_local: str | None) -> Text:
+    """``⚠ DST starts: UTC+01:00 → UTC+02:00`` where the offset changed before this fire."""
+    if not fire["offset_changed"]:
+        return Text("")
+    local = fmt.parse(fire["local"])
+    assert local is not None
+    before = fmt.parse(previous_local)
+    change = "DST starts" if fire["dst"] else "DST ends"
+    offsets = (
+        f"{fmt.offset_text(before)} → {fmt.offset_text(local)}"
+        if before is not None
+        else f"now {fmt.offset_text(local)}"
+    )
+    return Text(f"⚠ {change}: {offsets}", style="bold yellow")
+
+
+def run_details(run: dict[str, Any]) -> str:
+    """What a run left for the history: the traceback, else its error, and its output."""
+    parts = []
+    if run["traceback"]:
+        parts.append(run["traceback"].rstrip())
+    elif run["error"]:
+        parts.append(run["error"])
+    for name, text in sorted(run["output"].items()):
+        parts.append(f"── {name} ──\n{text.rstrip()}")
+    return "\n\n".join(parts) or "No error and no output kept for this run."
+
+
+class JobDetailScreen(Screen[None]):
+    """Pushed by ``enter`` on a job; ``escape`` goes back."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    def __init__(self, job: str, request: Request, zone: tzinfo | None = None) -> None:
+        super().__init__()
+        self.job = job
+        self.request = request
+        self.zone = zone
+        self.runs: list[dict[str, Any]] = []
+        self.plan: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f" Job {self.job}", style="bold"), id="detail-title")
+        with Horizontal(id="detail-body"):
+            with Vertical(id="runs-pane"):
+                yield Label("Recent runs", classes="pane-title")
+                runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield runs
+                with VerticalScroll(id="run-details"):
+                    yield Static("", id="run-text")
+            with Vertical(id="plan-pane"):
+                yield Label("Next fire times", classes="pane-title", id="plan-title")
+                yield DataTable(id="plan", cursor_type="none", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        runs = self.query_one("#runs", DataTable)
+        runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
+        plan = self.query_one("#plan", DataTable)
+        plan.add_columns("Local", "UTC", "")
+        self.action_reload()
+
+    @work(exclusive=True, group="detail")
+    async def action_reload(self) -> None:
+        try:
+            history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)
+            plan = await self.request("plan", job=self.job, count=PLAN_COUNT)
+        except Exception as error:  # the scheduler went away or the job was removed
+            self.query_one("#run-text", Static).update(f"Cannot load this job: {error}")
+            return
+        self.show(history["runs"], plan)
+
+    def show(self, runs: list[dict[str, Any]], plan: dict[str, Any]) -> None:
+        self.runs, self.plan = runs, plan
+        title = f" Job {self.job} · {plan['schedule']} · {plan['timezone']}"
+        self.query_one("#detail-title", Static).update(Text(title, style="bold"))
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for run in runs:
+            started = fmt.parse(run["started_at"] or run["fire_time"])
+            outcome = run["outcome"]
+            table.add_row(
+                fmt.clock_time(started, self.zone) + (" (manual)" if run["manual"] else ""),
+                Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
+                str(run["attempt"]),
+                fmt.duration(run["duration"]),
+                (run["error"] or "")[:80],
+            )
+        if not runs:
+            self.query_one("#run-text", Static).update("No runs yet.")
+        else:
+            self._show_run(min(table.cursor_row, len(runs) - 1))
+        self._show_plan(plan)
+
+    def _show_plan(self, plan: dict[str, Any]) -> None:
+        zones = "UTC" if plan["timezone"] == "UTC" else f"{plan['timezone']} and UTC"
+        self.query_one("#plan-title", Label).update(
+            f"Next {len(plan['fires'])} fire times ({zones})"
+        )
+        table = self.query_one("#plan", DataTable)
+        table.clear()
+        previous: str | None = None
+        for fire in plan["fires"]:
+            local = fmt.parse(fire["local"])
+            utc = fmt.parse(fire["utc"])
+            assert local is not None and utc is not None
+            table.add_row(
+                local.strftime("%a %Y-%m-%d %H:%M:%S %z"),
+                utc.strftime("%m-%d %H:%M:%S"),
+                plan_note(fire, previous),
+            )
+            previous = fire["local"]
+        if not plan["fires"]:
+            table.add_row("no more fires", "", "")
+
+    def _show_run(self, index: int) -> None:
+        if 0 <= index < len(self.runs):
+            self.query_one("#run-text", Static).update(Text(run_details(self.runs[index])))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "runs":
+            self._show_run(event.cursor_row)

@@ -1,0 +1,42 @@
+"""The header: which scheduler, for how long, how busy, and how late it fires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Sparkline, Static
+
+from . import format as fmt
+
+
+def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
+    p99 = stats.get("lateness_p99")
+    text = Text()
+    text.append(" STS ", style="bold reverse")
+    text.append(f" {name} ", style="bold")
+    text.append(f"· up {fmt.span(uptime)} · ", style="dim")
+    text.append(f"{stats.get('jobs', 0)} jobs · ")
+    text.append(f"{stats.get('runs_in_flight', 0)} in flight · ")
+    text.append(f"{stats.get('fires_last_minute', 0)} fires/min · ")
+    text.append("p99 lateness ")
+    text.append(fmt.duration(p99) if p99 is not None else "—", style="bold")
+    return text
+
+
+class StatsHeader(Horizontal):
+    """A line of numbers and a sparkline of the recent lateness samples."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(" STS  connecting…", style="bold"), id="stats-text")
+        yield Sparkline([], id="lateness", summary_function=max)
+
+    def show(self, name: str, uptime: float, stats: dict[str, Any]) -> None:
+        self.query_one("#stats-text", Static).update(stats_text(name, uptime, stats))
+        self.query_one("#lateness", Sparkline).data = list(stats.get("lateness_recent") or [])
+
+    def show_text(self, text: str) -> None:
+        self.query_one("#stats-text", Static).update(Text(text, style="bold"))
+        self.query_one("#lateness", Sparkline).data = []

@@ -1,0 +1,73 @@
+"""The benchmark's code paths, on tiny sizes: every contender through every workload.
+
+This checks that the benchmark still runs (``python -m bench --quick`` does so in CI,
+in subprocesses), not what it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("apscheduler", reason="the benchmark needs the 'bench' extra")
+# bench/ is a package of the repository, not of the installed distribution.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import markdown
+from bench.worker import CONTENDERS, measure
+
+
+def _measure(workload: str, contender: str, params: dict[str, Any], tmp_path: Path) -> Any:
+    spec = {"workload": workload, "contender": contender, "params": params}
+    return asyncio.run(measure(spec, tmp_path))
+
+
+@pytest.mark.parametrize("contender", CONTENDERS)
+def test_burst_fires_every_job_once(contender: str, tmp_path: Path) -> None:
+    result = _measure("burst", contender, {"jobs": 50}, tmp_path)
+    assert result["fired"] == 50
+    assert result["missed"] == 0
+    assert result["cpu_us_per_fire"] > 0
+
+
+@pytest.mark.parametrize("contender", ["asyncio", "apscheduler", "sts"])
+def test_scale_adds_and_removes_without_firing(contender: str, tmp_path: Path) -> None:
+    result = _measure("scale", contender, {"jobs": 200, "removals": 20}, tmp_path)
+    assert result["fired"] == 0
+    assert result["add_us"] > 0
+    assert result["remove_us"] > 0
+
+
+def test_lateness_counts_every_fire_of_the_window(tmp_path: Path) -> None:
+    params = {"jobs": 20, "seconds": 1, "warm_up": 0.2, "settle": 0.2}
+    result = _measure("lateness", "sts", params, tmp_path)
+    assert result["fires"] == 20
+    assert result["missed"] == 0
+    assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_idle_scheduler_does_not_wake_up(tmp_path: Path) -> None:
+    result = _measure("idle", "sts", {"jobs": 20, "seconds": 0.3}, tmp_path)
+    assert result["fired"] == 0
+    assert result["wakeups_per_s"] == 0
+
+
+def test_report_marks_a_missed_target() -> None:
+    cases = [
+        {
+            "workload": "idle",
+            "title": "t",
+            "params": {"jobs": 1},
+            "results": {
+                "asyncio": {"cpu_ms_per_s": 0.1, "wakeups_per_s": 0.0},
+                "sts": {"cpu_ms_per_s": 0.2, "wakeups_per_s": 2.0},
+            },
+        }
+    ]
+    text = markdown(cases)
+    assert "0.200 (2x)" in text
+    assert "| idle: no periodic wakeups | 2.00 / s | NO |" in text

@@ -1,0 +1,175 @@
+"""Log sinks: console, rotating file in the user log dir, JSON lines; chosen in
+[logging]; a plugin's sink; the user's own logging config keeps working."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from config_helpers import make_plugins, undo_configuration, write_config
+
+import sts
+from sts_core.config import load_config
+from sts_core.logs import configure_logging
+from sts_core.logsinks import (
+    JsonFormatter,
+    TextFormatter,
+    console_sink,
+    file_sink,
+    install_sinks,
+    json_sink,
+)
+from sts_core.paths import log_directory
+
+__all__ = ["undo_configuration"]
+
+logger = logging.getLogger("sts.test.sinks")
+
+
+def record(message: str, *args: Any, level: int = logging.INFO, **extra: Any) -> logging.LogRecord:
+    return logger.makeRecord("sts.test.sinks", level, __file__, 1, message, args, None, extra=extra)
+
+
+def test_text_format_and_colour() -> None:
+    plain = TextFormatter().format(record("job %s done", "a", level=logging.WARNING))
+    assert plain.endswith("WARNING sts.test.sinks: job a done")
+    coloured = TextFormatter(colour=True).format(record("x", level=logging.ERROR))
+    assert "\x1b[31mERROR\x1b[0m" in coloured
+
+
+def test_console_colours_only_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    handler = console_sink()
+    assert isinstance(handler.formatter, TextFormatter) and handler.formatter.colour
+    monkeypatch.setenv("NO_COLOR", "1")
+    handler = console_sink()
+    assert isinstance(handler.formatter, TextFormatter) and not handler.formatter.colour
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.delenv("NO_COLOR")
+    handler = console_sink()
+    assert isinstance(handler.formatter, TextFormatter) and not handler.formatter.colour
+    assert isinstance(console_sink(format="json").formatter, JsonFormatter)
+
+
+def test_json_lines_keep_extra_fields() -> None:
+    line = JsonFormatter().format(record("run %s", "r1", job="nightly", attempt=2))
+    entry = json.loads(line)
+    assert entry["message"] == "run r1"
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "sts.test.sinks"
+    assert (entry["job"], entry["attempt"]) == ("nightly", 2)
+    assert entry["time"].endswith("+00:00")
+
+
+def test_file_sink_goes_to_the_user_log_dir_and_rotates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    handler = file_sink(scheduler_name="nightly", max_bytes=200, backup_count=2)
+    try:
+        assert Path(handler.baseFilename) == log_directory() / "nightly.log"  # type: ignore[attr-defined]
+        assert str(log_directory()).startswith(str(tmp_path / "state"))
+        for number in range(20):
+            handler.emit(record("line number %d", number))
+    finally:
+        handler.close()
+    names = sorted(path.name for path in log_directory().iterdir())
+    assert names == ["nightly.log", "nightly.log.1", "nightly.log.2"]
+
+
+def test_json_sink_to_a_file(tmp_path: Path) -> None:
+    handler = json_sink(path=tmp_path / "out.jsonl")
+    try:
+        handler.emit(record("first"))
+        handler.emit(record("second"))
+    finally:
+        handler.close()
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["first", "second"]
+
+
+def test_install_replaces_earlier_sinks_and_keeps_the_users(tmp_path: Path) -> None:
+    sts_logger = logging.getLogger("sts")
+    users = logging.StreamHandler(io.StringIO())
+    sts_logger.addHandler(users)
+    try:
+        first = json_sink(path=tmp_path / "a.jsonl")
+        install_sinks([first], logging.INFO)
+        second = json_sink(path=tmp_path / "b.jsonl")
+        install_sinks([second], logging.DEBUG)
+        assert second in sts_logger.handlers and first not in sts_logger.handlers
+        assert users in sts_logger.handlers
+        assert sts_logger.level == logging.DEBUG
+    finally:
+        sts_logger.removeHandler(users)
+
+
+def test_logging_section_chooses_the_sinks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = write_config(
+        tmp_path,
+        "[scheduler]\nname = night\nstate = memory\n"
+        "[logging]\nlevel = WARNING\nconsole = off\nfile = on\nformat = json\n",
+    )
+    load_config(path, environ={}, plugins=make_plugins()).build_scheduler()
+    logging.getLogger("sts.engine").warning("disk %s full", "/var")
+    logging.getLogger("sts.engine").info("not shown: below the level")
+    for handler in logging.getLogger("sts").handlers:
+        handler.flush()
+    lines = (log_directory() / "night.log").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["disk /var full"]
+
+
+def test_run_keeps_the_configured_level(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[scheduler]\nstate = memory\n[logging]\nlevel = ERROR\n")
+    load_config(
+        path,
+        environ={"LOG_LEVEL": "DEBUG"},
+        overrides={"logging": {"level": "ERROR"}},
+        plugins=make_plugins(),
+    ).build_scheduler()
+    configure_logging()  # what TaskScheduler.run() calls: the command line still wins
+    assert logging.getLogger("sts").level == logging.ERROR
+
+
+class ListSink(logging.Handler):
+    """A log sink plugin with an option."""
+
+    instances: list[ListSink] = []
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.lines: list[str] = []
+        ListSink.instances.append(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{self.prefix}{record.getMessage()}")
+
+
+class ListSinkPlugin:
+    @sts.hookimpl
+    def sts_register_log_sinks(self, register: Any) -> None:
+        register("list", ListSink)
+
+
+def test_a_plugin_sink(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "[scheduler]\nstate = memory\n[logging]\nconsole = off\nsinks = list\n"
+        "[logging:list]\nprefix = >> \n",
+    )
+    ListSink.instances.clear()
+    load_config(path, environ={}, plugins=make_plugins(ListSinkPlugin())).build_scheduler()
+    logging.getLogger("sts.x").warning("hello")
+    assert [sink.lines for sink in ListSink.instances] == [[">>hello"]]
