@@ -108,8 +108,8 @@ class ShellTask(sts.Task):
     @property
     def name(self) -> str:
         # The program's name reads better in the history than "ShellTask".
-        if self._name:
-            return self._name
+        if self.has_explicit_name:
+            return super().name
         return "shell" if self.shell else os.path.basename(self.arguments[0]) or "shell"
 
     @property
