@@ -156,7 +156,7 @@ class SchedulerApp(App[int]):
         self, client: sts.ControlClient, name: str, jobs: list[dict[str, Any]]
     ) -> None:
         self.table.load(jobs)
-        self.event_log.add(f"connected to scheduler {name} on {self.socket_path}", "bold green")
+        self.event_log.add(f"connected to scheduler {name}", "bold green")
         self._show_status("connected")
         self.refresh_stats()
         with contextlib.suppress(ConnectionError):

@@ -23,19 +23,16 @@ HISTORY_LIMIT = 50
 
 
 def plan_note(fire: dict[str, Any], previous_local: str | None) -> Text:
-    """``⚠ DST starts: UTC+01:00 → UTC+02:00`` where the offset changed before this fire."""
+    """``⚠ DST starts +0100→+0200`` where the offset changed before this fire."""
     if not fire["offset_changed"]:
         return Text("")
     local = fmt.parse(fire["local"])
     assert local is not None
     before = fmt.parse(previous_local)
     change = "DST starts" if fire["dst"] else "DST ends"
-    offsets = (
-        f"{fmt.offset_text(before)} → {fmt.offset_text(local)}"
-        if before is not None
-        else f"now {fmt.offset_text(local)}"
-    )
-    return Text(f"⚠ {change}: {offsets}", style="bold yellow")
+    after = local.strftime("%z")
+    offsets = f"{before.strftime('%z')}→{after}" if before is not None else f"now {after}"
+    return Text(f"⚠ {change} {offsets}", style="bold yellow")
 
 
 def run_details(run: dict[str, Any]) -> str:
@@ -132,7 +129,7 @@ class JobDetailScreen(Screen[None]):
             utc = fmt.parse(fire["utc"])
             assert local is not None and utc is not None
             table.add_row(
-                local.strftime("%a %Y-%m-%d %H:%M:%S %z"),
+                local.strftime("%a %m-%d %H:%M:%S %z"),
                 utc.strftime("%m-%d %H:%M:%S"),
                 plan_note(fire, previous),
             )

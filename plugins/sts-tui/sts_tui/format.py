@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 OUTCOME_STYLES = {
     "succeeded": ("✓", "green"),
     "failed": ("✗", "bold red"),
-    "timed_out": ("⏱", "red"),
+    "timed_out": ("✗", "red"),
     "cancelled": ("⊘", "yellow"),
     "missed": ("⚠", "magenta"),
     "skipped": ("↷", "bright_black"),

@@ -41,7 +41,7 @@ SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
 
 def _state(row: dict[str, Any]) -> Text:
     if row["paused"]:
-        return Text("⏸ paused", style="bold yellow")
+        return Text("‖ paused", style="bold yellow")
     if row["running"]:
         return Text(f"▶ running ×{row['running']}" if row["running"] > 1 else "▶ running", "cyan")
     return Text("")

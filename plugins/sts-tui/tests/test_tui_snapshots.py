@@ -122,5 +122,3 @@ def test_snapshot_without_a_scheduler(
     app = SchedulerApp(process.path, clock=_pinned, zone=UTC)
     app.socket_path = type(process.path)("/run/user/1000/sts/sts.sock")
     assert snap_compare(app, terminal_size=(100, 20), run_before=waiting)
-
-
