@@ -139,6 +139,12 @@ def _remember(value: str) -> None:
             _revealed.add(value)
 
 
+def forget_revealed() -> None:
+    """Forget the values resolved so far (for tests: one test's secret is not another's)."""
+    with _lock:
+        _revealed.clear()
+
+
 def redact(text: str) -> str:
     """``text`` with every secret value resolved so far replaced by ``********``."""
     if not _revealed:

@@ -8,11 +8,13 @@ Fixtures:
 - ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
   plugin manager for one test and unregisters it afterwards.
 
-And ``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
+After each test, STS's process-wide state (log handlers, secret providers, remembered secret
+values) is reset. And ``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 
@@ -30,6 +32,20 @@ def require(available: bool, reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: every service a test needs must be there)")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _sts_process_state() -> Iterator[None]:
+    """Undo STS's process-wide state after each test: the log handlers and level STS set
+    on the ``sts`` logger, the secret providers, and the secret values it redacts."""
+    yield
+    from .logsinks import install_sinks
+    from .secrets import forget_revealed, use_secret_providers
+
+    install_sinks([], logging.NOTSET)
+    logging.getLogger("sts").propagate = True
+    use_secret_providers(None)
+    forget_revealed()
 
 
 @pytest.fixture

@@ -1,22 +1,18 @@
 """Shared by the config, secrets and log-sink tests: a task type with annotated options,
-a plugin manager that has it, a config file writer, and a fixture that undoes what a
-built configuration installs process-wide (log sinks, secret providers)."""
+a plugin manager that has it, and a config file writer. (The reset of what a built
+configuration installs process-wide is the autouse fixture of sts.testing.)"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import pytest
-
 import sts
 from sts_core.durations import Duration
-from sts_core.logsinks import install_sinks
-from sts_core.secrets import use_secret_providers
 
 task_logger = logging.getLogger("sts.test.greet")
 
@@ -80,10 +76,3 @@ def write_config(directory: Path, text: str, *, mode: int = 0o600, name: str = "
     path.write_text(text)
     os.chmod(path, mode)
     return path
-
-
-@pytest.fixture(autouse=True)
-def undo_configuration() -> Iterator[None]:
-    yield
-    install_sinks([], logging.NOTSET)
-    use_secret_providers(None)

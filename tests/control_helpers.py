@@ -31,13 +31,13 @@ def short_socket_dir() -> Iterator[Path]:
 
 @contextmanager
 def running_scheduler(
-    setup: Callable[[sts.TaskScheduler], None], **options: object
+    setup: Callable[[sts.TaskScheduler], None],
 ) -> Iterator[tuple[sts.TaskScheduler, Path]]:
     """A real scheduler listening on a temporary socket, stopped afterwards."""
     with short_socket_dir() as directory:
         path = directory / "control.sock"
         scheduler = sts.TaskScheduler(
-            name="control-test", blocking=False, control_socket=path, timezone="UTC", **options
+            name="control-test", blocking=False, control_socket=path, timezone="UTC"
         )
         setup(scheduler)
         scheduler.run()

@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_helpers import make_plugins, undo_configuration, write_config
+from config_helpers import make_plugins, write_config
 
 from sts_core.config import ConfigError, load_config
 from sts_core.store import MemoryStore
-
-__all__ = ["undo_configuration"]
 
 JOB = "[job:report]\ntype = greet\nwho = Ada\nschedule = every 10s\n"
 

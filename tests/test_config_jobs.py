@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from config_helpers import Greeter, make_plugins, undo_configuration, write_config
+from config_helpers import Greeter, make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
 from sts_core.config import load_config
 from sts_core.store import MemoryStore
-
-__all__ = ["undo_configuration"]
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_helpers import make_plugins, undo_configuration, write_config
+from config_helpers import make_plugins, write_config
 
 import sts
 from sts_core.config import Config, ConfigError, load_config
 
-__all__ = ["undo_configuration"]
 
 FILE = """\
 [scheduler]

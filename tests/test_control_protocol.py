@@ -7,6 +7,7 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from control_helpers import fail, running_scheduler, succeed
@@ -158,7 +159,7 @@ def test_stats_count_fires_and_lateness() -> None:
     ],
 )
 def test_bad_requests_get_an_error_that_names_the_command_and_the_argument(
-    command: str, arguments: dict[str, object], expected: str
+    command: str, arguments: dict[str, Any], expected: str
 ) -> None:
     with running_scheduler(_jobs) as (_, path), pytest.raises(ControlError) as caught:
         request(path, command, **arguments)
@@ -166,15 +167,17 @@ def test_bad_requests_get_an_error_that_names_the_command_and_the_argument(
 
 
 def test_a_line_that_is_not_json_gets_an_error_and_the_connection_goes_on() -> None:
-    with running_scheduler(_jobs) as (_, path):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(5)
-            connection.connect(str(path))
-            connection.sendall(b"{not json\n" + json.dumps({"id": 7, "command": "stats"}).encode())
-            connection.sendall(b"\n")
-            with connection.makefile("rb") as lines:
-                first = json.loads(lines.readline())
-                second = json.loads(lines.readline())
+    with (
+        running_scheduler(_jobs) as (_, path),
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection,
+    ):
+        connection.settimeout(5)
+        connection.connect(str(path))
+        connection.sendall(b"{not json\n" + json.dumps({"id": 7, "command": "stats"}).encode())
+        connection.sendall(b"\n")
+        with connection.makefile("rb") as lines:
+            first = json.loads(lines.readline())
+            second = json.loads(lines.readline())
     assert first["ok"] is False and first["id"] is None
     assert first["error"]["code"] == "bad_request"
     assert second["id"] == 7 and second["ok"] is True

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from config_helpers import make_plugins, undo_configuration
+from config_helpers import make_plugins
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,8 +19,6 @@ from sts_core.durations import parse_duration
 from sts_core.plugins import PluginError
 from sts_core.policy import JobPolicy
 from sts_core.store import MemoryStore
-
-__all__ = ["undo_configuration"]
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

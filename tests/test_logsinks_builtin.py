@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_helpers import make_plugins, undo_configuration, write_config
+from config_helpers import make_plugins, write_config
 
 import sts
 from sts_core.config import load_config
@@ -25,8 +25,6 @@ from sts_core.logsinks import (
     json_sink,
 )
 from sts_core.paths import log_directory
-
-__all__ = ["undo_configuration"]
 
 logger = logging.getLogger("sts.test.sinks")
 

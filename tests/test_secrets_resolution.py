@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_helpers import Greeter, make_plugins, undo_configuration, write_config
+from config_helpers import Greeter, make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
@@ -21,8 +21,6 @@ from sts_core.secrets import (
     redact,
     resolve_secrets,
 )
-
-__all__ = ["undo_configuration"]
 
 SECRET = "s3cr3t-Value-4242"
 

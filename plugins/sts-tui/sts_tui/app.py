@@ -243,7 +243,6 @@ class SchedulerApp(App[int]):
             return
         finally:
             self._stats_busy = False
-        self._filter_timer: Timer | None = None
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
         self.query_one(StatsHeader).show(

@@ -81,7 +81,9 @@ class JobDetailScreen(Screen[None]):
         runs = self.query_one("#runs", DataTable)
         runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
         plan = self.query_one("#plan", DataTable)
-        plan.add_columns("Local", "UTC", "")
+        plan.add_column("Local", width=24)
+        plan.add_column("UTC", width=14)
+        plan.add_column("", width=24)
         self.action_reload()
 
     @work(exclusive=True, group="detail")

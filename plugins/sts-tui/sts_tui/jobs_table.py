@@ -43,7 +43,7 @@ def _state(row: dict[str, Any]) -> Text:
     if row["paused"]:
         return Text("‖ paused", style="bold yellow")
     if row["running"]:
-        return Text(f"▶ running ×{row['running']}" if row["running"] > 1 else "▶ running", "cyan")
+        return Text(f"▶ running x{row['running']}" if row["running"] > 1 else "▶ running", "cyan")
     return Text("")
 
 

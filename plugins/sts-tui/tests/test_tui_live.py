@@ -106,7 +106,7 @@ async def test_remove_asks_first_and_removes_only_when_confirmed(
         await pilot.press("x", "y")
         await until(pilot, lambda: "hourly" not in app.table.jobs, "the row to go")
         jobs = await asyncio.to_thread(control, process.path, "jobs")
-        assert [job["name"] for job in jobs["jobs"]] == ["tick", "boom"]  # type: ignore[union-attr, index]
+        assert [job["name"] for job in jobs["jobs"]] == ["tick", "boom"]
 
 
 async def test_a_stopped_scheduler_shows_reconnecting_and_the_ui_comes_back(

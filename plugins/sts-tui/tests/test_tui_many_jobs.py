@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-
 from sts_tui.app import FilterInput, SchedulerApp
 
 pytestmark = pytest.mark.asyncio

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from textual.pilot import Pilot
-
 from sts_tui.app import SchedulerApp
 from sts_tui.detail import JobDetailScreen
+from textual.pilot import Pilot
 
 NOW = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)
 
