@@ -106,7 +106,8 @@ def sts_register_commands(register: Register) -> None:
     :param register: ``register(name, configure, handler, help="...")``: ``configure`` adds
         arguments to an ``argparse.ArgumentParser``; ``handler(args) -> int`` runs the
         command and returns its exit code. Import heavy modules inside ``handler``, so that
-        ``sts --help`` stays fast.
+        ``sts --help`` stays fast. ``attach=run(scheduler) -> int`` (optional) runs a
+        scheduler with this front end in one process: ``sts run --tui``.
     """
 
 

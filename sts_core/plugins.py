@@ -112,6 +112,8 @@ class Command:
     configure: Callable[[Any], None]
     handler: Callable[[Any], int]
     help: str = ""
+    attach: Callable[[Any], int] | None = None
+    """Runs a scheduler with this front end in one process: ``sts run --NAME``."""
 
 
 def _single(name: str, value: Any) -> Any:
@@ -119,9 +121,13 @@ def _single(name: str, value: Any) -> Any:
 
 
 def _command(
-    name: str, configure: Callable[[Any], None], handler: Callable[[Any], int], help: str = ""
+    name: str,
+    configure: Callable[[Any], None],
+    handler: Callable[[Any], int],
+    help: str = "",
+    attach: Callable[[Any], int] | None = None,
 ) -> Command:
-    return Command(name, configure, handler, help)
+    return Command(name, configure, handler, help, attach)
 
 
 # kind -> (hook, what it is called in messages, what register(name, ...) builds)

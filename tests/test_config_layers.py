@@ -12,7 +12,6 @@ from config_helpers import make_plugins, write_config
 import sts
 from sts_core.config import Config, ConfigError, load_config
 
-
 FILE = """\
 [scheduler]
 timezone = Europe/Berlin

@@ -106,6 +106,11 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
         metavar="CONFIG | module:object",
         help="a config file, or a TaskScheduler object built in Python (app.jobs:scheduler)",
     )
+    parser.add_argument(
+        "--tui",
+        action="store_true",
+        help="watch it in the terminal UI, in the same process (plugin sts-tui)",
+    )
 
 
 def _configure_demo(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,9 @@ from .errors import OK, CommandError
 if TYPE_CHECKING:
     from ..scheduler import TaskScheduler
 
+#: The command whose front end ``--tui`` attaches: the terminal UI of the plugin sts-tui.
+FRONT_END = "tui"
+
 _PYTHON_OBJECT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
@@ -73,7 +76,25 @@ def run(args: argparse.Namespace) -> int:
         context = CommandContext(args, config_path=target)
         scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
     try:
+        if args.tui:
+            return attach_front_end(scheduler, FRONT_END)
         scheduler.run()
     finally:
         scheduler.store.close()
     return OK
+
+
+def attach_front_end(scheduler: TaskScheduler, name: str) -> int:
+    """Run ``scheduler`` with the front end a plugin registered as command ``name``."""
+    from ..plugins import PluginError
+
+    try:
+        command = scheduler.plugins.commands.get(name, needed_by="sts run --tui")
+    except PluginError as error:
+        raise CommandError(str(error)) from None
+    if command.attach is None:
+        raise CommandError(
+            f"the command {name!r} of plugin {scheduler.plugins.commands.plugin_of(name)!r} "
+            f"cannot run attached to a scheduler (it registered no attach=)"
+        )
+    return command.attach(scheduler)

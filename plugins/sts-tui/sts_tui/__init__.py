@@ -26,6 +26,7 @@ def sts_register_commands(register: Any) -> None:
         configure,
         handler,
         help="follow a running scheduler in a terminal UI (jobs, runs, live events)",
+        attach=run_attached,
     )
 
 
