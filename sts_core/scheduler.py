@@ -873,13 +873,18 @@ class TaskScheduler:
         self._on_run_finished = (
             hook.sts_run_finished if plugins.has_impls("sts_run_finished") else None
         )
-        self._restore_state()
-        self._started_at = self.clock.now()
-        self._main = self._loop.create_task(self._fire_loop())
         if self.control_socket:
             from .control import start_control_server
 
-            self._control = await start_control_server(self, self.control_socket)
+            try:
+                self._control = await start_control_server(self, self.control_socket)
+            except BaseException:
+                # Not started at all, rather than firing without the socket it was asked for.
+                self._loop = self._loop_thread = None
+                raise
+        self._restore_state()
+        self._started_at = self.clock.now()
+        self._main = self._loop.create_task(self._fire_loop())
         self._call_hook(hook.sts_scheduler_started, scheduler=self)
         self._started.set()
 
@@ -983,17 +988,30 @@ class TaskScheduler:
         if self.blocking:
             self._run_forever(install_signals=threading.current_thread() is threading.main_thread())
             return
+        failed: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._run_forever, kwargs={"install_signals": False}, name=f"sts-{self.name}"
+            target=self._run_forever,
+            kwargs={"install_signals": False, "failed": failed},
+            name=f"sts-{self.name}",
         )
         self._thread.daemon = True
         self._thread.start()
         self._started.wait()
+        if failed:  # the start itself failed in the thread: say so here, in the caller
+            raise failed[0]
 
-    def _run_forever(self, install_signals: bool) -> None:
+    def _run_forever(
+        self, install_signals: bool, failed: list[BaseException] | None = None
+    ) -> None:
         factory = getattr(self.clock, "new_event_loop", None)
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(self._serve(install_signals))
+        try:
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(self._serve(install_signals))
+        except BaseException as error:
+            if failed is None or self._started.is_set():
+                raise
+            failed.append(error)
+            self._started.set()
 
     async def _serve(self, install_signals: bool) -> None:
         await self.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .records import Outcome, RunContext, RunRecord
 
@@ -94,9 +94,12 @@ class MemoryStore:
         self._jobs: dict[str, JobState] = {}
         self._success_limit = success_history
         self._failure_limit = failure_history
-        # (sequence number, record): the number orders records across jobs, newest first.
-        self._succeeded: dict[str, deque[tuple[int, RunRecord]]] = {}
-        self._failed: dict[str, deque[tuple[int, RunRecord]]] = {}
+        # (sequence number, *record fields): the number orders records across jobs, newest
+        # first. Records are kept as flat tuples of plain values, not RunRecord objects:
+        # the garbage collector stops tracking such tuples, so a large history does not
+        # make every full collection (a pause of the event loop) longer.
+        self._succeeded: dict[str, deque[tuple[Any, ...]]] = {}
+        self._failed: dict[str, deque[tuple[Any, ...]]] = {}
         self._counter = 0
 
     def load_jobs(self) -> dict[str, JobState]:
@@ -122,7 +125,24 @@ class MemoryStore:
         if queue is None:
             queue = kept[record.job] = deque(maxlen=limit)
         self._counter += 1
-        queue.append((self._counter, record))
+        queue.append(
+            (
+                self._counter,
+                record.run_id,
+                record.job,
+                record.fire_time,
+                record.outcome.value,
+                record.attempt,
+                record.started_at,
+                record.finished_at,
+                record.error,
+                record.traceback,
+                record.retry_at,
+                record.manual,
+                record.missed_count,
+                tuple(record.output.items()) if record.output else None,
+            )
+        )
 
     def history(
         self, job: str | None = None, *, limit: int = 50, failed_only: bool = False
@@ -136,7 +156,7 @@ class MemoryStore:
             for entry in queue
         ]
         numbered.sort(key=lambda entry: entry[0], reverse=True)
-        return [record for _, record in numbered[:limit]]
+        return [_unpack(entry) for entry in numbered[:limit]]
 
     def recover_interrupted(self) -> list[RunRecord]:
         return []
@@ -146,3 +166,23 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def _unpack(entry: tuple[Any, ...]) -> RunRecord:
+    (_, run_id, job, fire_time, outcome, attempt, started_at, finished_at, error, trace,
+     retry_at, manual, missed_count, output) = entry  # fmt: skip
+    return RunRecord(
+        run_id=run_id,
+        job=job,
+        fire_time=fire_time,
+        outcome=Outcome(outcome),
+        attempt=attempt,
+        started_at=started_at,
+        finished_at=finished_at,
+        error=error,
+        traceback=trace,
+        retry_at=retry_at,
+        manual=manual,
+        missed_count=missed_count,
+        output=dict(output) if output else {},
+    )

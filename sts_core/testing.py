@@ -9,7 +9,8 @@ Fixtures:
   plugin manager for one test and unregisters it afterwards.
 
 After each test, STS's process-wide state (log handlers, secret providers, remembered secret
-values) is reset. And ``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
+values) is reset. And ``require(available, reason)``: skip a test whose service is missing, or
+fail it in CI.
 """
 
 from __future__ import annotations

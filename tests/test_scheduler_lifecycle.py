@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from core_helpers import Recorder, offsets
@@ -269,3 +270,13 @@ def test_sts_blocking_environment_variable(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("STS_BLOCKING", "sometimes")
     with pytest.raises(ValueError, match="invalid STS_BLOCKING 'sometimes'"):
         sts.TaskScheduler()
+
+
+def test_a_background_start_that_fails_raises_in_the_caller(tmp_path: Path) -> None:
+    occupied = tmp_path / "not-a-socket"
+    occupied.write_text("a plain file where the control socket should go")
+    scheduler = sts.TaskScheduler(blocking=False, control_socket=occupied)
+    with pytest.raises(Exception, match="not-a-socket"):
+        scheduler.run()
+    assert not scheduler.running
+    assert occupied.read_text().startswith("a plain file")
