@@ -1,9 +1,10 @@
 """Testing helpers for STS and its plugins: a pytest plugin (fixtures ``virtual_clock``,
 ``sts_plugins``, ``register_plugin``) and the :class:`VirtualClock`."""
 
-from sts_core.testing import (
+from sts_core.testing import (  # the autouse fixture too: this module is the pytest plugin
     VirtualClock,
     VirtualEventLoop,
+    _sts_process_state,
     register_plugin,
     require,
     sts_plugins,
