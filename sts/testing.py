@@ -4,7 +4,7 @@
 from sts_core.testing import (  # the autouse fixture too: this module is the pytest plugin
     VirtualClock,
     VirtualEventLoop,
-    _sts_process_state,
+    _sts_process_state,  # noqa: F401 - pytest finds autouse fixtures on the plugin module
     register_plugin,
     require,
     sts_plugins,
