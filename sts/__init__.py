@@ -18,13 +18,15 @@ from sts_core import __version__
 hookimpl = pluggy.HookimplMarker("sts")
 
 if TYPE_CHECKING:
+    from sts_core.booleans import parse_boolean
     from sts_core.clock import Clock, SystemClock
     from sts_core.control import ControlClient, ControlError, default_control_socket
     from sts_core.durations import parse_duration
+    from sts_core.job import Job
     from sts_core.plugins import PluginError, Plugins, create_plugins
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
-    from sts_core.scheduler import Job, TaskScheduler
+    from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, resolve_secrets
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
@@ -36,6 +38,7 @@ _LAZY = {
     "default_control_socket": "sts_core.control",
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
+    "parse_boolean": "sts_core.booleans",
     "parse_duration": "sts_core.durations",
     "PluginError": "sts_core.plugins",
     "Plugins": "sts_core.plugins",
@@ -47,7 +50,7 @@ _LAZY = {
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
-    "Job": "sts_core.scheduler",
+    "Job": "sts_core.job",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
@@ -92,6 +95,7 @@ __all__ = [
     "current_run",
     "default_control_socket",
     "hookimpl",
+    "parse_boolean",
     "parse_duration",
     "resolve_secrets",
 ]

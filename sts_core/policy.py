@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from .booleans import parse_boolean
 from .durations import Duration, parse_duration
 from .timezones import resolve_timezone
 
@@ -199,19 +200,8 @@ def _cache_key(values: dict[str, Any]) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
 def _boolean(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"invalid {key} {value!r}: expected true or false (yes/no, on/off, 1/0)")
+    return parse_boolean(value if isinstance(value, bool) else str(value), what=key)
 
 
 def _unlimited(value: Any) -> Any:

@@ -1,9 +1,13 @@
 """The scheduler: a registry of tasks, their jobs, and the loop that fires them.
 
 One asyncio loop; the next fire of every job sits in a heap of ``(timestamp, sequence,
-generation, job)``; the loop sleeps until the earliest one or until a change wakes it.
-Changing a job bumps its generation, which turns its old heap entry stale instead of
-searching the heap for it, so adding, pausing and removing are O(log n) or O(1).
+job name)``; the loop sleeps until the earliest one or until a change wakes it. The
+sequence number of a job's current entry is its ``generation``: changing a job (pausing,
+removing, rescheduling) gives it a new one and so turns its older entries stale, instead
+of searching the heap for them. Adding, pausing and removing are O(log n) or O(1).
+
+Running the fires is the ``Runner``'s job (``runner.py``); telling plugins and listeners
+what happens is the ``Notifier``'s (``events.py``).
 """
 
 from __future__ import annotations
@@ -15,24 +19,27 @@ import os
 import random
 import signal
 import threading
-import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, tzinfo
 from heapq import heappop, heappush
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .booleans import parse_boolean
 from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
+from .events import Listener, Notifier
+from .job import Job
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
-from .records import Outcome, RunContext, RunRecord, _current_run
-from .secrets import redact
-from .store import JobState, MemoryStore, StateStore
+from .records import RunRecord
+from .runner import Runner
+from .store import MemoryStore, StateStore
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
+
+__all__ = ["Job", "TaskScheduler"]
 
 logger = logging.getLogger("sts")
 
@@ -45,62 +52,6 @@ MAX_SLEEP = 300.0
 #: as one block (a job every second, down for a day, does not walk 86,400 fires).
 CATCH_UP_LIMIT = 1000
 _MICROSECOND = timedelta(microseconds=1)
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-class Job:
-    """A task on a trigger, with its policy and where it stands."""
-
-    __slots__ = (
-        "_schedule_text",
-        "generation",
-        "last_fire",
-        "name",
-        "next_fire",
-        "paused",
-        "policy",
-        "queued",
-        "running",
-        "task",
-        "trigger",
-    )
-
-    def __init__(self, name: str, task: Task, trigger: Trigger | None, policy: JobPolicy) -> None:
-        self.name = name
-        self.task = task
-        self.trigger = trigger
-        self.policy = policy
-        self.next_fire: datetime | None = None
-        self.last_fire: datetime | None = None
-        self.paused = policy.paused
-        self.generation = 0
-        self.running: set[asyncio.Task[None]] | None = None
-        self.queued: datetime | None = None
-        self._schedule_text: str | None = None
-
-    @property
-    def schedule(self) -> str:
-        """The trigger as text (``"every 10s"``, ``"cron 0 3 * * *"``), or ``"manual"``."""
-        # Kept once made: every fire saves the job's state, and a trigger never changes.
-        text = self._schedule_text
-        if text is None:
-            text = self._schedule_text = "manual" if self.trigger is None else str(self.trigger)
-        return text
-
-    @property
-    def timezone(self) -> tzinfo | None:
-        return getattr(self.trigger, "timezone", None) or self.policy.timezone
-
-    @property
-    def is_running(self) -> bool:
-        return bool(self.running)
-
-    def state(self) -> JobState:
-        return JobState(self.name, self.next_fire, self.last_fire, self.paused, self.schedule)
-
-    def __repr__(self) -> str:
-        return f"<Job {self.name!r} {self.schedule} next={self.next_fire}>"
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -108,25 +59,9 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _new_run_id() -> str:
-    return os.urandom(8).hex()
-
-
 def _env_blocking() -> bool:
     value = os.environ.get("STS_BLOCKING")
-    if value is None:
-        return True
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"invalid STS_BLOCKING {value!r}: expected true or false")
-
-
-def _error_line(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return True if value is None else parse_boolean(value, what="STS_BLOCKING")
 
 
 class _Done:
@@ -177,14 +112,16 @@ class TaskScheduler:
         self.store: StateStore = store if store is not None else MemoryStore()
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
-        self._max_workers = max_workers
-        self._rng = random.Random(seed)
         self.control_socket = control_socket
         self._control: Any = None
+        self._notifier = Notifier(self)
+        self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
-        self._heap: list[tuple[float, int, Job]] = []
+        # Entries hold the job's name, not the job: a tuple of plain values is not tracked
+        # by the garbage collector, so ten thousand pending fires do not lengthen its pauses.
+        self._heap: list[tuple[float, int, str]] = []
         self._sequence = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -192,17 +129,11 @@ class TaskScheduler:
         self._main: asyncio.Task[None] | None = None
         self._wake_future: asyncio.Future[None] | None = None
         self._sleeping_until = float("inf")
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._executor: ThreadPoolExecutor | None = None
         self._stop_task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._started = threading.Event()
         self._stopped = threading.Event()
         self._stopped_here: asyncio.Event = asyncio.Event()
         self._started_at: datetime | None = None
-        self._on_run_started: Any = None
-        self._on_run_finished: Any = None
-        self._listeners: list[Callable[..., None]] = []
 
     # -- the registry -----------------------------------------------------------------------
 
@@ -286,10 +217,10 @@ class TaskScheduler:
         if name not in self._tasks:
             raise KeyError(self._unknown("task", name, self._tasks))
         for job in self._jobs_of_task.pop(name, []):
-            job.generation += 1
+            self._retire(job)
             self._jobs.pop(job.name, None)
             self.store.remove_job(job.name)
-            self._job_changed(job, "removed")
+            self._notifier.job_changed(job, "removed")
         del self._tasks[name]
 
     def remove_job(self, job: Job | str) -> None:
@@ -304,13 +235,13 @@ class TaskScheduler:
         job = self._jobs.get(name)
         if job is None:
             raise KeyError(self._unknown("job", name, self._jobs))
-        job.generation += 1
+        self._retire(job)
         del self._jobs[name]
         siblings = self._jobs_of_task.get(job.task.name)
         if siblings is not None and job in siblings:
             siblings.remove(job)
         self.store.remove_job(name)
-        self._job_changed(job, "removed")
+        self._notifier.job_changed(job, "removed")
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -358,7 +289,7 @@ class TaskScheduler:
         else:
             next_fire = self._next_after(job, now)
         self._set_next(job, next_fire)
-        self._job_changed(job, "added")
+        self._notifier.job_changed(job, "added")
         return job
 
     def _job_name(self, task: Task, name: str | None) -> str:
@@ -458,11 +389,11 @@ class TaskScheduler:
                 continue
             job.paused = paused
             if paused:
-                job.generation += 1
+                self._retire(job)
             elif job.trigger is not None:
                 self._set_next(job, self._next_after(job, self.clock.now()))
             self.store.save_job(job.state())
-            self._job_changed(job, "paused" if paused else "resumed")
+            self._notifier.job_changed(job, "paused" if paused else "resumed")
 
     def _resolve_jobs(self, target: Task | Job | str) -> list[Job]:
         if isinstance(target, Job):
@@ -497,14 +428,14 @@ class TaskScheduler:
             jobs = self._jobs_of_task.get(target.name) or [self._manual_job(target)]
         else:
             jobs = self._resolve_jobs(target)
-        self._launch(jobs[0], self.clock.now(), manual=True, done=done)
+        self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
 
     def _manual_job(self, task: Task) -> Job:
         """A job with no trigger, for a task that only runs when asked to."""
         job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
         self._jobs[job.name] = job
         self._jobs_of_task.setdefault(task.name, []).append(job)
-        self._job_changed(job, "added")
+        self._notifier.job_changed(job, "added")
         return job
 
     # -- the fire loop ----------------------------------------------------------------------
@@ -521,17 +452,23 @@ class TaskScheduler:
 
     def _set_next(self, job: Job, fire: datetime | None) -> None:
         self._sequence += 1
-        # The sequence number both orders equal times and is the job's new generation:
-        # an entry is current while it matches, so pausing or removing (which bump the
-        # generation) leaves the older entries stale, and an entry holds one number.
         job.next_fire = fire
         job.generation = self._sequence
         if fire is None or job.paused:
             return
         timestamp = fire.timestamp()
-        heappush(self._heap, (timestamp, self._sequence, job))
+        heappush(self._heap, (timestamp, self._sequence, job.name))
         if timestamp < self._sleeping_until and self._wake_future is not None:
             _wake(self._wake_future)
+
+    def _retire(self, job: Job) -> None:
+        """Turn the job's heap entry stale (it is paused or removed)."""
+        self._sequence += 1
+        job.generation = self._sequence
+
+    def _current(self, entry: tuple[float, int, str]) -> Job | None:
+        job = self._jobs.get(entry[2])
+        return job if job is not None and job.generation == entry[1] else None
 
     async def _fire_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -540,10 +477,10 @@ class TaskScheduler:
         while True:
             now = timestamp()
             while heap and heap[0][0] <= now:
-                _, generation, job = heappop(heap)
-                if generation == job.generation:
+                job = self._current(heappop(heap))
+                if job is not None:
                     self._fire(job, now)
-            while heap and heap[0][1] != heap[0][2].generation:
+            while heap and self._current(heap[0]) is None:
                 heappop(heap)
             future: asyncio.Future[None] = loop.create_future()
             handle = None
@@ -571,7 +508,7 @@ class TaskScheduler:
             job.last_fire = nominal
             grace = job.policy.misfire_grace
             if grace is None or now - nominal.timestamp() <= grace:
-                self._start(job, nominal)
+                self._runner.start(job, nominal)
             else:
                 self._dispatch(job, [nominal], now)
         else:
@@ -588,265 +525,37 @@ class TaskScheduler:
         self.store.save_job(job.state())
 
     def _dispatch(self, job: Job, due: list[datetime], now: float) -> None:
+        """Several fires due at once, or one late: the misfire rules decide which run."""
         grace = job.policy.misfire_grace
         if grace is not None:
             late = [fire for fire in due if now - fire.timestamp() > grace]
             if late:
-                self._record_missed(job, late, now, grace)
+                self._runner.record_missed(job, late, now, grace)
                 due = due[len(late) :]
         if job.policy.coalesce:
             due = due[-1:]
         for fire in due:
-            self._start(job, fire)
+            self._runner.start(job, fire)
 
-    def _record_missed(self, job: Job, late: list[datetime], now: float, grace: float) -> None:
-        count = len(late)
-        span = (
-            late[0].isoformat()
-            if count == 1
-            else f"{late[0].isoformat()} .. {late[-1].isoformat()}"
-        )
-        lateness = now - late[-1].timestamp()
-        self._record(
-            RunRecord(
-                run_id=_new_run_id(),
-                job=job.name,
-                fire_time=late[-1],
-                outcome=Outcome.MISSED,
-                error=(
-                    f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, "
-                    f"misfire_grace is {grace:g}s"
-                ),
-                missed_count=count,
-            ),
-            logging.WARNING,
-        )
+    # -- listeners --------------------------------------------------------------------------
 
-    def _start(self, job: Job, fire: datetime) -> None:
-        if job.running:
-            mode = job.policy.overlap
-            if mode == "skip" or (mode == "queue" and job.queued is not None):
-                self._record(
-                    RunRecord(
-                        run_id=_new_run_id(),
-                        job=job.name,
-                        fire_time=fire,
-                        outcome=Outcome.SKIPPED,
-                        error=f"the previous run was still running (overlap = {mode})",
-                    ),
-                    logging.WARNING,
-                )
-                return
-            if mode == "queue":
-                job.queued = fire
-                return
-            if mode == "replace":
-                for running in job.running:
-                    running.cancel("replaced by a newer fire (overlap = replace)")
-        self._launch(job, fire, manual=False, done=None)
-
-    def _launch(
-        self,
-        job: Job,
-        fire: datetime,
-        *,
-        manual: bool,
-        done: concurrent.futures.Future[RunRecord] | None,
-    ) -> None:
-        assert self._loop is not None
-        run = self._loop.create_task(self._execute(job, fire, manual, done))
-        self._inflight.add(run)
-        if job.running is None:
-            job.running = set()
-        job.running.add(run)
-
-    async def _execute(
-        self,
-        job: Job,
-        fire: datetime,
-        manual: bool,
-        done: concurrent.futures.Future[RunRecord] | None,
-    ) -> None:
-        this = asyncio.current_task()
-        record: RunRecord | None = None
-        try:
-            policy = job.policy
-            if policy.jitter and not manual:
-                await asyncio.sleep(self._rng.uniform(0, policy.jitter))
-            run_id = _new_run_id()
-            attempt = 1
-            while True:
-                record = await self._attempt(job, fire, run_id, attempt, manual)
-                if record.retry_at is None:
-                    break
-                await asyncio.sleep(max(0.0, (record.retry_at - self.clock.now()).total_seconds()))
-                attempt += 1
-        except asyncio.CancelledError:
-            # Cancelled between attempts (jitter or backoff): the next attempt never starts.
-            record = RunRecord(
-                run_id=record.run_id if record else _new_run_id(),
-                job=job.name,
-                fire_time=fire,
-                outcome=Outcome.CANCELLED,
-                attempt=record.attempt + 1 if record else 1,
-                error="cancelled before the attempt started",
-                manual=manual,
-            )
-            self._record(record, logging.WARNING)
-        finally:
-            self._inflight.discard(this)
-            if job.running is not None:
-                job.running.discard(this)
-                if not job.running:
-                    # An idle job holds no set: a million jobs would keep a million.
-                    job.running = None
-            if done is not None and not done.done():
-                if record is None:
-                    done.set_exception(RuntimeError("the run ended without a record"))
-                else:
-                    done.set_result(record)
-            if job.queued is not None and not job.running and not self._stopping:
-                queued, job.queued = job.queued, None
-                self._launch(job, queued, manual=False, done=None)
-
-    async def _attempt(
-        self, job: Job, fire: datetime, run_id: str, attempt: int, manual: bool
-    ) -> RunRecord:
-        policy = job.policy
-        started = self.clock.now()
-        context = RunContext(run_id, job.name, fire, attempt, started, manual)
-        _current_run.set(context)
-        self.store.run_started(context)
-        if self._on_run_started is not None:
-            self._call_hook(self._on_run_started, run=context)
-        if self._listeners:
-            self._notify("run_started", run=context)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("run started: job=%s run=%s attempt=%d", job.name, run_id, attempt)
-        error: BaseException | None = None
-        try:
-            if policy.timeout is None:
-                await job.task._invoke(self._thread_pool())
-            else:
-                async with asyncio.timeout(policy.timeout) as deadline:
-                    await job.task._invoke(self._thread_pool())
-            outcome = Outcome.SUCCEEDED
-        except asyncio.CancelledError as cancelled:
-            outcome, error = Outcome.CANCELLED, cancelled
-        except TimeoutError as timeout_error:
-            outcome, error = Outcome.FAILED, timeout_error
-            if policy.timeout is not None and deadline.expired():
-                outcome = Outcome.TIMED_OUT
-        except BaseException as failure:  # a task's SystemExit must not stop the scheduler
-            outcome, error = Outcome.FAILED, failure
-        finished = self.clock.now()
-        record = RunRecord(
-            run_id=run_id,
-            job=job.name,
-            fire_time=fire,
-            outcome=outcome,
-            attempt=attempt,
-            started_at=started,
-            finished_at=finished,
-            manual=manual,
-        )
-        if error is not None:
-            self._describe_failure(record, error, policy.timeout)
-            if (
-                outcome is not Outcome.CANCELLED
-                and not self._stopping
-                and policy.retry.should_retry(error, attempt)
-            ):
-                delay = policy.retry.delay(attempt, self._rng)
-                record.retry_at = finished + timedelta(seconds=delay)
-        if context.output:
-            record.output = {key: redact(text) for key, text in context.output.items()}
-        level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
-        self._record(record, level, error if outcome is Outcome.FAILED else None)
-        return record
-
-    @staticmethod
-    def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:
-        if record.outcome is Outcome.TIMED_OUT:
-            record.error = f"timed out after {timeout:g}s"
-        elif record.outcome is Outcome.CANCELLED:
-            reason = error.args[0] if error.args else None
-            record.error = f"cancelled: {reason}" if reason else "cancelled"
-        else:
-            # A task's error may quote a secret it resolved: the store never gets it.
-            record.error = redact(_error_line(error))
-            record.traceback = redact("".join(traceback.format_exception(error)))
-
-    def _record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
-        self.store.record_run(record)
-        if self._on_run_finished is not None:
-            self._call_hook(self._on_run_finished, record=record)
-        if self._listeners:
-            self._notify("run_finished", record=record)
-        if logger.isEnabledFor(level):
-            if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
-                logger.log(level, "fire %s: job=%s %s", record.outcome, record.job, record.error)
-                return
-            duration = record.duration or 0.0
-            retry = f" retry_at={record.retry_at.isoformat()}" if record.retry_at else ""
-            reason = f" error={record.error!r}" if record.error else ""
-            logger.log(
-                level,
-                "run finished: job=%s run=%s attempt=%d outcome=%s duration=%.3fs%s%s",
-                record.job,
-                record.run_id,
-                record.attempt,
-                record.outcome,
-                duration,
-                reason,
-                retry,
-                exc_info=error,
-            )
-
-    def _call_hook(self, hook: Any, **kwargs: Any) -> None:
-        try:
-            hook(**kwargs)
-        except Exception:
-            logger.exception("a plugin's %s hook failed", hook.name)
-
-    def add_listener(self, listener: Callable[..., None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event, **facts)`` on the scheduler's loop for this scheduler only:
         ``("run_started", run=RunContext)``, ``("run_finished", record=RunRecord)`` and
         ``("job_changed", job=Job, change=str)``. Unlike hooks, which are per plugin
         manager, a listener sees one scheduler (the control socket uses this).
         """
-        self._listeners.append(listener)
+        self._notifier.listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[..., None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
-    def _notify(self, event: str, **facts: Any) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event, **facts)
-            except Exception:
-                logger.exception("a scheduler listener failed on %s", event)
-
-    def _job_changed(self, job: Job, change: str) -> None:
-        if self._listeners:
-            self._notify("job_changed", job=job, change=change)
-        if self._loop is None or not self.plugins.has_impls("sts_job_changed"):
-            return
-        self._call_hook(self.plugins.hook.sts_job_changed, scheduler=self, job=job, change=change)
-
-    def _thread_pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix=f"sts-{self.name}"
-            )
-        return self._executor
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._notifier.listeners:
+            self._notifier.listeners.remove(listener)
 
     # -- start and stop ---------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        return self._main is not None and not self._stopping
+        return self._main is not None and not self._runner.stopping
 
     @property
     def started_at(self) -> datetime | None:
@@ -854,7 +563,12 @@ class TaskScheduler:
 
     @property
     def runs_in_flight(self) -> int:
-        return len(self._inflight)
+        return len(self._runner.inflight)
+
+    @property
+    def max_workers(self) -> int | None:
+        """Threads for sync tasks (``None``: the thread pool's default)."""
+        return self._runner.max_workers
 
     async def start(self) -> None:
         """Start firing on the running event loop, and return."""
@@ -862,17 +576,9 @@ class TaskScheduler:
             raise RuntimeError("this scheduler is already running")
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._stopping = False
+        self._runner.stopping = False
         self._stopped.clear()
         self._stopped_here = asyncio.Event()
-        plugins = self.plugins
-        hook = plugins.hook
-        self._on_run_started = (
-            hook.sts_run_started if plugins.has_impls("sts_run_started") else None
-        )
-        self._on_run_finished = (
-            hook.sts_run_finished if plugins.has_impls("sts_run_finished") else None
-        )
         if self.control_socket:
             from .control import start_control_server
 
@@ -882,10 +588,11 @@ class TaskScheduler:
                 # Not started at all, rather than firing without the socket it was asked for.
                 self._loop = self._loop_thread = None
                 raise
+        self._notifier.bind(self.plugins)
         self._restore_state()
         self._started_at = self.clock.now()
         self._main = self._loop.create_task(self._fire_loop())
-        self._call_hook(hook.sts_scheduler_started, scheduler=self)
+        self._notifier.scheduler_started()
         self._started.set()
 
     def _restore_state(self) -> None:
@@ -901,7 +608,7 @@ class TaskScheduler:
                 continue
             if state.paused and not job.paused:
                 job.paused = True
-                job.generation += 1
+                self._retire(job)
             job.last_fire = state.last_fire
             if state.schedule == job.schedule and state.next_fire is not None:
                 self._set_next(job, state.next_fire)
@@ -939,15 +646,16 @@ class TaskScheduler:
 
     async def _stop(self, grace: Duration | None) -> None:
         seconds = self.stop_grace if grace is None else parse_duration(grace, what="grace")
-        self._stopping = True
-        self._call_hook(self.plugins.hook.sts_scheduler_stopping, scheduler=self)
+        self._runner.stopping = True
+        self._notifier.scheduler_stopping()
         if self._main is not None:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
-        if self._inflight and seconds > 0:
-            await asyncio.wait(set(self._inflight), timeout=seconds)
-        if self._inflight:
-            pending = set(self._inflight)
+        inflight = self._runner.inflight
+        if inflight and seconds > 0:
+            await asyncio.wait(set(inflight), timeout=seconds)
+        if inflight:
+            pending = set(inflight)
             for run in pending:
                 run.cancel("the scheduler stopped")
             if pending:
@@ -956,9 +664,8 @@ class TaskScheduler:
             await self._control.close()
             self._control = None
         self.store.flush()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self._runner.shutdown_threads()
+        self._notifier.unbind()
         self._main = None
         self._stop_task = None
         self._loop = None

@@ -184,7 +184,7 @@ def test_scheduler_options_win_over_the_file(tmp_path: Path) -> None:
     config = load_config(path, environ={}, plugins=make_plugins())
     scheduler = config.build_scheduler(store=MemoryStore(), name="given", seed=1)
     assert scheduler.name == "given"
-    assert scheduler._max_workers == 2
+    assert scheduler.max_workers == 2
 
 
 def test_a_config_without_jobs_builds_an_empty_scheduler(tmp_path: Path) -> None:

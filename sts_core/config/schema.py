@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..booleans import BOOLEAN_FORMS
 from ..durations import ACCEPTED_FORMS, parse_duration
 from ..logs import LEVELS
 from ..logsinks import FORMATS
 from ..timezones import resolve_timezone
 from .errors import Problem
 from .layers import Layer, Setting, Settings
-from .values import BOOLEAN_FORMS, parse_boolean, split_list
+from .values import parse_boolean, split_list
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

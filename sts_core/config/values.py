@@ -16,13 +16,11 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
+from ..booleans import BOOLEAN_FORMS, FALSE_WORDS, TRUE_WORDS
 from ..durations import ACCEPTED_FORMS, parse_duration
 from ..secrets import has_secret
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _NONE = {"", "none"}
-BOOLEAN_FORMS = "true or false (yes/no, on/off, 1/0)"
 
 #: Union members are tried in this order, so "10" becomes 10 and not "10"; text is last.
 _UNION_ORDER: tuple[Any, ...] = (int, float, bool, timedelta, Path)
@@ -33,10 +31,12 @@ def parse_boolean(text: str) -> bool:
 
     :raises ValueError: listing the accepted words.
     """
+    # The words are the engine's (sts_core.booleans); the message leaves the value out
+    # because the config error around it names the key, and may have to hide the value.
     word = text.strip().lower()
-    if word in _TRUE:
+    if word in TRUE_WORDS:
         return True
-    if word in _FALSE:
+    if word in FALSE_WORDS:
         return False
     raise ValueError(f"expected {BOOLEAN_FORMS}")
 

@@ -11,6 +11,8 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 
+import sts
+
 #: The run facts a command's arguments may name: ``{run_id}``, ``{fire_time}``, ...
 PLACEHOLDER_NAMES = ("run_id", "fire_time", "job", "attempt", "idempotency_key")
 _NAMES = "|".join(PLACEHOLDER_NAMES)
@@ -33,8 +35,6 @@ _SIZE_UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 
 
 def parse_command(command: str | Sequence[str], *, shell: bool) -> list[str]:
@@ -210,12 +210,4 @@ def parse_success_codes(value: str | Iterable[int]) -> frozenset[int]:
 
 def parse_flag(value: bool | str, *, what: str) -> bool:
     """``True``/``False``, or config text: true/false, yes/no, on/off, 1/0."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise ValueError(f"invalid {what} {value!r}: expected true or false (yes/no, on/off, 1/0)")
+    return sts.parse_boolean(value, what=what)

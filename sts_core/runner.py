@@ -1,0 +1,266 @@
+"""Running the fires of jobs: the overlap policy, attempts with retries and timeouts, and
+the record of every outcome (in the store, to the hooks and listeners, in the log)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import random
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .events import Notifier
+from .job import Job
+from .records import Outcome, RunContext, RunRecord, _current_run
+from .secrets import redact
+
+if TYPE_CHECKING:
+    from .scheduler import TaskScheduler
+
+logger = logging.getLogger("sts")
+
+RunDone = concurrent.futures.Future[RunRecord]
+
+
+def new_run_id() -> str:
+    return os.urandom(8).hex()
+
+
+def _error_line(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Runner:
+    """Starts and follows the runs of one scheduler's jobs."""
+
+    def __init__(
+        self,
+        scheduler: TaskScheduler,
+        notifier: Notifier,
+        rng: random.Random,
+        max_workers: int | None,
+    ) -> None:
+        self._scheduler = scheduler
+        self._notifier = notifier
+        self._rng = rng
+        self.max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        #: Runs under way, for the scheduler's graceful stop.
+        self.inflight: set[asyncio.Task[None]] = set()
+        #: Set while the scheduler stops: no retries, no queued runs start.
+        self.stopping = False
+
+    # -- starting runs ----------------------------------------------------------------------
+
+    def start(self, job: Job, fire: datetime) -> None:
+        """Start a run of ``job`` for the fire at ``fire``, as its overlap policy says."""
+        if job.running:
+            mode = job.policy.overlap
+            if mode == "skip" or (mode == "queue" and job.queued is not None):
+                self.record(
+                    RunRecord(
+                        run_id=new_run_id(),
+                        job=job.name,
+                        fire_time=fire,
+                        outcome=Outcome.SKIPPED,
+                        error=f"the previous run was still running (overlap = {mode})",
+                    ),
+                    logging.WARNING,
+                )
+                return
+            if mode == "queue":
+                job.queued = fire
+                return
+            if mode == "replace":
+                for running in job.running:
+                    running.cancel("replaced by a newer fire (overlap = replace)")
+        self.launch(job, fire, manual=False, done=None)
+
+    def launch(self, job: Job, fire: datetime, *, manual: bool, done: RunDone | None) -> None:
+        """Start a run now, whatever the overlap policy says."""
+        run = asyncio.get_running_loop().create_task(self._execute(job, fire, manual, done))
+        self.inflight.add(run)
+        if job.running is None:
+            job.running = set()
+        job.running.add(run)
+
+    def record_missed(self, job: Job, late: list[datetime], now: float, grace: float) -> None:
+        """One record for fires that could not start within the grace."""
+        count = len(late)
+        span = (
+            late[0].isoformat()
+            if count == 1
+            else f"{late[0].isoformat()} .. {late[-1].isoformat()}"
+        )
+        lateness = now - late[-1].timestamp()
+        self.record(
+            RunRecord(
+                run_id=new_run_id(),
+                job=job.name,
+                fire_time=late[-1],
+                outcome=Outcome.MISSED,
+                error=(
+                    f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, "
+                    f"misfire_grace is {grace:g}s"
+                ),
+                missed_count=count,
+            ),
+            logging.WARNING,
+        )
+
+    # -- a run, attempt by attempt ----------------------------------------------------------
+
+    async def _execute(self, job: Job, fire: datetime, manual: bool, done: RunDone | None) -> None:
+        this = asyncio.current_task()
+        record: RunRecord | None = None
+        try:
+            policy = job.policy
+            if policy.jitter and not manual:
+                await asyncio.sleep(self._rng.uniform(0, policy.jitter))
+            run_id = new_run_id()
+            attempt = 1
+            while True:
+                record = await self._attempt(job, fire, run_id, attempt, manual)
+                if record.retry_at is None:
+                    break
+                clock = self._scheduler.clock
+                await asyncio.sleep(max(0.0, (record.retry_at - clock.now()).total_seconds()))
+                attempt += 1
+        except asyncio.CancelledError:
+            # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+            record = RunRecord(
+                run_id=record.run_id if record else new_run_id(),
+                job=job.name,
+                fire_time=fire,
+                outcome=Outcome.CANCELLED,
+                attempt=record.attempt + 1 if record else 1,
+                error="cancelled before the attempt started",
+                manual=manual,
+            )
+            self.record(record, logging.WARNING)
+        finally:
+            self.inflight.discard(this)
+            if job.running is not None:
+                job.running.discard(this)
+                if not job.running:
+                    job.running = None
+            if done is not None and not done.done():
+                if record is None:
+                    done.set_exception(RuntimeError("the run ended without a record"))
+                else:
+                    done.set_result(record)
+            if job.queued is not None and not job.running and not self.stopping:
+                queued, job.queued = job.queued, None
+                self.launch(job, queued, manual=False, done=None)
+
+    async def _attempt(
+        self, job: Job, fire: datetime, run_id: str, attempt: int, manual: bool
+    ) -> RunRecord:
+        scheduler = self._scheduler
+        policy = job.policy
+        started = scheduler.clock.now()
+        context = RunContext(run_id, job.name, fire, attempt, started, manual)
+        _current_run.set(context)
+        scheduler.store.run_started(context)
+        self._notifier.run_started(context)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("run started: job=%s run=%s attempt=%d", job.name, run_id, attempt)
+        error: BaseException | None = None
+        try:
+            if policy.timeout is None:
+                await job.task._invoke(self._thread_pool())
+            else:
+                async with asyncio.timeout(policy.timeout) as deadline:
+                    await job.task._invoke(self._thread_pool())
+            outcome = Outcome.SUCCEEDED
+        except asyncio.CancelledError as cancelled:
+            outcome, error = Outcome.CANCELLED, cancelled
+        except TimeoutError as timeout_error:
+            outcome, error = Outcome.FAILED, timeout_error
+            if policy.timeout is not None and deadline.expired():
+                outcome = Outcome.TIMED_OUT
+        except BaseException as failure:  # a task's SystemExit must not stop the scheduler
+            outcome, error = Outcome.FAILED, failure
+        finished = scheduler.clock.now()
+        record = RunRecord(
+            run_id=run_id,
+            job=job.name,
+            fire_time=fire,
+            outcome=outcome,
+            attempt=attempt,
+            started_at=started,
+            finished_at=finished,
+            manual=manual,
+        )
+        if error is not None:
+            _describe_failure(record, error, policy.timeout)
+            if (
+                outcome is not Outcome.CANCELLED
+                and not self.stopping
+                and policy.retry.should_retry(error, attempt)
+            ):
+                delay = policy.retry.delay(attempt, self._rng)
+                record.retry_at = finished + timedelta(seconds=delay)
+        if context.output:
+            record.output = {key: redact(text) for key, text in context.output.items()}
+        level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
+        self.record(record, level, error if outcome is Outcome.FAILED else None)
+        return record
+
+    # -- records ----------------------------------------------------------------------------
+
+    def record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
+        """Keep ``record``: in the store, to hooks and listeners, in the log at ``level``."""
+        self._scheduler.store.record_run(record)
+        self._notifier.run_finished(record)
+        if not logger.isEnabledFor(level):
+            return
+        if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
+            logger.log(level, "fire %s: job=%s %s", record.outcome, record.job, record.error)
+            return
+        retry = f" retry_at={record.retry_at.isoformat()}" if record.retry_at else ""
+        reason = f" error={record.error!r}" if record.error else ""
+        logger.log(
+            level,
+            "run finished: job=%s run=%s attempt=%d outcome=%s duration=%.3fs%s%s",
+            record.job,
+            record.run_id,
+            record.attempt,
+            record.outcome,
+            record.duration or 0.0,
+            reason,
+            retry,
+            exc_info=error,
+        )
+
+    # -- threads for sync tasks -------------------------------------------------------------
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.max_workers, thread_name_prefix=f"sts-{self._scheduler.name}"
+            )
+        return self._executor
+
+    def shutdown_threads(self) -> None:
+        """Stop the thread pool; threads still running a sync task are left to finish."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:
+    if record.outcome is Outcome.TIMED_OUT:
+        record.error = f"timed out after {timeout:g}s"
+    elif record.outcome is Outcome.CANCELLED:
+        reason = error.args[0] if error.args else None
+        record.error = f"cancelled: {reason}" if reason else "cancelled"
+    else:
+        # A task's error may quote a secret it resolved: the store never gets it.
+        record.error = redact(_error_line(error))
+        record.traceback = redact("".join(traceback.format_exception(error)))
