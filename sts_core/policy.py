@@ -111,6 +111,20 @@ class JobPolicy:
         :raises ValueError: naming the key, the value and what would be valid.
         :raises TypeError: for a key that is not a policy.
         """
+        fast_key: tuple[Any, ...] | None = None
+        if not overrides:
+            # The common case, a task scheduled with its class's policy: one lookup keyed by
+            # the class and the attribute values themselves (so a changed attribute misses).
+            found = [getattr(task, key, _ABSENT) for key in cls.KEYS]
+            # The types are part of the key because 1 == True, yet retries=True is an error.
+            attributes = (type(task), *found, *map(type, found))
+            try:
+                built = _BY_TASK_CLASS.get(attributes)
+                fast_key = attributes
+            except TypeError:  # an unhashable attribute value: build it the long way
+                built = None
+            if built is not None:
+                return built
         unknown = overrides.keys() - _KEY_SET
         if unknown:
             raise TypeError(
@@ -134,6 +148,10 @@ class JobPolicy:
             if len(_BUILT) >= _BUILT_LIMIT:
                 _BUILT.clear()
             built = _BUILT[key] = cls._from_values(values)
+        if fast_key is not None:
+            if len(_BY_TASK_CLASS) >= _BUILT_LIMIT:
+                _BY_TASK_CLASS.clear()
+            _BY_TASK_CLASS[fast_key] = built
         return built
 
     @classmethod
@@ -181,6 +199,7 @@ _ABSENT = object()
 #: Policies built before, by the values they were built from. A policy is immutable and
 #: most jobs share a few, so a million jobs of one task validate (and hold) one policy.
 _BUILT: dict[tuple[Any, ...], JobPolicy] = {}
+_BY_TASK_CLASS: dict[tuple[Any, ...], JobPolicy] = {}
 _BUILT_LIMIT = 1024
 #: Types whose equal values always build equal policies. Datetimes and zones are left
 #: out: equal instants in different zones would share the first one's zone.

@@ -91,7 +91,9 @@ class MemoryStore:
         success_history: int = DEFAULT_SUCCESS_HISTORY,
         failure_history: int = DEFAULT_FAILURE_HISTORY,
     ) -> None:
-        self._jobs: dict[str, JobState] = {}
+        # Job states as tuples of plain values, for the same reason as the records below:
+        # one is replaced on every fire, and an object would outlive young collections.
+        self._jobs: dict[str, tuple[Any, ...]] = {}
         self._success_limit = success_history
         self._failure_limit = failure_history
         # (sequence number, *record fields): the number orders records across jobs, newest
@@ -103,10 +105,16 @@ class MemoryStore:
         self._counter = 0
 
     def load_jobs(self) -> dict[str, JobState]:
-        return dict(self._jobs)
+        return {name: JobState(*state) for name, state in self._jobs.items()}
 
     def save_job(self, state: JobState) -> None:
-        self._jobs[state.name] = state
+        self._jobs[state.name] = (
+            state.name,
+            state.next_fire,
+            state.last_fire,
+            state.paused,
+            state.schedule,
+        )
 
     def remove_job(self, name: str) -> None:
         self._jobs.pop(name, None)

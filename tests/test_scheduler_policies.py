@@ -305,3 +305,19 @@ def test_task_class_attributes_set_the_policy(virtual_clock: VirtualClock) -> No
     assert job.policy.timeout == 60.0
     overridden = sts.TaskScheduler().schedule(Flaky(virtual_clock), "every 1h", retries=0)
     assert overridden.policy.retry.retries == 0
+
+
+def test_a_changed_class_attribute_changes_the_next_jobs_policy(
+    virtual_clock: VirtualClock,
+) -> None:
+    class Tunable(Recorder):
+        retries = 1
+
+    scheduler = sts.TaskScheduler()
+    first = scheduler.schedule(Tunable(virtual_clock), "every 1h")
+    Tunable.retries = 4
+    second = scheduler.schedule(Tunable(virtual_clock), "every 1h")
+    assert (first.policy.retry.retries, second.policy.retry.retries) == (1, 4)
+    Tunable.retries = True  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="invalid retries True"):
+        scheduler.schedule(Tunable(virtual_clock), "every 1h")
