@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from .policy import JobPolicy
 from .store import JobState
 from .task import Task
 from .triggers import Trigger
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def next_fire_within(
+    trigger: Trigger, after: datetime, start: datetime | None, end: datetime | None
+) -> datetime | None:
+    """The trigger's first fire strictly after ``after`` that lies within ``start``..``end``."""
+    if start is not None and after < start:
+        after = start - _MICROSECOND
+    fire = trigger.next_fire_time(after)
+    if fire is None or (end is not None and fire > end):
+        return None
+    return fire
+
+
+def upcoming_fires(
+    trigger: Trigger,
+    after: datetime,
+    count: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[datetime]:
+    """The next ``count`` fires after ``after`` (fewer when the trigger ends), for plans."""
+    fires: list[datetime] = []
+    while len(fires) < count:
+        fire = next_fire_within(trigger, after, start, end)
+        if fire is None:
+            break
+        fires.append(fire)
+        after = fire
+    return fires
 
 
 class Job:
@@ -61,6 +93,17 @@ class Job:
     @property
     def is_running(self) -> bool:
         return bool(self.running)
+
+    def fire_after(self, after: datetime) -> datetime | None:
+        """The job's first fire strictly after ``after``, within its start and end."""
+        assert self.trigger is not None
+        return next_fire_within(self.trigger, after, self.policy.start, self.policy.end)
+
+    def upcoming(self, after: datetime, count: int) -> list[datetime]:
+        """The job's next ``count`` fires after ``after`` (none for a manual job)."""
+        if self.trigger is None:
+            return []
+        return upcoming_fires(self.trigger, after, count, self.policy.start, self.policy.end)
 
     def state(self) -> JobState:
         return JobState(self.name, self.next_fire, self.last_fire, self.paused, self.schedule)

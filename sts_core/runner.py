@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import itertools
 import logging
 import os
 import random
@@ -17,6 +19,7 @@ from .events import Notifier
 from .job import Job
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import redact
+from .task import thread_pool
 
 if TYPE_CHECKING:
     from .scheduler import TaskScheduler
@@ -26,8 +29,14 @@ logger = logging.getLogger("sts")
 RunDone = concurrent.futures.Future[RunRecord]
 
 
+_RUN_ID_PREFIX = os.urandom(4).hex()
+_run_numbers = itertools.count(1)
+
+
 def new_run_id() -> str:
-    return os.urandom(8).hex()
+    """16 hex digits: 8 random per process, then a counter, so unique across processes
+    without asking the OS for randomness on every run."""
+    return f"{_RUN_ID_PREFIX}{next(_run_numbers):08x}"
 
 
 def _error_line(error: BaseException) -> str:
@@ -54,6 +63,8 @@ class Runner:
         self.inflight: set[asyncio.Task[None]] = set()
         #: Set while the scheduler stops: no retries, no queued runs start.
         self.stopping = False
+        # Runs start in a copy of this context, where sync tasks find this scheduler's pool.
+        self._context: contextvars.Context | None = None
 
     # -- starting runs ----------------------------------------------------------------------
 
@@ -83,7 +94,11 @@ class Runner:
 
     def launch(self, job: Job, fire: datetime, *, manual: bool, done: RunDone | None) -> None:
         """Start a run now, whatever the overlap policy says."""
-        run = asyncio.get_running_loop().create_task(self._execute(job, fire, manual, done))
+        base = self._context
+        run = asyncio.get_running_loop().create_task(
+            self._execute(job, fire, manual, done),
+            context=None if base is None else base.copy(),  # each run its own current_run
+        )
         self.inflight.add(run)
         if job.running is None:
             job.running = set()
@@ -173,10 +188,10 @@ class Runner:
         error: BaseException | None = None
         try:
             if policy.timeout is None:
-                await job.task._invoke(self._thread_pool())
+                await job.task.run()
             else:
                 async with asyncio.timeout(policy.timeout) as deadline:
-                    await job.task._invoke(self._thread_pool())
+                    await job.task.run()
             outcome = Outcome.SUCCEEDED
         except asyncio.CancelledError as cancelled:
             outcome, error = Outcome.CANCELLED, cancelled
@@ -240,18 +255,21 @@ class Runner:
 
     # -- threads for sync tasks -------------------------------------------------------------
 
-    def _thread_pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.max_workers, thread_name_prefix=f"sts-{self._scheduler.name}"
-            )
-        return self._executor
+    def open_threads(self) -> None:
+        """Make the thread pool (threads start on first use) and the context runs start in."""
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix=f"sts-{self._scheduler.name}"
+        )
+        context = contextvars.copy_context()
+        context.run(thread_pool.set, self._executor)
+        self._context = context
 
     def shutdown_threads(self) -> None:
         """Stop the thread pool; threads still running a sync task are left to finish."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        self._context = None
 
 
 def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:

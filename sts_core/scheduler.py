@@ -20,7 +20,7 @@ import random
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from heapq import heappop, heappush
 from types import TracebackType
 from typing import Any, TypeVar
@@ -51,7 +51,8 @@ MAX_SLEEP = 300.0
 #: How many missed fires of one job are walked one by one before the rest are counted
 #: as one block (a job every second, down for a day, does not walk 86,400 fires).
 CATCH_UP_LIMIT = 1000
-_MICROSECOND = timedelta(microseconds=1)
+#: How many due jobs the loop fires before it lets their runs start.
+FIRE_BATCH = 128
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -281,13 +282,13 @@ class TaskScheduler:
         else:
             siblings.append(job)
         now = self.clock.now()
+        # A one-shot trigger's own first fire (even one already past, so that the misfire
+        # rules record it) — unless the job's start bound comes later.
         first = getattr(resolved, "first_fire_time", None)
-        if policy.start is not None and policy.start > now:
-            next_fire = self._next_after(job, policy.start - _MICROSECOND)
-        elif first is not None:
+        if first is not None and (policy.start is None or policy.start <= now):
             next_fire = first(now)
         else:
-            next_fire = self._next_after(job, now)
+            next_fire = job.fire_after(now)
         self._set_next(job, next_fire)
         self._notifier.job_changed(job, "added")
         return job
@@ -391,7 +392,7 @@ class TaskScheduler:
             if paused:
                 self._retire(job)
             elif job.trigger is not None:
-                self._set_next(job, self._next_after(job, self.clock.now()))
+                self._set_next(job, job.fire_after(self.clock.now()))
             self.store.save_job(job.state())
             self._notifier.job_changed(job, "paused" if paused else "resumed")
 
@@ -440,16 +441,6 @@ class TaskScheduler:
 
     # -- the fire loop ----------------------------------------------------------------------
 
-    def _next_after(self, job: Job, after: datetime) -> datetime | None:
-        policy = job.policy
-        if policy.start is not None and after < policy.start:
-            after = policy.start - _MICROSECOND
-        assert job.trigger is not None
-        fire = job.trigger.next_fire_time(after)
-        if fire is None or (policy.end is not None and fire > policy.end):
-            return None
-        return fire
-
     def _set_next(self, job: Job, fire: datetime | None) -> None:
         self._sequence += 1
         job.next_fire = fire
@@ -476,10 +467,17 @@ class TaskScheduler:
         timestamp = self.clock.timestamp
         while True:
             now = timestamp()
+            fired = 0
             while heap and heap[0][0] <= now:
                 job = self._current(heappop(heap))
                 if job is not None:
                     self._fire(job, now)
+                    fired += 1
+                    if fired == FIRE_BATCH:
+                        # Let the runs just started begin (and end) before firing more: a
+                        # burst of 100,000 due jobs must not wait for all 100,000 tasks.
+                        await asyncio.sleep(0)
+                        now, fired = timestamp(), 0
             while heap and self._current(heap[0]) is None:
                 heappop(heap)
             future: asyncio.Future[None] = loop.create_future()
@@ -501,7 +499,7 @@ class TaskScheduler:
     def _fire(self, job: Job, now: float) -> None:
         nominal = job.next_fire
         assert nominal is not None
-        following = self._next_after(job, nominal)
+        following = job.fire_after(nominal)
         if following is None or following.timestamp() > now:
             # The common case: one fire due, on time; no lists to build.
             self._set_next(job, following)
@@ -516,9 +514,9 @@ class TaskScheduler:
             while following is not None and following.timestamp() <= now:
                 due.append(following)
                 if len(due) >= CATCH_UP_LIMIT:
-                    following = self._next_after(job, datetime.fromtimestamp(now, UTC))
+                    following = job.fire_after(datetime.fromtimestamp(now, UTC))
                     break
-                following = self._next_after(job, following)
+                following = job.fire_after(following)
             self._set_next(job, following)
             job.last_fire = due[-1]
             self._dispatch(job, due, now)
@@ -589,6 +587,7 @@ class TaskScheduler:
                 self._loop = self._loop_thread = None
                 raise
         self._notifier.bind(self.plugins)
+        self._runner.open_threads()
         self._restore_state()
         self._started_at = self.clock.now()
         self._main = self._loop.create_task(self._fire_loop())

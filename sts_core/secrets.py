@@ -81,6 +81,7 @@ class DirectorySecrets:
 _lock = threading.Lock()
 _active: list[SecretProvider] | None = None
 _revealed: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 
 
 def use_secret_providers(providers: Sequence[SecretProvider] | None) -> None:
@@ -134,27 +135,37 @@ def resolve_secrets(text: str, providers: Sequence[object] | None = None) -> str
 
 
 def _remember(value: str) -> None:
-    if len(value) >= MIN_REDACTED_LENGTH:
+    global _pattern
+    if len(value) >= MIN_REDACTED_LENGTH and value not in _revealed:
         with _lock:
             _revealed.add(value)
+            _pattern = None
 
 
 def forget_revealed() -> None:
     """Forget the values resolved so far (for tests: one test's secret is not another's)."""
+    global _pattern
     with _lock:
         _revealed.clear()
+        _pattern = None
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret value resolved so far replaced by ``********``."""
+    """``text`` with every secret value resolved so far replaced by ``********``.
+
+    Cheap enough for every line a command prints: one compiled pattern, rebuilt only when
+    a new secret is resolved.
+    """
+    global _pattern
     if not _revealed:
         return text
-    with _lock:
-        values = sorted(_revealed, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+    pattern = _pattern
+    if pattern is None:
+        with _lock:
+            # Longest first, so that a secret containing another is hidden whole.
+            values = sorted(_revealed, key=len, reverse=True)
+            pattern = _pattern = re.compile("|".join(map(re.escape, values)))
+    return pattern.sub(REDACTED, text)
 
 
 def looks_secret(key: str) -> bool:

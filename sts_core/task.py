@@ -14,6 +14,11 @@ from typing import Any, ClassVar
 from .durations import Duration
 from .policy import RetryPolicy
 
+#: The thread pool of the scheduler running the current task (``None``: asyncio's default).
+thread_pool: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "sts_thread_pool", default=None
+)
+
 
 class Task:
     """Base class for tasks: subclass it and define ``async def run(self)``.
@@ -50,11 +55,6 @@ class Task:
         """The work. The scheduler awaits it for every run."""
         raise NotImplementedError(f"{type(self).__name__} must define 'async def run(self)'")
 
-    async def _invoke(self, executor: Executor | None) -> Any:
-        # The engine calls this, not run() directly, so that function tasks can decide
-        # between awaiting and the thread pool without a check on every run.
-        return await self.run()
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -74,14 +74,11 @@ class FunctionTask(Task):
         )
 
     async def run(self) -> Any:
-        return await self._invoke(None)
-
-    async def _invoke(self, executor: Executor | None) -> Any:
         if self.is_async:
             return await self.function()
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, context.run, self.function)
+        return await loop.run_in_executor(thread_pool.get(), context.run, self.function)
 
 
 class PythonTask(FunctionTask):

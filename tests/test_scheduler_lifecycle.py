@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -280,3 +280,45 @@ def test_a_background_start_that_fails_raises_in_the_caller(tmp_path: Path) -> N
         scheduler.run()
     assert not scheduler.running
     assert occupied.read_text().startswith("a plain file")
+
+
+def test_a_burst_starts_running_before_every_due_job_has_fired(
+    virtual_clock: VirtualClock,
+) -> None:
+    seen_pending: list[bool] = []
+    at = START + timedelta(seconds=10)
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+
+            class Probe(sts.Task):
+                async def run(self) -> None:
+                    last = scheduler.get_job("job-999")
+                    seen_pending.append(last.next_fire is not None)
+
+            for number in range(1000):
+                scheduler.schedule(Probe(name=f"job-{number}"), sts.DateTrigger(at))
+            await asyncio.sleep(20)
+
+    virtual_clock.run(main())
+    assert len(seen_pending) == 1000
+    assert seen_pending[0], "the first run waited until all 1,000 jobs had fired"
+    assert not seen_pending[-1]
+
+
+def test_sync_tasks_run_in_the_schedulers_own_threads() -> None:
+    clock = VirtualClock(autojump_threshold=0.05)
+    threads: list[str] = []
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=clock, name="pool-test", max_workers=2) as scheduler:
+
+            @scheduler.every("10s")
+            def work() -> None:
+                threads.append(threading.current_thread().name)
+
+            await asyncio.sleep(25)
+
+    clock.run(main())
+    assert len(threads) == 2
+    assert all(name.startswith("sts-pool-test") for name in threads), threads

@@ -8,17 +8,16 @@ and run records as dicts with instants in ISO 8601, so one renderer serves both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..job import upcoming_fires
 from .context import CommandContext
 from .show import zone_name, zone_named
 
 if TYPE_CHECKING:
     from ..store import StateStore
     from ..triggers import Trigger
-
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -170,16 +169,7 @@ class StoredSource:
             if job.next_fire is not None and job.next_fire > since and not job.paused:
                 fires.append(job.next_fire)
                 since = job.next_fire
-        after = since
-        while len(fires) < count:
-            if job.start is not None and after < job.start:
-                after = job.start - _MICROSECOND
-            fire = job.trigger.next_fire_time(after)
-            if fire is None or (job.end is not None and fire > job.end):
-                break
-            fires.append(fire)
-            after = fire
-        return fires
+        return fires + upcoming_fires(job.trigger, since, count - len(fires), job.start, job.end)
 
     def history(self, job: str | None, limit: int, failed_only: bool) -> list[dict[str, Any]]:
         from ..control.protocol import record_to_dict

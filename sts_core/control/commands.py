@@ -6,7 +6,7 @@ Handlers run on the scheduler's loop, so they use its public API directly.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -175,14 +175,7 @@ class ControlCommands:
         zone = job.timezone or self.scheduler.timezone
         fires: list[dict[str, Any]] = []
         previous_offset = since.astimezone(zone).utcoffset()
-        after = since
-        policy = job.policy
-        while job.trigger is not None and len(fires) < count:
-            if policy.start is not None and after < policy.start:
-                after = policy.start - timedelta(microseconds=1)
-            fire = job.trigger.next_fire_time(after)
-            if fire is None or (policy.end is not None and fire > policy.end):
-                break
+        for fire in job.upcoming(since, count):
             local = fire.astimezone(zone)
             offset = local.utcoffset()
             fires.append(
@@ -194,7 +187,6 @@ class ControlCommands:
                 }
             )
             previous_offset = offset
-            after = fire
         return {
             "job": job.name,
             "schedule": job.schedule,

@@ -21,7 +21,6 @@ import sts
 
 from .errors import CommandFailed, CommandSetupError
 from .executable import find_executable
-from .masking import make_mask
 from .options import (
     SECRET_REFERENCE,
     parse_command,
@@ -130,7 +129,7 @@ class ShellTask(sts.Task):
         secrets: list[str] = []
         env = self._environment(facts, secrets)
         stdin_data = None if self.stdin is None else self._resolve(self.stdin, "stdin", secrets)
-        mask = make_mask(secrets)
+        mask = sts.redact  # hides every secret resolved so far, these ones included
         arguments, program = self._program(facts, env)
         job, run_id = facts["job"], facts["run_id"]
         stdout, stderr = OutputTail(self.output_limit), OutputTail(self.output_limit)

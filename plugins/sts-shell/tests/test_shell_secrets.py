@@ -48,14 +48,14 @@ def test_a_secret_reaches_the_command_but_no_log_and_no_record(
     assert received.read_text() == f"{SECRET}|{SECRET}"
     assert record.outcome is sts.Outcome.FAILED and len(history) == 2
     assert record.output == {
-        "stdout": "token is ***\n",
-        "stderr": "connecting with postgres://app:***@db/app\n",
+        "stdout": "token is ********\n",
+        "stderr": "connecting with postgres://app:********@db/app\n",
     }
     assert record.error is not None and record.error.endswith(
-        "exited with code 2 (success codes: 0): connecting with postgres://app:***@db/app"
+        "exited with code 2 (success codes: 0): connecting with postgres://app:********@db/app"
     )
     logged = "\n".join(f"{r.getMessage()} {r.__dict__} {r.exc_text or ''}" for r in caplog.records)
-    assert "token is ***" in logged  # the output was logged, masked
+    assert "token is ********" in logged  # the output was logged, masked
     assert SECRET not in logged
     assert SECRET not in caplog.text
     assert all(SECRET not in repr(r) for r in history)
