@@ -1,30 +1,35 @@
-"""The built-in plugin: registered first, exactly like an installed one."""
+"""The built-in plugin: registered first, exactly like an installed one.
+
+What it registers is imported when a registry is first collected, not when the plugin
+loads: ``sts --help`` loads every plugin, and must not pay for asyncio or SQLite.
+"""
 
 from __future__ import annotations
 
 from .hookspecs import Register
-from .logsinks import console_sink, file_sink, json_sink
 from .plugins import hookimpl
-from .secrets import DirectorySecrets, EnvironmentSecrets
-from .sqlite_store import open_sqlite_store
 from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
-from .task import PythonTask
-from .triggers import at_trigger, every_trigger
 
 
 @hookimpl
 def sts_register_triggers(register: Register) -> None:
+    from .triggers import at_trigger, every_trigger
+
     register("every", every_trigger)
     register("at", at_trigger)
 
 
 @hookimpl
 def sts_register_task_types(register: Register) -> None:
+    from .task import PythonTask
+
     register("python", PythonTask)
 
 
 @hookimpl
 def sts_register_state_stores(register: Register) -> None:
+    from .sqlite_store import open_sqlite_store
+
     register("memory", _memory_store)
     register("sqlite", open_sqlite_store)
 
@@ -35,12 +40,15 @@ def _memory_store(
     success_history: int = DEFAULT_SUCCESS_HISTORY,
     failure_history: int = DEFAULT_FAILURE_HISTORY,
 ) -> MemoryStore:
-    # Annotated, so that a config file's [state] options are converted to whole numbers.
+    # Annotated (and MemoryStore imported at the top, so the annotations resolve), so that
+    # a config file's [state] options are converted to whole numbers.
     return MemoryStore(success_history=success_history, failure_history=failure_history)
 
 
 @hookimpl
 def sts_register_log_sinks(register: Register) -> None:
+    from .logsinks import console_sink, file_sink, json_sink
+
     register("console", console_sink)
     register("file", file_sink)
     register("json", json_sink)
@@ -48,5 +56,7 @@ def sts_register_log_sinks(register: Register) -> None:
 
 @hookimpl
 def sts_register_secret_providers(register: Register) -> None:
+    from .secrets import DirectorySecrets, EnvironmentSecrets
+
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)

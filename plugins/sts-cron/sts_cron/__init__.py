@@ -7,8 +7,25 @@ Installing the distribution registers the trigger kind ``cron`` (entry point gro
 
 from __future__ import annotations
 
-from .expression import CronExpression
+from typing import TYPE_CHECKING, Any
+
 from .plugin import sts_register_triggers
-from .trigger import CronTrigger
+
+if TYPE_CHECKING:
+    from .expression import CronExpression
+    from .trigger import CronTrigger
 
 __all__ = ["CronExpression", "CronTrigger", "sts_register_triggers"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on use: loading the plugin (as `sts --help` does) must not import croniter.
+    if name == "CronExpression":
+        from .expression import CronExpression
+
+        return CronExpression
+    if name == "CronTrigger":
+        from .trigger import CronTrigger
+
+        return CronTrigger
+    raise AttributeError(f"module 'sts_cron' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The plugin's hook implementations."""
+"""The plugin's hook implementations (imported when STS loads its plugins, so light)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import sts
 
-from .trigger import CronTrigger
-
 
 @sts.hookimpl
 def sts_register_triggers(register: Callable[..., None]) -> None:
+    from .trigger import CronTrigger  # croniter is imported when a trigger is needed
+
     register("cron", CronTrigger.from_spec)
