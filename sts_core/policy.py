@@ -15,6 +15,7 @@ from typing import Any
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
 from .timezones import resolve_timezone
+from .triggers import parse_instant
 
 OVERLAP_MODES = ("skip", "queue", "allow", "replace")
 
@@ -250,12 +251,7 @@ def _aware(key: str, value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(
-                f"invalid {key} {value!r}: expected ISO 8601 such as '2027-01-01T09:00+01:00'"
-            ) from None
+        return parse_instant(value, None, what=key)
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"invalid {key} {value!r}: expected an aware datetime (with an offset)")
     return value

@@ -121,18 +121,23 @@ class FunctionTrigger:
         return getattr(self.function, "__name__", repr(self.function))
 
 
-def parse_instant(text: str, timezone: tzinfo = UTC) -> datetime:
-    """An ISO 8601 instant; one without an offset is read in ``timezone``.
+def parse_instant(text: str, timezone: tzinfo | None = UTC, *, what: str = "time") -> datetime:
+    """An ISO 8601 instant; one without an offset is read in ``timezone`` (or, with
+    ``timezone=None``, refused).
 
-    :raises ValueError: naming the text and the accepted form.
+    :raises ValueError: naming ``what``, the text and the accepted form.
     """
     try:
         instant = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f"invalid time {text!r}: expected ISO 8601 such as '2027-01-01T09:00+01:00'"
+            f"invalid {what} {text!r}: expected ISO 8601 such as '2027-01-01T09:00+01:00'"
         ) from None
     if instant.tzinfo is None:
+        if timezone is None:
+            raise ValueError(
+                f"invalid {what} {text!r}: expected an aware datetime (with an offset)"
+            )
         instant = instant.replace(tzinfo=timezone)
     return instant
 

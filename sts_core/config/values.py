@@ -16,7 +16,8 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
-from ..booleans import BOOLEAN_FORMS, FALSE_WORDS, TRUE_WORDS
+from .. import booleans
+from ..booleans import BOOLEAN_FORMS
 from ..durations import ACCEPTED_FORMS, parse_duration
 from ..secrets import has_secret
 
@@ -31,14 +32,12 @@ def parse_boolean(text: str) -> bool:
 
     :raises ValueError: listing the accepted words.
     """
-    # The words are the engine's (sts_core.booleans); the message leaves the value out
-    # because the config error around it names the key, and may have to hide the value.
-    word = text.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"expected {BOOLEAN_FORMS}")
+    # The engine's words; the message leaves the value out because the config error
+    # around it names the key, and may have to hide the value.
+    try:
+        return booleans.parse_boolean(text)
+    except ValueError:
+        raise ValueError(f"expected {BOOLEAN_FORMS}") from None
 
 
 def split_list(text: str) -> list[str]:
