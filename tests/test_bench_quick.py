@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("apscheduler", reason="the benchmark needs the 'bench' extra")
 # bench/ is a package of the repository, not of the installed distribution.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

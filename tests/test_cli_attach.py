@@ -48,6 +48,7 @@ def test_run_attached_hands_the_configured_scheduler_to_the_front_end(
 ) -> None:
     from sts_core.cli import run_command
 
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the control socket's directory
     front_end = FrontEnd()
     register_plugin(front_end, name="peek-plugin")
     config = tmp_path / "attached.ini"
