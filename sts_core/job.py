@@ -90,10 +90,6 @@ class Job:
     def timezone(self) -> tzinfo | None:
         return getattr(self.trigger, "timezone", None) or self.policy.timezone
 
-    @property
-    def is_running(self) -> bool:
-        return bool(self.running)
-
     def fire_after(self, after: datetime) -> datetime | None:
         """The job's first fire strictly after ``after``, within its start and end."""
         assert self.trigger is not None

@@ -101,11 +101,6 @@ def has_secret(text: str) -> bool:
     return "${secret:" in text
 
 
-def secret_names(text: str) -> list[str]:
-    """The names of the secrets ``text`` refers to."""
-    return SECRET_REFERENCE.findall(text)
-
-
 def resolve_secrets(text: str, providers: Sequence[object] | None = None) -> str:
     """``text`` with every ``${secret:NAME}`` replaced by the secret's value.
 

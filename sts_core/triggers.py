@@ -150,8 +150,3 @@ def every_trigger(spec: str, **options: Any) -> IntervalTrigger:
 def at_trigger(spec: str, *, timezone: tzinfo = UTC, **options: Any) -> DateTrigger:
     """The ``at`` kind: ``"at 2027-01-01T09:00+01:00"``."""
     return DateTrigger(parse_instant(spec, timezone))
-
-
-def describe_trigger(trigger: object) -> str:
-    """The schedule as text, for logs, ``sts jobs`` and the terminal UI."""
-    return str(trigger)

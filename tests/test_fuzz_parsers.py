@@ -140,18 +140,8 @@ job_keys = st.sampled_from(
         "pause",
         "every",
         "mode",
-        "retries",
-        "backoff",
-        "timeout",
-        "overlap",
-        "misfire_grace",
-        "coalesce",
-        "jitter",
-        "timezone",
-        "start",
-        "end",
-        "paused",
         "unknown",
+        *JobPolicy.KEYS,
     ]
 )
 values = st.one_of(
