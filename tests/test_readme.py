@@ -37,3 +37,19 @@ def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
     (job,) = scheduler.jobs
     assert job.name == "backup" and job.schedule == "cron 0 3 * * *"
     assert job.policy.retry.retries == 3 and job.policy.timeout == 1800
+
+
+def test_the_readme_quick_start_schedules_what_it_says() -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert "scheduler.run()" in code
+    namespace: dict[str, object] = {}
+    exec(code.replace("scheduler.run()", "pass"), namespace)  # everything but blocking
+    scheduler = namespace["scheduler"]
+    jobs = {job.name: job for job in scheduler.jobs}  # type: ignore[attr-defined]
+    assert jobs["ExampleTask"].schedule == "every 10s"
+    assert jobs["ExampleTask[2]"].schedule == "cron 0 0 * * *"
+    assert str(jobs["ExampleTask[2]"].timezone) == "Europe/Berlin"
+    assert jobs["ExampleTask[2]"].policy.retry.retries == 5
+    assert jobs["ExampleTask"].policy.retry.retries == 3
+    assert jobs["ExampleTask"].policy.timeout == 30
+    assert jobs["cleanup"].schedule == "every 5m"
