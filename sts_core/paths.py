@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,4 +35,10 @@ def log_directory() -> Path:
 
 def control_socket(scheduler_name: str) -> Path:
     """``<user runtime dir>/sts/<scheduler name>.sock``."""
-    return Path(_dirs().user_runtime_dir) / f"{scheduler_name}.sock"
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR (containers, cron, ssh without systemd) platformdirs
+        # falls back to /tmp/runtime-<uid> and warns; the fallback is fine for a socket
+        # (its directory is made 0700), and a warning on every command is noise.
+        warnings.simplefilter("ignore")
+        runtime = _dirs().user_runtime_dir
+    return Path(runtime) / f"{scheduler_name}.sock"
