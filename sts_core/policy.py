@@ -8,7 +8,7 @@ config files alike, so both report the same errors.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -188,11 +188,6 @@ class JobPolicy:
             end=_aware("end", values.get("end")),
             paused=_boolean("paused", values.get("paused", False)),
         )
-
-    def replace(self, **changes: Any) -> JobPolicy:
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        current.update(changes)
-        return JobPolicy(**current)
 
 
 _KEY_SET = frozenset(JobPolicy.KEYS)

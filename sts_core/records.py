@@ -20,9 +20,13 @@ class Outcome(enum.StrEnum):
     INTERRUPTED = "interrupted"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunContext:
-    """The facts of a running attempt, as ``sts.current_run()`` returns them."""
+    """The facts of a running attempt, as ``sts.current_run()`` returns them.
+
+    Read them; only ``output`` is meant to be written. (Not a frozen dataclass: building a
+    frozen one costs four times as much, on every attempt.)
+    """
 
     run_id: str
     job: str
