@@ -88,3 +88,10 @@ def test_demo_runs_its_jobs_and_keeps_their_history(tmp_path: Path) -> None:
         assert ("hello", "succeeded") in runs
         history = sts.run("history", "--name", "demo")
         assert history.returncode == 0 and "hello" in history.stdout
+
+
+def test_python_dash_m_sts_is_the_sts_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sts", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "usage: sts" in result.stdout
