@@ -85,27 +85,9 @@ class CommandContext:
     # -- reading without a running scheduler ------------------------------------------------
 
     def offline_scheduler(self) -> TaskScheduler:
-        """The scheduler the config describes, not started, with a throwaway store.
-
-        Built from ``Config.jobs`` rather than ``build_scheduler``, so that reading opens
-        no log file and no state store.
-        """
-        from ..scheduler import TaskScheduler
-        from ..store import MemoryStore
-
-        config = self.config
-        scheduler = TaskScheduler(
-            name=self.scheduler_name,
-            timezone=config.timezone,
-            plugins=config.plugins,
-            store=MemoryStore(),
-        )
-        for spec in config.jobs(scheduler=scheduler):
-            # Named after its job, as Config.build_scheduler does, so two jobs of one
-            # callable are two tasks.
-            scheduler.add_task(spec.task, name=spec.name)
-            scheduler.schedule(spec.task, spec.schedule, name=spec.name, **spec.policy)
-        return scheduler
+        """The scheduler the config describes, not started, opening no log file and no
+        state store."""
+        return self.config.offline_scheduler()
 
     def offline_store(self) -> StateStore | None:
         """The scheduler's stored state, or ``None`` when it has none yet.

@@ -88,6 +88,28 @@ class Config:
             raise ConfigError(problems)
         return specs
 
+    def offline_scheduler(self) -> TaskScheduler:
+        """The scheduler this configuration describes, its jobs scheduled, but with an
+        in-memory store and nothing installed: no log sink, no secret provider, no file
+        opened. For reading a configuration (``sts jobs``, ``sts plan``) without running it.
+
+        :raises ConfigError: listing every problem of every job.
+        """
+        scheduler = self._parser()
+        self._schedule(scheduler, self.jobs(scheduler=scheduler))
+        return scheduler
+
+    @staticmethod
+    def _schedule(scheduler: TaskScheduler, specs: list[JobSpec]) -> None:
+        for spec in specs:
+            # Each job's task is named after its job, so two jobs of one callable are two
+            # tasks.
+            scheduler.add_task(spec.task, name=spec.name)
+            try:
+                scheduler.schedule(spec.task, spec.schedule, name=spec.name, **spec.policy)
+            except ValueError as error:
+                raise ConfigError(Problem(str(error), section=spec.section)) from None
+
     def _parser(self) -> TaskScheduler:
         from ..scheduler import TaskScheduler
         from ..store import MemoryStore
@@ -152,10 +174,5 @@ class Config:
             arguments["max_workers"] = int(workers)
         arguments.update(scheduler_options)
         scheduler = TaskScheduler(**arguments)
-        for spec in specs:
-            scheduler.add_task(spec.task, name=spec.name)
-            try:
-                scheduler.schedule(spec.task, spec.schedule, name=spec.name, **spec.policy)
-            except ValueError as error:
-                raise ConfigError(Problem(str(error), section=spec.section)) from None
+        self._schedule(scheduler, specs)
         return scheduler
