@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, redact, resolve_secrets
-    from sts_core.store import JobState, MemoryStore, StateStore
+    from sts_core.store import DurableStore, JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
@@ -55,6 +55,7 @@ _LAZY = {
     "SecretError": "sts_core.secrets",
     "redact": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
+    "DurableStore": "sts_core.store",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",
@@ -71,6 +72,7 @@ __all__ = [
     "ControlClient",
     "ControlError",
     "DateTrigger",
+    "DurableStore",
     "FunctionTask",
     "FunctionTrigger",
     "IntervalTrigger",

@@ -34,7 +34,7 @@ from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
-from .store import MemoryStore, StateStore
+from .store import DurableStore, MemoryStore, StateStore
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -572,6 +572,10 @@ class TaskScheduler:
         """Start firing on the running event loop, and return."""
         if self._main is not None:
             raise RuntimeError("this scheduler is already running")
+        if isinstance(self.store, DurableStore):
+            # One writer per state file, before anything is recovered, bound or fired.
+            self.store.acquire()
+            self._runner.committed = self.store.committed
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._runner.stopping = False
@@ -662,7 +666,10 @@ class TaskScheduler:
         if self._control is not None:
             await self._control.close()
             self._control = None
-        self.store.flush()
+        try:
+            self.store.flush()
+        except Exception as error:  # a full disk must not leave the scheduler half stopped
+            logger.error("%s", error)
         self._runner.shutdown_threads()
         self._notifier.unbind()
         self._main = None
