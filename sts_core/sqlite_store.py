@@ -627,6 +627,10 @@ class SQLiteStore:
             self._writer.join()
         try:
             self.flush()
+        except StateStoreError as error:
+            raise StateStoreError(
+                f"{error}; {len(self._pending)} buffered writes are lost"
+            ) from None
         finally:
             with self._db_lock:
                 self._connection.close()

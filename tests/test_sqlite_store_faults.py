@@ -211,10 +211,14 @@ def test_the_state_file_and_its_companions_are_created_0600(tmp_path: Path) -> N
     try:
         path = tmp_path / "new" / "state.db"
         with SQLiteStore(path, flush_interval=None) as store:
-            store.acquire()
             store.record_run(a_run(1))
             store.flush()
-            made = [path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.lock")]
+            made = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert {str(p): oct(p.stat().st_mode & 0o777) for p in made} == {
+                str(p): "0o600" for p in made
+            }
+            store.acquire()
+            made.append(Path(f"{path}.lock"))
             assert {str(p): oct(p.stat().st_mode & 0o777) for p in made} == {
                 str(p): "0o600" for p in made
             }

@@ -52,6 +52,11 @@ def _start_pair(
     return processes
 
 
+def _firing(log: Path) -> set[int]:
+    """The pids of the schedulers whose python job ran."""
+    return {int(pid) for _, job, _, pid in log_lines(log) if job == "py"}
+
+
 def _one_pair(root: Path) -> Pair:
     """The pids that fired, and how each process ended: (pid, exit code, stderr)."""
     environment = StsEnv(root)
@@ -63,9 +68,10 @@ def _one_pair(root: Path) -> Pair:
         log = root / "jobs.log"
         environment.env["FAULT_LOG"] = str(log)
         pair = _start_pair(environment, config, runtime_dirs)
-        # Both have had their chance: one has exited, and a job has run.
+        # Both have had their chance: one has exited and the other fired, or both fired.
         wait_for(
-            lambda: any(p.poll() is not None for p in pair) and log.exists(),
+            lambda: (any(p.poll() is not None for p in pair) and log.exists())
+            or len(_firing(log)) > 1,
             what="one scheduler to exit and the other to fire",
             timeout=60,
         )
@@ -77,8 +83,7 @@ def _one_pair(root: Path) -> Pair:
                 _, err = process.communicate()
                 code = process.returncode
             ended.append((process.pid, code, err))
-        fired = {int(pid) for event, job, _, pid in log_lines(log) if job == "py"}
-        return fired, ended
+        return _firing(log), ended
     finally:
         environment.close()
         for directory in runtime_dirs:
