@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import sts_environment, wait_for
 
-from sts_core.cli import demo
+from sts_core.service.cli import demo
 
 
 def test_the_demo_answers_trigger_and_jobs_beside_another_config(tmp_path: Path) -> None:

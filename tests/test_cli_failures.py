@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import STS, sts_environment, wait_for
 
-from sts_core.cli.failures import BROKEN_PIPE, expected_failure
+from sts_core.service.cli.failures import BROKEN_PIPE, expected_failure
 
 CONFIG = """
 [scheduler]

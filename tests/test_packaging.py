@@ -39,7 +39,7 @@ def requirement_lines(name: str) -> list[str]:
 def test_the_core_distribution_is_sts_scheduler_with_the_sts_command() -> None:
     core = project(ROOT)
     assert core["name"] == "sts-scheduler"
-    assert core["scripts"] == {"sts": "sts_core.cli:main"}
+    assert core["scripts"] == {"sts": "sts_core.service.cli:main"}
 
 
 @pytest.mark.parametrize("directory", PLUGIN_DIRS, ids=lambda path: path.name)

@@ -33,10 +33,10 @@ _ENVIRONMENT_ERRNOS = {
 
 def _expected_types() -> tuple[type[BaseException], ...]:
     # Imported only when something was raised: `sts --help` must not pay for them.
+    from ...plugins import PluginError
+    from ...secrets import SecretError
     from ..config import ConfigError
     from ..control.server import ControlSocketInUse
-    from ..plugins import PluginError
-    from ..secrets import SecretError
     from ..sqlite_store import StateStoreError
 
     return (ConfigError, PluginError, StateStoreError, SecretError, ControlSocketInUse)

@@ -24,7 +24,7 @@ INTERRUPTED = 130
 
 
 def _plugin_commands() -> list[Any]:
-    from ..plugins import default_plugins
+    from ...plugins import default_plugins
     from .parser import BUILTIN_COMMANDS, PluginCommand
 
     registry = default_plugins().commands

@@ -19,7 +19,7 @@ from .schema import SECTIONS, check_sections, defaults_layer
 from .sources import source_layers
 
 if TYPE_CHECKING:
-    from ..plugins import Plugins
+    from ...plugins import Plugins
 
 logger = logging.getLogger("sts.config")
 
@@ -65,7 +65,7 @@ def load_config(
         if problems:
             raise ConfigError(problems)
         if plugins is None:
-            from ..plugins import default_plugins
+            from ...plugins import default_plugins
 
             plugins = default_plugins()
         sources = source_layers(settings, plugins)
