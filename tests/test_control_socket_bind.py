@@ -12,7 +12,7 @@ import pytest
 from control_helpers import short_socket_dir
 
 import sts
-from sts_core.control import request
+from sts_core.service.control import request
 
 
 def _start(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import sts
-from sts_core.sqlite_store import SQLiteStore
+from sts_core.service.sqlite_store import SQLiteStore
 
 
 def _on_disk(path: Path, job: str) -> tuple[Any, ...]:

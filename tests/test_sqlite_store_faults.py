@@ -18,9 +18,9 @@ import pytest
 from control_helpers import short_socket_dir
 
 import sts
-from sts_core.control import request
 from sts_core.records import Outcome, RunRecord
-from sts_core.sqlite_store import SQLiteStore, StateStoreError
+from sts_core.service.control import request
+from sts_core.service.sqlite_store import SQLiteStore, StateStoreError
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import sts
-from sts_core.sqlite_store import SQLiteStore, StoreInUseError
+from sts_core.service.sqlite_store import SQLiteStore, StoreInUseError
 
 
 def _in_flight(path: Path) -> list[tuple[str, int]]:

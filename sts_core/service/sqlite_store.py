@@ -1,0 +1,786 @@
+"""The embedded state store: one SQLite file per scheduler, in WAL mode.
+
+The engine calls a store synchronously on its event loop, so writes never touch the disk
+there: they go to a buffer that a writer thread commits in one transaction every
+``flush_interval`` seconds, or as soon as ``batch_size`` writes are waiting, or as soon as
+a run waits for its fire to be durable (:meth:`SQLiteStore.committed`). A commit takes
+everything buffered meanwhile, so the runs started together by one burst of fires share
+one commit. Buffered writes are committed in the order they were made, a batch at a time,
+and a batch that fails is kept and retried ahead of later writes, so the file always
+holds a prefix of what the engine did.
+
+A run's task starts only once its fire's next-fire state and its own start are committed:
+so a completed fire never runs again after a crash, and a run a crash cuts short is found
+at the next start and recorded as ``interrupted``. What a crash can lose is the last
+``flush_interval`` of finished records.
+
+The event loop never waits on the file: reads (``history``) from the control socket run on
+a thread, on a connection of their own, after waiting (at most ``read_timeout``) for the
+writer to commit what is buffered. One scheduler writes a file at a time: :meth:`acquire`
+takes an OS lock on ``<file>.lock``. A file deleted or replaced while the scheduler runs
+is noticed (its inode changes) and the current state of every job is written again into
+a new file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..durations import Duration, parse_duration
+from ..records import Outcome, RunContext, RunRecord
+from ..store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, is_failure
+from .file_lock import ExclusiveLock, LockHeld
+
+#: Bumped when the tables change; a file with a newer version is refused.
+SCHEMA_VERSION = 1
+DEFAULT_FLUSH_INTERVAL = 0.2
+DEFAULT_BATCH_SIZE = 200
+#: How long a read waits for buffered writes to be committed before it reads without them.
+DEFAULT_READ_TIMEOUT = 2.0
+#: How long SQLite waits for another process's lock on the file before a commit fails.
+BUSY_TIMEOUT = 10.0
+#: The longest pause between two tries of a batch that failed.
+MAX_RETRY_DELAY = 5.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    next_fire TEXT,
+    last_fire TEXT,
+    paused INTEGER NOT NULL,
+    schedule TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    job TEXT NOT NULL,
+    fire_time TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT,
+    traceback TEXT,
+    retry_at TEXT,
+    manual INTEGER NOT NULL,
+    missed_count INTEGER NOT NULL,
+    output TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, failed, seq);
+CREATE TABLE IF NOT EXISTS runs_in_flight (
+    run_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    job TEXT NOT NULL,
+    fire_time TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    manual INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    PRIMARY KEY (run_id, attempt)
+);
+"""
+
+_RUN_COLUMNS = (
+    "run_id, job, fire_time, outcome, failed, attempt, started_at, finished_at, error, "
+    "traceback, retry_at, manual, missed_count, output"
+)
+
+# A buffered write: the SQL function to apply and its argument.
+_Write = tuple[Callable[[sqlite3.Connection, Any], None], Any]
+
+
+logger = logging.getLogger("sts")
+
+
+class StateStoreError(Exception):
+    """The state database cannot be opened or used; the message names the file."""
+
+
+class StoreInUseError(StateStoreError):
+    """Another scheduler writes the state database; the message names it (pid, host)."""
+
+
+class _Commit:
+    """The commit of one batch, which runs (on the loop) and reads (on threads) wait for.
+
+    It is finished when the batch is committed, or has failed (the failure is logged and
+    the batch kept for the next try: nobody waits on a broken disk).
+    """
+
+    __slots__ = ("finished", "future")
+
+    def __init__(self) -> None:
+        self.finished = threading.Event()
+        #: Made on the event loop by the first run that waits; set from the writer thread.
+        self.future: asyncio.Future[None] | None = None
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _describe(error: sqlite3.Error) -> str:
+    """SQLite's message and its result code: ``database or disk is full (SQLITE_FULL)``."""
+    code = getattr(error, "sqlite_errorname", None)
+    return f"{error} ({code})" if code else str(error)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return (stat.st_dev, stat.st_ino)
+
+
+class SQLiteStore:
+    """Job state and bounded run history in a SQLite file.
+
+    :param path: the database file; its directory is created (0700) when missing, the
+        file itself 0600.
+    :param success_history: runs kept per job that did not fail (succeeded, skipped,
+        cancelled), newest first.
+    :param failure_history: runs kept per job that failed (failed, timed out,
+        interrupted, missed).
+    :param flush_interval: at most how long a write waits in the buffer (seconds or a
+        duration text); ``None`` writes only on ``flush()``, ``close()``, a full batch or
+        a run's start, on the caller's thread (no writer thread).
+    :param batch_size: how many buffered writes trigger a write at once.
+    :param read_timeout: at most how long a read waits for buffered writes to be
+        committed (seconds or a duration text); then it reads what is on disk.
+    :raises StateStoreError: when the file is no SQLite database or is from a newer STS.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        success_history: int = DEFAULT_SUCCESS_HISTORY,
+        failure_history: int = DEFAULT_FAILURE_HISTORY,
+        flush_interval: Duration | None = DEFAULT_FLUSH_INTERVAL,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        read_timeout: Duration = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        for what, value in (
+            ("success_history", success_history),
+            ("failure_history", failure_history),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"invalid {what} {value!r}: expected a whole number >= 0")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"invalid batch_size {batch_size!r}: expected a whole number >= 1")
+        self.path = Path(path)
+        self.success_history = success_history
+        self.failure_history = failure_history
+        self.flush_interval = (
+            None
+            if flush_interval is None
+            else parse_duration(flush_interval, what="flush_interval")
+        )
+        self.batch_size = batch_size
+        self.read_timeout = parse_duration(read_timeout, what="read_timeout")
+        self._pending: list[_Write] = []
+        # The commit that will carry ``_pending``, and the one under way: what waiters hold.
+        self._pending_commit: _Commit | None = None
+        self._running_commit: _Commit | None = None
+        self._pending_lock = threading.Lock()
+        # Held while the writing connection is in use: the writer thread and callers share it.
+        self._db_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._closed = False
+        #: The error of the batch that failed last, while writes fail; ``None`` when healthy.
+        self.failing: str | None = None
+        # What every job and run in flight is now, as plain tuples (not tracked by the
+        # garbage collector): written again into a new file if this one is deleted.
+        self._jobs_now: dict[str, tuple[Any, ...]] = {}
+        self._in_flight_now: dict[tuple[str, int], tuple[RunContext, int]] = {}
+        self._writer_lock = ExclusiveLock(Path(f"{self.path}.lock"))
+        self._file: tuple[int, int] = (0, 0)
+        # Writes that put the state back into a new file, until they are committed.
+        self._rescued: list[_Write] = []
+        self._connection = self._connect()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_file: tuple[int, int] = (0, 0)
+        self._writer: threading.Thread | None = None
+        if self.flush_interval is not None:
+            self._writer = threading.Thread(
+                target=self._write_periodically, name=f"sts-store-{self.path.stem}", daemon=True
+            )
+            self._writer.start()
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
+            # mode of the database file, and run history may quote what a job printed.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise StateStoreError(
+                f"cannot create the state database {self.path}: {error}"
+            ) from None
+        try:
+            # isolation_level=None: transactions are begun explicitly, one per batch.
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            # NORMAL in WAL mode survives a killed process; only power loss can drop the
+            # last commits, which is the trade for not syncing on every batch.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                connection.close()
+                raise StateStoreError(
+                    f"the state database {self.path} has schema version {version}, newer than "
+                    f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
+                )
+            if version < SCHEMA_VERSION:  # a reader of an existing file writes nothing
+                connection.executescript(_SCHEMA)
+                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._file = _identity(os.stat(self.path))
+        except (sqlite3.DatabaseError, OSError) as error:
+            described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
+            raise StateStoreError(
+                f"cannot use the state database {self.path}: {described}. Move the file away "
+                f"to start with empty state"
+            ) from None
+        if str(mode).lower() != "wal":
+            connection.close()
+            raise StateStoreError(
+                f"the state database {self.path} cannot use WAL mode (journal mode is "
+                f"{mode!r}); put it on a local file system"
+            )
+        return connection
+
+    def acquire(self) -> None:
+        """Become the only scheduler writing this file, until :meth:`close` (an OS lock on
+        ``<file>.lock``, which the kernel releases if the process dies).
+
+        :raises StoreInUseError: naming the file and the holder's pid and host.
+        """
+        try:
+            self._writer_lock.acquire()
+        except LockHeld as held:
+            raise StoreInUseError(
+                f"the state database {self.path} is in use by another scheduler "
+                f"({held.holder}): stop that one, or give this one another state file "
+                f"([state] path)"
+            ) from None
+        except OSError as error:
+            raise StateStoreError(
+                f"cannot lock the state database {self.path} ({self._writer_lock.path}): {error}"
+            ) from None
+
+    # -- writes: buffered -------------------------------------------------------------------
+
+    def _buffer(self, write: _Write) -> None:
+        if self._closed:
+            raise StateStoreError(f"the state database {self.path} is closed")
+        with self._pending_lock:
+            self._pending.append(write)
+            full = len(self._pending) >= self.batch_size
+        if full:
+            if self._writer is None:
+                self.flush()
+            else:
+                self._wake.set()
+
+    def save_job(self, state: JobState) -> None:
+        self._jobs_now[state.name] = (
+            state.next_fire,
+            state.last_fire,
+            state.paused,
+            state.schedule,
+        )
+        self._buffer((_save_job, state))
+
+    def remove_job(self, name: str) -> None:
+        self._jobs_now.pop(name, None)
+        self._buffer((_remove_job, name))
+
+    def run_started(self, run: RunContext) -> None:
+        started = (run, os.getpid())
+        self._in_flight_now[run.run_id, run.attempt] = started
+        self._buffer((_run_started, started))
+
+    def record_run(self, record: RunRecord) -> None:
+        self._in_flight_now.pop((record.run_id, record.attempt), None)
+        self._buffer((_record_run, record))
+
+    def committed(self) -> Awaitable[None] | None:
+        """On the event loop: an awaitable done once every write made so far is committed
+        (or its commit failed: then the failure is logged and nobody waits for the disk);
+        ``None`` when there is nothing to wait for.
+
+        The writer is woken once the loop has run what is ready, so the runs that a burst
+        of fires started together wait for one commit.
+        """
+        if self._writer is None:
+            self.flush()
+            return None
+        if self.failing is not None:
+            return None
+        with self._pending_lock:
+            commit = self._ticket()
+            if commit is None or commit.finished.is_set():
+                return None
+            future = commit.future
+            if future is None:
+                loop = asyncio.get_running_loop()
+                future = commit.future = loop.create_future()
+                loop.call_soon(self._wake.set)
+        return future
+
+    def _ticket(self) -> _Commit | None:
+        """The commit that will carry every write made so far (call with the pending lock)."""
+        if self._pending:
+            if self._pending_commit is None:
+                self._pending_commit = _Commit()
+            return self._pending_commit
+        if self._running_commit is None:
+            return None
+        return self._running_commit
+
+    def flush(self) -> None:
+        """Commit every buffered write, in one transaction.
+
+        :raises StateStoreError: with SQLite's own reason (``database or disk is full
+            (SQLITE_FULL)``); the writes are kept and go with the next commit.
+        """
+        with self._db_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+                commit, self._pending_commit = self._pending_commit, None
+                if commit is None and batch:
+                    commit = _Commit()  # a read that comes meanwhile waits for it
+                self._running_commit = commit
+            try:
+                self._commit(batch)
+            except BaseException:
+                with self._pending_lock:
+                    self._pending[:0] = batch  # kept, in order, ahead of later writes
+                raise
+            finally:
+                with self._pending_lock:
+                    self._running_commit = None
+                    future = None
+                    if commit is not None:
+                        commit.finished.set()
+                        future = commit.future
+                if future is not None:
+                    with contextlib.suppress(RuntimeError):  # the loop has closed
+                        future.get_loop().call_soon_threadsafe(_settle, future)
+
+    def _commit(self, batch: list[_Write]) -> None:
+        self._reopen_if_gone()
+        if self._rescued:
+            batch = self._rescued + batch
+        if not batch:
+            return
+        connection = self._connection
+        touched: set[str] = set()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for apply, argument in batch:
+                    apply(connection, argument)
+                    if apply is _record_run:
+                        touched.add(argument.job)
+                for job in touched:
+                    self._prune(job)
+                connection.execute("COMMIT")
+                self._rescued = []
+            except BaseException:
+                # SQLite may have rolled the transaction back itself (a full disk does):
+                # a second rollback would only hide the real error.
+                if connection.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            raise StateStoreError(
+                f"cannot write the state database {self.path}: {_describe(error)}"
+            ) from None
+
+    def _prune(self, job: str) -> None:
+        for failed, keep in ((0, self.success_history), (1, self.failure_history)):
+            self._connection.execute(
+                "DELETE FROM runs WHERE job = ? AND failed = ? AND seq NOT IN "
+                "(SELECT seq FROM runs WHERE job = ? AND failed = ? ORDER BY seq DESC LIMIT ?)",
+                (job, failed, job, failed, keep),
+            )
+
+    def _reopen_if_gone(self) -> None:
+        """When the file was deleted or replaced, open the one now at the path, and keep
+        the writes that put every job's state (and the runs in flight) back into it."""
+        try:
+            gone = _identity(os.stat(self.path)) != self._file
+            how = "replaced by another file"
+        except FileNotFoundError:
+            gone, how = True, "deleted"
+        except OSError:
+            return  # the directory cannot be read: the commit will say what is wrong
+        if not gone:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.close()
+        self._connection = self._connect()
+        if self._writer_lock.held and not self._writer_lock.still_ours():
+            self._writer_lock.release()  # a lock on a deleted file keeps nobody out
+            try:
+                self._writer_lock.acquire()
+            except (LockHeld, OSError) as error:
+                logger.critical(
+                    "the lock file of the state database %s was deleted and cannot be taken "
+                    "again (%s): another scheduler may now write this file too",
+                    self.path,
+                    error,
+                )
+        jobs = dict(self._jobs_now)
+        runs = dict(self._in_flight_now)
+        logger.error(
+            "the state database %s was %s while the scheduler ran; wrote the state of its "
+            "%d job(s) and %d run(s) in flight into a new file (the run history before now "
+            "is not in it)",
+            self.path,
+            how,
+            len(jobs),
+            len(runs),
+        )
+        self._rescued = [(_save_job, JobState(name, *state)) for name, state in jobs.items()]
+        self._rescued += [(_run_started, started) for started in runs.values()]
+
+    def _write_periodically(self) -> None:
+        assert self.flush_interval is not None
+        delay = self.flush_interval
+        while not self._closed:
+            if self.failing is None:
+                self._wake.wait(delay)
+                self._wake.clear()
+            else:  # retrying a failed batch: only closing cuts the pause short
+                self._closing.wait(delay)
+            if self._closed:
+                return
+            try:
+                self.flush()
+            except StateStoreError as error:
+                delay = min(max(delay * 2, self.flush_interval), MAX_RETRY_DELAY)
+                if self.failing is None:
+                    # Said once per outage, not on every retry.
+                    logger.error(
+                        "%s; the writes are kept and tried again every %gs at most",
+                        error,
+                        MAX_RETRY_DELAY,
+                    )
+                self.failing = str(error)
+            else:
+                if self.failing is not None:
+                    logger.warning("the state database %s is written again", self.path)
+                self.failing = None
+                delay = self.flush_interval
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _wait_for_writes(self) -> None:
+        """Let a read see the writes made before it: commit them first, or wait (at most
+        ``read_timeout``) for the writer thread to, without holding any lock it needs."""
+        if self._writer is None:
+            self.flush()
+            return
+        if self.failing is not None or threading.current_thread() is self._writer:
+            return
+        with self._pending_lock:
+            commit = self._ticket()
+        if commit is None:
+            return
+        self._wake.set()
+        if not commit.finished.wait(self.read_timeout):
+            logger.debug(
+                "a read of %s did not wait longer than %gs for buffered writes",
+                self.path,
+                self.read_timeout,
+            )
+
+    def _query(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        self._wait_for_writes()
+        with self._read_lock:
+            try:
+                if self._reader is None or self._reader_file != self._file:
+                    if self._reader is not None:
+                        self._reader.close()
+                    # A connection of its own: in WAL mode a reader never waits for a
+                    # writer, whichever process holds the write lock.
+                    self._reader = sqlite3.connect(
+                        self.path,
+                        timeout=self.read_timeout,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                    self._reader_file = self._file
+                return self._reader.execute(sql, tuple(parameters)).fetchall()
+            except sqlite3.Error as error:
+                raise StateStoreError(
+                    f"cannot read the state database {self.path}: {_describe(error)}"
+                ) from None
+
+    def load_jobs(self) -> dict[str, JobState]:
+        rows = self._query("SELECT name, next_fire, last_fire, paused, schedule FROM jobs")
+        return {
+            name: JobState(name, _moment(next_fire), _moment(last_fire), bool(paused), schedule)
+            for name, next_fire, last_fire, paused, schedule in rows
+        }
+
+    def history(
+        self, job: str | None = None, *, limit: int = 50, failed_only: bool = False
+    ) -> list[RunRecord]:
+        conditions, parameters = [], []
+        if job is not None:
+            conditions.append("job = ?")
+            parameters.append(job)
+        if failed_only:
+            conditions.append("failed = 1")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs{where} ORDER BY seq DESC LIMIT ?",
+            [*parameters, limit],
+        )
+        return [_record_from_row(row) for row in rows]
+
+    def runs_in_flight(self) -> list[tuple[RunContext, int]]:
+        """Attempts started and not finished, with the id of the process that started each."""
+        rows = self._query(
+            "SELECT run_id, job, fire_time, attempt, started_at, manual, pid FROM runs_in_flight "
+            "ORDER BY started_at"
+        )
+        return [
+            (RunContext(run_id, job, _must(fire), attempt, _must(started), bool(manual)), pid)
+            for run_id, job, fire, attempt, started, manual, pid in rows
+        ]
+
+    def recover_interrupted(self) -> list[RunRecord]:
+        """Turn runs left in flight by a previous process into ``interrupted`` records.
+
+        Call it once, when a scheduler starts on this file, before it runs anything.
+        """
+        found = datetime.now(UTC).isoformat(timespec="seconds")
+        records = [
+            RunRecord(
+                run_id=run.run_id,
+                job=run.job,
+                fire_time=run.fire_time,
+                outcome=Outcome.INTERRUPTED,
+                attempt=run.attempt,
+                started_at=run.started_at,
+                error=(
+                    f"interrupted: the process running it (pid {pid}) stopped before the run "
+                    f"finished; found at the next start, {found}"
+                ),
+                manual=run.manual,
+            )
+            for run, pid in self.runs_in_flight()
+        ]
+        if records:
+            with self._db_lock:
+                self._commit([(_record_run, record) for record in records])
+        return records
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check``: ``["ok"]`` for a sound file."""
+        return [str(row[0]) for row in self._query("PRAGMA integrity_check")]
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, stop the writer thread, close the file and release the writer's lock.
+        Closing twice is a no-op.
+
+        :raises StateStoreError: when the last writes cannot be committed (they are lost,
+            and the error says why); the file is closed all the same.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._closing.set()
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.join()
+        try:
+            self.flush()
+        except StateStoreError as error:
+            raise StateStoreError(
+                f"{error}; {len(self._pending)} buffered writes are lost"
+            ) from None
+        finally:
+            with self._db_lock:
+                self._connection.close()
+            with self._read_lock:
+                if self._reader is not None:
+                    self._reader.close()
+            self._writer_lock.release()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {str(self.path)!r}>"
+
+
+def _must(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# -- the writes, applied inside a batch's transaction ------------------------------------------
+
+
+def _save_job(connection: sqlite3.Connection, state: JobState) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO jobs (name, next_fire, last_fire, paused, schedule) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (
+            state.name,
+            _text(state.next_fire),
+            _text(state.last_fire),
+            int(state.paused),
+            state.schedule,
+        ),
+    )
+
+
+def _remove_job(connection: sqlite3.Connection, name: str) -> None:
+    connection.execute("DELETE FROM jobs WHERE name = ?", (name,))
+    connection.execute("DELETE FROM runs WHERE job = ?", (name,))
+    connection.execute("DELETE FROM runs_in_flight WHERE job = ?", (name,))
+
+
+def _run_started(connection: sqlite3.Connection, started: tuple[RunContext, int]) -> None:
+    run, pid = started
+    connection.execute(
+        "INSERT OR REPLACE INTO runs_in_flight "
+        "(run_id, attempt, job, fire_time, started_at, manual, pid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            run.run_id,
+            run.attempt,
+            run.job,
+            run.fire_time.isoformat(),
+            run.started_at.isoformat(),
+            int(run.manual),
+            pid,
+        ),
+    )
+
+
+def _record_run(connection: sqlite3.Connection, record: RunRecord) -> None:
+    connection.execute(
+        "DELETE FROM runs_in_flight WHERE run_id = ? AND attempt = ?",
+        (record.run_id, record.attempt),
+    )
+    connection.execute(
+        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.run_id,
+            record.job,
+            record.fire_time.isoformat(),
+            str(record.outcome),
+            int(is_failure(record.outcome)),
+            record.attempt,
+            _text(record.started_at),
+            _text(record.finished_at),
+            record.error,
+            record.traceback,
+            _text(record.retry_at),
+            int(record.manual),
+            record.missed_count,
+            json.dumps(record.output) if record.output else None,
+        ),
+    )
+
+
+def _record_from_row(row: tuple[Any, ...]) -> RunRecord:
+    (
+        run_id,
+        job,
+        fire_time,
+        outcome,
+        _failed,
+        attempt,
+        started_at,
+        finished_at,
+        error,
+        traceback,
+        retry_at,
+        manual,
+        missed_count,
+        output,
+    ) = row
+    return RunRecord(
+        run_id=run_id,
+        job=job,
+        fire_time=_must(fire_time),
+        outcome=Outcome(outcome),
+        attempt=attempt,
+        started_at=_moment(started_at),
+        finished_at=_moment(finished_at),
+        error=error,
+        traceback=traceback,
+        retry_at=_moment(retry_at),
+        manual=bool(manual),
+        missed_count=missed_count,
+        output=json.loads(output) if output else {},
+    )
+
+
+def _whole_number(value: int | str, what: str) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValueError(f"invalid {what} {value!r}: expected a whole number >= 0") from None
+    return value
+
+
+def open_sqlite_store(
+    scheduler_name: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    success_history: int | str = DEFAULT_SUCCESS_HISTORY,
+    failure_history: int | str = DEFAULT_FAILURE_HISTORY,
+    flush_interval: Duration | None = DEFAULT_FLUSH_INTERVAL,
+) -> SQLiteStore:
+    """The ``sqlite`` state store's factory: options may be text, as a config file gives them.
+
+    :param path: the file; ``<user data dir>/sts/<scheduler name>.db`` by default.
+    """
+    if path is None or (isinstance(path, str) and not path.strip()):
+        from .paths import state_database
+
+        path = state_database(scheduler_name)
+    return SQLiteStore(
+        Path(path).expanduser(),
+        success_history=_whole_number(success_history, "success_history"),
+        failure_history=_whole_number(failure_history, "failure_history"),
+        flush_interval=flush_interval,
+    )
