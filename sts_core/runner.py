@@ -238,6 +238,10 @@ class Runner:
         if self.committed is not None:
             waiting = self.committed()
             if waiting is not None:
+                # A virtual clock must not jump ahead while the disk works.
+                wait_real = getattr(self._scheduler.clock, "wait_real", None)
+                if wait_real is not None:
+                    waiting = wait_real(waiting)
                 await waiting
 
     # -- records ----------------------------------------------------------------------------

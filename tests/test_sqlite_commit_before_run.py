@@ -3,6 +3,7 @@ run's start are on disk, and the runs of fires due together share one commit."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 import sts
+from sts.testing import VirtualClock
 from sts_core.service.sqlite_store import SQLiteStore
 
 
@@ -137,3 +139,29 @@ def test_a_failing_store_does_not_hold_runs_back(
     # Once the file has room again, nothing the engine did is missing.
     with SQLiteStore(path, flush_interval=None, failure_history=1000) as reader:
         assert {r.run_id for r in reader.history(limit=1000, failed_only=True)} >= set(runs)
+
+
+def test_a_virtual_clock_does_not_jump_ahead_of_the_commit(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """Timing tests keep a real store: while a run waits for its commit (real
+    milliseconds on a thread), virtual time stands still instead of jumping to the stop."""
+    starts: list[datetime] = []
+
+    async def work() -> None:
+        starts.append(virtual_clock.now())
+
+    store = SQLiteStore(tmp_path / "state.db", flush_interval=0.05)
+    scheduler = sts.TaskScheduler(name="virtual", store=store, clock=virtual_clock)
+    scheduler.schedule(sts.FunctionTask(work, name="work"), "every 10s")
+    origin = virtual_clock.now()
+
+    async def main() -> None:
+        async with scheduler:
+            await asyncio.sleep(35)
+
+    try:
+        virtual_clock.run(main())
+    finally:
+        store.close()
+    assert [(start - origin).total_seconds() for start in starts] == [10.0, 20.0, 30.0]
