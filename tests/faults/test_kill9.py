@@ -167,5 +167,10 @@ def test_every_state_file_passes_integrity_check_after_each_kill(attacks: list[A
     assert [attack.broken_files for attack in attacks] == [[]] * len(attacks)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #10 item 4 (rel-io): a shell command outlives a killed scheduler until "
+    "PR_SET_PDEATHSIG and the restart's group kill are merged; then remove this mark",
+)
 def test_no_command_outlives_a_killed_scheduler(attacks: list[Attack]) -> None:
     assert [attack.orphans for attack in attacks] == [0] * len(attacks)
