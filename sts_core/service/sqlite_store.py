@@ -33,6 +33,8 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +97,8 @@ _RUN_COLUMNS = (
     "traceback, retry_at, manual, missed_count, output"
 )
 
-# A buffered write: the SQL function to apply and its argument.
-_Write = tuple[Callable[[sqlite3.Connection, Any], None], Any]
+# A buffered write: the function that applies writes of its kind, and its argument.
+_Write = tuple[Callable[[sqlite3.Connection, list[Any]], None], Any]
 
 
 logger = logging.getLogger("sts")
@@ -313,20 +315,20 @@ class SQLiteStore:
             state.paused,
             state.schedule,
         )
-        self._buffer((_save_job, state))
+        self._buffer((_save_jobs, state))
 
     def remove_job(self, name: str) -> None:
         self._jobs_now.pop(name, None)
-        self._buffer((_remove_job, name))
+        self._buffer((_remove_jobs, name))
 
     def run_started(self, run: RunContext) -> None:
         started = (run, os.getpid())
         self._in_flight_now[run.run_id, run.attempt] = started
-        self._buffer((_run_started, started))
+        self._buffer((_runs_started, started))
 
     def record_run(self, record: RunRecord) -> None:
         self._in_flight_now.pop((record.run_id, record.attempt), None)
-        self._buffer((_record_run, record))
+        self._buffer((_record_runs, record))
 
     def committed(self) -> Awaitable[None] | None:
         """On the event loop: an awaitable done once every write made so far is committed
@@ -403,12 +405,12 @@ class SQLiteStore:
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for apply, argument in batch:
-                    apply(connection, argument)
-                    if apply is _record_run:
-                        touched.add(argument.job)
-                for job in touched:
-                    self._prune(job)
+                for apply, writes in groupby(batch, key=itemgetter(0)):
+                    arguments = [argument for _, argument in writes]
+                    apply(connection, arguments)
+                    if apply is _record_runs:
+                        touched.update(record.job for record in arguments)
+                self._prune(touched)
                 connection.execute("COMMIT")
                 self._rescued = []
             except BaseException:
@@ -423,13 +425,18 @@ class SQLiteStore:
                 f"cannot write the state database {self.path}: {_describe(error)}"
             ) from None
 
-    def _prune(self, job: str) -> None:
-        for failed, keep in ((0, self.success_history), (1, self.failure_history)):
-            self._connection.execute(
-                "DELETE FROM runs WHERE job = ? AND failed = ? AND seq NOT IN "
-                "(SELECT seq FROM runs WHERE job = ? AND failed = ? ORDER BY seq DESC LIMIT ?)",
-                (job, failed, job, failed, keep),
-            )
+    def _prune(self, jobs: set[str]) -> None:
+        """Keep the newest ``success_history`` and ``failure_history`` runs of each job: an
+        index walk to the first run too many, then a range delete."""
+        self._connection.executemany(
+            "DELETE FROM runs WHERE job = ? AND failed = ? AND seq <= (SELECT seq FROM runs "
+            "WHERE job = ? AND failed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            [
+                (job, failed, job, failed, keep)
+                for job in jobs
+                for failed, keep in ((0, self.success_history), (1, self.failure_history))
+            ],
+        )
 
     def _reopen_if_gone(self) -> None:
         """When the file was deleted or replaced, open the one now at the path, and keep
@@ -468,8 +475,8 @@ class SQLiteStore:
             len(jobs),
             len(runs),
         )
-        self._rescued = [(_save_job, JobState(name, *state)) for name, state in jobs.items()]
-        self._rescued += [(_run_started, started) for started in runs.values()]
+        self._rescued = [(_save_jobs, JobState(name, *state)) for name, state in jobs.items()]
+        self._rescued += [(_runs_started, started) for started in runs.values()]
 
     def _write_periodically(self) -> None:
         assert self.flush_interval is not None
@@ -602,7 +609,7 @@ class SQLiteStore:
         ]
         if records:
             with self._db_lock:
-                self._commit([(_record_run, record) for record in records])
+                self._commit([(_record_runs, record) for record in records])
         return records
 
     def integrity_check(self) -> list[str]:
@@ -654,68 +661,79 @@ def _must(text: str) -> datetime:
 
 
 # -- the writes, applied inside a batch's transaction ------------------------------------------
+# Each takes the arguments of consecutive writes of its kind: one ``executemany`` per
+# statement costs a third of one ``execute`` per write.
 
 
-def _save_job(connection: sqlite3.Connection, state: JobState) -> None:
-    connection.execute(
+def _save_jobs(connection: sqlite3.Connection, states: list[JobState]) -> None:
+    connection.executemany(
         "INSERT OR REPLACE INTO jobs (name, next_fire, last_fire, paused, schedule) "
         "VALUES (?, ?, ?, ?, ?)",
-        (
-            state.name,
-            _text(state.next_fire),
-            _text(state.last_fire),
-            int(state.paused),
-            state.schedule,
-        ),
+        [
+            (
+                state.name,
+                _text(state.next_fire),
+                _text(state.last_fire),
+                int(state.paused),
+                state.schedule,
+            )
+            for state in states
+        ],
     )
 
 
-def _remove_job(connection: sqlite3.Connection, name: str) -> None:
-    connection.execute("DELETE FROM jobs WHERE name = ?", (name,))
-    connection.execute("DELETE FROM runs WHERE job = ?", (name,))
-    connection.execute("DELETE FROM runs_in_flight WHERE job = ?", (name,))
+def _remove_jobs(connection: sqlite3.Connection, names: list[str]) -> None:
+    rows = [(name,) for name in names]
+    connection.executemany("DELETE FROM jobs WHERE name = ?", rows)
+    connection.executemany("DELETE FROM runs WHERE job = ?", rows)
+    connection.executemany("DELETE FROM runs_in_flight WHERE job = ?", rows)
 
 
-def _run_started(connection: sqlite3.Connection, started: tuple[RunContext, int]) -> None:
-    run, pid = started
-    connection.execute(
+def _runs_started(connection: sqlite3.Connection, started: list[tuple[RunContext, int]]) -> None:
+    connection.executemany(
         "INSERT OR REPLACE INTO runs_in_flight "
         "(run_id, attempt, job, fire_time, started_at, manual, pid) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            run.run_id,
-            run.attempt,
-            run.job,
-            run.fire_time.isoformat(),
-            run.started_at.isoformat(),
-            int(run.manual),
-            pid,
-        ),
+        [
+            (
+                run.run_id,
+                run.attempt,
+                run.job,
+                run.fire_time.isoformat(),
+                run.started_at.isoformat(),
+                int(run.manual),
+                pid,
+            )
+            for run, pid in started
+        ],
     )
 
 
-def _record_run(connection: sqlite3.Connection, record: RunRecord) -> None:
-    connection.execute(
+def _record_runs(connection: sqlite3.Connection, records: list[RunRecord]) -> None:
+    connection.executemany(
         "DELETE FROM runs_in_flight WHERE run_id = ? AND attempt = ?",
-        (record.run_id, record.attempt),
+        [(record.run_id, record.attempt) for record in records],
     )
-    connection.execute(
+    connection.executemany(
         f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.run_id,
-            record.job,
-            record.fire_time.isoformat(),
-            str(record.outcome),
-            int(is_failure(record.outcome)),
-            record.attempt,
-            _text(record.started_at),
-            _text(record.finished_at),
-            record.error,
-            record.traceback,
-            _text(record.retry_at),
-            int(record.manual),
-            record.missed_count,
-            json.dumps(record.output) if record.output else None,
-        ),
+        [
+            (
+                record.run_id,
+                record.job,
+                record.fire_time.isoformat(),
+                str(record.outcome),
+                int(is_failure(record.outcome)),
+                record.attempt,
+                _text(record.started_at),
+                _text(record.finished_at),
+                record.error,
+                record.traceback,
+                _text(record.retry_at),
+                int(record.manual),
+                record.missed_count,
+                json.dumps(record.output) if record.output else None,
+            )
+            for record in records
+        ],
     )
 
 
