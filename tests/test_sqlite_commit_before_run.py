@@ -15,7 +15,7 @@ import pytest
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.service.sqlite_store import SQLiteStore
+from sts_core.service.sqlite_store import SQLiteStore, open_sqlite_store
 
 
 def _on_disk(path: Path, job: str) -> tuple[Any, ...]:
@@ -165,3 +165,27 @@ def test_a_virtual_clock_does_not_jump_ahead_of_the_commit(
     finally:
         store.close()
     assert [(start - origin).total_seconds() for start in starts] == [10.0, 20.0, 30.0]
+
+
+def test_commit_before_run_can_be_turned_off_for_throughput(tmp_path: Path) -> None:
+    """``[state] commit_before_run = no``: runs start at once, even while the file is held."""
+    path = tmp_path / "state.db"
+    started = threading.Event()
+
+    async def work() -> None:
+        started.set()
+
+    store = open_sqlite_store("cbr", path=str(path), commit_before_run="no")
+    assert store.commit_before_run is False
+    scheduler = sts.TaskScheduler(name="cbr", blocking=False, store=store)
+    scheduler.schedule(sts.FunctionTask(work, name="work"), "every 100ms")
+    other = sqlite3.connect(path, isolation_level=None, timeout=10)
+    other.execute("BEGIN IMMEDIATE")
+    scheduler.run()
+    try:
+        assert started.wait(5)  # while another process still holds the write lock
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        scheduler.stop(grace=1)
+        store.close()
