@@ -92,6 +92,24 @@ class TaskScheduler:
         path in the user runtime dir; ``None`` (the default) for none.
     """
 
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> TaskScheduler:
+        """The scheduler a config file describes, built as ``sts run CONFIG`` builds it:
+        its jobs scheduled, its state store opened (SQLite by default), its log sinks
+        and secret providers installed (docs/configuration.md).
+
+        :param path: the file; by default found as ``sts`` finds it (``STS_CONFIG``,
+            ``./sts.ini``, ``./config.ini``, the user config dir).
+        :param options: more ``TaskScheduler`` arguments (``blocking``,
+            ``control_socket``...); they win over the file's.
+        :raises ConfigError: listing every problem of the file.
+        """
+        from .service.config import load_config
+
+        return load_config(path).build_scheduler(**options)
+
     def __init__(
         self,
         *,
@@ -111,6 +129,9 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
+        #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
+        #: scheduler built in Python keeps its history like one from a config file.
+        self.has_default_store = store is None
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket

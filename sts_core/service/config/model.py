@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...secrets import use_secret_providers
 from .errors import ConfigError, Problem
 from .factories import plan_logging, plan_secret_providers, plan_store
+from .imports import callable_directories, make_importable
 from .jobs import JobSpec, build_jobs, job_sections
 from .layers import Settings
 from .render import render_settings
@@ -83,6 +84,7 @@ class Config:
 
         :raises ConfigError: listing every problem of every job.
         """
+        make_importable(callable_directories(self.path))
         specs, problems = build_jobs(self.settings, self.plugins, scheduler or self._parser())
         if problems:
             raise ConfigError(problems)
@@ -143,6 +145,7 @@ class Config:
 
         plugins = self.plugins
         name = self.scheduler_name
+        make_importable(callable_directories(self.path))
         specs, problems = build_jobs(self.settings, plugins, self._parser())
         logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
         problems += found
