@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from . import hookspecs
+from .suggest import did_you_mean
 
 hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
 
@@ -87,7 +88,8 @@ class Registry(Generic[T]):
     def missing_message(self, name: str, needed_by: str = "") -> str:
         available = ", ".join(sorted(self._entries)) or "none"
         where = f" (needed by {needed_by})" if needed_by else ""
-        message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
+        maybe = did_you_mean(name, self._entries)
+        message = f"no {self.what} {name!r} is installed{where}{maybe}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
             message += ". " + install_hint(known)

@@ -35,6 +35,7 @@ from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
 from .store import MemoryStore, StateStore
+from .suggest import did_you_mean
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -341,7 +342,8 @@ class TaskScheduler:
                 if ("trigger kind", kind) in KNOWN_PLUGINS:
                     raise PluginError(registry.missing_message(kind))
                 raise ValueError(
-                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)

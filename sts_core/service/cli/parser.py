@@ -113,6 +113,15 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="CONFIG",
+        help="the config file (default: found as `sts run` finds it)",
+    )
+
+
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration",
@@ -213,6 +222,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         _configure_nothing,
         "sts_core.service.cli.plugins_info:show_plugins",
     ),
+    "check": (
+        "check a config file: every problem at once, callables imported, secrets present",
+        _configure_check,
+        "sts_core.service.cli.check:check",
+    ),
     "config": (
         "the effective configuration, with where each value came from",
         _configure_nothing,
@@ -242,7 +256,34 @@ class PluginCommand:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exits with 2 too; say where
         self.print_usage()
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {_with_suggestion(message, self)}\n")
+
+    def every_option(self) -> list[str]:
+        """The option strings of this parser and of its subcommands."""
+        options = list(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    options += sub._option_string_actions
+        return options
+
+
+def _with_suggestion(message: str, parser: _Parser) -> str:
+    """argparse's "invalid choice: 'hisotry' (choose from ...)" and "unrecognized
+    arguments: --limt", with "did you mean"."""
+    import re
+
+    from ...suggest import did_you_mean
+
+    unknown = re.match(r"unrecognized arguments: (\S+)", message)
+    if unknown is not None and unknown.group(1).startswith("-"):
+        option = unknown.group(1).partition("=")[0]
+        return message + did_you_mean(option, set(parser.every_option()))
+    found = re.match(r"(.*invalid choice: '([^']*)')( \(choose from (.*)\))?$", message, re.S)
+    if found is None or found.group(4) is None:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(4))
+    return f"{found.group(1)}{did_you_mean(found.group(2), choices)}{found.group(3)}"
 
 
 def build_parser(plugin_commands: Iterable[PluginCommand] = ()) -> argparse.ArgumentParser:
