@@ -152,6 +152,15 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
 def _configure_history(parser: argparse.ArgumentParser) -> None:
     _job_argument(parser, optional=True, help="the job (default: every job)")
     parser.add_argument(
+        "--job", dest="job_option", metavar="JOB", help="the job, as an option (same as JOB)"
+    )
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="only runs that fired at or after this ISO 8601 time (2026-03-28T00:00, read "
+        "in the job's time zone unless it has an offset)",
+    )
+    parser.add_argument(
         "--failed",
         action="store_true",
         help="only runs that failed, timed out, were " "interrupted or missed",
@@ -169,6 +178,13 @@ def _configure_trigger(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for the run to end; exit 1 when it did not succeed",
     )
+
+
+def _configure_show(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_id", metavar="RUN_ID", help="the run's id, as `sts history` shows it (or its start)"
+    )
+    _json_option(parser)
 
 
 def _configure_job_only(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +218,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         _configure_history,
         "sts_core.service.cli.inspect:show_history",
     ),
+    "show": (
+        "one run in full: error, traceback, output, attempts, timings",
+        _configure_show,
+        "sts_core.service.cli.run_detail:show_run",
+    ),
     "trigger": (
         "run a job now, on the running scheduler",
         _configure_trigger,
@@ -216,6 +237,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         "fire a paused job again, on the running scheduler",
         _configure_job_only,
         "sts_core.service.cli.act:resume",
+    ),
+    "remove": (
+        "remove a job from the running scheduler (until it restarts, for a config's job)",
+        _configure_job_only,
+        "sts_core.service.cli.act:remove",
     ),
     "plugins": (
         "installed plugins and what each registers",
