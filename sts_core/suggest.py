@@ -3,12 +3,13 @@ time zones, trigger kinds, commands, config keys and sections."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 2) -> list[str]:
     """The known names closest to ``name`` (typos of it), best first; at most ``n``."""
+    import difflib  # on error only: the modules that import this load with `sts --help`
+
     known = [candidate for candidate in candidates if candidate != name]
     found = difflib.get_close_matches(name, known, n=n)
     if not found:  # case typos ('europe/berlin') are far by difflib's ratio
