@@ -14,7 +14,7 @@ from config_helpers import make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.config import ConfigError, load_config
+from sts_core.service.config import ConfigError, load_config
 from sts_core.store import MemoryStore
 
 

@@ -16,12 +16,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from ..booleans import BOOLEAN_FORMS
-from ..durations import ACCEPTED_FORMS, parse_duration
+from ...booleans import BOOLEAN_FORMS
+from ...durations import ACCEPTED_FORMS, parse_duration
+from ...notify_policy import NotifyPolicy
+from ...timezones import resolve_timezone
 from ..logs import LEVELS
 from ..logsinks import FORMATS
-from ..notify_policy import NotifyPolicy
-from ..timezones import resolve_timezone
 from .errors import Problem
 from .layers import Layer, Setting, Settings
 from .values import parse_boolean, split_list
