@@ -127,7 +127,7 @@ notify = pager:1, email:ops@example.org
         ).jobs()
     message = str(raised.value)
     assert "sts.ini:6: [job:backup] notify: no notifier scheme 'email' is installed" in message
-    assert "installed: pager" in message and "pip install sts-email" in message
+    assert "installed: pager" in message and "Install the plugin 'sts-email'" in message
 
 
 @pytest.mark.parametrize(

@@ -313,7 +313,7 @@ def test_an_unknown_scheme_names_the_installed_ones_and_the_plugin(
         scheduler.schedule(Flaky(), "every 1m", notify="email:ops@example.org")
     message = str(raised.value)
     assert "no notifier scheme 'email' is installed" in message
-    assert "test" in message and "pip install sts-email" in message
+    assert "test" in message and "Install the plugin 'sts-email'" in message
     with pytest.raises(sts.PluginError, match=r"installed: .*test"):
         scheduler.schedule(Flaky("other"), "every 1m", notify="pager:42")
     assert scheduler.jobs == []  # nothing half-scheduled
