@@ -76,10 +76,18 @@ def read_config(
     if overrides:
         late.append(Layer.from_mapping(COMMAND_LINE, overrides))
 
+    def plugin_sections() -> set[str]:
+        nonlocal plugins
+        if plugins is None:
+            from ...plugins import default_plugins
+
+            plugins = default_plugins()
+        return {*plugins.notifiers, *plugins.task_types}
+
     # Which config sources are on is known from every other layer; they sit in between.
     settings = _merge([*early, *late])
     sources: list[Layer] = []
-    problems = check_sections(settings)
+    problems = check_sections(settings, plugin_sections)
     if settings.value("scheduler", "sources") and not problems:
         if plugins is None:
             from ...plugins import default_plugins
@@ -87,8 +95,7 @@ def read_config(
             plugins = default_plugins()
         sources = source_layers(settings, plugins)
         settings = _merge([*early, *sources, *late])
-
-        problems = check_sections(settings)
+        problems = check_sections(settings, plugin_sections)
     warnings: list[str] = [skipped] if skipped is not None else []
     if found is not None and file_layer is not None:
         warnings += plain_text_secret_warnings(found, file_layer)
