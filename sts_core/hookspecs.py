@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from .records import RunContext, RunRecord
     from .scheduler import Job, TaskScheduler
 
-hookspec = pluggy.HookspecMarker("sts")
+#: The project name: of the spec marker, the implementation marker and the entry-point group.
+PROJECT = "sts"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: The marker for hook implementations, re-exported as ``sts.hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
 Register = Callable[..., None]

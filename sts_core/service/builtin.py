@@ -8,8 +8,7 @@ loads: ``sts --help`` loads every plugin, and must not pay for SQLite.
 
 from __future__ import annotations
 
-from ..hookspecs import Register
-from ..plugins import hookimpl
+from ..hookspecs import Register, hookimpl
 
 
 @hookimpl
