@@ -38,6 +38,7 @@ if typing.TYPE_CHECKING:
     from sts_core.secrets import resolve_secrets as resolve_secrets
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
+    from sts_core.service.control import ControlServer as ControlServer
     from sts_core.service.control import default_control_socket as default_control_socket
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
@@ -73,6 +74,7 @@ _API = {
     "resolve_secrets": "sts_core.secrets",
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
+    "ControlServer": "sts_core.service.control",
     "default_control_socket": "sts_core.service.control",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
