@@ -248,6 +248,10 @@ def _error(request_id: Any, code: str, message: str) -> bytes:
     return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
 
 
+class ControlSocketInUse(RuntimeError):
+    """Another scheduler answers on the socket: a second ``sts run`` of one scheduler."""
+
+
 def _clear_stale_socket(path: Path) -> None:
     """Make room for the socket: remove one nobody listens on, refuse to steal a live one."""
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
@@ -273,7 +277,7 @@ def _clear_stale_socket(path: Path) -> None:
         return
     finally:
         probe.close()
-    raise RuntimeError(
+    raise ControlSocketInUse(
         f"another scheduler already listens on the control socket {str(path)!r}; stop it, "
         f"or give this one another name or control_socket path"
     )
@@ -289,7 +293,7 @@ def control_server(scheduler: TaskScheduler, path: str | os.PathLike[str] | bool
 
         resolved = control_socket(scheduler.name)
     elif path is False:
-        raise ValueError("start_control_server needs a path or True, got False")
+        raise ValueError("a control server needs a path or True, got False")
     else:
         resolved = Path(os.fspath(path))
     return ControlServer(scheduler, resolved)
@@ -301,7 +305,7 @@ async def start_control_server(
     """Start answering the control protocol for ``scheduler`` on ``path``.
 
     :param path: the socket's path; ``True`` for ``<user runtime dir>/sts/<name>.sock``.
-    :raises RuntimeError: when another scheduler already listens there.
+    :raises ControlSocketInUse: when another scheduler already listens there.
     """
     server = control_server(scheduler, path)
     await server.start()
