@@ -22,6 +22,8 @@ if typing.TYPE_CHECKING:
     from sts_core.durations import parse_duration as parse_duration
     from sts_core.exports import lazy_exports as lazy_exports
     from sts_core.job import Job as Job
+    from sts_core.notifications import NotificationEvent as NotificationEvent
+    from sts_core.notifications import Notifier as Notifier
     from sts_core.plugins import PluginError as PluginError
     from sts_core.plugins import Plugins as Plugins
     from sts_core.plugins import create_plugins as create_plugins
@@ -58,6 +60,8 @@ _API = {
     "parse_duration": "sts_core.durations",
     "lazy_exports": "sts_core.exports",
     "Job": "sts_core.job",
+    "NotificationEvent": "sts_core.notifications",
+    "Notifier": "sts_core.notifications",
     "PluginError": "sts_core.plugins",
     "Plugins": "sts_core.plugins",
     "create_plugins": "sts_core.plugins",
