@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -30,11 +31,13 @@ from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
+from .notifications import Notifications
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
 from .store import DurableStore, MemoryStore, StateStore
+from .suggest import did_you_mean
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -89,8 +92,38 @@ class TaskScheduler:
     :param seed: seed of the random numbers behind jitter, for reproducible tests.
     :param control_socket: a Unix socket path on which the scheduler answers the control
         protocol (``sts jobs``, ``sts trigger``, the terminal UI); ``True`` for the default
-        path in the user runtime dir; ``None`` (the default) for none.
+        path in the user runtime dir; ``None`` (the default) for none. The scheduler does
+        not serve it itself: the service's built-in plugin does, through the
+        ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
+        ``async with ControlServer(scheduler, path), scheduler:``).
     """
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> TaskScheduler:
+        """The scheduler a config file describes, built as ``sts run CONFIG`` builds it:
+        its jobs scheduled, its state store opened (SQLite by default), its log sinks
+        and secret providers installed (docs/configuration.md).
+
+        :param path: the file; by default found as ``sts`` finds it (``STS_CONFIG``,
+            ``./sts.ini``, ``./config.ini``, the user config dir).
+        :param options: more ``TaskScheduler`` arguments (``blocking``,
+            ``control_socket``...); they win over the file's.
+        :raises ConfigError: listing every problem of the file.
+        :raises PluginError: when no plugin reads config files (the service's built-in
+            plugin does, unless disabled).
+        """
+        plugins = options.get("plugins") or default_plugins()
+        built: TaskScheduler | None = plugins.manager.hook.sts_scheduler_from_config(
+            path=path, options=options
+        )
+        if built is None:
+            raise PluginError(
+                "no plugin builds a scheduler from a config file: the service's built-in "
+                "plugin (sts_core.service.builtin) does, unless STS_DISABLE_PLUGINS names it"
+            )
+        return built
 
     def __init__(
         self,
@@ -111,12 +144,20 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
+        #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
+        #: scheduler built in Python keeps its history like one from a config file.
+        self.has_default_store = store is None
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
-        self._control: Any = None
+        # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
+        # starts, exited after its last run.
+        self._lifespan: contextlib.AsyncExitStack | None = None
+        self._runs_as_main = False  # started by run(), as the program's main loop
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
+        #: Failure notifications of the jobs that ask for them (``notify = email:...``).
+        self.notifications = Notifications(self)
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
@@ -262,7 +303,8 @@ class TaskScheduler:
         :param name: the job's name; the task's name by default.
         :param policy: job policies overriding the task's (``retries``, ``timeout``,
             ``overlap``, ``misfire_grace``, ``coalesce``, ``jitter``, ``timezone``,
-            ``start``, ``end``, ``paused``, ``backoff``, ...).
+            ``start``, ``end``, ``paused``, ``backoff``, ...) and notification policies
+            (``notify``, ``notify_on``, ``notify_interval``, ``notify_options``).
         """
         job_policy = JobPolicy.build(task, **policy)
         job: Job = self._call(self._schedule, task, trigger, name, job_policy)
@@ -274,6 +316,7 @@ class TaskScheduler:
         zone = policy.timezone or self.timezone
         resolved = self.make_trigger(trigger, timezone=zone, job_name=job_name)
         job = Job(job_name, task, resolved, policy)
+        self.notifications.follow(job)
         self._jobs[job_name] = job
         siblings = self._jobs_of_task.get(task.name)
         if siblings is None:
@@ -320,7 +363,8 @@ class TaskScheduler:
                 if ("trigger kind", kind) in KNOWN_PLUGINS:
                     raise PluginError(registry.missing_message(kind))
                 raise ValueError(
-                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)
@@ -434,6 +478,7 @@ class TaskScheduler:
     def _manual_job(self, task: Task) -> Job:
         """A job with no trigger, for a task that only runs when asked to."""
         job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
+        self.notifications.follow(job)
         self._jobs[job.name] = job
         self._jobs_of_task.setdefault(task.name, []).append(job)
         self._notifier.job_changed(job, "added")
@@ -581,15 +626,17 @@ class TaskScheduler:
         self._runner.stopping = False
         self._stopped.clear()
         self._stopped_here = asyncio.Event()
-        if self.control_socket:
-            from .service.control import start_control_server
-
-            try:
-                self._control = await start_control_server(self, self.control_socket)
-            except BaseException:
-                # Not started at all, rather than firing without the socket it was asked for.
-                self._loop = self._loop_thread = None
-                raise
+        lifespan = contextlib.AsyncExitStack()
+        try:
+            hook = self.plugins.hook.sts_scheduler_lifespan
+            for context in hook(scheduler=self, main=self._runs_as_main):
+                await lifespan.enter_async_context(context)
+        except BaseException:
+            # Not started at all, rather than firing without, say, the socket it was asked for.
+            await lifespan.aclose()
+            self._loop = self._loop_thread = None
+            raise
+        self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._restore_state()
@@ -663,9 +710,10 @@ class TaskScheduler:
                 run.cancel("the scheduler stopped")
             if pending:
                 await asyncio.wait(pending)
-        if self._control is not None:
-            await self._control.close()
-            self._control = None
+        await self.notifications.close(seconds)
+        if self._lifespan is not None:
+            await self._lifespan.aclose()
+            self._lifespan = None
         try:
             self.store.flush()
         except Exception as error:  # a full disk must not leave the scheduler half stopped
@@ -695,9 +743,7 @@ class TaskScheduler:
     def run(self) -> None:
         """Run the scheduler: block until stopped (SIGINT, SIGTERM or ``stop()``), or with
         ``blocking=False`` start it in a background thread and return at once."""
-        from .service.logs import configure_logging
-
-        configure_logging()
+        self._runs_as_main = True  # so the lifespan hooks set up logging
         if self.blocking:
             self._run_forever(install_signals=threading.current_thread() is threading.main_thread())
             return
