@@ -7,6 +7,8 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,27 @@ def _on_disk(path: Path, job: str) -> tuple[Any, ...]:
         connection.close()
 
 
+@contextmanager
+def _running_while_held(
+    store: SQLiteStore, work: Callable[[], Any], schedule: str
+) -> Iterator[sqlite3.Connection]:
+    """A scheduler running ``work`` on ``store`` while another process holds the file's
+    write lock: the caller lets go with ``COMMIT`` on the connection it gets."""
+    scheduler = sts.TaskScheduler(name="cbr", blocking=False, store=store)
+    scheduler.schedule(sts.FunctionTask(work, name="work"), schedule)
+    other = sqlite3.connect(store.path, isolation_level=None, timeout=10)
+    other.execute("BEGIN IMMEDIATE")
+    scheduler.run()
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("COMMIT")
+        other.close()
+        scheduler.stop(grace=2)
+        store.close()
+
+
 def test_a_task_starts_only_once_its_next_fire_and_its_start_are_committed(
     tmp_path: Path,
 ) -> None:
@@ -44,22 +67,13 @@ def test_a_task_starts_only_once_its_next_fire_and_its_start_are_committed(
         done.set()
 
     store = SQLiteStore(path, flush_interval=0.02)
-    scheduler = sts.TaskScheduler(name="cbr", blocking=False, store=store)
-    scheduler.schedule(sts.FunctionTask(work, name="work"), "every 300ms")
     # Another process holds the write lock across the fire: no commit can happen until it
     # lets go, so a run that does not wait for its commit finds nothing on disk.
-    other = sqlite3.connect(path, isolation_level=None, timeout=10)
-    other.execute("BEGIN IMMEDIATE")
-    scheduler.run()
-    try:
+    with _running_while_held(store, work, "every 300ms") as other:
         time.sleep(0.6)
         released = datetime.now(UTC)
         other.execute("COMMIT")
         assert done.wait(20)
-    finally:
-        other.close()
-        scheduler.stop(grace=2)
-        store.close()
     fire, run_id, (next_fire, in_flight) = seen[0]
     assert next_fire is not None, "the task ran before its fire's next-fire state was on disk"
     assert datetime.fromisoformat(next_fire) > fire
@@ -177,15 +191,5 @@ def test_commit_before_run_can_be_turned_off_for_throughput(tmp_path: Path) -> N
 
     store = open_sqlite_store("cbr", path=str(path), commit_before_run="no")
     assert store.commit_before_run is False
-    scheduler = sts.TaskScheduler(name="cbr", blocking=False, store=store)
-    scheduler.schedule(sts.FunctionTask(work, name="work"), "every 100ms")
-    other = sqlite3.connect(path, isolation_level=None, timeout=10)
-    other.execute("BEGIN IMMEDIATE")
-    scheduler.run()
-    try:
+    with _running_while_held(store, work, "every 100ms"):
         assert started.wait(5)  # while another process still holds the write lock
-    finally:
-        other.execute("COMMIT")
-        other.close()
-        scheduler.stop(grace=1)
-        store.close()
