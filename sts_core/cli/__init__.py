@@ -60,10 +60,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     Evaluated only when an exception is raised, so the modules load only then.
     """
+    from ..paths import RuntimeDirectoryError
     from ..plugins import PluginError
     from ..sqlite_store import StateStoreError
 
-    known: list[type[BaseException]] = [PluginError, StateStoreError]
+    known: list[type[BaseException]] = [PluginError, RuntimeDirectoryError, StateStoreError]
     try:
         from ..config import ConfigError
     except ImportError:  # pragma: no cover - the config package is optional while built
