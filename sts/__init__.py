@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import TaskScheduler
-    from sts_core.secrets import SecretError, redact, resolve_secrets
+    from sts_core.secrets import SecretError, redact, redaction_margin, resolve_secrets
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -54,6 +54,7 @@ _LAZY = {
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "redact": "sts_core.secrets",
+    "redaction_margin": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
@@ -99,6 +100,7 @@ __all__ = [
     "parse_boolean",
     "parse_duration",
     "redact",
+    "redaction_margin",
     "resolve_secrets",
 ]
 
