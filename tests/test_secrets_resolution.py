@@ -65,7 +65,7 @@ def test_resolved_values_are_redacted_from_text() -> None:
 
 @pytest.mark.parametrize(
     "secret",
-    ["Qz's \"Jy\" Wk", "Qz\\Jy\\\\Wk", "Qz\nJy\r\nWk", "Qzü€Jy\u200bWk", "Qz'\"\\\nüJyWk"],
+    ['Qz\'s "Jy" Wk', "Qz\\Jy\\\\Wk", "Qz\nJy\r\nWk", "Qzü€Jy\u200bWk", "Qz'\"\\\nüJyWk"],
     ids=["quotes", "backslashes", "newlines", "unicode", "all"],
 )
 @pytest.mark.parametrize(
@@ -80,7 +80,16 @@ def test_resolved_values_are_redacted_from_text() -> None:
         lambda value: json.dumps({"error": repr(value)}),
         lambda value: repr(json.dumps(value)),
     ],
-    ids=["raw", "repr", "ascii", "repr-in-list", "json", "json-utf8", "json-of-repr", "repr-of-json"],
+    ids=[
+        "raw",
+        "repr",
+        "ascii",
+        "repr-in-list",
+        "json",
+        "json-utf8",
+        "json-of-repr",
+        "repr-of-json",
+    ],
 )
 def test_a_secret_is_redacted_in_every_encoded_form(secret: str, encode: Any) -> None:
     resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": secret})])

@@ -9,7 +9,15 @@ from typing import Any
 
 from .context import CommandContext
 from .errors import OK, CommandError
-from .show import duration_text, instant_text, one_line, print_json, table, zone_named
+from .show import (
+    duration_text,
+    instant_text,
+    one_line,
+    print_json,
+    printable,
+    table,
+    zone_named,
+)
 from .sources import Source, open_source, zone_of
 
 NO_JOBS_HINT = (
@@ -129,7 +137,8 @@ def show_plan(args: argparse.Namespace) -> int:
         if index:
             print()
         paused = " (paused: these fires wait for `sts resume`)" if row.get("paused") else ""
-        print(f"{row['name']}: {row['schedule']}, in {row.get('timezone') or 'local time'}{paused}")
+        heading = f"{row['name']}: {row['schedule']}, in {row.get('timezone') or 'local time'}"
+        print(printable(heading) + paused)
         if not fires:
             print("  no upcoming fires")
             continue
