@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from sts_core.job import Job
     from sts_core.plugins import PluginError, Plugins, create_plugins
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
+    from sts_core.process_groups import (
+        process_group_members,
+        track_process_group,
+        untrack_process_group,
+    )
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, redact, redaction_margin, resolve_secrets
@@ -46,6 +51,9 @@ _LAZY = {
     "JobPolicy": "sts_core.policy",
     "PermanentError": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
+    "process_group_members": "sts_core.process_groups",
+    "track_process_group": "sts_core.process_groups",
+    "untrack_process_group": "sts_core.process_groups",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
@@ -99,9 +107,12 @@ __all__ = [
     "hookimpl",
     "parse_boolean",
     "parse_duration",
+    "process_group_members",
     "redact",
     "redaction_margin",
     "resolve_secrets",
+    "track_process_group",
+    "untrack_process_group",
 ]
 
 

@@ -6,9 +6,14 @@ loads: ``sts --help`` loads every plugin, and must not pay for asyncio or SQLite
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .hookspecs import Register
 from .plugins import hookimpl
 from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
+
+if TYPE_CHECKING:
+    from .scheduler import TaskScheduler
 
 
 @hookimpl
@@ -60,3 +65,12 @@ def sts_register_secret_providers(register: Register) -> None:
 
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)
+
+
+@hookimpl
+def sts_scheduler_started(scheduler: TaskScheduler) -> None:
+    # Before the first fire: commands a killed scheduler left running (and its guard did
+    # not stop) are killed, so that no job runs beside its own leftover.
+    from .process_groups import reap_orphaned_process_groups
+
+    reap_orphaned_process_groups()

@@ -192,24 +192,19 @@ def encoded_forms(value: str) -> set[str]:
     once more (an error message quoting a ``repr``, logged as JSON)."""
     forms = {value}
     for _ in range(2):
-        forms |= {encode(form) for form in forms for encode in _ENCODINGS}
+        forms |= {escaped for form in forms for escaped in _escaped_forms(form)}
     return forms
 
 
-def _python_escaped(value: str, *, ascii_only: bool) -> str:
-    # Appending both quotes makes repr() choose ' and escape it: the escaped-quote form.
-    quoted = (ascii if ascii_only else repr)(value + "'\"")
-    return quoted[1:-4]
-
-
-_ENCODINGS = (
-    lambda value: _python_escaped(value, ascii_only=False),
-    lambda value: _python_escaped(value, ascii_only=False).replace("\\'", "'"),
-    lambda value: _python_escaped(value, ascii_only=True),
-    lambda value: _python_escaped(value, ascii_only=True).replace("\\'", "'"),
-    lambda value: json.dumps(value)[1:-1],
-    lambda value: json.dumps(value, ensure_ascii=False)[1:-1],
-)
+def _escaped_forms(value: str) -> list[str]:
+    forms = []
+    for python_quote in (repr, ascii):
+        # Appending both quotes makes repr() choose ' and escape it: the escaped-quote form;
+        # inside a text that holds no ", repr() leaves ' as it is: the other form.
+        escaped = python_quote(value + "'\"")[1:-4]
+        forms += [escaped, escaped.replace("\\'", "'")]
+    forms += [json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+    return forms
 
 
 def looks_secret(key: str) -> bool:

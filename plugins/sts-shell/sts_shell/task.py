@@ -31,6 +31,7 @@ from .options import (
     substitute_placeholders,
 )
 from .output import UTF8_WIDTH, CommandProtocol, LineLogger, OutputTail
+from .parent_death import die_with_parent
 from .process_group import KILL_WAIT, group_members, signal_group, stop_group
 
 logger = logging.getLogger("sts.shell")
@@ -150,6 +151,9 @@ class ShellTask(sts.Task):
         )
         transport = await self._spawn(protocol, arguments, program, env, stdin_data)
         pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
+        # Recorded until the group is gone: if the scheduler dies first, a guard process
+        # (or the next scheduler, before its first fire) kills the group.
+        sts.track_process_group(pgid, run_id=run_id, job=job)
         logger.debug("job=%s run=%s: started %s (pid %d)", job, run_id, self.display, pgid)
         try:
             try:
@@ -161,6 +165,7 @@ class ShellTask(sts.Task):
                 raise
             returncode = transport.get_returncode()
         finally:
+            sts.untrack_process_group(pgid)
             transport.close()
             if run is not None:
                 for key, tail in (("stdout", stdout), ("stderr", stderr)):
@@ -237,6 +242,7 @@ class ShellTask(sts.Task):
                 cwd=self.cwd,
                 env=env,
                 process_group=0,  # its own group, so that stopping it reaches every child
+                preexec_fn=die_with_parent(),
             )
         except OSError as error:
             raise CommandSetupError(
