@@ -18,6 +18,7 @@ import pytest
 from control_helpers import running_scheduler, short_socket_dir, succeed
 
 import sts
+from sts_core.control import request
 
 MiB = 1024 * 1024
 #: The limits docs/control-protocol.md documents.
@@ -112,13 +113,21 @@ def _scheduler_process(path: Path) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen([sys.executable, "-c", SERVER, str(path)])
     try:
         deadline = time.monotonic() + 30
-        while not path.exists():
+        while not _answers(path):  # the socket file exists a moment before it listens
             assert process.poll() is None and time.monotonic() < deadline, "no socket"
             time.sleep(0.02)
         yield process
     finally:
         process.kill()
         process.wait()
+
+
+def _answers(path: Path) -> bool:
+    try:
+        request(path, "hello")
+    except OSError:
+        return False
+    return True
 
 
 def _peak_rss_mib(pid: int) -> float:
