@@ -20,27 +20,27 @@ hookimpl = pluggy.HookimplMarker("sts")
 if TYPE_CHECKING:
     from sts_core.booleans import parse_boolean
     from sts_core.clock import Clock, SystemClock
-    from sts_core.control import ControlClient, ControlError, default_control_socket
     from sts_core.durations import parse_duration
     from sts_core.job import Job
     from sts_core.plugins import PluginError, Plugins, create_plugins
     from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
-    from sts_core.process_groups import (
+    from sts_core.records import Outcome, RunContext, RunRecord, current_run
+    from sts_core.scheduler import TaskScheduler
+    from sts_core.secrets import SecretError, redact, redaction_margin, resolve_secrets
+    from sts_core.service.control import ControlClient, ControlError, default_control_socket
+    from sts_core.service.process_groups import (
         process_group_members,
         track_process_group,
         untrack_process_group,
     )
-    from sts_core.records import Outcome, RunContext, RunRecord, current_run
-    from sts_core.scheduler import TaskScheduler
-    from sts_core.secrets import SecretError, redact, redaction_margin, resolve_secrets
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
 _LAZY = {
-    "ControlClient": "sts_core.control",
-    "ControlError": "sts_core.control",
-    "default_control_socket": "sts_core.control",
+    "ControlClient": "sts_core.service.control",
+    "ControlError": "sts_core.service.control",
+    "default_control_socket": "sts_core.service.control",
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
     "parse_boolean": "sts_core.booleans",
@@ -51,9 +51,9 @@ _LAZY = {
     "JobPolicy": "sts_core.policy",
     "PermanentError": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
-    "process_group_members": "sts_core.process_groups",
-    "track_process_group": "sts_core.process_groups",
-    "untrack_process_group": "sts_core.process_groups",
+    "process_group_members": "sts_core.service.process_groups",
+    "track_process_group": "sts_core.service.process_groups",
+    "untrack_process_group": "sts_core.service.process_groups",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",

@@ -18,7 +18,7 @@ import pytest
 from control_helpers import running_scheduler, short_socket_dir, succeed
 
 import sts
-from sts_core.control import request
+from sts_core.service.control import request
 
 MiB = 1024 * 1024
 #: The limits docs/control-protocol.md documents.

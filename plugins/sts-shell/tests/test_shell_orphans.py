@@ -17,8 +17,8 @@ import psutil
 import pytest
 from cli_helpers import StsEnv, sts_environment, wait_for
 
-from sts_core.control import request
-from sts_core.process_groups import reap_orphaned_process_groups, start_time
+from sts_core.service.control import request
+from sts_core.service.process_groups import reap_orphaned_process_groups, start_time
 
 CONFIG = """
 [scheduler]

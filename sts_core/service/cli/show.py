@@ -1,0 +1,96 @@
+"""Text output of the commands: aligned columns and instants in a chosen time zone."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any, TextIO
+
+from ...timezones import local_timezone, resolve_timezone
+
+#: What a terminal would act on instead of showing: C0 and C1 control characters (escape
+#: sequences, bell, carriage return), DEL, line and paragraph separators, and the
+#: invisible and bidirectional formatting characters that can make text read as other text.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control and formatting characters are shown
+    escaped (``\\x1b``, ``\\n``, ``\\u202e``), so that a job name or an error cannot
+    move the cursor, clear the screen or hide part of a line."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _ESCAPES:
+        return _ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The zone a control answer names; the machine's zone when it names none we know."""
+    if not name:
+        return local_timezone()
+    try:
+        return resolve_timezone(name)
+    except ValueError:
+        return local_timezone()
+
+
+def zone_name(zone: tzinfo | None) -> str:
+    if zone is None:
+        return ""
+    return str(getattr(zone, "key", None) or zone)
+
+
+def instant_text(value: str | datetime | None, zone: tzinfo) -> str:
+    """``2026-03-29 03:00:00 CEST`` for an ISO 8601 instant, in ``zone``; ``-`` for none."""
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def one_line(text: str | None, width: int = 100) -> str:
+    """``text`` on one line (its whitespace runs made one space), printable, shortened."""
+    if not text:
+        return ""
+    line = printable(" ".join(text.split()))
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
+    """Columns aligned on the widest cell; the last column is not padded. Every cell is
+    made :func:`printable`."""
+    out = out or sys.stdout
+    rows = [[printable(cell) for cell in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    for row in [list(headers), *rows]:
+        cells = [cell.ljust(widths[index]) for index, cell in enumerate(row[:-1])]
+        print("  ".join([*cells, row[-1]]).rstrip(), file=out)
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    json.dump(value, out or sys.stdout, indent=2, ensure_ascii=False)
+    print(file=out or sys.stdout)
