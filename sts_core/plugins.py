@@ -110,6 +110,8 @@ KNOWN_PLUGINS = {
     ("trigger kind", "cron"): "sts-cron",
     ("task type", "shell"): "sts-shell",
     ("command", "tui"): "sts-tui",
+    ("notifier scheme", "email"): "sts-email",
+    ("notifier scheme", "webhook"): "sts-webhook",
 }
 
 
@@ -148,6 +150,7 @@ _REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
     "state_stores": ("sts_register_state_stores", "state store", _single),
     "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
     "commands": ("sts_register_commands", "command", _command),
+    "notifiers": ("sts_register_notifiers", "notifier scheme", _single),
 }
 
 
@@ -216,6 +219,10 @@ class Plugins:
     @property
     def commands(self) -> Registry[Command]:
         return self.registry("commands")
+
+    @property
+    def notifiers(self) -> Registry[Callable[..., Any]]:
+        return self.registry("notifiers")
 
     def _collect(self, hook_name: str, what: str, build: Callable[..., Any]) -> Registry[Any]:
         entries: dict[str, Registration[Any]] = {}
