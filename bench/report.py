@@ -29,6 +29,11 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("remove_us", "µs / remove", 1),
         ("bytes_per_job", "bytes / job", 0),
     ],
+    "unnamed": [
+        ("add_us", "µs / add", 1),
+        ("last_tenth_us", "µs / add, last tenth", 1),
+        ("add_s", "total add s", 2),
+    ],
     "idle": [("cpu_ms_per_s", "CPU ms / s", 3), ("wakeups_per_s", "wakeups / s", 2)],
 }
 
@@ -110,6 +115,16 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             if jobs == 1_000_000:
                 total = _get(results, "sts", "add_s")
                 checks.append(("1,000,000 adds < 15 s", f"{total:.1f} s", total < 15))
+        elif case["workload"] == "unnamed":
+            mean, last = _get(results, "sts", "add_us"), _get(results, "sts", "last_tenth_us")
+            what = "one task again" if case["params"].get("repeat") else "tasks of one class"
+            checks.append(
+                (
+                    f"unnamed add does not grow: last tenth <= 2x mean ({jobs:,}, {what})",
+                    f"{last / mean:.2f}x",
+                    last <= 2 * mean,
+                )
+            )
         elif case["workload"] == "burst":
             rate, peer = _get(results, "sts", "fires_per_s"), _get(
                 results, "apscheduler", "fires_per_s"

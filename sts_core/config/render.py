@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..secrets import REDACTED, has_secret, looks_secret, redact
 from .layers import Settings
 from .schema import OPEN_SECTIONS, SECTIONS
@@ -18,11 +20,12 @@ def shown(key: str, value: str) -> str:
     return redact(value)
 
 
-def render_settings(settings: Settings, header: str) -> str:
-    """INI text: valid to read back, each value followed by ``; <origin>``."""
+def render_settings(settings: Settings, header: str, *, warnings: Sequence[str] = ()) -> str:
+    """INI text: valid to read back, each value followed by ``; <origin>``, the
+    ``warnings`` as ``# warning:`` comments under the header."""
     order = [name for name in (*SECTIONS, *OPEN_SECTIONS) if name in settings.sections]
     order += [name for name in settings.sections if name not in order]
-    lines = [f"# {header}"]
+    lines = [f"# {header}", *(f"# warning: {warning}" for warning in warnings)]
     for section in order:
         keys = settings.sections[section]
         if not keys:

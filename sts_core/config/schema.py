@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..booleans import BOOLEAN_FORMS
-from ..durations import ACCEPTED_FORMS, parse_duration
+from ..durations import DurationError, duration_problem, parse_duration
 from ..logs import LEVELS
 from ..logsinks import FORMATS
 from ..timezones import resolve_timezone
@@ -63,8 +63,8 @@ def _word(text: str) -> None:
 def _duration(text: str) -> None:
     try:
         parse_duration(text)
-    except ValueError:
-        raise ValueError(f"expected a duration: {ACCEPTED_FORMS}") from None
+    except DurationError as error:
+        raise ValueError(duration_problem(error)) from None
 
 
 def _workers(text: str) -> None:
