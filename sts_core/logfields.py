@@ -54,6 +54,51 @@ def job_fields(event: str, job: str, **facts: Any) -> dict[str, Any]:
     return {"event": event, "job": job, **facts}
 
 
+#: A debug line: the arguments of ``logger.debug`` (the message and its arguments), and
+#: its fields for ``extra=``.
+DebugLine = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def next_fire_line(job: str, fire: datetime | None, paused: bool) -> DebugLine:
+    """The trigger's decision: when the job fires next (or that it never does)."""
+    if fire is None:
+        return ("next fire: job=%s none (its trigger has ended)", job), job_fields(
+            "next_fire", job, next_fire=None
+        )
+    when = fire.isoformat()
+    state = " (paused)" if paused else ""
+    fields = job_fields("next_fire", job, next_fire=when, paused=paused)
+    return ("next fire: job=%s at %s%s", job, when, state), fields
+
+
+def fire_due_line(job: str, fire: datetime, now: float) -> DebugLine:
+    """A fire the loop found due, and how late it is."""
+    late = now - fire.timestamp()
+    fields = job_fields("fire_due", job, fire_time=fire.isoformat(), late=late)
+    return ("fire due: job=%s fire_time=%s late=%.3fs", job, fire.isoformat(), late), fields
+
+
+def misfire_line(
+    job: str, due: int, missed: int, grace: float | None, coalesce: bool, runs: int
+) -> DebugLine:
+    """The misfire rules' decision about fires found due together, or late."""
+    grace_text = "none" if grace is None else f"{grace:g}s"
+    fields = job_fields(
+        "misfire_decision",
+        job,
+        due=due,
+        missed=missed,
+        misfire_grace=grace,
+        coalesce=coalesce,
+        runs=runs,
+    )
+    message = (
+        "misfire decision: job=%s %d fire(s) due, %d missed (misfire_grace %s), "
+        "coalesce=%s: %d run(s) start"
+    )
+    return (message, job, due, missed, grace_text, coalesce, runs), fields
+
+
 def start_summary(scheduler: TaskScheduler) -> tuple[str, dict[str, Any]]:
     """The start-up line: where the config, jobs, state and socket are, and the zone; so
     that the first line of a log answers "which scheduler is this, and what does it run"."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .events import Notifier
 from .job import Job
-from .logfields import run_record_fields, run_started_fields
+from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import SecretError, redact
@@ -88,6 +88,12 @@ class Runner:
                 return
             if mode == "queue":
                 job.queued = fire
+                logger.debug(
+                    "overlap: job=%s fire %s queued behind the running run",
+                    job.name,
+                    fire.isoformat(),
+                    extra=job_fields("fire_queued", job.name, fire_time=fire.isoformat()),
+                )
                 return
             if mode == "replace":
                 for running in job.running:

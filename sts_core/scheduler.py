@@ -30,7 +30,7 @@ from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
-from .logfields import start_summary
+from .logfields import fire_due_line, misfire_line, next_fire_line, start_summary
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
@@ -459,6 +459,9 @@ class TaskScheduler:
         self._sequence += 1
         job.next_fire = fire
         job.generation = self._sequence
+        if logger.isEnabledFor(logging.DEBUG):
+            arguments, fields = next_fire_line(job.name, fire, job.paused)
+            logger.debug(*arguments, extra=fields)
         if fire is None or job.paused:
             return
         timestamp = fire.timestamp()
@@ -513,6 +516,9 @@ class TaskScheduler:
     def _fire(self, job: Job, now: float) -> None:
         nominal = job.next_fire
         assert nominal is not None
+        if logger.isEnabledFor(logging.DEBUG):
+            arguments, fields = fire_due_line(job.name, nominal, now)
+            logger.debug(*arguments, extra=fields)
         following = job.fire_after(nominal)
         if following is None or following.timestamp() > now:
             # The common case: one fire due, on time; no lists to build.
@@ -539,6 +545,8 @@ class TaskScheduler:
     def _dispatch(self, job: Job, due: list[datetime], now: float) -> None:
         """Several fires due at once, or one late: the misfire rules decide which run."""
         grace = job.policy.misfire_grace
+        count = len(due)
+        late: list[datetime] = []
         if grace is not None:
             late = [fire for fire in due if now - fire.timestamp() > grace]
             if late:
@@ -546,6 +554,10 @@ class TaskScheduler:
                 due = due[len(late) :]
         if job.policy.coalesce:
             due = due[-1:]
+        if logger.isEnabledFor(logging.DEBUG):
+            coalesce = job.policy.coalesce
+            arguments, fields = misfire_line(job.name, count, len(late), grace, coalesce, len(due))
+            logger.debug(*arguments, extra=fields)
         for fire in due:
             self._runner.start(job, fire)
 

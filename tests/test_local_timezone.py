@@ -117,6 +117,8 @@ def test_an_unusable_tz_is_warned_about_in_sts_config_and_at_start(tmp_path: Pat
         process = sts.start("run")
 
         wait_for(sts.socket("zoneless").exists, what="the control socket", process=process)
+        # Answered over the socket: the loop runs, and its SIGTERM handler is in place.
+        assert sts.run("jobs").returncode == 0
         code, _, err = sts.stop(process)
         assert code == 0, err
         assert "WARNING" in err and "time zone could not be determined" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..secrets import REDACTED, has_secret, looks_secret, redact
+from ..secrets import REDACTED, has_secret, looks_secret, redact, redact_embedded
 from .layers import Settings
 from .schema import OPEN_SECTIONS, SECTIONS
 
@@ -13,11 +13,12 @@ ORIGIN_COLUMN = 40
 
 
 def shown(key: str, value: str) -> str:
-    """A value as ``sts config`` shows it: a plain-text secret is redacted; a reference
-    (``${secret:NAME}``) is shown, since it only names the secret."""
+    """A value as ``sts config`` shows it: a plain-text secret is redacted, under a
+    secret-like key or a secret-like name inside the value (``env = PGPASSWORD=...``); a
+    reference (``${secret:NAME}``) is shown, since it only names the secret."""
     if looks_secret(key) and value.strip() and not has_secret(value):
         return REDACTED
-    return redact(value)
+    return redact(redact_embedded(value))
 
 
 def render_settings(settings: Settings, header: str, *, warnings: Sequence[str] = ()) -> str:
