@@ -113,10 +113,7 @@ DAY_RULES: list[tuple[str, Callable[[date], bool]]] = [
     (
         "0 12 */10 * 2L,5",
         lambda d: d.day in (1, 11, 21, 31)
-        and weekday(d) == 5
-        or d.day in (1, 11, 21, 31)
-        and weekday(d) == 2
-        and d.day + 7 > last_day(d),
+        and (weekday(d) == 5 or (weekday(d) == 2 and d.day + 7 > last_day(d))),
     ),
 ]
 
