@@ -64,13 +64,10 @@ def _week_days(field: CronField, weekdays: list[int]) -> set[int]:
     days = {day for day in range(1, last + 1) if weekdays[day - 1] in field.values}
     for item in field.specials:
         if item.startswith("L"):  # Ld: the last weekday d of the month
-            wanted = int(item[1:])
-            days.update(day for day in range(last - 6, last + 1) if weekdays[day - 1] == wanted)
+            wanted, week = int(item[1:]), range(last - 6, last + 1)
         else:  # d#k: the k-th weekday d of the month
-            wanted, _, nth = item.partition("#")
-            days.update(
-                day
-                for day in range(1, last + 1)
-                if weekdays[day - 1] == int(wanted) and (day - 1) // 7 == int(nth) - 1
-            )
+            day_text, _, nth = item.partition("#")
+            first = 7 * (int(nth) - 1) + 1
+            wanted, week = int(day_text), range(first, min(first + 7, last + 1))
+        days.update(day for day in week if weekdays[day - 1] == wanted)
     return days
