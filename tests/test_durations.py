@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from config_helpers import make_plugins, write_config
 
-from sts_core.config import ConfigError, load_config
 from sts_core.durations import format_duration, parse_duration
+from sts_core.service.config import ConfigError, load_config
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from core_helpers import Recorder
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.logsinks import JsonFormatter, TextFormatter
+from sts_core.service.logsinks import JsonFormatter, TextFormatter
 
 RUN_FIELDS = {"job", "run_id", "attempt", "outcome", "duration", "fire_time"}
 
