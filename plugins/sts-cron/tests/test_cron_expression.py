@@ -125,15 +125,19 @@ def test_days_over_three_years_including_a_leap_year(
     assert fire_days(expression) == days_where(predicate)
 
 
-def test_times_within_a_day() -> None:
-    trigger = CronTrigger("*/20 9-10 * * *")
-    after, found = START, []
-    for _ in range(7):
+def fire_times(expression: str, count: int, after: datetime = START) -> list[str]:
+    """The next ``count`` fires after ``after``, as ``day hour:minute`` (UTC)."""
+    trigger, found = CronTrigger(expression), []
+    for _ in range(count):
         fire = trigger.next_fire_time(after)
         assert fire is not None
         found.append(fire.strftime("%d %H:%M"))
         after = fire
-    assert found == [
+    return found
+
+
+def test_times_within_a_day() -> None:
+    assert fire_times("*/20 9-10 * * *", 7) == [
         "01 09:00",
         "01 09:20",
         "01 09:40",
@@ -145,15 +149,8 @@ def test_times_within_a_day() -> None:
 
 
 def test_a_range_of_hours_or_minutes_wraps_around_midnight() -> None:
-    trigger = CronTrigger("50-5/5 22-1 * * *")
-    after, found = START - timedelta(microseconds=1), []
-    for _ in range(9):
-        fire = trigger.next_fire_time(after)
-        assert fire is not None
-        found.append(fire.strftime("%d %H:%M"))
-        after = fire
     # 50-5/5 is 50, 55, 0, 5; 22-1 is 22, 23, 0, 1
-    assert found == [
+    assert fire_times("50-5/5 22-1 * * *", 9, START - timedelta(microseconds=1)) == [
         "01 00:00",
         "01 00:05",
         "01 00:50",
