@@ -11,6 +11,8 @@ from datetime import UTC, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .suggest import did_you_mean
+
 #: What to do when the machine's zone cannot be determined, quoted in the warning.
 SET_A_ZONE = (
     "set [scheduler] timezone (e.g. Europe/Berlin) or TZ to an IANA name such as "
@@ -33,9 +35,11 @@ def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones  # reads the zone database: only on error
+
         raise ValueError(
-            f"unknown time zone {value!r}: expected an IANA name such as "
-            f"'Europe/Berlin', 'America/New_York' or 'UTC'"
+            f"unknown time zone {value!r}{did_you_mean(name, available_timezones())}: "
+            f"expected an IANA name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
         ) from None
 
 
