@@ -34,12 +34,12 @@ def work():
 #: The shell job's script.
 JOB_SCRIPT = """
 echo "start sh $STS_FIRE_TIME $$" >> "$FAULT_LOG"
-sleep 0.3
+sleep 1
 echo "done sh $STS_FIRE_TIME $$" >> "$FAULT_LOG"
 """
 
-#: Both jobs every 50 ms; the shell job's command lasts 0.3 s, so a kill usually finds
-#: one running. ``$$`` is the shell's pid: the command a killed scheduler may orphan.
+#: Both jobs every 50 ms; the shell job's command lasts 1 s, longer than a restart, so a
+#: kill usually finds one running and an orphan would still run beside the successor.
 CONFIG = """
 [scheduler]
 name = faults
