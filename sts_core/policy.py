@@ -14,6 +14,7 @@ from typing import Any
 
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
+from .importing import import_callable
 from .notify_policy import NO_NOTIFY, NotifyPolicy
 from .timezones import resolve_timezone
 from .triggers import parse_instant
@@ -270,8 +271,6 @@ def _exception_types(value: object) -> tuple[type[BaseException], ...]:
     types = []
     for item in items:
         if isinstance(item, str):
-            from .task import import_callable
-
             item = import_callable(item if ":" in item else f"builtins:{item}")
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise ValueError(f"invalid retry_on {item!r}: expected exception types")

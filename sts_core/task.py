@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import importlib
 import inspect
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, ClassVar
 
 from .durations import Duration
+from .importing import import_callable
 from .policy import RetryPolicy
 
 #: The thread pool of the scheduler running the current task (``None``: asyncio's default).
@@ -86,25 +86,3 @@ class PythonTask(FunctionTask):
 
     def __init__(self, callable: str) -> None:
         super().__init__(import_callable(callable))
-
-
-def import_callable(path: str) -> Callable[..., Any]:
-    """Import ``package.module:attribute`` (dots after the colon walk attributes).
-
-    :raises ValueError: naming the path and what went wrong.
-    """
-    module_name, sep, attribute = path.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ValueError(f"invalid callable {path!r}: expected 'package.module:function'")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import {module_name!r} for {path!r}: {error}") from None
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ValueError(f"{module_name!r} has no attribute {attribute!r}") from None
-    if not callable(target):
-        raise ValueError(f"{path!r} is {target!r}, which is not callable")
-    return target  # type: ignore[no-any-return]
