@@ -124,7 +124,9 @@ class StoredSource:
                 continue
             trigger: Trigger | None
             try:
-                trigger = scheduler.make_trigger(state.schedule, job_name=name)
+                trigger = scheduler.plugins.make_trigger(
+                    state.schedule, timezone=scheduler.timezone, job_name=name
+                )
             except Exception:  # a schedule a Python function made: no text to rebuild it
                 trigger = None
             zone = getattr(trigger, "timezone", None) or scheduler.timezone

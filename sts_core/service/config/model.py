@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...secrets import use_secret_providers
+from ...timezones import resolve_timezone
 from .errors import ConfigError, Problem
 from .factories import plan_logging, plan_secret_providers, plan_store
 from .jobs import JobSpec, build_jobs, job_sections
@@ -78,12 +79,12 @@ class Config:
         where = str(self.path) if self.path else "no config file (defaults only)"
         return render_settings(self.settings, f"effective configuration; file: {where}")
 
-    def jobs(self, *, scheduler: TaskScheduler | None = None) -> list[JobSpec]:
-        """Every job, checked: its task built, its schedule and policies validated.
+    def jobs(self) -> list[JobSpec]:
+        """Every job, checked and built once: its task, its trigger and its policy.
 
         :raises ConfigError: listing every problem of every job.
         """
-        specs, problems = build_jobs(self.settings, self.plugins, scheduler or self._parser())
+        specs, problems = build_jobs(self.settings, self.plugins, resolve_timezone(self.timezone))
         if problems:
             raise ConfigError(problems)
         return specs
@@ -95,8 +96,17 @@ class Config:
 
         :raises ConfigError: listing every problem of every job.
         """
-        scheduler = self._parser()
-        self._schedule(scheduler, self.jobs(scheduler=scheduler))
+        from ...scheduler import TaskScheduler
+        from ...store import MemoryStore
+
+        specs = self.jobs()
+        scheduler = TaskScheduler(
+            name=self.scheduler_name,
+            timezone=self.timezone,
+            plugins=self.plugins,
+            store=MemoryStore(),
+        )
+        self._schedule(scheduler, specs)
         return scheduler
 
     @staticmethod
@@ -106,20 +116,9 @@ class Config:
             # tasks.
             scheduler.add_task(spec.task, name=spec.name)
             try:
-                scheduler.schedule(spec.task, spec.schedule, name=spec.name, **spec.policy)
+                scheduler.schedule(spec.task, spec.trigger, name=spec.name, job_policy=spec.policy)
             except ValueError as error:
                 raise ConfigError(Problem(str(error), section=spec.section)) from None
-
-    def _parser(self) -> TaskScheduler:
-        from ...scheduler import TaskScheduler
-        from ...store import MemoryStore
-
-        return TaskScheduler(
-            name=self.scheduler_name,
-            timezone=self.timezone,
-            plugins=self.plugins,
-            store=MemoryStore(),
-        )
 
     def build_scheduler(
         self,
@@ -143,7 +142,7 @@ class Config:
 
         plugins = self.plugins
         name = self.scheduler_name
-        specs, problems = build_jobs(self.settings, plugins, self._parser())
+        specs, problems = build_jobs(self.settings, plugins, resolve_timezone(self.timezone))
         logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
         problems += found
         provider_calls, found = plan_secret_providers(self.settings, plugins.secret_providers)
