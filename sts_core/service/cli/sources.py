@@ -8,16 +8,20 @@ and run records as dicts with instants in ISO 8601, so one renderer serves both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...job import upcoming_fires
+from ...job import next_fire_within, upcoming_fires
+from ...policy import JobPolicy
+from ...timezones import resolve_timezone
+from ..config.jobs import job_sections
 from .context import CommandContext
 from .show import zone_name, zone_named
 
 if TYPE_CHECKING:
     from ...store import StateStore
     from ...triggers import Trigger
+    from ..config.layers import Settings
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,7 +93,11 @@ class _OfflineJob:
 
 class StoredSource:
     """Reads the jobs the config declares, and what the state store kept of them and of
-    jobs it still holds (a scheduler built in Python, ``sts demo``)."""
+    jobs it still holds (a scheduler built in Python, ``sts demo``).
+
+    The job sections are read as text: no task is built, so no user code is imported (a
+    ``type = python`` job whose module cannot be imported here still shows its history).
+    """
 
     kind = "stored"
 
@@ -97,39 +105,43 @@ class StoredSource:
         from ...store import MemoryStore
 
         self.context = context
+        config = context.config
+        self.plugins = config.plugins
+        self.timezone = resolve_timezone(config.timezone)
         self.store: StateStore = context.offline_store() or MemoryStore()
-        self._scheduler = context.offline_scheduler()
-        self._jobs = self._collect()
+        self._jobs = self._collect(config.settings)
 
-    def _collect(self) -> dict[str, _OfflineJob]:
-        scheduler = self._scheduler
+    def _collect(self, settings: Settings) -> dict[str, _OfflineJob]:
         stored = self.store.load_jobs()
         jobs: dict[str, _OfflineJob] = {}
-        for job in scheduler.jobs:
-            state = stored.get(job.name)
-            same = state is not None and state.schedule == job.schedule
-            jobs[job.name] = _OfflineJob(
-                job.name,
-                job.schedule,
-                job.timezone or scheduler.timezone,
-                job.trigger,
-                job.policy.start,
-                job.policy.end,
-                state.next_fire if state is not None and same else job.next_fire,
+        for section in job_sections(settings):
+            name = section.partition(":")[2].strip()
+            bounds = _bounds(settings, section)
+            zone = bounds.timezone or self.timezone
+            text = (settings.value(section, "schedule") or "").strip()
+            trigger = self._trigger(text, zone, name)
+            state = stored.get(name)
+            schedule = str(trigger) if trigger is not None else text
+            same = state is not None and state.schedule == schedule
+            next_fire = None
+            if not bounds.paused and trigger is not None:
+                next_fire = _first_fire(trigger, self.now(), bounds)
+            jobs[name] = _OfflineJob(
+                name,
+                schedule,
+                zone,
+                trigger,
+                bounds.start,
+                bounds.end,
+                state.next_fire if state is not None and same else next_fire,
                 state.last_fire if state is not None else None,
-                job.paused or (state is not None and state.paused),
+                bounds.paused or (state is not None and state.paused),
             )
         for name, state in stored.items():
             if name in jobs:
                 continue
-            trigger: Trigger | None
-            try:
-                trigger = scheduler.plugins.make_trigger(
-                    state.schedule, timezone=scheduler.timezone, job_name=name
-                )
-            except Exception:  # a schedule a Python function made: no text to rebuild it
-                trigger = None
-            zone = getattr(trigger, "timezone", None) or scheduler.timezone
+            trigger = self._trigger(state.schedule, self.timezone, name)
+            zone = getattr(trigger, "timezone", None) or self.timezone
             jobs[name] = _OfflineJob(
                 name,
                 state.schedule,
@@ -142,6 +154,16 @@ class StoredSource:
                 state.paused,
             )
         return jobs
+
+    def _trigger(self, text: str, zone: tzinfo, name: str) -> Trigger | None:
+        try:
+            return self.plugins.make_trigger(text, timezone=zone, job_name=name)
+        except Exception:  # a schedule a Python function made, or a kind not installed here
+            return None
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
 
     def jobs(self) -> list[dict[str, Any]]:
         rows = []
@@ -167,7 +189,7 @@ class StoredSource:
         if job.trigger is None:
             return fires
         if since is None:
-            since = self._scheduler.clock.now()
+            since = self.now()
             if job.next_fire is not None and job.next_fire > since and not job.paused:
                 fires.append(job.next_fire)
                 since = job.next_fire
@@ -181,6 +203,27 @@ class StoredSource:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _first_fire(trigger: Trigger, now: datetime, bounds: JobPolicy) -> datetime | None:
+    """The first fire ``TaskScheduler.schedule`` would give the job (a one-shot trigger's
+    own time, even one past), so that a stored state is matched the same way."""
+    first = getattr(trigger, "first_fire_time", None)
+    if first is not None and (bounds.start is None or bounds.start <= now):
+        fire: datetime | None = first(now)
+        return fire
+    return next_fire_within(trigger, now, bounds.start, bounds.end)
+
+
+def _bounds(settings: Settings, section: str) -> JobPolicy:
+    """The keys of a job section that shape its plan (timezone, start, end, paused), read
+    without its task; a bad value is left out (``sts run`` reports it)."""
+    keys = ("timezone", "start", "end", "paused")
+    values = {key: value for key in keys if (value := settings.value(section, key)) is not None}
+    try:
+        return JobPolicy.build(**values)
+    except (ValueError, TypeError):
+        return JobPolicy.build()
 
 
 def open_source(context: CommandContext) -> Source:

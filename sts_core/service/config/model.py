@@ -89,25 +89,17 @@ class Config:
             raise ConfigError(problems)
         return specs
 
-    def offline_scheduler(self) -> TaskScheduler:
-        """The scheduler this configuration describes, its jobs scheduled, but with an
-        in-memory store and nothing installed: no log sink, no secret provider, no file
-        opened. For reading a configuration (``sts jobs``, ``sts plan``) without running it.
+    def open_store(self) -> StateStore:
+        """The state store ``[scheduler] state`` names, made through the store registry
+        with the options of ``[state]``.
 
-        :raises ConfigError: listing every problem of every job.
+        :raises ConfigError: naming a missing store or a bad option.
         """
-        from ...scheduler import TaskScheduler
-        from ...store import MemoryStore
-
-        specs = self.jobs()
-        scheduler = TaskScheduler(
-            name=self.scheduler_name,
-            timezone=self.timezone,
-            plugins=self.plugins,
-            store=MemoryStore(),
-        )
-        self._schedule(scheduler, specs)
-        return scheduler
+        call, problems = plan_store(self.settings, self.plugins.state_stores, self.scheduler_name)
+        if problems or call is None:
+            raise ConfigError(problems)
+        store: StateStore = call.build()
+        return store
 
     @staticmethod
     def _schedule(scheduler: TaskScheduler, specs: list[JobSpec]) -> None:
