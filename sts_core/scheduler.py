@@ -116,7 +116,7 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
-        self._plugins = plugins
+        self.plugins: Plugins = plugins if plugins is not None else default_plugins()
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
         # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
@@ -147,12 +147,6 @@ class TaskScheduler:
         self._started_at: datetime | None = None
 
     # -- the registry -----------------------------------------------------------------------
-
-    @property
-    def plugins(self) -> Plugins:
-        if self._plugins is None:
-            self._plugins = default_plugins()
-        return self._plugins
 
     @property
     def tasks(self) -> list[Task]:

@@ -46,3 +46,8 @@ def local_timezone() -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return UTC
+
+
+def zone_name(zone: tzinfo) -> str:
+    """An IANA name for a zone when it has one (``Europe/Berlin``), else its ``str``."""
+    return str(getattr(zone, "key", None) or zone)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ...job import next_fire_within, upcoming_fires
 from ...policy import JobPolicy
-from ...timezones import resolve_timezone
+from ...timezones import resolve_timezone, zone_name
 from ..config.jobs import job_sections
 from .context import CommandContext
-from .show import zone_name, zone_named
+from .show import zone_named
 
 if TYPE_CHECKING:
     from ...store import StateStore

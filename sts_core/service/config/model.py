@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...plugins import Plugins, default_plugins
 from ...secrets import use_secret_providers
 from ...timezones import resolve_timezone
 from .errors import ConfigError, Problem
@@ -15,7 +16,6 @@ from .render import render_settings
 
 if TYPE_CHECKING:
     from ...clock import Clock
-    from ...plugins import Plugins
     from ...scheduler import TaskScheduler
     from ...store import StateStore
 
@@ -33,17 +33,9 @@ class Config:
     ) -> None:
         self.path = path
         self.settings = settings
-        self._plugins = plugins
+        self.plugins: Plugins = plugins if plugins is not None else default_plugins()
         self.warnings: list[str] = warnings or []
         """Risky but valid things found while loading (a plain-text secret)."""
-
-    @property
-    def plugins(self) -> Plugins:
-        if self._plugins is None:
-            from ...plugins import default_plugins
-
-            self._plugins = default_plugins()
-        return self._plugins
 
     @property
     def scheduler_name(self) -> str:

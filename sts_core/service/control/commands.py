@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import __version__
 from ...records import RunRecord
+from ...timezones import zone_name
 from .protocol import (
     COMMANDS,
     EVENTS,
@@ -18,7 +19,6 @@ from .protocol import (
     ControlError,
     instant,
     record_to_dict,
-    zone_name,
 )
 from .stats import SchedulerStats
 

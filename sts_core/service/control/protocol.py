@@ -10,7 +10,7 @@ Every message is one JSON object on one line (UTF-8, ``\\n``-terminated). A requ
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,18 +73,6 @@ def decode(line: bytes) -> dict[str, Any]:
 def instant(value: datetime | None) -> str | None:
     """An instant as ISO 8601 in UTC (``2026-01-01T03:00:00+00:00``), or ``None``."""
     return None if value is None else value.astimezone(UTC).isoformat()
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """The inverse of :func:`instant`."""
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def zone_name(zone: tzinfo | None) -> str | None:
-    """An IANA name for a zone when it has one (``Europe/Berlin``), else its ``str``."""
-    if zone is None:
-        return None
-    return str(getattr(zone, "key", None) or zone)
 
 
 def run_to_dict(run: RunContext) -> dict[str, Any]:
