@@ -4,6 +4,8 @@ app.jobs:scheduler``, a retry policy's exception names."""
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,11 @@ def import_object(path: str) -> object:
         raise ValueError(f"invalid callable {path!r}: expected 'package.module:function'")
     try:
         target: object = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ValueError(
+            f"cannot import {module_name!r} for {path!r}: {error}; looked in "
+            f"{', '.join(_searched_directories())} and the installed packages"
+        ) from None
     except ImportError as error:
         raise ValueError(f"cannot import {module_name!r} for {path!r}: {error}") from None
     for part in attribute.split("."):
@@ -37,3 +44,17 @@ def import_callable(path: str) -> Callable[..., Any]:
     if not callable(target):
         raise ValueError(f"{path!r} is {target!r}, which is not callable")
     return target
+
+
+def _searched_directories() -> list[str]:
+    """The directories on ``sys.path`` that are not Python's own or installed packages:
+    where a user's module is looked for (the config file's directory, the current one)."""
+    installed = {os.path.realpath(prefix) for prefix in (sys.prefix, sys.base_prefix)}
+    found = []
+    for entry in sys.path:
+        real = os.path.realpath(entry or os.curdir)
+        if os.path.isdir(real) and not any(
+            real == prefix or real.startswith(prefix + os.sep) for prefix in installed
+        ):
+            found.append(entry or os.getcwd())
+    return found or [os.getcwd()]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pluggy
 
 from . import hookspecs
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .triggers import Trigger
@@ -89,7 +90,8 @@ class Registry(Generic[T]):
     def missing_message(self, name: str, needed_by: str = "") -> str:
         available = ", ".join(sorted(self._entries)) or "none"
         where = f" (needed by {needed_by})" if needed_by else ""
-        message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
+        maybe = did_you_mean(name, self._entries)
+        message = f"no {self.what} {name!r} is installed{where}{maybe}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
             message += ". " + install_hint(known)
@@ -172,13 +174,32 @@ class Plugins:
     # -- registration -----------------------------------------------------------------------
 
     def register(self, plugin: object, name: str | None = None) -> str:
-        """Register a plugin (a module or an object with hook implementations)."""
-        registered = self.manager.register(plugin, name=name)
+        """Register a plugin (a module or an object with hook implementations).
+
+        :raises PluginError: when it is registered already, or its name is taken.
+        """
+        try:
+            registered = self.manager.register(plugin, name=name)
+        except ValueError:  # pluggy's: the object, or the name, is registered already
+            raise PluginError(self._clash(plugin, name)) from None
         if registered is None:
             raise PluginError(f"the plugin {name or plugin!r} is blocked or already registered")
         self.infos.setdefault(registered, PluginInfo(registered))
         self._registries.clear()
         return registered
+
+    def _clash(self, plugin: object, name: str | None) -> str:
+        label = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if self.manager.is_registered(plugin):
+            return (
+                f"the plugin {label!r} is registered already, as "
+                f"{self.manager.get_name(plugin)!r} (an installed plugin is loaded from its "
+                f"entry point): use it as it is, or unregister that name first"
+            )
+        return (
+            f"cannot register the plugin {label!r}: another plugin has that name "
+            f"({self.manager.get_plugin(label)!r}); pass another name"
+        )
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
@@ -238,6 +259,7 @@ class Plugins:
         :raises PluginError: for a kind no installed plugin provides.
         """
         # Imported here, not at the top: `sts --help` loads the plugins, not the triggers.
+        from .suggest import did_you_mean
         from .timezones import resolve_timezone
         from .triggers import FunctionTrigger
 
@@ -248,7 +270,8 @@ class Plugins:
                 if ("trigger kind", kind) in KNOWN_PLUGINS:
                     raise PluginError(registry.missing_message(kind))
                 raise ValueError(
-                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)

@@ -32,7 +32,7 @@ from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
 from .notifications import Notifications
-from .plugins import Plugins, default_plugins
+from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
@@ -97,6 +97,33 @@ class TaskScheduler:
         ``async with ControlServer(scheduler, path), scheduler:``).
     """
 
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> TaskScheduler:
+        """The scheduler a config file describes, built as ``sts run CONFIG`` builds it:
+        its jobs scheduled, its state store opened (SQLite by default), its log sinks
+        and secret providers installed (docs/configuration.md).
+
+        :param path: the file; by default found as ``sts`` finds it (``STS_CONFIG``,
+            ``./sts.ini``, ``./config.ini``, the user config dir).
+        :param options: more ``TaskScheduler`` arguments (``blocking``,
+            ``control_socket``...); they win over the file's.
+        :raises ConfigError: listing every problem of the file.
+        :raises PluginError: when no plugin reads config files (the service's built-in
+            plugin does, unless disabled).
+        """
+        plugins = options.get("plugins") or default_plugins()
+        built: TaskScheduler | None = plugins.manager.hook.sts_scheduler_from_config(
+            path=path, options=options
+        )
+        if built is None:
+            raise PluginError(
+                "no plugin builds a scheduler from a config file: the service's built-in "
+                "plugin (sts_core.service.builtin) does, unless STS_DISABLE_PLUGINS names it"
+            )
+        return built
+
     def __init__(
         self,
         *,
@@ -116,6 +143,9 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
+        #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
+        #: scheduler built in Python keeps its history like one from a config file.
+        self.has_default_store = store is None
         self.plugins: Plugins = plugins if plugins is not None else default_plugins()
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
