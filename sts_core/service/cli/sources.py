@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ...job import next_fire_within, upcoming_fires
 from ...policy import JobPolicy
 from ...timezones import resolve_timezone, zone_name
-from ..config.jobs import job_sections
+from ..config.jobs import JobOutline
 from .context import CommandContext
 from .show import zone_named
 
 if TYPE_CHECKING:
     from ...store import StateStore
     from ...triggers import Trigger
-    from ..config.layers import Settings
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -108,28 +107,23 @@ class StoredSource:
         config = context.config
         self.plugins = config.plugins
         self.timezone = resolve_timezone(config.timezone)
+        outlines = config.job_outlines()
         self.store: StateStore = context.offline_store() or MemoryStore()
-        self._jobs = self._collect(config.settings)
+        self._jobs = self._collect(outlines)
 
-    def _collect(self, settings: Settings) -> dict[str, _OfflineJob]:
+    def _collect(self, outlines: list[JobOutline]) -> dict[str, _OfflineJob]:
         stored = self.store.load_jobs()
         jobs: dict[str, _OfflineJob] = {}
-        for section in job_sections(settings):
-            name = section.partition(":")[2].strip()
-            bounds = _bounds(settings, section)
-            zone = bounds.timezone or self.timezone
-            text = (settings.value(section, "schedule") or "").strip()
-            trigger = self._trigger(text, zone, name)
+        for outline in outlines:
+            name, trigger, bounds = outline.name, outline.trigger, outline.policy
             state = stored.get(name)
-            schedule = str(trigger) if trigger is not None else text
+            schedule = str(trigger)
             same = state is not None and state.schedule == schedule
-            next_fire = None
-            if not bounds.paused and trigger is not None:
-                next_fire = _first_fire(trigger, self.now(), bounds)
+            next_fire = None if bounds.paused else _first_fire(trigger, self.now(), bounds)
             jobs[name] = _OfflineJob(
                 name,
                 schedule,
-                zone,
+                bounds.timezone or self.timezone,
                 trigger,
                 bounds.start,
                 bounds.end,
@@ -140,13 +134,13 @@ class StoredSource:
         for name, state in stored.items():
             if name in jobs:
                 continue
-            trigger = self._trigger(state.schedule, self.timezone, name)
-            zone = getattr(trigger, "timezone", None) or self.timezone
+            made = self._trigger(state.schedule, self.timezone, name)
+            zone = getattr(made, "timezone", None) or self.timezone
             jobs[name] = _OfflineJob(
                 name,
                 state.schedule,
                 zone,
-                trigger,
+                made,
                 None,
                 None,
                 state.next_fire,
@@ -213,17 +207,6 @@ def _first_fire(trigger: Trigger, now: datetime, bounds: JobPolicy) -> datetime 
         fire: datetime | None = first(now)
         return fire
     return next_fire_within(trigger, now, bounds.start, bounds.end)
-
-
-def _bounds(settings: Settings, section: str) -> JobPolicy:
-    """The keys of a job section that shape its plan (timezone, start, end, paused), read
-    without its task; a bad value is left out (``sts run`` reports it)."""
-    keys = ("timezone", "start", "end", "paused")
-    values = {key: value for key in keys if (value := settings.value(section, key)) is not None}
-    try:
-        return JobPolicy.build(**values)
-    except (ValueError, TypeError):
-        return JobPolicy.build()
 
 
 def open_source(context: CommandContext) -> Source:

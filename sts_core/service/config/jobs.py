@@ -158,6 +158,40 @@ def _build_job(
     return JobSpec(name, section, task_type, task, trigger, job_policy), problems
 
 
+@dataclass(slots=True)
+class JobOutline:
+    """A job's schedule and the policies that shape its plan, read without its task."""
+
+    name: str
+    trigger: Trigger
+    policy: JobPolicy
+
+
+#: The policies that decide when a job fires (and import no user code, unlike retry_on).
+PLAN_KEYS = ("timezone", "start", "end", "paused")
+
+
+def outline_jobs(
+    settings: Settings, plugins: Plugins, timezone: tzinfo
+) -> tuple[list[JobOutline], list[Problem]]:
+    """Each job's trigger and plan policies, and every problem found in them. No task is
+    built, so no user code is imported: what ``sts jobs`` and ``sts plan`` show when no
+    scheduler runs."""
+    outlines: list[JobOutline] = []
+    problems: list[Problem] = []
+    for section in job_sections(settings):
+        name = section[len(JOB_PREFIX) :].strip()
+        keys = settings.sections[section]
+        policy = {key: setting.value for key, setting in keys.items() if key in PLAN_KEYS}
+        found = _check_policy(section, keys, policy)
+        origin = settings.section_origins.get(section)
+        trigger, more = _build_trigger(name, section, keys, origin, policy, plugins, timezone)
+        problems += found + more
+        if trigger is not None and not found:
+            outlines.append(JobOutline(name, trigger, JobPolicy.build(**policy)))
+    return outlines, problems
+
+
 def _installed(registry: Any) -> str:
     return ", ".join(sorted(registry)) or "none"
 

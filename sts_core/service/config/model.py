@@ -18,7 +18,7 @@ from .factories import (
     plan_store,
 )
 from .imports import callable_directories, make_importable
-from .jobs import JobSpec, build_jobs, job_sections
+from .jobs import JobOutline, JobSpec, build_jobs, job_sections, outline_jobs
 from .layers import Settings
 from .render import render_settings
 from .secret_check import missing_secrets
@@ -94,6 +94,17 @@ class Config:
         if problems:
             raise ConfigError(problems)
         return specs
+
+    def job_outlines(self) -> list[JobOutline]:
+        """Every job's trigger and plan policies, checked, without building its task (no
+        user code is imported).
+
+        :raises ConfigError: listing every problem of the schedules and those policies.
+        """
+        outlines, problems = outline_jobs(self.settings, self.plugins, self._job_zone())
+        if problems:
+            raise ConfigError(problems)
+        return outlines
 
     def open_store(self) -> StateStore:
         """The state store ``[scheduler] state`` names, made through the store registry
