@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ...job import next_fire_within, upcoming_fires
 from ...policy import JobPolicy
-from ...timezones import resolve_timezone, zone_name
+from ...timezones import resolve_timezone, zone_label
 from ..config.jobs import JobOutline
 from .context import CommandContext
 from .show import zone_named
@@ -167,7 +167,7 @@ class StoredSource:
                 {
                     "name": job.name,
                     "schedule": job.schedule,
-                    "timezone": zone_name(job.zone),
+                    "timezone": zone_label(job.zone),
                     "next_fire": _iso(job.next_fire),
                     "last_fire": _iso(job.last_fire),
                     "paused": job.paused,
