@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -107,9 +108,17 @@ def _pip(*arguments: str | Path, python: str = sys.executable) -> None:
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of the core, every plugin, and every third-party dependency: built once."""
     wheels = tmp_path_factory.mktemp("wheelhouse")
+    # From copies: setuptools builds in the source tree, and a build/ left there by an
+    # earlier run would put modules that no longer exist into the wheels.
+    sources = tmp_path_factory.mktemp("sources")
+    skip = shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "plugins", "results"
+    )
+    copies = [shutil.copytree(ROOT, sources / "core", ignore=skip)]
+    copies += [shutil.copytree(path, sources / path.name, ignore=skip) for path in PLUGIN_DIRS]
     # Built with this environment's setuptools and wheel (the dev extra has them): an
     # isolated build environment per project costs a minute on a busy machine.
-    _pip("wheel", "--no-build-isolation", "--wheel-dir", wheels, ROOT, *PLUGIN_DIRS)
+    _pip("wheel", "--no-build-isolation", "--wheel-dir", wheels, *copies)
     return wheels
 
 
@@ -149,3 +158,18 @@ def test_each_plugin_installs_from_wheels_alone(
     )
     assert listed.returncode == 0, listed.stderr
     assert f"[{name} 0.1.0]" in listed.stdout.decode()
+
+
+@needs_packaging_run
+def test_the_core_wheel_holds_exactly_the_source_modules(wheelhouse: Path) -> None:
+    import zipfile
+
+    (wheel,) = wheelhouse.glob("sts_scheduler-*.whl")
+    packed = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    source = {
+        str(path.relative_to(ROOT))
+        for package in ("sts", "sts_core")
+        for path in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert packed == source
