@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                 f"two config files given ({target} and --config {args.config}): give one"
             )
         context = CommandContext(args, config_path=target)
-        scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
+        # read_config: a typo in [scheduler] is reported with the jobs' problems, not alone
+        scheduler = context.read_config().build_scheduler(blocking=True, control_socket=True)
     try:
         if args.tui:
             return attach_front_end(scheduler, FRONT_END)
