@@ -13,7 +13,11 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
+
+#: How long a process that lost the lock waits for the holder to write its name.
+HOLDER_WAIT = 1.0
 
 
 class LockHeld(Exception):
@@ -55,8 +59,9 @@ class ExclusiveLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        name = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        os.pwrite(fd, name, 0)  # over the last holder's, then cut: never an empty file
+        os.ftruncate(fd, len(name))
         self._fd = fd
 
     def still_ours(self) -> bool:
@@ -79,11 +84,39 @@ class ExclusiveLock:
 
 
 def _read_holder(fd: int) -> str:
+    """The holder named in the lock file. It locks first and writes its name next, so a
+    loser that reads in between finds nothing, or the name of the previous holder (who
+    died): it reads again for a moment until the name is of a live process."""
+    deadline = time.monotonic() + HOLDER_WAIT
+    while True:
+        holder = _holder_in(fd)
+        if holder is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    if holder is None:
+        return "another process (it has not written its pid yet)"
+    pid, host = holder
+    return f"pid {pid} on host {host}"
+
+
+def _holder_in(fd: int) -> tuple[int, str] | None:
     try:
-        text = os.pread(fd, 200, 0).decode(errors="replace").split()
+        words = os.pread(fd, 200, 0).decode(errors="replace").split()
     except OSError:
-        text = []
-    if len(text) >= 2 and text[0].isdigit():
-        return f"pid {text[0]} on host {text[1]}"
-    # Locked, but the holder has not written its name yet (it locked an instant ago).
-    return "another process (it has not written its pid yet)"
+        return None
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    pid, host = int(words[0]), words[1]
+    if host == socket.gethostname() and not _alive(pid):
+        return None  # a previous holder's name, not yet overwritten
+    return pid, host
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
