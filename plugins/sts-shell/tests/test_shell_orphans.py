@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 from cli_helpers import StsEnv, sts_environment, wait_for
+from control_helpers import answers
 
-from sts_core.service.control import request
 from sts_core.service.process_groups import reap_orphaned_process_groups, start_time
 
 CONFIG = """
@@ -50,17 +50,8 @@ def _start(sts: StsEnv, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     pids = tmp_path / "pids"
     config = sts.write("sts.ini", CONFIG.format(pids=pids))
     process = sts.start("run", str(config))
-    wait_for(lambda: _answers(sts.socket("orphans")), what="the control socket", process=process)
+    wait_for(lambda: answers(sts.socket("orphans")), what="the control socket", process=process)
     return process, pids
-
-
-def _answers(path: Path) -> bool:
-    # A killed scheduler leaves its socket file: only an answer tells the new one is up.
-    try:
-        request(path, "hello")
-    except OSError:
-        return False
-    return True
 
 
 def _trigger_and_find_group(sts: StsEnv, pids: Path, count: int) -> int:
