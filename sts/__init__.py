@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sts_core.durations import parse_duration
     from sts_core.job import Job
     from sts_core.plugins import PluginError, Plugins, create_plugins
-    from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
+    from sts_core.policy import JobPolicy, PermanentError, RetryAfter, RetryPolicy
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, redact, resolve_secrets
@@ -45,6 +45,7 @@ _LAZY = {
     "create_plugins": "sts_core.plugins",
     "JobPolicy": "sts_core.policy",
     "PermanentError": "sts_core.policy",
+    "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
@@ -82,6 +83,7 @@ __all__ = [
     "PermanentError",
     "PluginError",
     "Plugins",
+    "RetryAfter",
     "RetryPolicy",
     "RunContext",
     "RunRecord",
