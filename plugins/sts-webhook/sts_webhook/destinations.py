@@ -34,10 +34,10 @@ class DestinationRefused(WebhookRefused):
 class DestinationRules:
     """The destination rules of one webhook.
 
-    :param host_patterns: host names (``hooks.example.com``), shell-style patterns
-        (``*.example.com``) or addresses (``127.0.0.1``); a match is allowed, private or not.
-    :param networks: address ranges (``10.0.0.0/8``): a host whose every address is inside
-        one of them is allowed, private or not.
+    :param host_patterns: host names (``hooks.example.com``) and shell-style patterns
+        (``*.example.com``); a match is allowed, private or not.
+    :param networks: addresses (``127.0.0.1``) and ranges (``10.0.0.0/8``): a host whose
+        every address is inside one of them is allowed, private or not.
     :param deny_private: refuse hosts with a loopback, private, link-local or otherwise
         non-public address, unless ``allow_hosts`` names them.
     """
@@ -45,6 +45,8 @@ class DestinationRules:
     host_patterns: tuple[str, ...] = ()
     networks: tuple[IPNetwork, ...] = ()
     deny_private: bool = True
+    entries: tuple[str, ...] = ()
+    """``allow_hosts`` as written, for messages."""
 
     @classmethod
     def parse(cls, allow_hosts: Sequence[str], deny_private: bool) -> DestinationRules:
@@ -52,15 +54,15 @@ class DestinationRules:
         networks: list[IPNetwork] = []
         for position, entry in enumerate(allow_hosts, start=1):
             text = entry.strip().lower()
-            if "/" in text:
+            if "/" in text or _is_ip(text):  # an address is a range of one
                 try:
-                    networks.append(ipaddress.ip_network(text, strict=False))
+                    networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
                 except ValueError:
                     raise ValueError(
                         f"invalid allow_hosts entry {position} ({entry!r}): not an address "
                         f"range; expected e.g. 10.0.0.0/8"
                     ) from None
-            elif not text or any(character in text for character in ":@ ") and not _is_ip(text):
+            elif not text or any(character in text for character in ":@/ "):
                 raise ValueError(
                     f"invalid allow_hosts entry {position} ({entry!r}): expected a host name "
                     f"or pattern (hooks.example.com, *.example.com), an address (127.0.0.1) "
@@ -68,14 +70,12 @@ class DestinationRules:
                 )
             else:
                 patterns.append(text.strip("[]"))
-        return cls(tuple(patterns), tuple(networks), deny_private)
+        entries = tuple(entry.strip() for entry in allow_hosts)
+        return cls(tuple(patterns), tuple(networks), deny_private, entries)
 
     @property
     def listed(self) -> bool:
         return bool(self.host_patterns or self.networks)
-
-    def describe_allowed(self) -> str:
-        return ", ".join([*self.host_patterns, *map(str, self.networks)])
 
     async def check(self, url: httpx.URL) -> None:
         """Refuse ``url`` unless the rules allow its host.
@@ -96,7 +96,7 @@ class DestinationRules:
         if self.listed:
             raise DestinationRefused(
                 f"refused {_origin(url)}: the host {host} is not in allow_hosts "
-                f"({self.describe_allowed()})"
+                f"({', '.join(self.entries)})"
             )
         for address in addresses:
             kind = _non_public_kind(address)
