@@ -1,11 +1,13 @@
 """Why a webhook call failed, and whether the job's retries apply.
 
-| error | when | retried |
-| --- | --- | --- |
-| :class:`WebhookServerError` | a 5xx or 429 answer | yes, waiting at least its ``Retry-After`` |
-| :class:`WebhookUnreachable` | no answer: refused, reset, timed out, DNS failure | yes |
-| :class:`WebhookRejected` | any other status outside ``expect`` (a 4xx, an unfollowed 3xx) | never |
-| :class:`WebhookRefused` | the call was never made: a destination rule, a TLS certificate that does not verify, a missing secret | never |
+- :class:`WebhookServerError`: a 5xx or 429 answer. Retried, waiting at least the answer's
+  ``Retry-After``.
+- :class:`WebhookUnreachable`: no answer (refused, reset, timed out, a name that does not
+  resolve). Retried.
+- :class:`WebhookRejected`: any other status outside ``expect`` (a 4xx, an unfollowed 3xx).
+  Never retried.
+- :class:`WebhookRefused`: the call was never made (a destination rule, a TLS certificate
+  that does not verify, a missing secret). Never retried.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import errno
 import os
@@ -42,10 +43,8 @@ def retry_after_seconds(response: httpx.Response) -> float:
     now = datetime.now(UTC)
     date = response.headers.get("date")
     if date:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             now = email.utils.parsedate_to_datetime(date)
-        except (TypeError, ValueError):
-            pass
     if when.tzinfo is None or now.tzinfo is None:
         return 0.0
     return max(0.0, (when - now).total_seconds())
@@ -66,9 +65,7 @@ def transport_failure(error: httpx.HTTPError, where: str, read_timeout: float) -
             return WebhookUnreachable(f"could not connect to {where}: timed out (connect_timeout)")
         return WebhookUnreachable(f"could not connect to {where}: {_os_reason(error)}")
     if isinstance(error, httpx.ReadTimeout):
-        return WebhookUnreachable(
-            f"no answer from {where} within read_timeout ({read_timeout:g}s)"
-        )
+        return WebhookUnreachable(f"no answer from {where} within read_timeout ({read_timeout:g}s)")
     if isinstance(error, httpx.PoolTimeout):
         return WebhookUnreachable(
             f"no free connection to {where} within connect_timeout: too many calls at once"

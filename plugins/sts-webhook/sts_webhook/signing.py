@@ -33,7 +33,7 @@ def signing_key(secret: str) -> bytes:
     if not key:
         raise ValueError(
             "the signing secret is not a Standard Webhooks secret: expected 'whsec_' followed "
-            "by base64, e.g. one made with: python -c \"import base64, os; "
+            'by base64, e.g. one made with: python -c "import base64, os; '
             "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\""
         )
     return key

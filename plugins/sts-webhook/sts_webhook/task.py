@@ -35,7 +35,7 @@ from .options import (
 )
 from .placeholders import NAMES, fill, fill_json, has_placeholder, run_facts
 from .responses import read_tail, retry_after_seconds, transport_failure
-from .signing import signing_key, signature_headers
+from .signing import signature_headers, signing_key
 
 logger = logging.getLogger("sts.webhook")
 
@@ -129,6 +129,7 @@ class WebhookTask(sts.Task):
         self.body = body
         self.form = parse_pairs(form, what="form") if form is not None else None
         self.params = parse_pairs(params, what="params")
+        self._params = httpx.QueryParams(tuple(self.params)) if self.params else None
         self.connect_timeout = _positive(connect_timeout, "connect_timeout")
         self.read_timeout = _positive(read_timeout, "read_timeout")
         self.expect = parse_expect(expect)
@@ -166,7 +167,12 @@ class WebhookTask(sts.Task):
         except LookupError:
             run = None
         facts = run_facts(run, self.name)
-        url = self._resolve(fill(self.url, facts, in_url=True), "url")
+        url = fill(self.url, facts, in_url=True)
+        if "${secret:" in url:
+            url = self._resolve(url, "url")
+            problem = _url_problem(url)
+            if problem:  # the message names the option, never the secret URL
+                raise WebhookRefused(f"url: the secret it refers to is not a usable URL: {problem}")
         content, content_type = self._static_body or self._content(facts)
         headers = {
             name: self._resolve(fill(value, facts), f"header {name}")
@@ -202,7 +208,7 @@ class WebhookTask(sts.Task):
         request = client.build_request(
             self.method,
             url,
-            params=self.params or None,
+            params=self._params,
             headers=headers,
             content=content,
             timeout=self._timeout,
@@ -279,22 +285,27 @@ def _first_line(text: str) -> str:
 
 
 def _check_url(url: str) -> str:
+    """``url``, checked now; one holding a secret is checked once resolved, at run time."""
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"invalid url {url!r}: expected an http:// or https:// URL")
     url = url.strip()
-    if "${secret:" in url.split("//", 1)[0]:
-        raise ValueError(f"invalid url {url!r}: a secret cannot stand for the scheme")
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in ("http", "https") and not url.startswith("${secret:"):
-        raise ValueError(f"invalid url {url!r}: expected an http:// or https:// URL")
-    if scheme and "${secret:" not in url:
-        try:
-            parsed = httpx.URL(fill(url, dict.fromkeys(NAMES, "x")))
-        except httpx.InvalidURL as error:
-            raise ValueError(f"invalid url {url!r}: {error}") from None
-        if not parsed.host:
-            raise ValueError(f"invalid url {url!r}: it names no host")
+    if "${secret:" not in url:
+        problem = _url_problem(fill(url, dict.fromkeys(NAMES, "x")))
+        if problem:
+            raise ValueError(f"invalid url {url!r}: {problem}")
     return url
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        return str(error)
+    if parsed.scheme not in ("http", "https"):
+        return "expected an http:// or https:// URL"
+    if not parsed.host:
+        return "it names no host"
+    return None
 
 
 def _positive(value: str | float, what: str) -> float:

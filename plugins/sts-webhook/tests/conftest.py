@@ -32,5 +32,3 @@ def tls_server(tmp_path: Path) -> Iterator[TLSServer]:
     scripted = ScriptedServer(context)
     yield TLSServer(scripted, ca_file)
     scripted.close()
-
-

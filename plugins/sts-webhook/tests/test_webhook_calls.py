@@ -11,7 +11,6 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
-
 from sts_webhook import WebhookTask
 from webhook_helpers import Reply, ScriptedServer, run_on_virtual_clock, run_once
 
@@ -35,7 +34,7 @@ def test_a_json_post_carries_the_run_facts_and_the_idempotency_key(
         headers={"X-Run": "{run_id}"},
         allow_hosts=LOCAL,
     )
-    record, history = asyncio.run(run_once(task))
+    record, _ = asyncio.run(run_once(task))
     assert record.outcome is sts.Outcome.SUCCEEDED
     (seen,) = server.seen
     fire = record.fire_time.isoformat()
@@ -54,7 +53,11 @@ def test_a_json_post_carries_the_run_facts_and_the_idempotency_key(
     assert seen.headers["content-type"] == "application/json"
     assert seen.headers["idempotency-key"] == key
     assert seen.headers["x-run"] == record.run_id
-    assert record.output == {"status": "200 OK", "elapsed": record.output["elapsed"], "response": "ok"}
+    assert record.output == {
+        "status": "200 OK",
+        "elapsed": record.output["elapsed"],
+        "response": "ok",
+    }
 
 
 def test_503_503_200_succeeds_on_attempt_3_after_waiting_for_retry_after(
