@@ -74,9 +74,7 @@ class RetryPolicy:
             and isinstance(error, self.retry_on)
         )
 
-    def delay(
-        self, attempt: int, rng: random.Random, error: BaseException | None = None
-    ) -> float:
+    def delay(self, attempt: int, rng: random.Random, error: BaseException | None = None) -> float:
         """Seconds to wait after attempt number ``attempt`` failed (with ``error``): at
         least what a :class:`RetryAfter` asks, and never more than ``max_backoff``."""
         base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))

@@ -93,7 +93,7 @@ class ScriptedServer:
         self.port = self.httpd.server_address[1]
         scheme = "https" if context is not None else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def reply(self, *replies: Reply) -> None:
