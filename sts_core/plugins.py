@@ -23,8 +23,9 @@ from . import hookspecs
 
 hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
 
-#: The built-in plugins, registered before any entry point.
-BUILTIN_PLUGINS = ("sts_core.builtin",)
+#: The built-in plugins, registered before any entry point: the engine's, then the
+#: service's. Named, not imported, so that the engine does not depend on the service.
+BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
 ENTRY_POINT_GROUP = "sts"
 
 T = TypeVar("T")

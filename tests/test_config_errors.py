@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from config_helpers import make_plugins, write_config
 
-from sts_core.config import ConfigError, load_config
+from sts_core.service.config import ConfigError, load_config
 from sts_core.store import MemoryStore
 
 JOB = "[job:report]\ntype = greet\nwho = Ada\nschedule = every 10s\n"
@@ -205,8 +205,8 @@ def test_a_secret_like_value_is_never_quoted(tmp_path: Path) -> None:
 
     message = error_of(tmp_path, JOB + "ratio = x\n")
     assert "'x'" in message  # ordinary values are quoted...
-    from sts_core.config.layers import Setting
-    from sts_core.config.options import convert_options, signature_of
+    from sts_core.service.config.layers import Setting
+    from sts_core.service.config.options import convert_options, signature_of
 
     _, problems = convert_options(
         signature_of(Login),

@@ -10,7 +10,7 @@ import pytest
 from config_helpers import make_plugins, write_config
 
 import sts
-from sts_core.config import Config, ConfigError, load_config
+from sts_core.service.config import Config, ConfigError, load_config
 
 FILE = """\
 [scheduler]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..records import RunContext, RunRecord
+    from ...records import RunContext, RunRecord
 
 #: Bumped when a change would break an existing client; additions keep the number.
 PROTOCOL_VERSION = 1

@@ -17,8 +17,8 @@ from .protocol import EVENTS, MAX_LINE, ControlError, decode, encode, record_to_
 from .stats import SchedulerStats
 
 if TYPE_CHECKING:
-    from ..records import RunRecord
-    from ..scheduler import Job, TaskScheduler
+    from ...records import RunRecord
+    from ...scheduler import Job, TaskScheduler
 
 logger = logging.getLogger("sts.control")
 

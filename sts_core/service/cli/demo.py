@@ -47,11 +47,11 @@ async def slow() -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from ...scheduler import TaskScheduler
+    from ...task import FunctionTask
     from ..logs import configure_logging
     from ..paths import state_database
-    from ..scheduler import TaskScheduler
     from ..sqlite_store import SQLiteStore
-    from ..task import FunctionTask
 
     name = args.name or DEMO_NAME
     # Quiet by default: the jobs' own lines are the show; warnings (missed fires) still show.

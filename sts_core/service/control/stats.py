@@ -7,8 +7,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from ..records import Outcome, RunContext, RunRecord
-from ..store import is_failure
+from ...records import Outcome, RunContext, RunRecord
+from ...store import is_failure
 
 #: Lateness samples kept for the p99 (the newest ones).
 LATENESS_WINDOW = 1000

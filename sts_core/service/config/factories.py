@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...plugins import PluginError, Registry
+from ...secrets import redact
 from ..logs import parse_level
-from ..plugins import PluginError, Registry
-from ..secrets import redact
 from .errors import ConfigError, Problem
 from .layers import Setting, Settings
 from .options import convert_options, signature_of

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..job import upcoming_fires
+from ...job import upcoming_fires
 from .context import CommandContext
 from .show import zone_name, zone_named
 
 if TYPE_CHECKING:
-    from ..store import StateStore
-    from ..triggers import Trigger
+    from ...store import StateStore
+    from ...triggers import Trigger
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,7 +94,7 @@ class StoredSource:
     kind = "stored"
 
     def __init__(self, context: CommandContext) -> None:
-        from ..store import MemoryStore
+        from ...store import MemoryStore
 
         self.context = context
         self.store: StateStore = context.offline_store() or MemoryStore()

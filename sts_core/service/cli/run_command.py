@@ -14,7 +14,7 @@ from .context import CommandContext
 from .errors import OK, CommandError
 
 if TYPE_CHECKING:
-    from ..scheduler import TaskScheduler
+    from ...scheduler import TaskScheduler
 
 #: The command whose front end ``--tui`` attaches: the terminal UI of the plugin sts-tui.
 FRONT_END = "tui"
@@ -33,7 +33,7 @@ def load_python_scheduler(target: str) -> TaskScheduler:
 
     :raises CommandError: when it cannot be imported or is no ``TaskScheduler``.
     """
-    from ..scheduler import TaskScheduler
+    from ...scheduler import TaskScheduler
 
     module_name, _, attribute = target.partition(":")
     if "" not in sys.path and os.getcwd() not in sys.path:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 def attach_front_end(scheduler: TaskScheduler, name: str) -> int:
     """Run ``scheduler`` with the front end a plugin registered as command ``name``."""
-    from ..plugins import PluginError
+    from ...plugins import PluginError
 
     try:
         command = scheduler.plugins.commands.get(name, needed_by="sts run --tui")

@@ -18,7 +18,7 @@ from .schema import check_sections, defaults_layer
 from .sources import source_layers
 
 if TYPE_CHECKING:
-    from ..plugins import Plugins
+    from ...plugins import Plugins
 
 logger = logging.getLogger("sts.config")
 
@@ -59,7 +59,7 @@ def load_config(
         if problems:
             raise ConfigError(problems)
         if plugins is None:
-            from ..plugins import default_plugins
+            from ...plugins import default_plugins
 
             plugins = default_plugins()
         sources = source_layers(settings, plugins)

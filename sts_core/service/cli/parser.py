@@ -40,7 +40,7 @@ def _positive_int(text: str) -> int:
 
 
 def _duration(text: str) -> float:
-    from ..durations import parse_duration
+    from ...durations import parse_duration
 
     try:
         return parse_duration(text)
@@ -172,51 +172,51 @@ def _configure_nothing(parser: argparse.ArgumentParser) -> None:
 
 #: name -> (help, configure, "module:function" of the handler)
 BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
-    "run": ("run the scheduler", _configure_run, "sts_core.cli.run_command:run"),
+    "run": ("run the scheduler", _configure_run, "sts_core.service.cli.run_command:run"),
     "demo": (
         "run a demo scheduler: three jobs every few seconds",
         _configure_demo,
-        "sts_core.cli.demo:run_demo",
+        "sts_core.service.cli.demo:run_demo",
     ),
     "jobs": (
         "jobs with their schedule, next fire and last outcome",
         _configure_jobs,
-        "sts_core.cli.inspect:show_jobs",
+        "sts_core.service.cli.inspect:show_jobs",
     ),
     "plan": (
         "upcoming fire times, in the job's time zone and UTC",
         _configure_plan,
-        "sts_core.cli.inspect:show_plan",
+        "sts_core.service.cli.inspect:show_plan",
     ),
     "history": (
         "recent runs with outcome, duration and error",
         _configure_history,
-        "sts_core.cli.inspect:show_history",
+        "sts_core.service.cli.inspect:show_history",
     ),
     "trigger": (
         "run a job now, on the running scheduler",
         _configure_trigger,
-        "sts_core.cli.act:trigger",
+        "sts_core.service.cli.act:trigger",
     ),
     "pause": (
         "stop firing a job, on the running scheduler",
         _configure_job_only,
-        "sts_core.cli.act:pause",
+        "sts_core.service.cli.act:pause",
     ),
     "resume": (
         "fire a paused job again, on the running scheduler",
         _configure_job_only,
-        "sts_core.cli.act:resume",
+        "sts_core.service.cli.act:resume",
     ),
     "plugins": (
         "installed plugins and what each registers",
         _configure_nothing,
-        "sts_core.cli.plugins_info:show_plugins",
+        "sts_core.service.cli.plugins_info:show_plugins",
     ),
     "config": (
         "the effective configuration, with where each value came from",
         _configure_nothing,
-        "sts_core.cli.config_show:show_config",
+        "sts_core.service.cli.config_show:show_config",
     ),
 }
 
@@ -254,7 +254,7 @@ def build_parser(plugin_commands: Iterable[PluginCommand] = ()) -> argparse.Argu
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from .. import __version__
+    from ... import __version__
 
     parser.add_argument("--version", action="version", version=f"sts {__version__}")
     _add_global_options(parser, in_subcommand=False)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..secrets import looks_secret
+from ...secrets import looks_secret
 from .errors import Problem
 from .layers import Setting
 from .values import convert, describe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..secrets import REDACTED, has_secret, looks_secret, redact
+from ...secrets import REDACTED, has_secret, looks_secret, redact
 from .layers import Settings
 from .schema import OPEN_SECTIONS, SECTIONS
 

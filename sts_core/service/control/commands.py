@@ -9,8 +9,8 @@ import asyncio
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
-from ..records import RunRecord
+from ... import __version__
+from ...records import RunRecord
 from .protocol import (
     COMMANDS,
     EVENTS,
@@ -23,7 +23,7 @@ from .protocol import (
 from .stats import SchedulerStats
 
 if TYPE_CHECKING:
-    from ..scheduler import Job, TaskScheduler
+    from ...scheduler import Job, TaskScheduler
 
 MAX_PLAN = 1000
 MAX_HISTORY = 10_000

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-from ..plugins import Plugins
-from ..policy import JobPolicy
-from ..scheduler import TaskScheduler
-from ..secrets import has_secret, redact
-from ..task import Task
-from ..timezones import resolve_timezone
+from ...plugins import Plugins
+from ...policy import JobPolicy
+from ...scheduler import TaskScheduler
+from ...secrets import has_secret, redact
+from ...task import Task
+from ...timezones import resolve_timezone
 from .errors import Problem
 from .layers import Setting, Settings
 from .options import convert_options, signature_of

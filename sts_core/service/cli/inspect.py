@@ -87,7 +87,7 @@ def show_jobs(args: argparse.Namespace) -> int:
 def _since(text: str | None, zone: tzinfo) -> datetime | None:
     if text is None:
         return None
-    from ..triggers import parse_instant
+    from ...triggers import parse_instant
 
     try:
         # In UTC: a trigger adds intervals to it, and datetime arithmetic in a zone with

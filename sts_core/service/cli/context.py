@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import JOB_FAILED, CommandError
 
 if TYPE_CHECKING:
+    from ...scheduler import TaskScheduler
+    from ...store import StateStore
     from ..config import Config
-    from ..scheduler import TaskScheduler
-    from ..store import StateStore
 
 
 class CommandContext:

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .durations import Duration, parse_duration
-from .records import Outcome, RunContext, RunRecord
-from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, is_failure
+from ..durations import Duration, parse_duration
+from ..records import Outcome, RunContext, RunRecord
+from ..store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, is_failure
 
 #: Bumped when the tables change; a file with a newer version is refused.
 SCHEMA_VERSION = 1

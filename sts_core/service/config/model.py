@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..secrets import use_secret_providers
+from ...secrets import use_secret_providers
 from .errors import ConfigError, Problem
 from .factories import plan_logging, plan_secret_providers, plan_store
 from .jobs import JobSpec, build_jobs, job_sections
@@ -13,10 +13,10 @@ from .layers import Settings
 from .render import render_settings
 
 if TYPE_CHECKING:
-    from ..clock import Clock
-    from ..plugins import Plugins
-    from ..scheduler import TaskScheduler
-    from ..store import StateStore
+    from ...clock import Clock
+    from ...plugins import Plugins
+    from ...scheduler import TaskScheduler
+    from ...store import StateStore
 
 
 class Config:
@@ -39,7 +39,7 @@ class Config:
     @property
     def plugins(self) -> Plugins:
         if self._plugins is None:
-            from ..plugins import default_plugins
+            from ...plugins import default_plugins
 
             self._plugins = default_plugins()
         return self._plugins
@@ -111,8 +111,8 @@ class Config:
                 raise ConfigError(Problem(str(error), section=spec.section)) from None
 
     def _parser(self) -> TaskScheduler:
-        from ..scheduler import TaskScheduler
-        from ..store import MemoryStore
+        from ...scheduler import TaskScheduler
+        from ...store import MemoryStore
 
         return TaskScheduler(
             name=self.scheduler_name,
@@ -139,7 +139,7 @@ class Config:
         :param scheduler_options: more ``TaskScheduler`` arguments (``control_socket``,
             ``blocking``...); they win over the file's.
         """
-        from ..scheduler import TaskScheduler
+        from ...scheduler import TaskScheduler
 
         plugins = self.plugins
         name = self.scheduler_name

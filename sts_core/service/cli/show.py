@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
-from ..timezones import local_timezone, resolve_timezone
+from ...timezones import local_timezone, resolve_timezone
 
 
 def zone_named(name: str | None) -> tzinfo:

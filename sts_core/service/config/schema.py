@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..booleans import BOOLEAN_FORMS
-from ..durations import ACCEPTED_FORMS, parse_duration
+from ...booleans import BOOLEAN_FORMS
+from ...durations import ACCEPTED_FORMS, parse_duration
+from ...timezones import resolve_timezone
 from ..logs import LEVELS
 from ..logsinks import FORMATS
-from ..timezones import resolve_timezone
 from .errors import Problem
 from .layers import Layer, Setting, Settings
 from .values import parse_boolean, split_list

@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from ..secrets import redact
 from .logs import TEXT_FORMAT
 from .paths import log_directory
-from .secrets import redact
 
 LogFormat = Literal["text", "json"]
 FORMATS = ("text", "json")
 #: Marks the handlers installed from a configuration, so reconfiguring replaces them.
 SINK_MARK = "_sts_sink"
-#: Marks the stderr handler ``sts_core.logs.configure_logging`` adds when there is none.
+#: Marks the stderr handler ``sts_core.service.logs.configure_logging`` adds when there is none.
 DEFAULT_MARK = "_sts_default"
 
 _COLOURS = {

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..plugins import PluginError, Plugins
-from ..secrets import redact
+from ...plugins import PluginError, Plugins
+from ...secrets import redact
 from .errors import ConfigError, Problem
 from .layers import Layer, Settings
 from .options import convert_options, signature_of

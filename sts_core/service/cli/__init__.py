@@ -21,7 +21,7 @@ INTERRUPTED = 130
 
 
 def _plugin_commands() -> list[Any]:
-    from ..plugins import default_plugins
+    from ...plugins import default_plugins
     from .parser import BUILTIN_COMMANDS, PluginCommand
 
     registry = default_plugins().commands
@@ -60,7 +60,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     Evaluated only when an exception is raised, so the modules load only then.
     """
-    from ..plugins import PluginError
+    from ...plugins import PluginError
     from ..sqlite_store import StateStoreError
 
     known: list[type[BaseException]] = [PluginError, StateStoreError]

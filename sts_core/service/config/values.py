@@ -16,10 +16,10 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
-from .. import booleans
-from ..booleans import BOOLEAN_FORMS
-from ..durations import ACCEPTED_FORMS, parse_duration
-from ..secrets import has_secret
+from ... import booleans
+from ...booleans import BOOLEAN_FORMS
+from ...durations import ACCEPTED_FORMS, parse_duration
+from ...secrets import has_secret
 
 _NONE = {"", "none"}
 

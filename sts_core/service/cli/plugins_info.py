@@ -21,8 +21,8 @@ KINDS = (
 
 
 def show_plugins(args: argparse.Namespace) -> int:
-    from .. import __version__
-    from ..plugins import default_plugins
+    from ... import __version__
+    from ...plugins import default_plugins
 
     plugins = default_plugins()
     registered: dict[str, dict[str, list[str]]] = {}
