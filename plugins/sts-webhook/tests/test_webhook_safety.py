@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -156,3 +158,27 @@ def test_bad_allow_hosts_entries_are_named() -> None:
         WebhookTask("https://example.com/", allow_hosts="example.com, http://x:80")
     with pytest.raises(ValueError, match=r"allow_hosts entry 1 \('10.0.0.0/33'\)"):
         WebhookTask("https://example.com/", allow_hosts="10.0.0.0/33")
+
+
+def test_the_receiver_example_in_the_docs_verifies_a_real_request(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = Path(__file__).parents[3] / "docs" / "plugins" / "webhook.md"
+    text = page.read_text().split("<!-- verify-example -->", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(page), "exec"), namespace)
+    verify = namespace["verify"]
+    monkeypatch.setenv("STS_WEBHOOK_TEST_SIGNING", SECRET)
+    task = WebhookTask(
+        server.url,
+        body="hello",
+        signing_secret="${secret:STS_WEBHOOK_TEST_SIGNING}",
+        allow_hosts=LOCAL,
+    )
+    asyncio.run(run_once(task))
+    (seen,) = server.seen
+    assert verify(SECRET, seen.headers, seen.body)
+    assert not verify(SECRET, seen.headers, seen.body + b"!")
+    assert not verify(SECRET, {**seen.headers, "webhook-timestamp": "1000000000"}, seen.body)
