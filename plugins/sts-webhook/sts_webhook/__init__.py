@@ -18,7 +18,8 @@ import sts
 if TYPE_CHECKING:
     from .destinations import DestinationRefused
     from .errors import WebhookRefused, WebhookRejected, WebhookServerError, WebhookUnreachable
-    from .task import WebhookResult, WebhookTask
+    from .sender import WebhookResult
+    from .task import WebhookTask
 
 __all__ = [
     "DestinationRefused",
@@ -37,7 +38,7 @@ _LAZY = {
     "WebhookRejected": ".errors",
     "WebhookServerError": ".errors",
     "WebhookUnreachable": ".errors",
-    "WebhookResult": ".task",
+    "WebhookResult": ".sender",
     "WebhookTask": ".task",
 }
 

@@ -195,7 +195,7 @@ def test_one_client_per_scheduler_reused_and_closed_on_stop(server: ScriptedServ
                 await asyncio.wrap_future(scheduler.run_now(job))
             pool = shared_pool()
             assert pool is not None
-            clients.append(pool.get(task.client_settings))
+            clients.append(pool.get(task.sender.client_settings))
             assert not clients[0].is_closed
 
     asyncio.run(main())

@@ -32,20 +32,22 @@ def test_config_text_becomes_the_options() -> None:
     assert task.headers == {"Authorization": "Bearer ${secret:TOKEN}", "X-Tag": "nightly"}
     assert task.form == [("a", "1"), ("b", "two words")]
     assert task.params == [("page", "1"), ("q", "{job}")]
-    assert (task.connect_timeout, task.read_timeout) == (2.0, 60.0)
-    assert task.expect == frozenset({200, 201, 202, 203, 204, 304})
-    assert task.follow_redirects is True and task.max_response == 1024
-    assert task.destinations.host_patterns == ("*.example.com",)
-    assert [str(n) for n in task.destinations.networks] == ["10.0.0.0/8", "192.168.1.5/32"]
-    assert task.destinations.deny_private is False
-    assert task.client_settings.http2 is False
+    assert (task.sender.connect_timeout, task.sender.read_timeout) == (2.0, 60.0)
+    assert task.sender.expect == frozenset({200, 201, 202, 203, 204, 304})
+    assert task.sender.follow_redirects is True and task.sender.max_response == 1024
+    assert task.sender.destinations.host_patterns == ("*.example.com",)
+    assert [str(n) for n in task.sender.destinations.networks] == ["10.0.0.0/8", "192.168.1.5/32"]
+    assert task.sender.destinations.deny_private is False
+    assert task.sender.client_settings.http2 is False
 
 
 def test_defaults() -> None:
     task = WebhookTask("https://hooks.example.com/")
-    assert task.method == "POST" and task.expect == frozenset(range(200, 300))
-    assert task.follow_redirects is False and task.max_response == 64 * 1024
-    assert task.destinations.deny_private is True and not task.destinations.host_patterns
+    assert task.method == "POST" and task.sender.expect == frozenset(range(200, 300))
+    assert task.sender.follow_redirects is False and task.sender.max_response == 64 * 1024
+    assert (
+        task.sender.destinations.deny_private is True and not task.sender.destinations.host_patterns
+    )
     # The job policy `timeout` stays the job's: the task's own timeouts have other names.
     assert sts.JobPolicy.build(task).timeout is None
 
