@@ -28,8 +28,10 @@ import sts
 from .destinations import check_request
 
 #: Connections kept per client: enough that a thousand calls a second to one host reuse
-#: connections instead of opening new ones.
-LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=30)
+#: connections instead of opening new ones. Idle ones are dropped after 4 s: servers close
+#: idle connections too (uvicorn and Node.js after 5 s), and a request sent on a connection
+#: the server is closing fails with a read error.
+LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=4)
 USER_AGENT = "sts-webhook/0.1"
 
 
