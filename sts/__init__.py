@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sts_core.clock import Clock, SystemClock
     from sts_core.durations import parse_duration
     from sts_core.job import Job
+    from sts_core.notifications import NotificationEvent, Notifier
     from sts_core.plugins import PluginError, Plugins, create_plugins
     from sts_core.policy import JobPolicy, PermanentError, RetryAfter, RetryPolicy
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
@@ -52,6 +53,8 @@ _LAZY = {
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
     "Job": "sts_core.job",
+    "NotificationEvent": "sts_core.notifications",
+    "Notifier": "sts_core.notifications",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "redact": "sts_core.secrets",
@@ -79,6 +82,8 @@ __all__ = [
     "JobPolicy",
     "JobState",
     "MemoryStore",
+    "NotificationEvent",
+    "Notifier",
     "Outcome",
     "PermanentError",
     "PluginError",

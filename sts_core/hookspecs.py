@@ -111,6 +111,28 @@ def sts_register_commands(register: Register) -> None:
     """
 
 
+@hookspec
+def sts_register_notifiers(register: Register) -> None:
+    """Register notifier schemes, used by a job's ``notify = <scheme>:<target>``.
+
+    :param register: ``register(scheme, factory)``. ``factory(target, **options)`` takes
+        the text after ``<scheme>:`` and the scheme's options (from the config section
+        named after the scheme, ``[email]``, over which a job's ``email.<option>`` keys
+        win, converted to the types the factory annotates; from ``notify_options`` in
+        Python) and returns an ``sts.Notifier``: an object with
+        ``async def notify(event: sts.NotificationEvent) -> None`` and, optionally,
+        ``async def aclose() -> None``, called when the scheduler stops. The factory is
+        called when a job is scheduled (a bad target is an error then): open
+        connections in ``notify``, not in the factory.
+
+    Example::
+
+        @sts.hookimpl
+        def sts_register_notifiers(register):
+            register("email", EmailNotifier)
+    """
+
+
 # -------------------------------------------------------------------------------------------
 # Lifecycle: what a plugin observes. Called on the scheduler's event loop; keep them quick
 # and never raise (an exception is logged and otherwise ignored).

@@ -90,11 +90,19 @@ class Registry(Generic[T]):
         message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
-            message += (
-                f". Install the plugin {known!r}: pip install {known}"
-                f" (from a checkout of STS: pip install -e plugins/{known})"
-            )
+            message += ". " + install_hint(known)
         return message
+
+
+def install_hint(distribution: str) -> str:
+    """How to install a plugin of this repository: from a checkout today, by name once
+    it is published (the extra of the core distribution names it)."""
+    extra = distribution.removeprefix("sts-")
+    return (
+        f"Install the plugin {distribution!r}: from a checkout of STS, "
+        f"pip install ./plugins/{distribution}; once published, "
+        f"pip install 'sts-scheduler[{extra}]'"
+    )
 
 
 #: Which distribution provides a well-known name, for "pip install" hints.
@@ -102,6 +110,8 @@ KNOWN_PLUGINS = {
     ("trigger kind", "cron"): "sts-cron",
     ("task type", "shell"): "sts-shell",
     ("command", "tui"): "sts-tui",
+    ("notifier scheme", "email"): "sts-email",
+    ("notifier scheme", "webhook"): "sts-webhook",
 }
 
 
@@ -140,6 +150,7 @@ _REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
     "state_stores": ("sts_register_state_stores", "state store", _single),
     "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
     "commands": ("sts_register_commands", "command", _command),
+    "notifiers": ("sts_register_notifiers", "notifier scheme", _single),
 }
 
 
@@ -208,6 +219,10 @@ class Plugins:
     @property
     def commands(self) -> Registry[Command]:
         return self.registry("commands")
+
+    @property
+    def notifiers(self) -> Registry[Callable[..., Any]]:
+        return self.registry("notifiers")
 
     def _collect(self, hook_name: str, what: str, build: Callable[..., Any]) -> Registry[Any]:
         entries: dict[str, Registration[Any]] = {}

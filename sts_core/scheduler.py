@@ -30,6 +30,7 @@ from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
+from .notifications import Notifications
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
@@ -117,6 +118,8 @@ class TaskScheduler:
         self._control: Any = None
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
+        #: Failure notifications of the jobs that ask for them (``notify = email:...``).
+        self.notifications = Notifications(self)
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
@@ -262,7 +265,8 @@ class TaskScheduler:
         :param name: the job's name; the task's name by default.
         :param policy: job policies overriding the task's (``retries``, ``timeout``,
             ``overlap``, ``misfire_grace``, ``coalesce``, ``jitter``, ``timezone``,
-            ``start``, ``end``, ``paused``, ``backoff``, ...).
+            ``start``, ``end``, ``paused``, ``backoff``, ...) and notification policies
+            (``notify``, ``notify_on``, ``notify_interval``, ``notify_options``).
         """
         job_policy = JobPolicy.build(task, **policy)
         job: Job = self._call(self._schedule, task, trigger, name, job_policy)
@@ -274,6 +278,7 @@ class TaskScheduler:
         zone = policy.timezone or self.timezone
         resolved = self.make_trigger(trigger, timezone=zone, job_name=job_name)
         job = Job(job_name, task, resolved, policy)
+        self.notifications.follow(job)
         self._jobs[job_name] = job
         siblings = self._jobs_of_task.get(task.name)
         if siblings is None:
@@ -434,6 +439,7 @@ class TaskScheduler:
     def _manual_job(self, task: Task) -> Job:
         """A job with no trigger, for a task that only runs when asked to."""
         job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
+        self.notifications.follow(job)
         self._jobs[job.name] = job
         self._jobs_of_task.setdefault(task.name, []).append(job)
         self._notifier.job_changed(job, "added")
@@ -659,6 +665,7 @@ class TaskScheduler:
                 run.cancel("the scheduler stopped")
             if pending:
                 await asyncio.wait(pending)
+        await self.notifications.close(seconds)
         if self._control is not None:
             await self._control.close()
             self._control = None

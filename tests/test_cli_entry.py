@@ -83,7 +83,7 @@ def test_demo_runs_its_jobs_and_keeps_their_history(tmp_path: Path) -> None:
         assert "STS demo: three jobs" in result.stdout
         assert "hello  Hello from STS! (run 1, every 2s)" in result.stdout
         assert "sts history --name demo" in result.stderr
-        assert not sts.socket("demo").exists()  # the demo starts no server
+        assert not sts.socket("demo").exists()  # its control socket is gone with it
         runs = query(sts.database("demo"), "SELECT job, outcome FROM runs")
         assert ("hello", "succeeded") in runs
         history = sts.run("history", "--name", "demo")

@@ -122,7 +122,12 @@ def test_not_utf8(tmp_path: Path) -> None:
         ),
         (
             JOB.replace("every 10s", "cron 0 3 * * *"),
-            ["FILE:4", "[job:report] schedule", "pip install sts-cron"],
+            [
+                "FILE:4",
+                "[job:report] schedule",
+                "pip install ./plugins/sts-cron",
+                "sts-scheduler[cron]",
+            ],
         ),
         (
             JOB.replace("schedule = every 10s\n", ""),

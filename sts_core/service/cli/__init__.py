@@ -1,7 +1,9 @@
 """The ``sts`` command: ``main`` parses the command line and runs one subcommand.
 
 Exit codes: 0 ok, 1 a job failed (where it applies) or no scheduler answers, 2 usage or
-configuration error, with the error sentence on stderr and no traceback.
+configuration error (or one of the machine's: a read-only state dir, a scheduler already
+running), with one error sentence on stderr and no traceback; 130 after Ctrl-C, 141 when
+the reader of the output went away (``sts jobs | head -1``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import JOB_FAILED, OK, USAGE_ERROR, CommandError
+from .failures import BROKEN_PIPE, expected_failure, silence_broken_stdout
 
 __all__ = ["JOB_FAILED", "OK", "USAGE_ERROR", "CommandError", "main"]
 
@@ -55,26 +58,18 @@ def _resolve(handler: str | Callable[[Any], int]) -> Callable[[Any], int]:
     return resolved
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's to fix: reported as a sentence, exit code 2.
-
-    Evaluated only when an exception is raised, so the modules load only then.
-    """
-    from ...plugins import PluginError
-    from ..sqlite_store import StateStoreError
-
-    known: list[type[BaseException]] = [PluginError, StateStoreError]
-    try:
-        from ..config import ConfigError
-    except ImportError:  # pragma: no cover - the config package is optional while built
-        pass
-    else:
-        known.append(ConfigError)
-    return tuple(known)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sts`` with ``argv`` (``sys.argv[1:]`` by default); return the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is seen while we can handle it
+        return code
+    except BrokenPipeError:  # `sts jobs | head -1`: the reader has all it wanted
+        silence_broken_stdout()
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .parser import build_parser
 
     parser = build_parser(_plugin_commands())
@@ -92,12 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"sts {args.command}"
     try:
         return int(_resolve(args.handler)(args))
-    except CommandError as error:
-        print(f"{prefix}: error: {error.message}", file=sys.stderr)
-        return error.code
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return INTERRUPTED
-    except _known_errors() as error:
-        print(f"{prefix}: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    except BrokenPipeError:
+        raise  # an OSError too, but not a failure: main() ends quietly
+    except Exception as error:
+        failure = expected_failure(error)
+        if failure is None:
+            raise  # a bug: its traceback is what a report needs
+        message, code = failure
+        print(f"{prefix}: error: {message}", file=sys.stderr)
+        return code

@@ -1,8 +1,9 @@
 """``sts demo``: a scheduler with three jobs that fire every few seconds and say so.
 
-It needs no config file and starts no server; its runs go to the SQLite state file of
-the scheduler named ``demo``, so ``sts jobs --name demo`` and ``sts history --name demo``
-show them, during the demo and after it.
+It needs no config file; its runs go to the SQLite state file of the scheduler named
+``demo``, and it answers on the control socket of that name, so ``sts jobs --name demo``,
+``sts trigger hello --name demo`` and ``sts tui --name demo`` reach it while it runs, and
+``sts history --name demo`` shows its runs after it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from .errors import OK
 DEMO_NAME = "demo"
 
 
+#: Sync jobs print from worker threads while async ones print from the loop: one lock and
+#: one write per line keep their lines whole (print() writes the text and the newline
+#: separately, and another thread can write in between).
+_OUTPUT_LOCK = threading.Lock()
+
+
 def _say(job: str, text: str) -> None:
-    print(f"{datetime.now():%H:%M:%S}  {job:<6} {text}", flush=True)
+    line = f"{datetime.now():%H:%M:%S}  {job:<6} {text}\n"
+    with _OUTPUT_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def _hello_job() -> Callable[[], None]:
@@ -59,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
     os.environ["LOG_LEVEL"] = level
     configure_logging(level)
     store = SQLiteStore(state_database(name))
-    scheduler = TaskScheduler(name=name, store=store, blocking=True)
+    scheduler = TaskScheduler(name=name, store=store, blocking=True, control_socket=True)
     scheduler.schedule(FunctionTask(_hello_job(), name="hello"), "every 2s")
     scheduler.schedule(FunctionTask(clock, name="clock"), "every 3s")
     scheduler.schedule(FunctionTask(slow, name="slow"), "every 5s")
@@ -70,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
         f"Their runs are kept in {store.path}.\n"
         + ("Press Ctrl-C to stop." if stop_after is None else f"Stops after {stop_after:g}s.")
         + f"\nMeanwhile, in another terminal: sts jobs --name {name}; "
-        f"sts history --name {name}\n",
+        f"sts trigger hello --name {name}; sts tui --name {name}\n",
         flush=True,
     )
     if stop_after is not None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .discovery import find_config_file
+from .discovery import find_config_file, is_named
 from .environment import environment_layer
 from .errors import ConfigError
 from .inifile import read_ini
 from .layers import Layer, Settings
 from .model import Config
 from .plaintext import plain_text_secret_warnings
-from .schema import check_sections, defaults_layer
+from .schema import SECTIONS, check_sections, defaults_layer
 from .sources import source_layers
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ def load_config(
     environment = os.environ if environ is None else environ
     found = find_config_file(path, environment)
     file_layer = read_ini(found) if found is not None else None
+    skipped = None
+    if found is not None and file_layer is not None and not is_named(path, environment):
+        skipped = _other_schedulers_file(found, file_layer, overrides)
+        if skipped is not None:
+            found, file_layer = None, None
     early = [defaults_layer(), *([file_layer] if file_layer else [])]
     late = [environment_layer(environment)]
     if overrides:
@@ -65,15 +71,46 @@ def load_config(
         sources = source_layers(settings, plugins)
         settings = _merge([*early, *sources, *late])
 
-    problems = check_sections(settings)
+    def plugin_sections() -> set[str]:
+        nonlocal plugins
+        if plugins is None:
+            from ...plugins import default_plugins
+
+            plugins = default_plugins()
+        return {*plugins.notifiers, *plugins.task_types}
+
+    problems = check_sections(settings, plugin_sections)
     if problems:
         raise ConfigError(problems)
-    warnings = []
+    warnings: list[str] = [skipped] if skipped is not None else []
     if found is not None and file_layer is not None:
-        warnings = plain_text_secret_warnings(found, file_layer)
-        for warning in warnings:
-            logger.warning("%s", warning)
+        warnings += plain_text_secret_warnings(found, file_layer)
+    for warning in warnings:
+        logger.warning("%s", warning)
     return Config(found, settings, plugins=plugins, warnings=warnings)
+
+
+def _other_schedulers_file(
+    found: Path, file_layer: Layer, overrides: Mapping[str, Mapping[str, str]] | None
+) -> str | None:
+    """Why a file found by looking (not named) is not read: ``--name`` asks for another
+    scheduler than the one it configures. Mixing its jobs into that scheduler's would show
+    jobs it does not have (``sts jobs --name demo`` beside a project's ``sts.ini``)."""
+    wanted = ((overrides or {}).get("scheduler") or {}).get("name")
+    if not wanted:
+        return None
+    configured = file_layer.settings.get("scheduler", {}).get("name")
+    own = (
+        configured.value.strip()
+        if configured is not None
+        else SECTIONS["scheduler"]["name"].default
+    )
+    if own == wanted.strip():
+        return None
+    return (
+        f"{found} configures the scheduler {own!r}, not {wanted.strip()!r}: not read "
+        f"(name it with --config to use it for {wanted.strip()!r})"
+    )
 
 
 def _merge(layers: list[Layer]) -> Settings:

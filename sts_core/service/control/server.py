@@ -238,6 +238,10 @@ def _error(request_id: Any, code: str, message: str) -> bytes:
     return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
 
 
+class ControlSocketInUse(RuntimeError):
+    """Another scheduler answers on the socket: a second ``sts run`` of one scheduler."""
+
+
 def _clear_stale_socket(path: Path) -> None:
     """Make room for the socket: remove one nobody listens on, refuse to steal a live one."""
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
@@ -263,7 +267,7 @@ def _clear_stale_socket(path: Path) -> None:
         return
     finally:
         probe.close()
-    raise RuntimeError(
+    raise ControlSocketInUse(
         f"another scheduler already listens on the control socket {str(path)!r}; stop it, "
         f"or give this one another name or control_socket path"
     )
@@ -275,7 +279,7 @@ async def start_control_server(
     """Start answering the control protocol for ``scheduler`` on ``path``.
 
     :param path: the socket's path; ``True`` for ``<user runtime dir>/sts/<name>.sock``.
-    :raises RuntimeError: when another scheduler already listens there.
+    :raises ControlSocketInUse: when another scheduler already listens there.
     """
     if path is True:
         from ..paths import control_socket
