@@ -1,8 +1,9 @@
 """sts-webhook: HTTP calls as STS tasks (signed, retried correctly, never twice by accident),
 and webhook/Slack notifications.
 
-Registers the task type ``webhook`` (``type = webhook`` in ``config.ini``); from Python, use
-:class:`WebhookTask`. The scheduler lifecycle hooks give each scheduler one pooled httpx
+Registers the task type ``webhook`` (``type = webhook`` in ``config.ini``; from Python, use
+:class:`WebhookTask`) and the notifier scheme ``webhook:`` (``notify = webhook:https://...``,
+:class:`WebhookNotifier`). The scheduler lifecycle hooks give each scheduler one pooled httpx
 client, closed when it stops (see :mod:`sts_webhook.clients`).
 """
 
@@ -18,11 +19,13 @@ import sts
 if TYPE_CHECKING:
     from .destinations import DestinationRefused
     from .errors import WebhookRefused, WebhookRejected, WebhookServerError, WebhookUnreachable
+    from .notifier import WebhookNotifier
     from .sender import WebhookResult
     from .task import WebhookTask
 
 __all__ = [
     "DestinationRefused",
+    "WebhookNotifier",
     "WebhookRefused",
     "WebhookRejected",
     "WebhookResult",
@@ -38,6 +41,7 @@ _LAZY = {
     "WebhookRejected": ".errors",
     "WebhookServerError": ".errors",
     "WebhookUnreachable": ".errors",
+    "WebhookNotifier": ".notifier",
     "WebhookResult": ".sender",
     "WebhookTask": ".task",
 }
@@ -55,6 +59,13 @@ def sts_register_task_types(register: Callable[..., None]) -> None:
     from .task import WebhookTask
 
     register("webhook", WebhookTask)
+
+
+@sts.hookimpl
+def sts_register_notifiers(register: Callable[..., None]) -> None:
+    from .notifier import WebhookNotifier
+
+    register("webhook", WebhookNotifier)
 
 
 @sts.hookimpl

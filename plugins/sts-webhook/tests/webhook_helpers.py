@@ -48,6 +48,8 @@ class ScriptedServer:
         self.script: deque[Reply] = deque()
         self.default = Reply()
         self.seen: list[Seen] = []
+        #: Replies by path (before the script): a path that always answers the same.
+        self.routes: dict[str, Reply] = {}
         self.released = threading.Event()
         server = self
 
@@ -69,7 +71,9 @@ class ScriptedServer:
                         self.client_address,
                     )
                 )
-                reply = server.script.popleft() if server.script else server.default
+                reply = server.routes.get(self.path.partition("?")[0])
+                if reply is None:
+                    reply = server.script.popleft() if server.script else server.default
                 if reply.hold:
                     server.released.wait(reply.hold)
                 payload = reply.body
@@ -98,6 +102,10 @@ class ScriptedServer:
 
     def reply(self, *replies: Reply) -> None:
         self.script.extend(replies)
+
+    def at(self, path: str) -> list[Seen]:
+        """The requests received for ``path``."""
+        return [seen for seen in self.seen if seen.path.partition("?")[0] == path]
 
     def close(self) -> None:
         self.released.set()
