@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, redact, resolve_secrets
     from sts_core.service.control import ControlClient, ControlError, default_control_socket
+    from sts_core.sizes import parse_size
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -41,6 +42,7 @@ _LAZY = {
     "SystemClock": "sts_core.clock",
     "parse_boolean": "sts_core.booleans",
     "parse_duration": "sts_core.durations",
+    "parse_size": "sts_core.sizes",
     "PluginError": "sts_core.plugins",
     "Plugins": "sts_core.plugins",
     "create_plugins": "sts_core.plugins",
@@ -105,6 +107,7 @@ __all__ = [
     "hookimpl",
     "parse_boolean",
     "parse_duration",
+    "parse_size",
     "redact",
     "resolve_secrets",
 ]

@@ -17,17 +17,6 @@ _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_NAME = _METHOD
 _STATUS_CLASS = re.compile(r"([1-5])xx")
 _STATUS_RANGE = re.compile(r"(\d{3})\s*-\s*(\d{3})")
-_SIZE = re.compile(r"(\d+)\s*([a-z]*)")
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1024**2,
-}
 
 
 def parse_method(value: str) -> str:
@@ -156,22 +145,6 @@ def parse_expect(value: str | Iterable[int]) -> frozenset[int]:
                 f"{expected}"
             )
     return frozenset(codes)
-
-
-def parse_size(value: int | str, *, what: str) -> int:
-    """A number of bytes from ``65536`` or text like ``"64KiB"``, ``"1MiB"``."""
-    expected = "expected a number of bytes or text like '64KiB', '1MiB', '500kB'"
-    if isinstance(value, bool):
-        raise ValueError(f"invalid {what} {value!r}: {expected}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"invalid {what} {value!r}: it must not be negative")
-        return value
-    if isinstance(value, str):
-        match = _SIZE.fullmatch(value.strip().lower())
-        if match and match.group(2) in _SIZE_UNITS:
-            return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
-    raise ValueError(f"invalid {what} {value!r}: {expected}")
 
 
 def parse_list(value: str | Sequence[str] | None, *, what: str) -> list[str]:

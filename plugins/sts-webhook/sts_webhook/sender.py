@@ -21,7 +21,7 @@ import sts
 from .clients import ClientSettings, make_client, shared_pool
 from .destinations import EXTENSION, DestinationRules
 from .errors import WebhookRefused, WebhookRejected, WebhookServerError
-from .options import parse_expect, parse_list, parse_size
+from .options import parse_expect, parse_list
 from .responses import read_tail, retry_after_seconds, transport_failure
 from .signing import signature_headers, signing_key
 
@@ -62,7 +62,7 @@ class Sender:
         self.read_timeout = _positive(read_timeout, "read_timeout")
         self.expect = parse_expect(expect)
         self.follow_redirects = sts.parse_boolean(follow_redirects, what="follow_redirects")
-        self.max_response = parse_size(max_response, what="max_response")
+        self.max_response = sts.parse_size(max_response, what="max_response")
         if signing_secret is not None and not isinstance(signing_secret, str):
             raise ValueError("invalid signing_secret: expected text, e.g. ${secret:HOOK_SECRET}")
         if signing_secret is not None and "${secret:" not in signing_secret:
