@@ -21,12 +21,10 @@ import pluggy
 
 from . import hookspecs
 
-hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
-
 #: The built-in plugins, registered before any entry point: the engine's, then the
 #: service's. Named, not imported, so that the engine does not depend on the service.
 BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
-ENTRY_POINT_GROUP = "sts"
+ENTRY_POINT_GROUP = hookspecs.PROJECT
 
 T = TypeVar("T")
 
@@ -278,7 +276,7 @@ def report_plugin_error(name: str, error: BaseException) -> None:
 
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
-    manager = pluggy.PluginManager("sts")
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
     for blocked in _names("STS_DISABLE_PLUGINS") or []:
