@@ -39,11 +39,11 @@ if typing.TYPE_CHECKING:
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
     from sts_core.secrets import resolve_secrets as resolve_secrets
-    from sts_core.sizes import parse_size as parse_size
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
     from sts_core.service.control import default_control_socket as default_control_socket
+    from sts_core.sizes import parse_size as parse_size
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
     from sts_core.store import StateStore as StateStore
@@ -79,11 +79,11 @@ _API = {
     "SecretError": "sts_core.secrets",
     "redact": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
-    "parse_size": "sts_core.sizes",
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
     "ControlServer": "sts_core.service.control",
     "default_control_socket": "sts_core.service.control",
+    "parse_size": "sts_core.sizes",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",
