@@ -185,7 +185,6 @@ async def _sts(url: str, phases: list[float], calls: Calls, stop_at: float) -> A
     import sts
 
     logging.getLogger("sts").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     scheduler = sts.TaskScheduler(stop_grace="5s")
 
     def listener(event: str, **facts: Any) -> None:

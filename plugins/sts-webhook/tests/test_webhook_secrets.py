@@ -21,6 +21,7 @@ def test_a_header_secret_reaches_the_server_but_no_log_and_no_record(
 ) -> None:
     monkeypatch.setenv("STS_WEBHOOK_TEST_TOKEN", SECRET)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     # The server echoes the headers back, in an error answer: the record keeps that tail.
     server.default = Reply(500, echo=True)
     task = WebhookTask(
@@ -45,6 +46,7 @@ def test_a_secret_url_is_masked_in_httpx_logs(
     # Slack's incoming-webhook URLs are secrets: the path is the credential.
     monkeypatch.setenv("STS_WEBHOOK_TEST_URL", server.url + "/services/T0/B0/" + SECRET)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     server.default = Reply(404)
     task = WebhookTask("${secret:STS_WEBHOOK_TEST_URL}", allow_hosts="127.0.0.1")
     record, _ = asyncio.run(run_once(task))
