@@ -45,7 +45,8 @@ class WebhookRejected(sts.PermanentError):
         self.status = status
 
 
-class WebhookRefused(sts.PermanentError):
+class WebhookRefused(sts.SetupError):
     """The call was not made: a destination rule refused it (``allow_hosts``,
     ``deny_private``), the server's TLS certificate did not verify, or a secret is missing.
-    Never retried: none of these changes by itself within a backoff."""
+    Never retried: none of these changes by itself within a backoff. A ``sts.SetupError``,
+    so the log says it in one line, without a traceback."""
