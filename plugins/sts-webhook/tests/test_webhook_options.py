@@ -87,7 +87,7 @@ url = https://hooks.example.com/
 expect = 2xx, banana
 """,
         )
-        result = env.run("--config", "sts.ini", "jobs")
+        result = env.run("--config", "sts.ini", "check")
     assert result.returncode == 2
-    assert "sts.ini:6: [job:ping] expect:" in result.stderr, result.stderr
+    assert "sts.ini:6: [job:ping] expect: the task type 'webhook' refused" in result.stderr
     assert "entry 2 ('banana') is not a status code" in result.stderr
