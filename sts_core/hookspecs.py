@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pluggy
+from .markers import hookspec
 
 if TYPE_CHECKING:
     import logging
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from .task import Task
     from .triggers import Trigger
 
-#: The project name: of the spec marker, the implementation marker and the entry-point group.
-PROJECT = "sts"
-hookspec = pluggy.HookspecMarker(PROJECT)
-#: The marker for hook implementations, re-exported as ``sts.hookimpl``.
-hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
 #: Each hook's own ``Protocol`` below says what its registry takes.
