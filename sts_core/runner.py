@@ -237,7 +237,7 @@ class Runner:
                 and not self.stopping
                 and policy.retry.should_retry(error, attempt)
             ):
-                delay = policy.retry.delay(attempt, self._rng)
+                delay = policy.retry.delay(attempt, self._rng, error)
                 record.retry_at = finished + timedelta(seconds=delay)
         if context.output:
             record.output = {key: redact(text) for key, text in context.output.items()}
