@@ -18,6 +18,14 @@ from .timezones import resolve_timezone
 from .triggers import parse_instant
 
 OVERLAP_MODES = ("skip", "queue", "allow", "replace")
+#: The most retries of one fire: 1000 retries 5 minutes apart already span 3.5 days.
+MAX_RETRIES = 1000
+#: The longest ``backoff`` and ``max_backoff``: one day. Far beyond it, the retry time
+#: overflows ``datetime`` (10**14 s is three million years).
+MAX_BACKOFF = 86400.0
+#: Beyond this many doublings ``backoff * 2**n`` exceeds any ``max_backoff``; capping the
+#: exponent keeps the arithmetic finite for any attempt number.
+_MAX_DOUBLINGS = 64
 
 
 class PermanentError(Exception):
@@ -42,8 +50,23 @@ class RetryPolicy:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
 
     def __post_init__(self) -> None:
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValueError(f"invalid retries {self.retries!r}: expected a whole number >= 0")
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not 0 <= self.retries <= MAX_RETRIES
+        ):
+            raise ValueError(
+                f"invalid retries {self.retries!r}: expected a whole number from 0 to {MAX_RETRIES}"
+            )
+        for key in ("backoff", "max_backoff"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"invalid {key} {value!r}: expected a number of seconds")
+            if not 0 <= value <= MAX_BACKOFF:  # also refuses NaN
+                raise ValueError(
+                    f"invalid {key} {value!r}: expected a duration from 0 to 1d "
+                    f"(0 to {MAX_BACKOFF:g} seconds)"
+                )
         if not 0 <= self.backoff_jitter < 1:
             raise ValueError(
                 f"invalid backoff_jitter {self.backoff_jitter!r}: expected a fraction in [0, 1)"
@@ -58,8 +81,10 @@ class RetryPolicy:
         )
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after attempt number ``attempt`` failed."""
-        base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        """Seconds to wait after attempt number ``attempt`` failed: finite, at most
+        ``max_backoff``, for any attempt number (``2 ** 1024`` would overflow a float)."""
+        doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
+        base = min(self.max_backoff, self.backoff * 2.0**doublings)
         if self.backoff_jitter:
             base *= 1 + rng.uniform(-self.backoff_jitter, self.backoff_jitter)
         return float(min(self.max_backoff, base))
@@ -162,7 +187,7 @@ class JobPolicy:
             retry = retries
         else:
             retry = RetryPolicy(
-                retries=_whole_number("retries", retries),
+                retries=_whole_number("retries", retries, MAX_RETRIES),
                 backoff=parse_duration(values.get("backoff", 1.0), what="backoff"),
                 max_backoff=parse_duration(values.get("max_backoff", 300.0), what="max_backoff"),
                 backoff_jitter=float(values.get("backoff_jitter", 0.1)),
@@ -176,6 +201,8 @@ class JobPolicy:
         timeout = _unlimited(values.get("timeout"))
         grace = _unlimited(values.get("misfire_grace", 60.0))
         zone = values.get("timezone")
+        start, end = _aware("start", values.get("start")), _aware("end", values.get("end"))
+        _bounds(start, end)
         return cls(
             retry=retry,
             timeout=None if timeout is None else _positive("timeout", timeout),
@@ -184,8 +211,8 @@ class JobPolicy:
             coalesce=_boolean("coalesce", values.get("coalesce", True)),
             jitter=parse_duration(values.get("jitter", 0), what="jitter"),
             timezone=None if zone is None else resolve_timezone(zone),
-            start=_aware("start", values.get("start")),
-            end=_aware("end", values.get("end")),
+            start=start,
+            end=end,
             paused=_boolean("paused", values.get("paused", False)),
         )
 
@@ -223,16 +250,26 @@ def _unlimited(value: Any) -> Any:
     return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
 
-def _whole_number(key: str, value: object) -> int:
+def _whole_number(key: str, value: object, maximum: int) -> int:
+    expected = f"expected a whole number from 0 to {maximum}"
     if isinstance(value, bool):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
+        raise ValueError(f"invalid {key} {value!r}: {expected}")
     try:
         number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0") from None
-    if number < 0 or (isinstance(value, float) and value != number):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"invalid {key} {value!r}: {expected}") from None
+    if not 0 <= number <= maximum or (isinstance(value, float) and value != number):
+        raise ValueError(f"invalid {key} {value!r}: {expected}")
     return number
+
+
+def _bounds(start: datetime | None, end: datetime | None) -> None:
+    # A window that is empty would never fire, silently.
+    if start is not None and end is not None and start >= end:
+        raise ValueError(
+            f"invalid end {end.isoformat()}: it must be after start {start.isoformat()} "
+            f"(a job with start >= end never fires)"
+        )
 
 
 def _positive(key: str, value: Duration) -> float:
