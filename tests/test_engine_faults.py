@@ -184,6 +184,6 @@ def test_a_trigger_broken_at_schedule_time_is_the_callers_error_and_adds_nothing
 ) -> None:
     scheduler = sts.TaskScheduler(clock=virtual_clock)
     task = Recorder(virtual_clock, name="never")
-    with pytest.raises(ValueError, match="broken trigger.*aware datetime"):
+    with pytest.raises(ValueError, match=r"broken trigger.*aware datetime"):
         scheduler.schedule(task, lambda after: datetime(2027, 1, 1))
     assert scheduler.jobs == []
