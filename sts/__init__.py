@@ -20,7 +20,6 @@ hookimpl = pluggy.HookimplMarker("sts")
 if TYPE_CHECKING:
     from sts_core.booleans import parse_boolean
     from sts_core.clock import Clock, SystemClock
-    from sts_core.control import ControlClient, ControlError, default_control_socket
     from sts_core.durations import parse_duration
     from sts_core.job import Job
     from sts_core.plugins import PluginError, Plugins, create_plugins
@@ -28,14 +27,15 @@ if TYPE_CHECKING:
     from sts_core.records import Outcome, RunContext, RunRecord, current_run
     from sts_core.scheduler import TaskScheduler
     from sts_core.secrets import SecretError, redact, resolve_secrets
+    from sts_core.service.control import ControlClient, ControlError, default_control_socket
     from sts_core.store import JobState, MemoryStore, StateStore
     from sts_core.task import FunctionTask, Task
     from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
 _LAZY = {
-    "ControlClient": "sts_core.control",
-    "ControlError": "sts_core.control",
-    "default_control_socket": "sts_core.control",
+    "ControlClient": "sts_core.service.control",
+    "ControlError": "sts_core.service.control",
+    "default_control_socket": "sts_core.service.control",
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
     "parse_boolean": "sts_core.booleans",

@@ -1,5 +1,5 @@
 """``python -m sts``: the ``sts`` command, for when the console script is not on PATH."""
 
-from sts_core.cli import main
+from sts_core.service.cli import main
 
 raise SystemExit(main())

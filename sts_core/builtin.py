@@ -1,7 +1,9 @@
-"""The built-in plugin: registered first, exactly like an installed one.
+"""The engine's built-in plugin: registered first, exactly like an installed one.
 
 What it registers is imported when a registry is first collected, not when the plugin
-loads: ``sts --help`` loads every plugin, and must not pay for asyncio or SQLite.
+loads: ``sts --help`` loads every plugin, and must not pay for asyncio.
+The service's own registrations (the SQLite store, log sinks, secret providers) are in
+``sts_core.service.builtin``.
 """
 
 from __future__ import annotations
@@ -28,10 +30,7 @@ def sts_register_task_types(register: Register) -> None:
 
 @hookimpl
 def sts_register_state_stores(register: Register) -> None:
-    from .sqlite_store import open_sqlite_store
-
     register("memory", _memory_store)
-    register("sqlite", open_sqlite_store)
 
 
 def _memory_store(
@@ -43,20 +42,3 @@ def _memory_store(
     # Annotated (and MemoryStore imported at the top, so the annotations resolve), so that
     # a config file's [state] options are converted to whole numbers.
     return MemoryStore(success_history=success_history, failure_history=failure_history)
-
-
-@hookimpl
-def sts_register_log_sinks(register: Register) -> None:
-    from .logsinks import console_sink, file_sink, json_sink
-
-    register("console", console_sink)
-    register("file", file_sink)
-    register("json", json_sink)
-
-
-@hookimpl
-def sts_register_secret_providers(register: Register) -> None:
-    from .secrets import DirectorySecrets, EnvironmentSecrets
-
-    register("env", EnvironmentSecrets)
-    register("files", DirectorySecrets)

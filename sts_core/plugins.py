@@ -23,8 +23,9 @@ from . import hookspecs
 
 hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
 
-#: The built-in plugins, registered before any entry point.
-BUILTIN_PLUGINS = ("sts_core.builtin",)
+#: The built-in plugins, registered before any entry point: the engine's, then the
+#: service's. Named, not imported, so that the engine does not depend on the service.
+BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
 ENTRY_POINT_GROUP = "sts"
 
 T = TypeVar("T")
@@ -89,11 +90,19 @@ class Registry(Generic[T]):
         message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
-            message += (
-                f". Install the plugin {known!r}: pip install {known}"
-                f" (from a checkout of STS: pip install -e plugins/{known})"
-            )
+            message += ". " + install_hint(known)
         return message
+
+
+def install_hint(distribution: str) -> str:
+    """How to install a plugin of this repository: from a checkout today, by name once
+    it is published (the extra of the core distribution names it)."""
+    extra = distribution.removeprefix("sts-")
+    return (
+        f"Install the plugin {distribution!r}: from a checkout of STS, "
+        f"pip install ./plugins/{distribution}; once published, "
+        f"pip install 'sts-scheduler[{extra}]'"
+    )
 
 
 #: Which distribution provides a well-known name, for "pip install" hints.

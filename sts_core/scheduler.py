@@ -710,7 +710,7 @@ class TaskScheduler:
         self._stopped.clear()
         self._stopped_here = asyncio.Event()
         if self.control_socket:
-            from .control import start_control_server
+            from .service.control import start_control_server
 
             try:
                 self._control = await start_control_server(self, self.control_socket)
@@ -844,7 +844,7 @@ class TaskScheduler:
     def run(self) -> None:
         """Run the scheduler: block until stopped (SIGINT, SIGTERM or ``stop()``), or with
         ``blocking=False`` start it in a background thread and return at once."""
-        from .logs import configure_logging
+        from .service.logs import configure_logging
 
         configure_logging()
         if self.blocking:

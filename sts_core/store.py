@@ -2,7 +2,7 @@
 
 The engine calls a store synchronously on its event loop, so a store must be quick:
 one that writes to disk buffers and writes in batches (``flush``). The in-memory store
-here is the default for the Python API; ``sqlite`` (``sts_core.sqlite_store``) is the
+here is the default for the Python API; ``sqlite`` (``sts_core.service.sqlite_store``) is the
 default for ``sts run``, and plugins add more through ``sts_register_state_stores``.
 """
 

@@ -40,8 +40,8 @@ def _sts_process_state() -> Iterator[None]:
     """Undo STS's process-wide state after each test: the log handlers and level STS set
     on the ``sts`` logger, the secret providers, and the secret values it redacts."""
     yield
-    from .logsinks import install_sinks
     from .secrets import forget_revealed, use_secret_providers
+    from .service.logsinks import install_sinks
 
     install_sinks([], logging.NOTSET)
     logging.getLogger("sts").propagate = True

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import sts
-from sts_core.cli import main
+from sts_core.service.cli import main
 
 CONFIG = """
 [scheduler]
@@ -46,7 +46,7 @@ class FrontEnd:
 def test_run_attached_hands_the_configured_scheduler_to_the_front_end(
     tmp_path: Path, register_plugin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sts_core.cli import run_command
+    from sts_core.service.cli import run_command
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the control socket's directory
     front_end = FrontEnd()
@@ -62,7 +62,7 @@ def test_run_attached_hands_the_configured_scheduler_to_the_front_end(
 def test_a_front_end_that_is_not_installed_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sts_core.cli import run_command
+    from sts_core.service.cli import run_command
 
     config = tmp_path / "attached.ini"
     config.write_text(CONFIG)

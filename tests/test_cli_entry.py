@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import STS, query, sts_environment
 
-from sts_core.cli import main
-from sts_core.cli.parser import BUILTIN_COMMANDS
+from sts_core.service.cli import main
+from sts_core.service.cli.parser import BUILTIN_COMMANDS
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,9 +62,9 @@ def test_help_loads_nothing_heavy(tmp_path: Path) -> None:
     that need them, never to print help (that keeps ``sts --help`` fast)."""
     probe = (
         "import sys\n"
-        "from sts_core.cli import main\n"
+        "from sts_core.service.cli import main\n"
         "main(['--help'])\n"
-        "heavy = {'sts_core.scheduler', 'sts_core.config', 'sts_core.control'}\n"
+        "heavy = {'sts_core.scheduler', 'sts_core.service.config', 'sts_core.service.control'}\n"
         "print('LOADED', sorted(heavy & set(sys.modules)))\n"
     )
     loaded = subprocess.run(
@@ -83,7 +83,7 @@ def test_demo_runs_its_jobs_and_keeps_their_history(tmp_path: Path) -> None:
         assert "STS demo: three jobs" in result.stdout
         assert "hello  Hello from STS! (run 1, every 2s)" in result.stdout
         assert "sts history --name demo" in result.stderr
-        assert not sts.socket("demo").exists()  # the demo starts no server
+        assert not sts.socket("demo").exists()  # its control socket is gone with it
         runs = query(sts.database("demo"), "SELECT job, outcome FROM runs")
         assert ("hello", "succeeded") in runs
         history = sts.run("history", "--name", "demo")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sts_core.cli import main
-from sts_core.paths import state_database
 from sts_core.records import Outcome, RunRecord
-from sts_core.sqlite_store import SQLiteStore
+from sts_core.service.cli import main
+from sts_core.service.paths import state_database
+from sts_core.service.sqlite_store import SQLiteStore
 from sts_core.store import JobState
 
 CONFIG = """
@@ -148,11 +148,14 @@ def test_an_unknown_job_is_a_usage_error(home: Path, capsys: pytest.CaptureFixtu
 def test_plugins_lists_what_each_registers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    section = out.split("\n\n")[0]
-    assert section.startswith("sts_core.builtin  [built in (sts ")
-    assert "  triggers: every, at" in section
-    assert "  state stores: memory, sqlite" in section
-    assert "  task types: python" in section
+    engine, service = out.split("\n\n")[:2]
+    assert engine.startswith("sts_core.builtin  [built in (sts ")
+    assert "  triggers: every, at" in engine
+    assert "  state stores: memory" in engine
+    assert "  task types: python" in engine
+    assert service.startswith("sts_core.service.builtin  [built in (sts ")
+    assert "  state stores: sqlite" in service
+    assert "  log sinks: console, file, json" in service
 
 
 def test_config_shows_origins(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from config_helpers import make_plugins, write_config
 
-from sts_core.config import ConfigError, load_config
+from sts_core.service.config import ConfigError, load_config
 from sts_core.store import MemoryStore
 
 JOB = "[job:report]\ntype = greet\nwho = Ada\nschedule = every 10s\n"
@@ -122,7 +122,12 @@ def test_not_utf8(tmp_path: Path) -> None:
         ),
         (
             JOB.replace("every 10s", "cron 0 3 * * *"),
-            ["FILE:4", "[job:report] schedule", "pip install sts-cron"],
+            [
+                "FILE:4",
+                "[job:report] schedule",
+                "pip install ./plugins/sts-cron",
+                "sts-scheduler[cron]",
+            ],
         ),
         (
             JOB.replace("schedule = every 10s\n", ""),
@@ -205,8 +210,8 @@ def test_a_secret_like_value_is_never_quoted(tmp_path: Path) -> None:
 
     message = error_of(tmp_path, JOB + "ratio = x\n")
     assert "'x'" in message  # ordinary values are quoted...
-    from sts_core.config.layers import Setting
-    from sts_core.config.options import convert_options, signature_of
+    from sts_core.service.config.layers import Setting
+    from sts_core.service.config.options import convert_options, signature_of
 
     _, problems = convert_options(
         signature_of(Login),

@@ -12,7 +12,7 @@ from config_helpers import Greeter, make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.config import load_config
+from sts_core.service.config import load_config
 from sts_core.store import MemoryStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

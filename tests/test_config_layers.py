@@ -10,7 +10,7 @@ import pytest
 from config_helpers import make_plugins, write_config
 
 import sts
-from sts_core.config import Config, ConfigError, load_config
+from sts_core.service.config import Config, ConfigError, load_config
 
 FILE = """\
 [scheduler]
@@ -142,12 +142,13 @@ def test_a_missing_config_source_names_the_installed_ones(tmp_path: Path) -> Non
     assert "no config source 'etcd' is installed" in text
 
 
-@pytest.mark.parametrize("how", ["argument", "env", "cwd", "user"])
+@pytest.mark.parametrize("how", ["argument", "env", "cwd", "cwd-config", "user"])
 def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     places = {
         "argument": tmp_path / "given.ini",
         "env": tmp_path / "from-env.ini",
         "cwd": tmp_path / "work" / "sts.ini",
+        "cwd-config": tmp_path / "work" / "config.ini",  # the seed README's name
         "user": tmp_path / "xdg" / "sts" / "config.ini",
     }
     order = list(places)
@@ -208,3 +209,21 @@ def test_config_is_a_plain_object(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, FILE), environ={})
     assert isinstance(config, Config)
     assert config.job_names == []
+
+
+def test_a_found_file_of_another_scheduler_is_not_mixed_into_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sts.ini").write_text(
+        "[scheduler]\nname = app\n\n[job:backup]\ntype = python\ncallable = os:getcwd\n"
+        "schedule = every 1h\n"
+    )
+    mine = load_config(overrides={"scheduler": {"name": "app"}}, environ={})
+    assert mine.job_names == ["backup"]
+    other = load_config(overrides={"scheduler": {"name": "demo"}}, environ={})
+    assert other.path is None and other.job_names == [] and other.scheduler_name == "demo"
+    assert "configures the scheduler 'app', not 'demo'" in other.warnings[0]
+    # Named explicitly, the file is the user's choice: --name renames its scheduler.
+    named = load_config(tmp_path / "sts.ini", overrides={"scheduler": {"name": "demo"}}, environ={})
+    assert named.job_names == ["backup"] and named.scheduler_name == "demo"

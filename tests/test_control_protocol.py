@@ -13,7 +13,7 @@ import pytest
 from control_helpers import fail, running_scheduler, succeed
 
 import sts
-from sts_core.control import PROTOCOL_VERSION, ControlError, request
+from sts_core.service.control import PROTOCOL_VERSION, ControlError, request
 
 
 def _jobs(scheduler: sts.TaskScheduler) -> None:
@@ -189,8 +189,8 @@ def test_request_without_a_scheduler_raises_file_not_found(tmp_path: Path) -> No
 
 
 def test_stats_window_and_p99_use_nearest_rank() -> None:
-    from sts_core.control.stats import SchedulerStats
     from sts_core.records import RunContext
+    from sts_core.service.control.stats import SchedulerStats
 
     stats = SchedulerStats()
     fire = datetime(2026, 1, 1, tzinfo=UTC)

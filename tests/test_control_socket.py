@@ -15,7 +15,7 @@ import pytest
 from control_helpers import running_scheduler, short_socket_dir, succeed
 
 import sts
-from sts_core.control import ControlClient, request
+from sts_core.service.control import ControlClient, request
 
 
 def _tick(scheduler: sts.TaskScheduler) -> None:

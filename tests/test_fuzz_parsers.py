@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sts
-from sts_core.config import ConfigError, load_config
 from sts_core.durations import parse_duration
 from sts_core.plugins import PluginError
 from sts_core.policy import JobPolicy
+from sts_core.service.config import ConfigError, load_config
 from sts_core.store import MemoryStore
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

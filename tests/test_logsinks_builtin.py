@@ -14,9 +14,9 @@ import pytest
 from config_helpers import make_plugins, write_config
 
 import sts
-from sts_core.config import load_config
-from sts_core.logs import configure_logging
-from sts_core.logsinks import (
+from sts_core.service.config import load_config
+from sts_core.service.logs import configure_logging
+from sts_core.service.logsinks import (
     JsonFormatter,
     TextFormatter,
     console_sink,
@@ -24,7 +24,7 @@ from sts_core.logsinks import (
     install_sinks,
     json_sink,
 )
-from sts_core.paths import log_directory
+from sts_core.service.paths import log_directory
 
 logger = logging.getLogger("sts.test.sinks")
 

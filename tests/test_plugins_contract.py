@@ -67,7 +67,8 @@ def test_schedule_cron_without_the_plugin_names_it() -> None:
     message = str(error.value)
     assert "no trigger kind 'cron' is installed" in message
     assert "installed: at, every" in message
-    assert "pip install sts-cron" in message
+    assert "pip install ./plugins/sts-cron" in message
+    assert "pip install 'sts-scheduler[cron]'" in message
 
 
 def test_lifecycle_hooks_are_called_in_order(virtual_clock: VirtualClock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sts_core.config import load_config
+from sts_core.service.config import load_config
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -24,7 +24,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_the_readme_demo_command_runs_the_demo() -> None:
     demo = next(line for line in shell_commands() if "sts demo" in line)
-    assert demo.startswith("python3 -m venv .venv && .venv/bin/pip install -r .ci/requirements.txt")
+    assert demo.startswith(
+        "python3 -m venv .venv && .venv/bin/pip install -r .ci/requirements-run.txt"
+    )
 
 
 def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:

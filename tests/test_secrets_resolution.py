@@ -13,7 +13,6 @@ from config_helpers import Greeter, make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.config import ConfigError, load_config
 from sts_core.secrets import (
     DirectorySecrets,
     EnvironmentSecrets,
@@ -21,6 +20,7 @@ from sts_core.secrets import (
     redact,
     resolve_secrets,
 )
+from sts_core.service.config import ConfigError, load_config
 
 SECRET = "s3cr3t-Value-4242"
 

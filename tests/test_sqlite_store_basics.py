@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sts_core.records import Outcome, RunRecord
-from sts_core.sqlite_store import SCHEMA_VERSION, SQLiteStore, StateStoreError
+from sts_core.service.sqlite_store import SCHEMA_VERSION, SQLiteStore, StateStoreError
 from sts_core.store import JobState, StateStore
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)

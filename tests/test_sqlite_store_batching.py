@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sts_core.records import Outcome, RunRecord
-from sts_core.sqlite_store import SQLiteStore
+from sts_core.service.sqlite_store import SQLiteStore
 from sts_core.store import JobState
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)

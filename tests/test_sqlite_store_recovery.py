@@ -12,7 +12,7 @@ from pathlib import Path
 import sts
 from sts.testing import VirtualClock
 from sts_core.records import Outcome, RunContext, RunRecord
-from sts_core.sqlite_store import SQLiteStore
+from sts_core.service.sqlite_store import SQLiteStore
 from sts_core.store import JobState
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -24,7 +24,7 @@ def test_a_run_in_flight_when_the_process_is_killed_is_recovered(tmp_path: Path)
         import os, signal
         from datetime import datetime, UTC
         from sts_core.records import Outcome, RunContext, RunRecord
-        from sts_core.sqlite_store import SQLiteStore
+        from sts_core.service.sqlite_store import SQLiteStore
         store = SQLiteStore({str(path)!r}, flush_interval=None)
         t = datetime(2026, 3, 1, 9, tzinfo=UTC)
         store.run_started(RunContext("done", "job", t, 1, t))

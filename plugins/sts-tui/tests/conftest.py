@@ -85,7 +85,7 @@ class SchedulerProcess:
 
 
 def sts_request(path: Path, command: str, **arguments: object) -> dict[str, Any]:
-    from sts_core.control import request  # the same client the sts commands use
+    from sts_core.service.control import request  # the same client the sts commands use
 
     return request(path, command, timeout=5.0, **arguments)
 

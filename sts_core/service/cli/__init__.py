@@ -1,0 +1,101 @@
+"""The ``sts`` command: ``main`` parses the command line and runs one subcommand.
+
+Exit codes: 0 ok, 1 a job failed (where it applies) or no scheduler answers, 2 usage or
+configuration error (or one of the machine's: a read-only state dir, a scheduler already
+running), with one error sentence on stderr and no traceback; 130 after Ctrl-C, 141 when
+the reader of the output went away (``sts jobs | head -1``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import JOB_FAILED, OK, USAGE_ERROR, CommandError
+from .failures import BROKEN_PIPE, expected_failure, silence_broken_stdout
+
+__all__ = ["JOB_FAILED", "OK", "USAGE_ERROR", "CommandError", "main"]
+
+#: Exit code of a command stopped with Ctrl-C, as shells report it.
+INTERRUPTED = 130
+
+
+def _plugin_commands() -> list[Any]:
+    from ...plugins import default_plugins
+    from .parser import BUILTIN_COMMANDS, PluginCommand
+
+    registry = default_plugins().commands
+    commands = []
+    for registration in registry.items():
+        command = registration.value
+        if command.name in BUILTIN_COMMANDS:
+            print(
+                f"sts: plugin {registration.plugin!r} registered the command "
+                f"{command.name!r}, which is built in; ignored",
+                file=sys.stderr,
+            )
+            continue
+        commands.append(
+            PluginCommand(
+                command.name,
+                command.configure,
+                command.handler,
+                command.help,
+                registration.plugin,
+            )
+        )
+    return commands
+
+
+def _resolve(handler: str | Callable[[Any], int]) -> Callable[[Any], int]:
+    if callable(handler):
+        return handler
+    module_name, _, function = handler.partition(":")
+    resolved: Callable[[Any], int] = getattr(importlib.import_module(module_name), function)
+    return resolved
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sts`` with ``argv`` (``sys.argv[1:]`` by default); return the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is seen while we can handle it
+        return code
+    except BrokenPipeError:  # `sts jobs | head -1`: the reader has all it wanted
+        silence_broken_stdout()
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from .parser import build_parser
+
+    parser = build_parser(_plugin_commands())
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version, or a usage error
+        return exit_request.code if isinstance(exit_request.code, int) else USAGE_ERROR
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return USAGE_ERROR
+    if args.log_level is not None:
+        # The environment layer is below command-line flags; setting it here lets the flag
+        # reach every logger the command configures, including a module's own scheduler.
+        os.environ["LOG_LEVEL"] = args.log_level
+    prefix = f"sts {args.command}"
+    try:
+        return int(_resolve(args.handler)(args))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        raise  # an OSError too, but not a failure: main() ends quietly
+    except Exception as error:
+        failure = expected_failure(error)
+        if failure is None:
+            raise  # a bug: its traceback is what a report needs
+        message, code = failure
+        print(f"{prefix}: error: {message}", file=sys.stderr)
+        return code

@@ -1,0 +1,100 @@
+"""``sts run``: run the scheduler a config file describes, or one built in Python."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .context import CommandContext
+from .errors import OK, CommandError
+
+if TYPE_CHECKING:
+    from ...scheduler import TaskScheduler
+
+#: The command whose front end ``--tui`` attaches: the terminal UI of the plugin sts-tui.
+FRONT_END = "tui"
+
+_PYTHON_OBJECT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def is_python_object(target: str) -> bool:
+    """Whether ``target`` reads as ``module:object`` rather than a config file's path."""
+    return bool(_PYTHON_OBJECT.fullmatch(target)) and not Path(target).exists()
+
+
+def load_python_scheduler(target: str) -> TaskScheduler:
+    """The ``TaskScheduler`` object ``module:attribute`` names (the current directory is
+    importable, as with ``python -m``).
+
+    :raises CommandError: when it cannot be imported or is no ``TaskScheduler``.
+    """
+    from ...scheduler import TaskScheduler
+
+    module_name, _, attribute = target.partition(":")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found: object = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CommandError(
+            f"cannot import the module {module_name!r} of {target!r}: {error}"
+        ) from None
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise CommandError(
+                f"the module {module_name!r} has no attribute {attribute!r} (from {target!r})"
+            ) from None
+    if not isinstance(found, TaskScheduler):
+        raise CommandError(
+            f"{target!r} is {type(found).__name__} {found!r}, not a TaskScheduler: point "
+            f"at a scheduler built in Python, e.g. 'app.jobs:scheduler'"
+        )
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    target: str | None = args.target
+    if target is not None and is_python_object(target):
+        scheduler = load_python_scheduler(target)
+        if args.name:
+            scheduler.name = args.name
+        if scheduler.control_socket is None:
+            scheduler.control_socket = True
+        scheduler.blocking = True
+    else:
+        if target is not None and args.config is not None:
+            raise CommandError(
+                f"two config files given ({target} and --config {args.config}): give one"
+            )
+        context = CommandContext(args, config_path=target)
+        scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
+    try:
+        if args.tui:
+            return attach_front_end(scheduler, FRONT_END)
+        scheduler.run()
+    finally:
+        scheduler.store.close()
+    return OK
+
+
+def attach_front_end(scheduler: TaskScheduler, name: str) -> int:
+    """Run ``scheduler`` with the front end a plugin registered as command ``name``."""
+    from ...plugins import PluginError
+
+    try:
+        command = scheduler.plugins.commands.get(name, needed_by="sts run --tui")
+    except PluginError as error:
+        raise CommandError(str(error)) from None
+    if command.attach is None:
+        raise CommandError(
+            f"the command {name!r} of plugin {scheduler.plugins.commands.plugin_of(name)!r} "
+            f"cannot run attached to a scheduler (it registered no attach=)"
+        )
+    return command.attach(scheduler)

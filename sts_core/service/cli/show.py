@@ -1,0 +1,71 @@
+"""Text output of the commands: aligned columns and instants in a chosen time zone."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any, TextIO
+
+from ...timezones import local_timezone, resolve_timezone
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The zone a control answer names; the machine's zone when it names none we know."""
+    if not name:
+        return local_timezone()
+    try:
+        return resolve_timezone(name)
+    except ValueError:
+        return local_timezone()
+
+
+def zone_name(zone: tzinfo | None) -> str:
+    if zone is None:
+        return ""
+    return str(getattr(zone, "key", None) or zone)
+
+
+def instant_text(value: str | datetime | None, zone: tzinfo) -> str:
+    """``2026-03-29 03:00:00 CEST`` for an ISO 8601 instant, in ``zone``; ``-`` for none."""
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def one_line(text: str | None, width: int = 100) -> str:
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
+    """Columns aligned on the widest cell; the last column is not padded."""
+    out = out or sys.stdout
+    widths = [len(header) for header in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    for row in [list(headers), *rows]:
+        cells = [cell.ljust(widths[index]) for index, cell in enumerate(row[:-1])]
+        print("  ".join([*cells, row[-1]]).rstrip(), file=out)
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    json.dump(value, out or sys.stdout, indent=2, ensure_ascii=False)
+    print(file=out or sys.stdout)

@@ -1,0 +1,202 @@
+"""Jobs declared in ``[job:NAME]`` sections: a task type, a schedule, job policies, and
+the task type's options. Every job is checked, and every problem reported, before the
+scheduler starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+from ...plugins import Plugins
+from ...policy import JobPolicy
+from ...scheduler import TaskScheduler
+from ...secrets import has_secret, redact
+from ...task import Task
+from ...timezones import resolve_timezone
+from .errors import Problem
+from .layers import Setting, Settings
+from .options import convert_options, signature_of
+
+JOB_PREFIX = "job:"
+#: Keys of a job section that are not options of its task type.
+RESERVED_KEYS = ("type", "schedule")
+
+
+@dataclass(slots=True)
+class JobSpec:
+    """A checked job, ready to be scheduled."""
+
+    name: str
+    section: str
+    task_type: str
+    task: Task
+    schedule: str
+    policy: dict[str, str]
+
+
+def job_sections(settings: Settings) -> list[str]:
+    return [section for section in settings.sections if section.startswith(JOB_PREFIX)]
+
+
+def build_jobs(
+    settings: Settings, plugins: Plugins, parser: TaskScheduler
+) -> tuple[list[JobSpec], list[Problem]]:
+    """The jobs of ``settings`` and every problem found in them.
+
+    :param parser: a scheduler used only to turn schedule text into triggers, so that
+        a bad schedule is found here and not when the job is added.
+    """
+    specs: list[JobSpec] = []
+    problems: list[Problem] = []
+    for section in job_sections(settings):
+        spec, found = _build_job(section, settings, plugins, parser)
+        problems.extend(found)
+        if spec is not None:
+            specs.append(spec)
+    return specs, problems
+
+
+def _build_job(
+    section: str, settings: Settings, plugins: Plugins, parser: TaskScheduler
+) -> tuple[JobSpec | None, list[Problem]]:
+    name = section[len(JOB_PREFIX) :].strip()
+    keys = settings.sections[section]
+    section_origin = settings.section_origins.get(section)
+    problems: list[Problem] = []
+
+    policy = {key: setting.value for key, setting in keys.items() if key in JobPolicy.KEYS}
+    problems += _check_policy(section, keys, policy)
+    problems += _check_schedule(name, section, keys, section_origin, policy, parser)
+
+    type_setting = keys.get("type")
+    registry = plugins.task_types
+    if type_setting is None:
+        problems.append(
+            Problem(
+                f"missing key: every job needs a task type, one of {_installed(registry)}",
+                origin=section_origin,
+                section=section,
+                key="type",
+            )
+        )
+        return None, problems
+    task_type = type_setting.value.strip()
+    if task_type not in registry:
+        problems.append(
+            Problem(
+                registry.missing_message(task_type),
+                origin=type_setting.origin,
+                section=section,
+                key="type",
+            )
+        )
+        return None, problems
+    task_class = registry.get(task_type)
+    options = {
+        key: setting
+        for key, setting in keys.items()
+        if key not in RESERVED_KEYS and key not in JobPolicy.KEYS
+    }
+    what = f"the task type {task_type!r}"
+    arguments, option_problems = convert_options(
+        signature_of(task_class, skip=("name",)),
+        section,
+        options,
+        what=what,
+        section_origin=section_origin,
+    )
+    problems += option_problems
+    if problems:
+        return None, problems
+    try:
+        task = task_class(**arguments)
+    except Exception as error:  # a task type's own check of its options
+        only_key = next(iter(options)) if len(options) == 1 else None
+        origin = options[only_key].origin if only_key else section_origin
+        problems.append(
+            Problem(
+                f"{what} refused its options: {redact(str(error))}",
+                origin=origin,
+                section=section,
+                key=only_key,
+            )
+        )
+        return None, problems
+    schedule = keys["schedule"].value.strip()
+    return JobSpec(name, section, task_type, task, schedule, policy), problems
+
+
+def _installed(registry: Any) -> str:
+    return ", ".join(sorted(registry)) or "none"
+
+
+def _check_policy(section: str, keys: dict[str, Setting], policy: dict[str, str]) -> list[Problem]:
+    problems = []
+    for key, value in policy.items():
+        problem = _policy_problem(key, value)
+        if problem is not None:
+            problems.append(Problem(problem, origin=keys[key].origin, section=section, key=key))
+    if not problems:
+        # Keys that are fine alone but not together.
+        problem = _policy_problem(None, policy)
+        if problem is not None:
+            # Point at the key the message names ("invalid end ...: it must be after start").
+            named = problem.split(" ", 2)[1] if problem.startswith("invalid ") else None
+            if named in keys:
+                problems.append(
+                    Problem(problem, origin=keys[named].origin, section=section, key=named)
+                )
+            else:
+                problems.append(Problem(problem, origin=None, section=section))
+    return problems
+
+
+def _policy_problem(key: str | None, value: Any) -> str | None:
+    overrides = value if key is None else {key: value}
+    if key is not None and has_secret(value):
+        return "a job policy cannot be a secret"
+    try:
+        JobPolicy.build(**overrides)
+    except Exception as error:  # retry_on imports user code, which may raise anything
+        return str(error) if isinstance(error, ValueError | TypeError) else repr(error)
+    return None
+
+
+def _check_schedule(
+    name: str,
+    section: str,
+    keys: dict[str, Setting],
+    section_origin: str | None,
+    policy: dict[str, str],
+    parser: TaskScheduler,
+) -> list[Problem]:
+    kinds = _installed(parser.plugins.triggers)
+    setting = keys.get("schedule")
+    if setting is None:
+        return [
+            Problem(
+                f"missing key: expected schedule = <kind> <spec> with kind one of {kinds}, "
+                f"e.g. 'every 10s'",
+                origin=section_origin,
+                section=section,
+                key="schedule",
+            )
+        ]
+    zone: tzinfo | None = None
+    if "timezone" in policy:
+        try:
+            zone = resolve_timezone(policy["timezone"])
+        except ValueError:
+            return []  # reported as the timezone key's problem
+    text = setting.value.strip()
+    try:
+        parser.make_trigger(text, timezone=zone, job_name=name)
+    except Exception as error:  # a trigger plugin may raise anything on bad text
+        message = str(error) if isinstance(error, ValueError) else f"{error}"
+        if text not in message:
+            message = f"invalid schedule {text!r}: {message}"
+        if not isinstance(error, ValueError) and type(error).__name__ != "PluginError":
+            message += f" ({type(error).__name__})"
+        return [Problem(message, origin=setting.origin, section=section, key="schedule")]
+    return []

@@ -1,0 +1,38 @@
+"""``sts config``: every effective value with where it came from, secrets redacted."""
+
+from __future__ import annotations
+
+from ...secrets import REDACTED, has_secret, looks_secret, redact
+from .layers import Settings
+from .schema import OPEN_SECTIONS, SECTIONS
+
+#: Values are padded to this column so the origins line up (long values push them out).
+ORIGIN_COLUMN = 40
+
+
+def shown(key: str, value: str) -> str:
+    """A value as ``sts config`` shows it: a plain-text secret is redacted; a reference
+    (``${secret:NAME}``) is shown, since it only names the secret."""
+    if looks_secret(key) and value.strip() and not has_secret(value):
+        return REDACTED
+    return redact(value)
+
+
+def render_settings(settings: Settings, header: str) -> str:
+    """INI text: valid to read back, each value followed by ``; <origin>``."""
+    order = [name for name in (*SECTIONS, *OPEN_SECTIONS) if name in settings.sections]
+    order += [name for name in settings.sections if name not in order]
+    lines = [f"# {header}"]
+    for section in order:
+        keys = settings.sections[section]
+        if not keys:
+            continue
+        known = list(SECTIONS.get(section, {}))
+        ordered = [key for key in known if key in keys] + [key for key in keys if key not in known]
+        lines += ["", f"[{section}]"]
+        for key in ordered:
+            setting = keys[key]
+            value = shown(key, setting.value).replace("\n", "\n    ")
+            entry = f"{key} = {value}".rstrip()
+            lines.append(f"{entry.ljust(ORIGIN_COLUMN)} ; {setting.origin}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,72 @@
+"""Config sources from plugins (``sts_register_config_sources``), layered between
+``config.ini`` and the environment. ``[scheduler] sources = NAME, ...`` turns them on;
+``[source:NAME]`` holds each one's options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...plugins import PluginError, Plugins
+from ...secrets import redact
+from .errors import ConfigError, Problem
+from .layers import Layer, Settings
+from .options import convert_options, signature_of
+from .values import split_list
+
+
+def source_layers(settings: Settings, plugins: Plugins) -> list[Layer]:
+    """Load every source ``settings`` turns on, in the order listed.
+
+    :raises ConfigError: for a source that is not installed, has bad options, fails to
+        load, or returns something other than sections of keys.
+    """
+    chosen = settings.get("scheduler", "sources")
+    if chosen is None or not split_list(chosen.value):
+        return []
+    registry = plugins.config_sources
+    layers = []
+    for name in split_list(chosen.value):
+        try:
+            factory = registry.get(name)
+        except PluginError as error:
+            raise ConfigError(
+                Problem(str(error), origin=chosen.origin, section="scheduler", key="sources")
+            ) from None
+        section = f"source:{name}"
+        arguments, problems = convert_options(
+            signature_of(factory),
+            section,
+            settings.sections.get(section, {}),
+            what=f"the config source {name!r}",
+            section_origin=settings.section_origins.get(section, chosen.origin),
+        )
+        if problems:
+            raise ConfigError(problems)
+        layers.append(_load(name, factory, arguments))
+    return layers
+
+
+def _load(name: str, factory: Any, arguments: dict[str, Any]) -> Layer:
+    try:
+        source = factory(**arguments)
+        loaded = source.load()
+    except Exception as error:
+        raise ConfigError(
+            Problem(
+                f"the config source {name!r} failed to load: {redact(str(error))}",
+                section=f"source:{name}",
+            )
+        ) from None
+    origin = str(getattr(source, "origin", None) or f"config source {name}")
+    if not isinstance(loaded, Mapping) or not all(
+        isinstance(keys, Mapping) for keys in loaded.values()
+    ):
+        raise ConfigError(
+            Problem(
+                f"the config source {name!r} returned {type(loaded).__name__}: expected a "
+                f"dict of sections, each a dict of keys to values",
+                origin=origin,
+            )
+        )
+    return Layer.from_mapping(origin, loaded)

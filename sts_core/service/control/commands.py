@@ -1,0 +1,238 @@
+"""The control commands: what each request does to (or reads from) the scheduler.
+
+Handlers run on the scheduler's loop, so they use its public API directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from ... import __version__
+from ...records import RunRecord
+from .protocol import (
+    COMMANDS,
+    EVENTS,
+    PROTOCOL_VERSION,
+    ControlError,
+    instant,
+    record_to_dict,
+    zone_name,
+)
+from .stats import SchedulerStats
+
+if TYPE_CHECKING:
+    from ...scheduler import Job, TaskScheduler
+
+MAX_PLAN = 1000
+MAX_HISTORY = 10_000
+
+
+def job_row(
+    job: Job, stats: SchedulerStats, default_zone: tzinfo, *, ending: int = 0
+) -> dict[str, Any]:
+    """A job as ``jobs`` lists it and events carry it.
+
+    :param ending: runs that are finishing but still counted in ``job.running``.
+    """
+    counts = stats.jobs.get(job.name)
+    return {
+        "name": job.name,
+        "schedule": job.schedule,
+        "timezone": zone_name(job.timezone or default_zone),
+        "next_fire": instant(job.next_fire),
+        "last_fire": instant(job.last_fire),
+        "paused": job.paused,
+        "paused_reason": job.paused_reason,
+        "running": max(0, len(job.running) - ending) if job.running else 0,
+        "last_outcome": counts.last_outcome if counts else None,
+        "succeeded": counts.succeeded if counts else 0,
+        "failed": counts.failed if counts else 0,
+        "mean_duration": counts.mean_duration if counts else None,
+        "last_duration": counts.last_duration if counts else None,
+    }
+
+
+class _Arguments:
+    """A request's arguments, read with type checks that name the command and the key."""
+
+    def __init__(self, command: str, values: object) -> None:
+        if not isinstance(values, dict):
+            raise ControlError("bad_request", f"the arguments of {command!r} must be an object")
+        self.command = command
+        self.values: dict[str, Any] = values
+
+    def _wrong(self, key: str, expected: str) -> ControlError:
+        return ControlError(
+            "bad_argument",
+            f"the argument {key!r} of {self.command!r} must be {expected}, "
+            f"got {self.values[key]!r}",
+        )
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        if key not in self.values or self.values[key] is None:
+            if required:
+                raise ControlError(
+                    "bad_argument", f"the command {self.command!r} needs the argument {key!r}"
+                )
+            return default
+        value = self.values[key]
+        if not isinstance(value, str) or not value:
+            raise self._wrong(key, "a non-empty string")
+        return value
+
+    def whole(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.values.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self._wrong(key, f"a whole number from {low} to {high}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.values.get(key, False)
+        if not isinstance(value, bool):
+            raise self._wrong(key, "true or false")
+        return value
+
+    def instant(self, key: str) -> datetime | None:
+        text = self.text(key)
+        if text is None:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise self._wrong(key, "an ISO 8601 instant such as '2027-01-01T09:00+01:00'") from None
+        if value.tzinfo is None:
+            raise self._wrong(key, "an instant with an offset, such as '2027-01-01T09:00+01:00'")
+        return value
+
+
+class ControlCommands:
+    """Answers every command except the per-connection ones (``subscribe``)."""
+
+    def __init__(self, scheduler: TaskScheduler, stats: SchedulerStats) -> None:
+        self.scheduler = scheduler
+        self.stats = stats
+
+    async def handle(self, command: str, raw_arguments: object) -> dict[str, Any]:
+        arguments = _Arguments(command, raw_arguments)
+        handler = getattr(self, f"_{command}", None)
+        if command not in COMMANDS or handler is None:
+            raise ControlError(
+                "unknown_command",
+                f"unknown command {command!r}: expected one of {', '.join(COMMANDS)}",
+            )
+        result: dict[str, Any] = await handler(arguments)
+        return result
+
+    def _job(self, arguments: _Arguments) -> Job:
+        name = arguments.text("job", required=True)
+        assert name is not None
+        try:
+            return self.scheduler.get_job(name)
+        except KeyError as error:
+            raise ControlError("unknown_job", str(error.args[0])) from None
+
+    async def _hello(self, arguments: _Arguments) -> dict[str, Any]:
+        wanted = arguments.whole("protocol", PROTOCOL_VERSION, 1, 1_000_000)
+        if wanted != PROTOCOL_VERSION:
+            raise ControlError(
+                "unsupported_protocol",
+                f"this scheduler speaks control protocol {PROTOCOL_VERSION}, "
+                f"the client asked for {wanted}",
+            )
+        scheduler = self.scheduler
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "server": "sts",
+            "version": __version__,
+            "scheduler": scheduler.name,
+            "timezone": zone_name(scheduler.timezone),
+            "started_at": instant(scheduler.started_at),
+            "commands": list(COMMANDS),
+            "events": list(EVENTS),
+        }
+
+    async def _jobs(self, arguments: _Arguments) -> dict[str, Any]:
+        name = arguments.text("job")
+        jobs = [self._job(arguments)] if name is not None else self.scheduler.jobs
+        return {"jobs": [job_row(job, self.stats, self.scheduler.timezone) for job in jobs]}
+
+    async def _history(self, arguments: _Arguments) -> dict[str, Any]:
+        job = arguments.text("job")
+        if job is not None:
+            self._job(arguments)
+        limit = arguments.whole("limit", 50, 1, MAX_HISTORY)
+        failed_only = arguments.flag("failed_only")
+        records = self.scheduler.store.history(job, limit=limit, failed_only=failed_only)
+        return {"runs": [record_to_dict(record) for record in records]}
+
+    async def _plan(self, arguments: _Arguments) -> dict[str, Any]:
+        job = self._job(arguments)
+        count = arguments.whole("count", 10, 1, MAX_PLAN)
+        since = arguments.instant("since") or self.scheduler.clock.now()
+        zone = job.timezone or self.scheduler.timezone
+        fires: list[dict[str, Any]] = []
+        previous_offset = since.astimezone(zone).utcoffset()
+        for fire in job.upcoming(since, count):
+            local = fire.astimezone(zone)
+            offset = local.utcoffset()
+            fires.append(
+                {
+                    "utc": instant(fire),
+                    "local": local.isoformat(),
+                    "dst": bool(local.dst()),
+                    "offset_changed": offset != previous_offset,
+                }
+            )
+            previous_offset = offset
+        return {
+            "job": job.name,
+            "schedule": job.schedule,
+            "timezone": zone_name(zone),
+            "since": instant(since),
+            "fires": fires,
+        }
+
+    async def _trigger(self, arguments: _Arguments) -> dict[str, Any]:
+        job = self._job(arguments)
+        wait = arguments.flag("wait")
+        future = self.scheduler.run_now(job)
+        if not wait:
+            return {"job": job.name, "started": True}
+        record: RunRecord = await asyncio.wrap_future(future)
+        return {"job": job.name, "started": True, "run": record_to_dict(record)}
+
+    async def _pause(self, arguments: _Arguments) -> dict[str, Any]:
+        job = self._job(arguments)
+        self.scheduler.pause(job)
+        return {"job": job_row(job, self.stats, self.scheduler.timezone)}
+
+    async def _resume(self, arguments: _Arguments) -> dict[str, Any]:
+        job = self._job(arguments)
+        self.scheduler.resume(job)
+        return {"job": job_row(job, self.stats, self.scheduler.timezone)}
+
+    async def _remove(self, arguments: _Arguments) -> dict[str, Any]:
+        job = self._job(arguments)
+        self.scheduler.remove_job(job)
+        self.stats.forget(job.name)
+        return {"job": job.name, "removed": True}
+
+    async def _stats(self, arguments: _Arguments) -> dict[str, Any]:
+        scheduler = self.scheduler
+        now = scheduler.clock.now()
+        started = scheduler.started_at
+        return {
+            "scheduler": scheduler.name,
+            "now": instant(now),
+            "started_at": instant(started),
+            "uptime": (now - started).total_seconds() if started else 0.0,
+            "jobs": len(scheduler.jobs),
+            "runs_in_flight": scheduler.runs_in_flight,
+            "fires_last_minute": self.stats.fires_last_minute(now.timestamp()),
+            "lateness_p99": self.stats.lateness_p99(),
+            "lateness_recent": self.stats.recent_lateness(),
+        }

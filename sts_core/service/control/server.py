@@ -1,0 +1,294 @@
+"""The control server: a Unix socket on which a running scheduler answers the control
+protocol and streams its run and job events to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .commands import ControlCommands, job_row
+from .protocol import EVENTS, MAX_LINE, ControlError, decode, encode, record_to_dict, run_to_dict
+from .stats import SchedulerStats
+
+if TYPE_CHECKING:
+    from ...records import RunRecord
+    from ...scheduler import Job, TaskScheduler
+
+logger = logging.getLogger("sts.control")
+
+#: A subscriber that lets this much unsent data pile up is too slow to follow and is
+#: disconnected, so that it cannot make the scheduler's memory grow without bound.
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+#: The longest path a Unix socket can bind to on Linux (108 bytes with the final NUL).
+MAX_SOCKET_PATH = 107
+#: Stored runs read at start to show each job's last outcome.
+SEED_HISTORY = 10_000
+
+
+class _Connection:
+    """One client: its writer, its subscription, and its requests under way."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.events: frozenset[str] = frozenset()
+        self.requests: set[asyncio.Task[None]] = set()
+
+    def send(self, line: bytes) -> None:
+        if self.writer.is_closing():
+            return
+        self.writer.write(line)
+        if self.writer.transport.get_write_buffer_size() > MAX_PENDING_BYTES:
+            logger.warning("control client too slow to follow the events: disconnected")
+            self.writer.transport.abort()  # close() would wait to send what piled up
+
+
+class ControlServer:
+    """Listens on ``path`` for one scheduler. Built by :func:`start_control_server`."""
+
+    def __init__(self, scheduler: TaskScheduler, path: Path) -> None:
+        self.scheduler = scheduler
+        self.path = path
+        self.stats = SchedulerStats()
+        self.commands = ControlCommands(scheduler, self.stats)
+        self._connections: set[_Connection] = set()
+        self._subscribers: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._inode: int | None = None
+
+    async def start(self) -> None:
+        # The listener goes first: the fire loop may fire while the socket is being bound.
+        self.scheduler.add_listener(self._on_event)
+        for record in reversed(self.scheduler.store.history(limit=SEED_HISTORY)):
+            self.stats.seed(record)
+        try:
+            _clear_stale_socket(self.path)
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_LINE
+            )
+            os.chmod(self.path, 0o600)
+            self._inode = self.path.stat().st_ino
+        except BaseException:
+            self.scheduler.remove_listener(self._on_event)
+            if self._server is not None:
+                self._server.close()
+            raise
+        logger.info("control socket listening on %s", self.path)
+
+    async def close(self) -> None:
+        """Stop listening, disconnect every client and remove the socket file."""
+        self.scheduler.remove_listener(self._on_event)
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            for request in connection.requests:
+                request.cancel()
+            # abort, not close: a client that stopped reading must not hold up the stop.
+            connection.writer.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(OSError):
+            if self._inode is not None and self.path.stat().st_ino == self._inode:
+                self.path.unlink()
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _on_event(self, event: str, **facts: Any) -> None:
+        now = self.scheduler.clock.timestamp()
+        if event == "run_started":
+            run = facts["run"]
+            self.stats.run_started(run, now)
+            if self._subscribers:
+                self._publish(event, {"run": run_to_dict(run), "job": self._row(run.job)})
+        elif event == "run_finished":
+            record = facts["record"]
+            self.stats.run_finished(record, now)
+            if self._subscribers:
+                data = {"record": record_to_dict(record), "job": self._finishing_row(record)}
+                self._publish(event, data)
+        elif event == "job_changed":
+            job: Job = facts["job"]
+            change: str = facts["change"]
+            if self._subscribers:
+                self._publish(event, {"change": change, "job": self._row_of(job)})
+            if change == "removed":
+                self.stats.forget(job.name)
+
+    def _row(self, name: str) -> dict[str, Any] | None:
+        try:
+            return job_row(self.scheduler.get_job(name), self.stats, self.scheduler.timezone)
+        except KeyError:  # removed meanwhile
+            return None
+
+    def _finishing_row(self, record: RunRecord) -> dict[str, Any] | None:
+        # The record is published from inside the run's task, which leaves the job's
+        # running set only afterwards: count it out unless another attempt follows.
+        try:
+            job = self.scheduler.get_job(record.job)
+        except KeyError:
+            return None
+        ending = int(
+            record.retry_at is None
+            and job.running is not None
+            and asyncio.current_task() in job.running
+        )
+        return job_row(job, self.stats, self.scheduler.timezone, ending=ending)
+
+    def _row_of(self, job: Job) -> dict[str, Any]:
+        return job_row(job, self.stats, self.scheduler.timezone)
+
+    def _publish(self, event: str, data: dict[str, Any]) -> None:
+        line = encode({"event": event, "data": data})
+        for connection in list(self._subscribers):
+            if event in connection.events:
+                connection.send(line)
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = _Connection(writer)
+        self._connections.add(connection)
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    connection.send(_error(None, "bad_request", "the line is too long"))
+                    break
+                except ConnectionError:
+                    break
+                if not line:
+                    break
+                if line.strip():
+                    self._dispatch(connection, line)
+        finally:
+            self._connections.discard(connection)
+            self._subscribers.discard(connection)
+            for request in connection.requests:
+                request.cancel()
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    def _dispatch(self, connection: _Connection, line: bytes) -> None:
+        request_id: Any = None
+        try:
+            message = decode(line)
+            request_id = message.get("id")
+            command = message.get("command")
+            if not isinstance(command, str):
+                raise ControlError("bad_request", "a request needs a 'command' string")
+            arguments = message.get("arguments", {})
+            if command in ("subscribe", "unsubscribe"):
+                # Answered inline, so the answer precedes the first event on the line.
+                connection.send(
+                    _answer(request_id, self._subscribe(connection, command, arguments))
+                )
+                return
+        except ControlError as error:
+            connection.send(_error(request_id, error.code, error.message))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._answer(connection, request_id, command, arguments)
+        )
+        connection.requests.add(task)
+        task.add_done_callback(connection.requests.discard)
+
+    async def _answer(
+        self, connection: _Connection, request_id: Any, command: str, arguments: Any
+    ) -> None:
+        try:
+            result = await self.commands.handle(command, arguments)
+        except ControlError as error:
+            connection.send(_error(request_id, error.code, error.message))
+        except Exception as error:  # a bug must not end the connection, let alone the server
+            logger.exception("control command %r failed", command)
+            connection.send(_error(request_id, "internal", f"{type(error).__name__}: {error}"))
+        else:
+            connection.send(_answer(request_id, result))
+
+    def _subscribe(self, connection: _Connection, command: str, arguments: Any) -> dict[str, Any]:
+        if command == "unsubscribe":
+            connection.events = frozenset()
+            self._subscribers.discard(connection)
+            return {"subscribed": []}
+        wanted = arguments.get("events", list(EVENTS)) if isinstance(arguments, dict) else None
+        if not isinstance(wanted, list) or not all(name in EVENTS for name in wanted):
+            raise ControlError(
+                "bad_argument",
+                f"the argument 'events' of 'subscribe' must be a list of event names from "
+                f"{', '.join(EVENTS)}, got {wanted!r}",
+            )
+        connection.events = frozenset(wanted)
+        self._subscribers.add(connection)
+        return {"subscribed": sorted(connection.events)}
+
+
+def _answer(request_id: Any, result: dict[str, Any]) -> bytes:
+    return encode({"id": request_id, "ok": True, "result": result})
+
+
+def _error(request_id: Any, code: str, message: str) -> bytes:
+    return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
+
+
+class ControlSocketInUse(RuntimeError):
+    """Another scheduler answers on the socket: a second ``sts run`` of one scheduler."""
+
+
+def _clear_stale_socket(path: Path) -> None:
+    """Make room for the socket: remove one nobody listens on, refuse to steal a live one."""
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise ValueError(
+            f"the control socket path {str(path)!r} is {len(os.fsencode(path))} bytes long; "
+            f"a Unix socket path may have at most {MAX_SOCKET_PATH}: choose a shorter one"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(
+            f"the control socket path {str(path)!r} exists and is not a socket; "
+            f"remove it or choose another path"
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)  # left behind by a process that died
+        return
+    finally:
+        probe.close()
+    raise ControlSocketInUse(
+        f"another scheduler already listens on the control socket {str(path)!r}; stop it, "
+        f"or give this one another name or control_socket path"
+    )
+
+
+async def start_control_server(
+    scheduler: TaskScheduler, path: str | os.PathLike[str] | bool
+) -> ControlServer:
+    """Start answering the control protocol for ``scheduler`` on ``path``.
+
+    :param path: the socket's path; ``True`` for ``<user runtime dir>/sts/<name>.sock``.
+    :raises ControlSocketInUse: when another scheduler already listens there.
+    """
+    if path is True:
+        from ..paths import control_socket
+
+        resolved = control_socket(scheduler.name)
+    elif path is False:
+        raise ValueError("start_control_server needs a path or True, got False")
+    else:
+        resolved = Path(os.fspath(path))
+    server = ControlServer(scheduler, resolved)
+    await server.start()
+    return server
