@@ -12,8 +12,8 @@ from core_helpers import Recorder
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.control.commands import job_row
-from sts_core.control.stats import SchedulerStats
+from sts_core.service.control.commands import job_row
+from sts_core.service.control.stats import SchedulerStats
 from sts_core.store import JobState, MemoryStore
 
 

@@ -15,8 +15,8 @@ from core_helpers import Recorder
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.config import ConfigError, load_config
 from sts_core.policy import RetryPolicy
+from sts_core.service.config import ConfigError, load_config
 from sts_core.store import MemoryStore
 
 
