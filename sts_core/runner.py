@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .events import Notifier
 from .job import Job
@@ -78,16 +78,8 @@ class Runner:
         if job.running:
             mode = job.policy.overlap
             if mode == "skip" or (mode == "queue" and job.queued is not None):
-                self.record(
-                    RunRecord(
-                        run_id=new_run_id(),
-                        job=job.name,
-                        fire_time=fire,
-                        outcome=Outcome.SKIPPED,
-                        error=f"the previous run was still running (overlap = {mode})",
-                    ),
-                    logging.WARNING,
-                )
+                error = f"the previous run was still running (overlap = {mode})"
+                self._not_run(job, fire, Outcome.SKIPPED, error, logging.WARNING)
                 return
             if mode == "queue":
                 job.queued = fire
@@ -121,34 +113,27 @@ class Runner:
         """One record for ``count`` fires, ``first`` .. ``last``, that did not run."""
         span = first.isoformat() if count == 1 else f"{first.isoformat()} .. {last.isoformat()}"
         lateness = now - last.timestamp()
-        self.record(
-            RunRecord(
-                run_id=new_run_id(),
-                job=job.name,
-                fire_time=last,
-                outcome=Outcome.MISSED,
-                error=f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, {reason}",
-                missed_count=count,
-            ),
-            logging.WARNING,
-        )
+        error = f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, {reason}"
+        self._not_run(job, last, Outcome.MISSED, error, logging.WARNING, missed_count=count)
 
     def record_set_aside(self, job: Job, fire: datetime, reason: str, error: BaseException) -> None:
         """The record of a fire that could not be handled (a broken trigger): ``failed``,
         saying the job is paused. Logged by the caller, once, so only at debug level here."""
-        self.record(
-            RunRecord(
-                run_id=new_run_id(),
-                job=job.name,
-                fire_time=fire,
-                outcome=Outcome.FAILED,
-                started_at=self._scheduler.clock.now(),
-                finished_at=self._scheduler.clock.now(),
-                error=f"{reason}; the job is paused until resumed",
-                traceback=redact("".join(traceback.format_exception(error))),
-            ),
+        self._not_run(
+            job,
+            fire,
+            Outcome.FAILED,
+            f"{reason}; the job is paused until resumed",
             logging.DEBUG,
+            traceback=redact("".join(traceback.format_exception(error))),
         )
+
+    def _not_run(
+        self, job: Job, fire: datetime, outcome: Outcome, error: str, level: int, **fields: Any
+    ) -> None:
+        """Record a fire that did not run (skipped, missed, set aside)."""
+        record = RunRecord(new_run_id(), job.name, fire, outcome, error=error, **fields)
+        self.record(record, level)
 
     # -- a run, attempt by attempt ----------------------------------------------------------
 
@@ -169,33 +154,28 @@ class Runner:
                 clock = self._scheduler.clock
                 await asyncio.sleep(max(0.0, (record.retry_at - clock.now()).total_seconds()))
                 attempt += 1
-        except asyncio.CancelledError:
-            # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+        except (asyncio.CancelledError, Exception) as error:
+            cancelled = isinstance(error, asyncio.CancelledError)
+            if not cancelled:
+                # STS itself failed around the task (a store or a listener): the run still
+                # gets a record if one can be written, and the loop goes on.
+                logger.exception("run of job=%s run=%s failed inside STS", job.name, run_id)
             record = RunRecord(
                 run_id=run_id,
                 job=job.name,
                 fire_time=fire,
-                outcome=Outcome.CANCELLED,
+                # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+                outcome=Outcome.CANCELLED if cancelled else Outcome.FAILED,
                 attempt=record.attempt + 1 if record else 1,
-                error="cancelled before the attempt started",
-                manual=manual,
-            )
-            self.record(record, logging.WARNING)
-        except Exception as error:
-            # STS itself failed around the task (a store or a listener): the run still gets
-            # a record if one can be written, and the loop goes on.
-            logger.exception("run of job=%s run=%s failed inside STS", job.name, run_id)
-            record = RunRecord(
-                run_id=run_id,
-                job=job.name,
-                fire_time=fire,
-                outcome=Outcome.FAILED,
-                attempt=record.attempt + 1 if record else 1,
-                error=redact(f"STS failed around the task: {error_line(error)}"),
+                error=(
+                    "cancelled before the attempt started"
+                    if cancelled
+                    else redact(f"STS failed around the task: {error_line(error)}")
+                ),
                 manual=manual,
             )
             try:
-                self.record(record, logging.DEBUG)
+                self.record(record, logging.WARNING if cancelled else logging.DEBUG)
             except Exception:
                 logger.exception("the record of run %s could not be kept", run_id)
         finally:

@@ -187,3 +187,30 @@ def test_a_trigger_broken_at_schedule_time_is_the_callers_error_and_adds_nothing
     with pytest.raises(ValueError, match=r"broken trigger.*aware datetime"):
         scheduler.schedule(task, lambda after: datetime(2027, 1, 1))
     assert scheduler.jobs == []
+
+
+def test_a_store_failing_as_a_run_starts_still_records_the_run_and_the_rest_go_on(
+    virtual_clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class StartFails(MemoryStore):
+        def run_started(self, run: sts.RunContext) -> None:
+            if run.job == "unlucky":
+                raise OSError(5, "Input/output error")
+            super().run_started(run)
+
+    good, unlucky = Recorder(virtual_clock, name="good"), Recorder(virtual_clock, name="unlucky")
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock, store=StartFails()) as scheduler:
+            scheduler.schedule(good, "every 1s")
+            scheduler.schedule(unlucky, "every 1s")
+            await asyncio.sleep(3.5)
+            assert scheduler.running and scheduler.runs_in_flight == 0
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert len(good.starts) == 3
+    records = scheduler.store.history("unlucky")
+    assert [record.outcome for record in records] == [sts.Outcome.FAILED] * 3
+    assert all("STS failed around the task: OSError" in (r.error or "") for r in records)
+    assert sum("failed inside STS" in r.getMessage() for r in caplog.records) == 3
