@@ -9,6 +9,7 @@ plugins. Every hook here is documented in ``docs/plugins.md``; a test keeps that
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -17,7 +18,11 @@ if TYPE_CHECKING:
     from .records import RunContext, RunRecord
     from .scheduler import Job, TaskScheduler
 
-hookspec = pluggy.HookspecMarker("sts")
+#: The project name: of the spec marker, the implementation marker and the entry-point group.
+PROJECT = "sts"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: The marker for hook implementations, re-exported as ``sts.hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
 Register = Callable[..., None]
@@ -108,6 +113,50 @@ def sts_register_commands(register: Register) -> None:
         command and returns its exit code. Import heavy modules inside ``handler``, so that
         ``sts --help`` stays fast. ``attach=run(scheduler) -> int`` (optional) runs a
         scheduler with this front end in one process: ``sts run --tui``.
+    """
+
+
+@hookspec
+def sts_register_notifiers(register: Register) -> None:
+    """Register notifier schemes, used by a job's ``notify = <scheme>:<target>``.
+
+    :param register: ``register(scheme, factory)``. ``factory(target, **options)`` takes
+        the text after ``<scheme>:`` and the scheme's options (from the config section
+        named after the scheme, ``[email]``, over which a job's ``email.<option>`` keys
+        win, converted to the types the factory annotates; from ``notify_options`` in
+        Python) and returns an ``sts.Notifier``: an object with
+        ``async def notify(event: sts.NotificationEvent) -> None`` and, optionally,
+        ``async def aclose() -> None``, called when the scheduler stops. The factory is
+        called when a job is scheduled (a bad target is an error then): open
+        connections in ``notify``, not in the factory.
+
+    Example::
+
+        @sts.hookimpl
+        def sts_register_notifiers(register):
+            register("email", EmailNotifier)
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Service: what a plugin runs around a scheduler.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def sts_scheduler_lifespan(
+    scheduler: TaskScheduler, main: bool
+) -> AbstractAsyncContextManager[object] | None:
+    """Called as a scheduler starts, before its first fire: return an async context manager
+    to enter now and exit after the scheduler's last run has finished, or ``None``.
+
+    The service's built-in plugin answers ``TaskScheduler(control_socket=...)`` this way,
+    and sets up logging for ``run()``. Unlike the observers below, an error here (calling
+    the hook or entering the context) aborts the start: the scheduler fires nothing.
+
+    :param scheduler: the scheduler.
+    :param main: whether the scheduler runs as the program's main loop (``run()``), which
+        may set up process-wide things such as logging.
     """
 
 

@@ -21,12 +21,10 @@ import pluggy
 
 from . import hookspecs
 
-hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
-
 #: The built-in plugins, registered before any entry point: the engine's, then the
 #: service's. Named, not imported, so that the engine does not depend on the service.
 BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
-ENTRY_POINT_GROUP = "sts"
+ENTRY_POINT_GROUP = hookspecs.PROJECT
 
 T = TypeVar("T")
 
@@ -110,6 +108,8 @@ KNOWN_PLUGINS = {
     ("trigger kind", "cron"): "sts-cron",
     ("task type", "shell"): "sts-shell",
     ("command", "tui"): "sts-tui",
+    ("notifier scheme", "email"): "sts-email",
+    ("notifier scheme", "webhook"): "sts-webhook",
 }
 
 
@@ -148,6 +148,7 @@ _REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
     "state_stores": ("sts_register_state_stores", "state store", _single),
     "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
     "commands": ("sts_register_commands", "command", _command),
+    "notifiers": ("sts_register_notifiers", "notifier scheme", _single),
 }
 
 
@@ -217,6 +218,10 @@ class Plugins:
     def commands(self) -> Registry[Command]:
         return self.registry("commands")
 
+    @property
+    def notifiers(self) -> Registry[Callable[..., Any]]:
+        return self.registry("notifiers")
+
     def _collect(self, hook_name: str, what: str, build: Callable[..., Any]) -> Registry[Any]:
         entries: dict[str, Registration[Any]] = {}
         hook = getattr(self.hook, hook_name)
@@ -271,7 +276,7 @@ def report_plugin_error(name: str, error: BaseException) -> None:
 
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
-    manager = pluggy.PluginManager("sts")
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
     for blocked in _names("STS_DISABLE_PLUGINS") or []:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
+from .notify_policy import NO_NOTIFY, NotifyPolicy
 from .timezones import resolve_timezone
 from .triggers import parse_instant
 
@@ -104,6 +105,8 @@ class JobPolicy:
     start: datetime | None = None
     end: datetime | None = None
     paused: bool = False
+    notify: NotifyPolicy = NO_NOTIFY
+    """Where and when the job's failures are notified (``notify_policy.py``)."""
 
     #: The keys ``build`` and config files accept.
     KEYS = (
@@ -121,6 +124,10 @@ class JobPolicy:
         "start",
         "end",
         "paused",
+        "notify",
+        "notify_on",
+        "notify_interval",
+        "notify_options",
     )
 
     #: Keys for which ``None`` (or the text ``none``) means "no limit" rather than "default".
@@ -214,6 +221,12 @@ class JobPolicy:
             start=start,
             end=end,
             paused=_boolean("paused", values.get("paused", False)),
+            notify=NotifyPolicy.build(
+                values.get("notify"),
+                values.get("notify_on"),
+                values.get("notify_interval"),
+                values.get("notify_options"),
+            ),
         )
 
 

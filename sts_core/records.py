@@ -18,6 +18,9 @@ class Outcome(enum.StrEnum):
     MISSED = "missed"
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"
+    NOTIFY_FAILED = "notify_failed"
+    """Not a run: a notification about one could not be delivered (the run's own record
+    keeps its outcome)."""
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -34,6 +35,7 @@ from .durations import Duration, format_duration, parse_duration
 from .events import Listener, Notifier
 from .job import BrokenTrigger, Job
 from .loop_watchdog import LoopWatchdog
+from .notifications import Notifications
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
@@ -107,7 +109,10 @@ class TaskScheduler:
     :param seed: seed of the random numbers behind jitter, for reproducible tests.
     :param control_socket: a Unix socket path on which the scheduler answers the control
         protocol (``sts jobs``, ``sts trigger``, the terminal UI); ``True`` for the default
-        path in the user runtime dir; ``None`` (the default) for none.
+        path in the user runtime dir; ``None`` (the default) for none. The scheduler does
+        not serve it itself: the service's built-in plugin does, through the
+        ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
+        ``async with ControlServer(scheduler, path), scheduler:``).
     :param loop_block_threshold: a run that keeps the event loop busy longer than this
         (an ``async def`` task calling ``time.sleep``) is named in a warning; ``None`` to
         not watch.
@@ -136,9 +141,14 @@ class TaskScheduler:
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
-        self._control: Any = None
+        # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
+        # starts, exited after its last run.
+        self._lifespan: contextlib.AsyncExitStack | None = None
+        self._runs_as_main = False  # started by run(), as the program's main loop
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
+        #: Failure notifications of the jobs that ask for them (``notify = email:...``).
+        self.notifications = Notifications(self)
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
@@ -292,7 +302,8 @@ class TaskScheduler:
         :param name: the job's name; the task's name by default.
         :param policy: job policies overriding the task's (``retries``, ``timeout``,
             ``overlap``, ``misfire_grace``, ``coalesce``, ``jitter``, ``timezone``,
-            ``start``, ``end``, ``paused``, ``backoff``, ...).
+            ``start``, ``end``, ``paused``, ``backoff``, ...) and notification policies
+            (``notify``, ``notify_on``, ``notify_interval``, ``notify_options``).
         """
         job_policy = JobPolicy.build(task, **policy)
         job: Job = self._call(self._schedule, task, trigger, name, job_policy)
@@ -313,6 +324,7 @@ class TaskScheduler:
             next_fire = first(now)
         else:
             next_fire = job.fire_after(now)
+        self.notifications.follow(job)
         self._jobs[job_name] = job
         siblings = self._jobs_of_task.get(task.name)
         if siblings is None:
@@ -476,6 +488,7 @@ class TaskScheduler:
     def _manual_job(self, task: Task) -> Job:
         """A job with no trigger, for a task that only runs when asked to."""
         job = Job(self._job_name(task, None), task, None, JobPolicy.build(task))
+        self.notifications.follow(job)
         self._jobs[job.name] = job
         self._jobs_of_task.setdefault(task.name, []).append(job)
         self._notifier.job_changed(job, "added")
@@ -709,15 +722,17 @@ class TaskScheduler:
         self._runner.stopping = False
         self._stopped.clear()
         self._stopped_here = asyncio.Event()
-        if self.control_socket:
-            from .service.control import start_control_server
-
-            try:
-                self._control = await start_control_server(self, self.control_socket)
-            except BaseException:
-                # Not started at all, rather than firing without the socket it was asked for.
-                self._loop = self._loop_thread = None
-                raise
+        lifespan = contextlib.AsyncExitStack()
+        try:
+            hook = self.plugins.hook.sts_scheduler_lifespan
+            for context in hook(scheduler=self, main=self._runs_as_main):
+                await lifespan.enter_async_context(context)
+        except BaseException:
+            # Not started at all, rather than firing without, say, the socket it was asked for.
+            await lifespan.aclose()
+            self._loop = self._loop_thread = None
+            raise
+        self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._restore_state()
@@ -811,9 +826,10 @@ class TaskScheduler:
                 run.cancel("the scheduler stopped")
             if pending:
                 await asyncio.wait(pending)
-        if self._control is not None:
-            await self._control.close()
-            self._control = None
+        await self.notifications.close(seconds)
+        if self._lifespan is not None:
+            await self._lifespan.aclose()
+            self._lifespan = None
         if self._watchdog is not None:
             self._runner.on_busy = None
             self._watchdog.stop()
@@ -844,9 +860,7 @@ class TaskScheduler:
     def run(self) -> None:
         """Run the scheduler: block until stopped (SIGINT, SIGTERM or ``stop()``), or with
         ``blocking=False`` start it in a background thread and return at once."""
-        from .service.logs import configure_logging
-
-        configure_logging()
+        self._runs_as_main = True  # so the lifespan hooks set up logging
         if self.blocking:
             self._run_forever(install_signals=threading.current_thread() is threading.main_thread())
             return

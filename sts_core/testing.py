@@ -1,4 +1,5 @@
-"""``sts.testing``: a pytest plugin for STS and its plugin authors.
+"""``sts.testing``: a pytest plugin for STS and its plugin authors, opt-in
+(``pytest_plugins = ["sts.testing"]`` or ``-p sts.testing``).
 
 Fixtures:
 
@@ -8,9 +9,9 @@ Fixtures:
 - ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
   plugin manager for one test and unregisters it afterwards.
 
-After each test, STS's process-wide state (log handlers, secret providers, remembered secret
-values) is reset. And ``require(available, reason)``: skip a test whose service is missing, or
-fail it in CI.
+After each test of a session that enabled the plugin, STS's process-wide state (log
+handlers, secret providers, remembered secret values) is reset. And
+``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
 """
 
 from __future__ import annotations

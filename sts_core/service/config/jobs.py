@@ -16,6 +16,12 @@ from ...task import Task
 from ...timezones import resolve_timezone
 from .errors import Problem
 from .layers import Setting, Settings
+from .notify import (
+    check_plugin_sections,
+    is_channel_option,
+    plan_notifications,
+    with_notify_defaults,
+)
 from .options import convert_options, signature_of
 
 JOB_PREFIX = "job:"
@@ -32,7 +38,7 @@ class JobSpec:
     task_type: str
     task: Task
     schedule: str
-    policy: dict[str, str]
+    policy: dict[str, Any]
 
 
 def job_sections(settings: Settings) -> list[str]:
@@ -48,7 +54,7 @@ def build_jobs(
         a bad schedule is found here and not when the job is added.
     """
     specs: list[JobSpec] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = check_plugin_sections(settings, plugins)
     for section in job_sections(settings):
         spec, found = _build_job(section, settings, plugins, parser)
         problems.extend(found)
@@ -61,13 +67,19 @@ def _build_job(
     section: str, settings: Settings, plugins: Plugins, parser: TaskScheduler
 ) -> tuple[JobSpec | None, list[Problem]]:
     name = section[len(JOB_PREFIX) :].strip()
-    keys = settings.sections[section]
+    keys = with_notify_defaults(settings, settings.sections[section])
     section_origin = settings.section_origins.get(section)
     problems: list[Problem] = []
 
-    policy = {key: setting.value for key, setting in keys.items() if key in JobPolicy.KEYS}
+    policy: dict[str, Any] = {
+        key: setting.value for key, setting in keys.items() if key in JobPolicy.KEYS
+    }
     problems += _check_policy(section, keys, policy)
     problems += _check_schedule(name, section, keys, section_origin, policy, parser)
+    notify_options, found = plan_notifications(section, keys, settings, plugins)
+    problems += found
+    if notify_options:
+        policy["notify_options"] = notify_options
 
     type_setting = keys.get("type")
     registry = plugins.task_types
@@ -93,14 +105,24 @@ def _build_job(
         )
         return None, problems
     task_class = registry.get(task_type)
-    options = {
+    signature = signature_of(task_class, skip=("name",))
+    # A section named after the task type ([email]) gives defaults; the job's keys win.
+    defaults = {
         key: setting
-        for key, setting in keys.items()
-        if key not in RESERVED_KEYS and key not in JobPolicy.KEYS
+        for key, setting in settings.sections.get(task_type, {}).items()
+        if key in signature.options
+    }
+    options = {
+        **defaults,
+        **{
+            key: setting
+            for key, setting in keys.items()
+            if key not in RESERVED_KEYS and key not in JobPolicy.KEYS and not is_channel_option(key)
+        },
     }
     what = f"the task type {task_type!r}"
     arguments, option_problems = convert_options(
-        signature_of(task_class, skip=("name",)),
+        signature,
         section,
         options,
         what=what,

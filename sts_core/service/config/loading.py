@@ -71,7 +71,15 @@ def load_config(
         sources = source_layers(settings, plugins)
         settings = _merge([*early, *sources, *late])
 
-    problems = check_sections(settings)
+    def plugin_sections() -> set[str]:
+        nonlocal plugins
+        if plugins is None:
+            from ...plugins import default_plugins
+
+            plugins = default_plugins()
+        return {*plugins.notifiers, *plugins.task_types}
+
+    problems = check_sections(settings, plugin_sections)
     if problems:
         raise ConfigError(problems)
     warnings: list[str] = [skipped] if skipped is not None else []

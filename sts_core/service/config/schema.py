@@ -1,6 +1,8 @@
 """The sections and keys STS itself reads, their defaults and their checks.
 
 Other sections: ``[job:NAME]`` (a job), ``[state]`` (options of the state store),
+``[<scheme>]`` or ``[<task type>]`` named after what a plugin registers (``[email]``:
+options of the ``email:`` notifier and defaults of the ``email`` task type),
 ``[source:NAME]`` (options of a config source), ``[secrets:NAME]`` (options of a secret
 provider) and ``[logging:NAME]`` (options of a log sink). Their keys are checked against
 the signature of what they configure.
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from ...booleans import BOOLEAN_FORMS
 from ...durations import ACCEPTED_FORMS, parse_duration
+from ...notify_policy import NotifyPolicy
 from ...timezones import resolve_timezone
 from ..logs import LEVELS
 from ..logsinks import FORMATS
@@ -114,6 +118,17 @@ def _boolean(text: str) -> None:
     parse_boolean(text)
 
 
+def _notify_check(key: str) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        arguments: dict[str, Any] = {key: text}
+        try:
+            NotifyPolicy.build(**arguments)
+        except ValueError as error:
+            raise ValueError(str(error).split(": ", 1)[-1]) from None
+
+    return check
+
+
 #: The sections STS reads itself, with every key they accept.
 SECTIONS: dict[str, dict[str, Key]] = {
     "scheduler": {
@@ -136,6 +151,13 @@ SECTIONS: dict[str, dict[str, Key]] = {
     },
     "secrets": {
         "providers": Key("env, files", _providers, "secret providers, asked in this order"),
+    },
+    "notify": {
+        "notify": Key(None, _notify_check("notify"), "channels of every job: email:ops@x"),
+        "notify_on": Key(None, _notify_check("notify_on"), "failure, recovery and/or missed"),
+        "notify_interval": Key(
+            None, _notify_check("notify_interval"), "repeats per job and channel wait this"
+        ),
     },
 }
 
@@ -162,9 +184,17 @@ def valid_sections() -> str:
     return ", ".join([*fixed, *(f"[{prefix}:NAME]" for prefix in PREFIXES)])
 
 
-def check_sections(settings: Settings) -> list[Problem]:
-    """Every problem of the fixed sections and of section names, all at once."""
+def check_sections(
+    settings: Settings, plugin_sections: Callable[[], Collection[str]] | None = None
+) -> list[Problem]:
+    """Every problem of the fixed sections and of section names, all at once.
+
+    :param plugin_sections: the names plugins register (notifier schemes, task types),
+        whose sections hold their options; asked only when a section is otherwise unknown,
+        so that a config without one does not load the plugins.
+    """
     problems: list[Problem] = []
+    known: Collection[str] | None = None
     for section, keys in settings.sections.items():
         origin = settings.section_origins.get(section)
         kind, colon, name = section.partition(":")
@@ -184,8 +214,11 @@ def check_sections(settings: Settings) -> list[Problem]:
             continue
         spec = SECTIONS.get(section)
         if spec is None:
-            problems.append(_unknown_section(section, origin))
-            continue
+            if known is None:
+                known = plugin_sections() if plugin_sections is not None else ()
+            if section not in known:
+                problems.append(_unknown_section(section, origin))
+            continue  # its keys are checked against what it configures (config/notify.py)
         for key, setting in keys.items():
             problems.extend(_check_key(section, key, setting, spec))
     return problems

@@ -1,0 +1,387 @@
+"""Telling people that a job failed, recovered or missed fires, through the channels that
+plugins register (``sts_register_notifiers``: ``email:``, ``webhook:``).
+
+A scheduler has one :class:`Notifications`. It listens to the scheduler's finished runs
+(only once a job that notifies is scheduled, so schedulers without notifications pay
+nothing), decides which ones are news, throttles repeats per job and channel the way
+Alertmanager's ``repeat_interval`` does, and delivers each notification in a task of its
+own: the fire loop never waits for a mail server, and a delivery never changes a run's
+outcome. A delivery that keeps failing is logged once and kept in the run history as a
+``notify_failed`` record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .notify_policy import FAILURE, MISSED, RECOVERY, NotifyPolicy, split_channel
+from .plugins import PluginError
+from .policy import PermanentError
+from .records import Outcome, RunRecord
+from .runner import error_line, new_run_id
+from .secrets import redact
+
+if TYPE_CHECKING:
+    from .job import Job
+    from .scheduler import TaskScheduler
+
+logger = logging.getLogger("sts")
+
+#: Tries of one delivery after the first, and the wait before the first retry (doubled
+#: each time): a mail server restarting for a minute does not lose the notification.
+DELIVERY_RETRIES = 3
+DELIVERY_BACKOFF = 5.0
+#: How long one try may take before it counts as failed (a notifier's own timeouts
+#: should be shorter; this one only keeps a hung channel from holding a task forever).
+DELIVERY_TIMEOUT = 120.0
+
+_FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT})
+
+
+@lru_cache(maxsize=1)
+def host_name() -> str:
+    """This machine's name, as notifications report it."""
+    return socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationEvent:
+    """What a notifier is told: a job failed, recovered, or missed fires."""
+
+    job: str
+    kind: str
+    """``"failure"`` (the run failed or timed out after its retries), ``"recovery"`` (the
+    first success after a failure) or ``"missed"`` (fires that could not start in time)."""
+    record: RunRecord
+    """The run's last record: outcome, error, attempt, duration, output tail."""
+    fire_time: datetime
+    """The fire's nominal instant in the job's time zone."""
+    fire_time_utc: datetime
+    scheduler: str
+    host: str
+    channel: str
+    """The ``scheme:target`` this notification goes to."""
+    suppressed: int = 0
+    """How many notifications of this job on this channel the throttle held back since
+    the last one sent."""
+
+    @property
+    def outcome(self) -> str:
+        return str(self.record.outcome)
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    @property
+    def attempt(self) -> int:
+        return self.record.attempt
+
+    @property
+    def duration(self) -> float | None:
+        return self.record.duration
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def summary(self) -> str:
+        """One line for a subject or a chat message:
+        ``backup failed on host1: timed out after 1800s``."""
+        if self.kind == RECOVERY:
+            text = f"{self.job} recovered on {self.host}"
+        elif self.kind == MISSED:
+            count = self.record.missed_count or 1
+            text = f"{self.job} missed {count} fire{'s' if count != 1 else ''} on {self.host}"
+        else:
+            text = f"{self.job} failed on {self.host}"
+            if self.record.error:
+                text += f": {self.record.error}"
+        return text
+
+    def describe(self) -> str:
+        """The facts, one per line, for the body of a message."""
+        record = self.record
+        lines = [
+            self.summary,
+            "",
+            f"job:        {self.job}",
+            f"event:      {self.kind}",
+            f"outcome:    {record.outcome}",
+            f"fire time:  {self.fire_time.isoformat()} ({self.fire_time_utc.isoformat()})",
+            f"run:        {record.run_id}, attempt {record.attempt}",
+        ]
+        if record.duration is not None:
+            lines.append(f"duration:   {record.duration:.3f}s")
+        if record.error:
+            lines.append(f"error:      {record.error}")
+        lines.append(f"scheduler:  {self.scheduler} on {self.host}")
+        if self.suppressed:
+            lines.append(
+                f"suppressed: {self.suppressed} notification(s) of this job were held back "
+                f"since the last one"
+            )
+        for stream, tail in record.output.items():
+            lines += ["", f"--- {stream} (tail) ---", tail.rstrip("\n")]
+        return "\n".join(lines) + "\n"
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """What a ``sts_register_notifiers`` factory returns: ``factory(target, **options)``.
+
+    It may also define ``async def aclose(self) -> None``, called when the scheduler
+    stops (close a connection kept for a burst of notifications there). A scheduler that
+    starts again calls ``notify`` again: open connections lazily.
+    """
+
+    async def notify(self, event: NotificationEvent) -> None:
+        """Deliver ``event``. Raise to have it retried; raise ``sts.PermanentError`` for a
+        failure that retrying cannot fix (a rejected recipient)."""
+        ...
+
+
+NotifierFactory = Callable[..., Notifier]
+
+
+class Notifications:
+    """The notification channels of one scheduler, their throttles and deliveries."""
+
+    def __init__(self, scheduler: TaskScheduler) -> None:
+        self._scheduler = scheduler
+        #: (channel, options) -> notifier: jobs that notify the same way share one.
+        self._notifiers: dict[tuple[str, tuple[tuple[str, Any], ...]], Notifier] = {}
+        self._listening = False
+        self._failing: set[str] = set()
+        # Per (job, channel): when a failure or missed notification was last sent, how
+        # many were held back since, and whether the last one sent said "failing".
+        self._last_sent: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+        self._told_failing: set[tuple[str, str]] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._complaining: set[str] = set()
+        self._closing = False
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def follow(self, job: Job) -> None:
+        """Called when ``job`` is scheduled: build its channels now, so that a bad one is
+        an error of ``schedule`` and not of the first failure, and start listening.
+
+        :raises sts.PluginError: for a scheme that no installed plugin registers.
+        :raises ValueError: for a target or option the scheme's factory refuses.
+        """
+        policy = job.policy.notify
+        if not policy.channels:
+            return
+        for channel in policy.channels:
+            self.notifier(channel, policy)
+        if not self._listening:
+            self._scheduler.add_listener(self._on_event)
+            self._listening = True
+
+    def notifier(self, channel: str, policy: NotifyPolicy) -> Notifier:
+        """The notifier of ``channel`` with the options ``policy`` gives its scheme."""
+        scheme, target = split_channel(channel)
+        options = policy.options_for(scheme)
+        key = (channel, tuple(sorted(options.items())))
+        notifier = self._notifiers.get(key)
+        if notifier is None:
+            notifier = self._notifiers[key] = build_notifier(
+                self._scheduler.plugins.notifiers.get, scheme, target, options
+            )
+        return notifier
+
+    # -- which runs are news ----------------------------------------------------------------
+
+    def _on_event(self, event: str, **facts: Any) -> None:
+        if event != "run_finished":
+            return
+        record: RunRecord = facts["record"]
+        try:
+            job = self._scheduler.get_job(record.job)
+        except KeyError:  # removed while its run went on
+            return
+        policy = job.policy.notify
+        if not policy.channels:
+            return
+        kind = self._kind(record, policy)
+        if kind is None:
+            return
+        for channel in policy.channels:
+            self._consider(job, channel, kind, record, policy)
+
+    def _kind(self, record: RunRecord, policy: NotifyPolicy) -> str | None:
+        outcome = record.outcome
+        if outcome in _FAILED_OUTCOMES:
+            if record.retry_at is not None:  # another attempt follows: not final yet
+                return None
+            self._failing.add(record.job)
+            return FAILURE if FAILURE in policy.on else None
+        if outcome is Outcome.SUCCEEDED:
+            if record.job not in self._failing:
+                return None
+            self._failing.discard(record.job)
+            return RECOVERY if RECOVERY in policy.on else None
+        if outcome is Outcome.MISSED:
+            return MISSED if MISSED in policy.on else None
+        return None
+
+    def _consider(
+        self, job: Job, channel: str, kind: str, record: RunRecord, policy: NotifyPolicy
+    ) -> None:
+        key = (job.name, channel)
+        if kind == RECOVERY:
+            # Only where the last word was "failing" (or failures are not notified at
+            # all): a failure the throttle held back needs no all-clear.
+            if key not in self._told_failing and FAILURE in policy.on:
+                return
+            self._told_failing.discard(key)
+        else:
+            now = self._scheduler.clock.timestamp()
+            last = self._last_sent.get(key)
+            if last is not None and now - last < policy.interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last_sent[key] = now
+            if kind == FAILURE:
+                self._told_failing.add(key)
+        suppressed = self._suppressed.pop(key, 0)
+        event = self._event(job, channel, kind, record, suppressed)
+        delivery = asyncio.get_running_loop().create_task(
+            self._deliver(self.notifier(channel, policy), event)
+        )
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
+
+    def _event(
+        self, job: Job, channel: str, kind: str, record: RunRecord, suppressed: int
+    ) -> NotificationEvent:
+        zone = job.timezone or self._scheduler.timezone
+        return NotificationEvent(
+            job=job.name,
+            kind=kind,
+            record=record,
+            fire_time=record.fire_time.astimezone(zone),
+            fire_time_utc=record.fire_time.astimezone(UTC),
+            scheduler=self._scheduler.name,
+            host=host_name(),
+            channel=channel,
+            suppressed=suppressed,
+        )
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def _deliver(self, notifier: Notifier, event: NotificationEvent) -> None:
+        started = self._scheduler.clock.now()
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                try:
+                    async with asyncio.timeout(DELIVERY_TIMEOUT):
+                        await notifier.notify(event)
+                except Exception as error:
+                    reason = redact(error_line(error))
+                    permanent = isinstance(error, PermanentError)
+                    if permanent or attempt > DELIVERY_RETRIES or self._closing:
+                        self._undelivered(event, started, attempt, reason)
+                        return
+                    logger.debug(
+                        "notification retried: job=%s channel=%s attempt=%d error=%s",
+                        event.job,
+                        event.channel,
+                        attempt,
+                        reason,
+                    )
+                    await asyncio.sleep(DELIVERY_BACKOFF * 2 ** (attempt - 1))
+                    continue
+                if event.channel in self._complaining:
+                    self._complaining.discard(event.channel)
+                    logger.info("notification channel works again: %s", event.channel)
+                logger.debug("notification sent: job=%s kind=%s", event.job, event.kind)
+                return
+        except asyncio.CancelledError:
+            self._undelivered(event, started, attempt, "cancelled: the scheduler stopped")
+            raise
+
+    def _undelivered(
+        self, event: NotificationEvent, started: datetime, attempts: int, reason: str
+    ) -> None:
+        error = (
+            f"{event.kind} notification to {event.channel} not delivered after "
+            f"{attempts} attempt(s): {reason}"
+        )
+        # Logged once per channel until it works again: a mail server that is down must not
+        # flood the log with a line (or a traceback) per failing job.
+        level = logging.DEBUG if event.channel in self._complaining else logging.WARNING
+        self._complaining.add(event.channel)
+        logger.log(level, "job=%s %s", event.job, error)
+        self._scheduler.store.record_run(
+            RunRecord(
+                run_id=new_run_id(),
+                job=event.job,
+                fire_time=event.record.fire_time,
+                outcome=Outcome.NOTIFY_FAILED,
+                attempt=attempts,
+                started_at=started,
+                finished_at=self._scheduler.clock.now(),
+                error=error,
+                output={"run": event.record.run_id, "channel": event.channel},
+            )
+        )
+
+    async def close(self, grace: float) -> None:
+        """At stop: no more retries; wait up to ``grace`` for deliveries under way, cancel
+        the rest (each recorded as undelivered), then close every notifier."""
+        self._closing = True
+        try:
+            if self._deliveries:
+                await asyncio.wait(set(self._deliveries), timeout=grace)
+            pending = set(self._deliveries)
+            for delivery in pending:
+                delivery.cancel()
+            if pending:
+                await asyncio.wait(pending)
+            for notifier in self._notifiers.values():
+                close = getattr(notifier, "aclose", None)
+                if close is None:
+                    continue
+                try:
+                    await close()
+                except Exception as error:
+                    logger.warning("a notifier failed to close: %s", redact(error_line(error)))
+        finally:
+            self._closing = False
+
+
+def build_notifier(
+    lookup: Callable[[str], NotifierFactory], scheme: str, target: str, options: dict[str, Any]
+) -> Notifier:
+    """``factory(target, **options)`` of ``scheme``, with errors that name the channel.
+
+    :raises sts.PluginError: for a scheme no installed plugin registers.
+    :raises ValueError: for a target or an option the factory refuses.
+    """
+    factory = lookup(scheme)
+    try:
+        notifier = factory(target, **options)
+    except PluginError:
+        raise
+    except Exception as error:  # a plugin's factory may raise anything on a bad target
+        reason = str(error) if isinstance(error, ValueError | TypeError) else error_line(error)
+        raise ValueError(f"invalid notify channel '{scheme}:{target}': {redact(reason)}") from None
+    if not callable(getattr(notifier, "notify", None)):
+        raise PluginError(
+            f"the notifier factory of the scheme {scheme!r} returned {notifier!r}, which has "
+            f"no 'async def notify(event)'"
+        )
+    return notifier

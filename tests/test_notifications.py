@@ -1,0 +1,370 @@
+"""Failure notifications through plugin channels, on the virtual clock: what is news
+(failure after retries, recovery, missed), the throttle window and its count, delivery
+retries and records, and the errors for bad channels."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from core_helpers import Recorder
+
+import sts
+from sts.testing import VirtualClock
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Inbox:
+    """A test channel: ``test:<target>`` notifications land in ``events``; it can be made
+    to fail a number of times first, or for good."""
+
+    def __init__(self) -> None:
+        self.events: list[sts.NotificationEvent] = []
+        self.targets: list[tuple[str, dict[str, Any]]] = []
+        self.fail_times = 0
+        self.permanent = False
+        self.tries = 0
+        self.closed = 0
+
+    def factory(self, target: str, **options: Any) -> Channel:
+        if target == "bad":
+            raise ValueError("the target 'bad' is refused")
+        self.targets.append((target, options))
+        return Channel(self, target)
+
+
+class Channel:
+    def __init__(self, inbox: Inbox, target: str) -> None:
+        self.inbox = inbox
+        self.target = target
+
+    async def notify(self, event: sts.NotificationEvent) -> None:
+        self.inbox.tries += 1
+        if self.inbox.permanent:
+            raise sts.PermanentError("550 no such user")
+        if self.inbox.fail_times > 0:
+            self.inbox.fail_times -= 1
+            raise ConnectionRefusedError("connection refused")
+        self.inbox.events.append(event)
+
+    async def aclose(self) -> None:
+        self.inbox.closed += 1
+
+
+@pytest.fixture
+def inbox(register_plugin: Callable[..., str]) -> Inbox:
+    box = Inbox()
+
+    class Plugin:
+        @sts.hookimpl
+        def sts_register_notifiers(self, register: Callable[..., None]) -> None:
+            register("test", box.factory)
+
+    register_plugin(Plugin(), name="test-notifier")
+    return box
+
+
+class Flaky(sts.Task):
+    """Fails while ``failing`` is true."""
+
+    def __init__(self, name: str = "backup") -> None:
+        super().__init__(name=name)
+        self.failing = True
+
+    async def run(self) -> None:
+        if self.failing:
+            raise RuntimeError("disk full")
+
+
+def kinds(inbox: Inbox) -> list[str]:
+    return [event.kind for event in inbox.events]
+
+
+def test_one_failure_after_the_retries_then_one_recovery(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    task = Flaky()
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock, name="ops") as scheduler:
+            scheduler.schedule(
+                task,
+                "every 10m",
+                retries=2,
+                backoff="1s",
+                notify="test:ops",
+                timezone="Europe/Berlin",
+            )
+            await asyncio.sleep(10 * 60 + 30)  # one fire, three attempts
+            assert kinds(inbox) == ["failure"]
+            task.failing = False
+            await asyncio.sleep(10 * 60)  # the next fire succeeds
+            await asyncio.sleep(10 * 60)  # and the one after: no news
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert kinds(inbox) == ["failure", "recovery"]
+    failure, recovery = inbox.events
+    assert failure.record.attempt == 3 and failure.record.outcome is sts.Outcome.FAILED
+    assert failure.error == "RuntimeError: disk full"
+    assert failure.job == "backup" and failure.scheduler == "ops" and failure.host
+    assert failure.fire_time_utc == datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
+    assert failure.fire_time.utcoffset() is not None and failure.fire_time.hour == 1
+    assert failure.channel == "test:ops" and failure.suppressed == 0
+    assert failure.summary == f"backup failed on {failure.host}: RuntimeError: disk full"
+    assert "attempt 3" in failure.describe()
+    assert recovery.record.outcome is sts.Outcome.SUCCEEDED
+    assert inbox.closed == 1  # aclose at stop
+    outcomes = {str(r.outcome) for r in scheduler.store.history("backup", limit=100)}
+    assert outcomes == {"failed", "succeeded"}  # notifications change no outcome
+
+
+def test_repeats_within_the_interval_are_counted_and_reported(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(
+                Flaky(), "every 1m", notify=["test:a", "test:b"], notify_interval="10m"
+            )
+            # Fires at 1..10 min: the first is sent, nine are held back on each channel.
+            await asyncio.sleep(10 * 60 + 1)
+            assert kinds(inbox) == ["failure", "failure"]
+            # 11 min: one minute past the window of the first: sent, saying nine.
+            await asyncio.sleep(60)
+
+    virtual_clock.run(main())
+    by_channel: dict[str, list[tuple[datetime, int]]] = {}
+    for event in inbox.events:
+        by_channel.setdefault(event.channel, []).append((event.fire_time_utc, event.suppressed))
+    expected = [
+        (datetime(2026, 1, 1, 0, 1, tzinfo=UTC), 0),
+        (datetime(2026, 1, 1, 0, 11, tzinfo=UTC), 9),
+    ]
+    assert by_channel == {"test:a": expected, "test:b": expected}
+    assert "suppressed: 9" in inbox.events[-1].describe()
+
+
+def test_the_throttle_window_is_per_job(virtual_clock: VirtualClock, inbox: Inbox) -> None:
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(Flaky("one"), "every 1m", notify="test:x")
+            scheduler.schedule(Flaky("two"), "every 1m", notify="test:x")
+            await asyncio.sleep(59 * 60 + 30)  # 59 fires each, all within the default 1 h
+
+    virtual_clock.run(main())
+    assert sorted(event.job for event in inbox.events) == ["one", "two"]
+
+
+def test_a_flapping_job_sends_one_failure_and_one_recovery_per_window(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    task = Flaky()
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(task, "every 1m", notify="test:x", notify_interval="1h")
+            await asyncio.sleep(30)
+            for _ in range(30):  # fails at odd minutes, succeeds at even ones, to 0:30
+                await asyncio.sleep(60)
+                task.failing = not task.failing
+            task.failing = False
+            await asyncio.sleep(31 * 60)  # to 1:01:30, all fine
+            task.failing = True
+            await asyncio.sleep(60)  # 1:02: a failure past the window of 0:01's
+
+    virtual_clock.run(main())
+    seen = [(event.kind, event.fire_time_utc.minute, event.suppressed) for event in inbox.events]
+    assert seen == [
+        ("failure", 1, 0),
+        ("recovery", 2, 0),
+        ("failure", 2, 14),
+    ]
+    assert inbox.events[2].fire_time_utc.hour == 1
+
+
+def test_missed_fires_notify_only_when_asked(virtual_clock: VirtualClock, inbox: Inbox) -> None:
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(
+                Recorder(virtual_clock, name="asked"),
+                "every 1m",
+                misfire_grace="5s",
+                notify="test:x",
+                notify_on="failure, missed",
+            )
+            scheduler.schedule(
+                Recorder(virtual_clock, name="not-asked"),
+                "every 1m",
+                misfire_grace="5s",
+                notify="test:x",
+            )
+            await asyncio.sleep(30)
+            virtual_clock.jump(600)  # the machine slept: ten fires of each are late
+            await asyncio.sleep(60)
+
+    virtual_clock.run(main())
+    assert [(event.job, event.kind) for event in inbox.events] == [("asked", "missed")]
+    assert inbox.events[0].record.missed_count >= 10
+    assert inbox.events[0].summary.startswith("asked missed ")
+
+
+def test_a_failed_delivery_is_retried_then_recorded_and_logged_once(
+    virtual_clock: VirtualClock, inbox: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox.fail_times = 1000  # the channel is down for good
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(3):
+                scheduler.schedule(Flaky(f"job{number}"), "every 1h", notify="test:down")
+            await asyncio.sleep(3600 + 300)
+        return scheduler
+
+    with caplog.at_level(logging.DEBUG, logger="sts"):
+        scheduler = virtual_clock.run(main())
+    assert inbox.tries == 3 * 4  # each: the first try and three retries
+    warnings = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    assert [r.levelno for r in warnings].count(logging.WARNING) == 1
+    assert all(r.exc_info is None for r in warnings)  # no traceback storm
+    for number in range(3):
+        history = scheduler.store.history(f"job{number}", limit=10)
+        [undelivered] = [r for r in history if r.outcome is sts.Outcome.NOTIFY_FAILED]
+        [failed] = [r for r in history if r.outcome is sts.Outcome.FAILED]
+        assert undelivered.output == {"run": failed.run_id, "channel": "test:down"}
+        assert undelivered.error == (
+            "failure notification to test:down not delivered after 4 attempt(s): "
+            "ConnectionRefusedError: connection refused"
+        )
+        assert undelivered.run_id != failed.run_id
+
+
+def test_a_delivery_that_fails_twice_then_works_is_sent_once(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    inbox.fail_times = 2
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(Flaky(), "every 1h", notify="test:x")
+            await asyncio.sleep(3600 + 60)
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert inbox.tries == 3 and kinds(inbox) == ["failure"]
+    assert all(
+        r.outcome is not sts.Outcome.NOTIFY_FAILED for r in scheduler.store.history("backup")
+    )
+
+
+def test_a_permanent_delivery_error_is_not_retried(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    inbox.permanent = True
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(Flaky(), "every 1h", notify="test:x")
+            await asyncio.sleep(3600 + 60)
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert inbox.tries == 1
+    [record] = [
+        r for r in scheduler.store.history("backup") if r.outcome is sts.Outcome.NOTIFY_FAILED
+    ]
+    assert record.error is not None and "PermanentError: 550 no such user" in record.error
+
+
+def test_a_slow_channel_never_delays_the_fires(virtual_clock: VirtualClock, inbox: Inbox) -> None:
+    class Slow(Channel):
+        async def notify(self, event: sts.NotificationEvent) -> None:
+            await asyncio.sleep(50)  # a mail server taking its time, per notification
+            await super().notify(event)
+
+    inbox.factory = lambda target, **options: Slow(inbox, target)  # type: ignore[method-assign]
+    on_time = Recorder(virtual_clock, name="on-time")
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(20):
+                scheduler.schedule(
+                    Flaky(f"f{number}"), "every 1s", notify="test:x", notify_interval=0
+                )
+            scheduler.schedule(on_time, "every 1s")
+            await asyncio.sleep(30.5)
+
+    virtual_clock.run(main())
+    lateness = [(start - START).total_seconds() % 1 for start in on_time.starts]
+    assert len(on_time.starts) == 30 and max(lateness) < 0.01
+    assert len(inbox.events) >= 20 * 5  # sent meanwhile, each taking 50 s
+
+
+def test_an_unknown_scheme_names_the_installed_ones_and_the_plugin(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    scheduler = sts.TaskScheduler(clock=virtual_clock)
+    with pytest.raises(sts.PluginError) as raised:
+        scheduler.schedule(Flaky(), "every 1m", notify="email:ops@example.org")
+    message = str(raised.value)
+    assert "no notifier scheme 'email' is installed" in message
+    assert "test" in message and "Install the plugin 'sts-email'" in message
+    with pytest.raises(sts.PluginError, match=r"installed: .*test"):
+        scheduler.schedule(Flaky("other"), "every 1m", notify="pager:42")
+    assert scheduler.jobs == []  # nothing half-scheduled
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"notify": "ops@example.org"}, "expected <scheme>:<target>"),
+        ({"notify": "test:x", "notify_on": "failure, sometimes"}, "invalid notify_on 'sometimes'"),
+        ({"notify": "test:x", "notify_interval": "soon"}, "invalid notify_interval 'soon'"),
+        ({"notify": "test:bad"}, "invalid notify channel 'test:bad': the target 'bad' is"),
+        ({"notify": "test:x", "notify_options": "host=x"}, "invalid notify_options"),
+    ],
+)
+def test_bad_notification_policies_are_refused_when_scheduled(
+    virtual_clock: VirtualClock, inbox: Inbox, policy: dict[str, Any], message: str
+) -> None:
+    scheduler = sts.TaskScheduler(clock=virtual_clock)
+    with pytest.raises(ValueError, match=message):
+        scheduler.schedule(Flaky(), "every 1m", **policy)
+
+
+def test_options_reach_the_factory_and_equal_channels_share_a_notifier(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    scheduler = sts.TaskScheduler(clock=virtual_clock)
+    options = {"test": {"host": "smtp.example.org", "port": 2525}}
+    scheduler.schedule(Flaky("a"), "every 1m", notify="test:x", notify_options=options)
+    scheduler.schedule(Flaky("b"), "every 1m", notify="test:x", notify_options=options)
+    scheduler.schedule(Flaky("c"), "every 1m", notify="test:x")
+    assert inbox.targets == [("x", {"host": "smtp.example.org", "port": 2525}), ("x", {})]
+
+
+def test_a_task_class_can_carry_its_notification_policy(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    class Nightly(Flaky):
+        notify = "test:class"
+        notify_on = "failure"
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(Nightly(), "every 1h")
+            await asyncio.sleep(3600 + 1)
+
+    virtual_clock.run(main())
+    assert [(event.channel, event.kind) for event in inbox.events] == [("test:class", "failure")]
+
+
+def test_schedulers_without_notifications_add_no_listener(virtual_clock: VirtualClock) -> None:
+    scheduler = sts.TaskScheduler(clock=virtual_clock)
+    scheduler.schedule(Flaky(), "every 1m")
+    assert scheduler._notifier.listeners == []
