@@ -46,7 +46,7 @@ from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
-__all__ = ["Job", "TaskScheduler"]
+__all__ = ["ClockStep", "Job", "TaskScheduler"]
 
 logger = logging.getLogger("sts")
 
