@@ -44,7 +44,8 @@ def _broken(trigger: Trigger, after: datetime, fire: object) -> str:
         wrong = "it must return an aware datetime or None"
     else:
         wrong = "it must return a time strictly after the time it is given, or None"
-    return f"broken trigger '{trigger}': answered {fire!r} after {after.isoformat()}; {wrong}"
+    answer = fire.isoformat() if isinstance(fire, datetime) else repr(fire)
+    return f"broken trigger '{trigger}': answered {answer} after {after.isoformat()}; {wrong}"
 
 
 def count_fires_within(

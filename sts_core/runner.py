@@ -123,7 +123,7 @@ class Runner:
             job,
             fire,
             Outcome.FAILED,
-            f"{reason}; the job is paused until resumed",
+            f"job set aside (paused until resumed): {reason}",
             logging.DEBUG,
             traceback=redact("".join(traceback.format_exception(error))),
         )

@@ -79,7 +79,8 @@ def test_a_broken_trigger_sets_its_job_aside_and_the_others_fire_on(
     # Recorded: a failed record the user sees in the history, saying the job is paused.
     last = scheduler.store.history("bad", limit=1)[0]
     assert last.outcome == sts.Outcome.FAILED
-    assert expected in (last.error or "") and "paused until resumed" in (last.error or "")
+    assert (last.error or "").startswith("job set aside (paused until resumed): ")
+    assert expected in (last.error or "")
     assert last.traceback
     # Logged once, with the job's name.
     lines = [r for r in caplog.records if "bad" in r.getMessage() and "set aside" in r.getMessage()]
