@@ -8,9 +8,10 @@ plugins. Every hook here is documented in ``docs/plugins.md``; a test keeps that
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -157,6 +158,21 @@ def sts_scheduler_lifespan(
     :param scheduler: the scheduler.
     :param main: whether the scheduler runs as the program's main loop (``run()``), which
         may set up process-wide things such as logging.
+    """
+
+
+@hookspec(firstresult=True)
+def sts_scheduler_from_config(
+    path: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> TaskScheduler | None:
+    """Called by ``TaskScheduler.from_config(path, **options)``: build the scheduler a
+    config file describes. Stops at first non-None result.
+
+    The service's built-in plugin answers it with its config loader, as ``sts run CONFIG``
+    builds a scheduler; the engine itself reads no file.
+
+    :param path: the config file; ``None`` to find it as ``sts`` does.
+    :param options: more ``TaskScheduler`` arguments, winning over the file's.
     """
 
 

@@ -42,6 +42,7 @@ from .records import RunRecord
 from .runner import Runner, error_line
 from .secrets import redact
 from .store import MemoryStore, StateStore
+from .suggest import did_you_mean
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -118,6 +119,33 @@ class TaskScheduler:
         not watch.
     """
 
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> TaskScheduler:
+        """The scheduler a config file describes, built as ``sts run CONFIG`` builds it:
+        its jobs scheduled, its state store opened (SQLite by default), its log sinks
+        and secret providers installed (docs/configuration.md).
+
+        :param path: the file; by default found as ``sts`` finds it (``STS_CONFIG``,
+            ``./sts.ini``, ``./config.ini``, the user config dir).
+        :param options: more ``TaskScheduler`` arguments (``blocking``,
+            ``control_socket``...); they win over the file's.
+        :raises ConfigError: listing every problem of the file.
+        :raises PluginError: when no plugin reads config files (the service's built-in
+            plugin does, unless disabled).
+        """
+        plugins = options.get("plugins") or default_plugins()
+        built: TaskScheduler | None = plugins.manager.hook.sts_scheduler_from_config(
+            path=path, options=options
+        )
+        if built is None:
+            raise PluginError(
+                "no plugin builds a scheduler from a config file: the service's built-in "
+                "plugin (sts_core.service.builtin) does, unless STS_DISABLE_PLUGINS names it"
+            )
+        return built
+
     def __init__(
         self,
         *,
@@ -138,6 +166,9 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
+        #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
+        #: scheduler built in Python keeps its history like one from a config file.
+        self.has_default_store = store is None
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
@@ -363,7 +394,8 @@ class TaskScheduler:
                 if ("trigger kind", kind) in KNOWN_PLUGINS:
                     raise PluginError(registry.missing_message(kind))
                 raise ValueError(
-                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)

@@ -62,20 +62,35 @@ def sts_plugins() -> Plugins:
     return create_plugins()
 
 
-@pytest.fixture
-def register_plugin() -> Iterator[Callable[..., str]]:
-    """Register plugins on the process-wide manager; each is unregistered after the test."""
-    plugins = default_plugins()
-    names: list[str] = []
+class PluginRegistrations:
+    """What ``register_plugin`` registered, to undo it: a plugin that was there already
+    (installed, so loaded from its entry point) is used as it is and left in place."""
 
-    def register(plugin: object, name: str | None = None) -> str:
-        registered = plugins.register(plugin, name=name)
-        names.append(registered)
+    def __init__(self, plugins: Plugins) -> None:
+        self.plugins = plugins
+        self.names: list[str] = []
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        manager = self.plugins.manager
+        if manager.is_registered(plugin) and name in (None, manager.get_name(plugin)):
+            return str(manager.get_name(plugin))  # installed: the test uses that one
+        registered = self.plugins.register(plugin, name=name)
+        self.names.append(registered)
         return registered
 
-    yield register
-    for name in reversed(names):
-        plugins.unregister(name)
+    def undo(self) -> None:
+        for name in reversed(self.names):
+            self.plugins.unregister(name)
+        self.names.clear()
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[..., str]]:
+    """Register plugins on the process-wide manager; each is unregistered after the test.
+    A plugin that is installed (registered already) is used as it is, and stays."""
+    registrations = PluginRegistrations(default_plugins())
+    yield registrations.register
+    registrations.undo()
 
 
 __all__ = [

@@ -9,8 +9,9 @@ loads: ``sts --help`` loads every plugin, and must not pay for SQLite.
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import Register, hookimpl
 
@@ -40,6 +41,16 @@ def sts_register_secret_providers(register: Register) -> None:
 
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)
+
+
+@hookimpl
+def sts_scheduler_from_config(
+    path: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> TaskScheduler:
+    from .config import load_config
+
+    plugins = options.get("plugins")
+    return load_config(path, plugins=plugins).build_scheduler(**options)
 
 
 @hookimpl
