@@ -30,6 +30,17 @@ def full_plan() -> list[Case]:
         Case("scale", "100,000 jobs added", PEERS, {"jobs": 100_000}),
         Case("scale", "1,000,000 jobs added", PEERS, {"jobs": 1_000_000}),
         Case("idle", "1,000 jobs due in 60 s, 20 s watched", PEERS, {"jobs": 1000, "seconds": 20}),
+        *unnamed_cases((2_000, 20_000, 200_000)),
+    ]
+
+
+def unnamed_cases(sizes: tuple[int, ...]) -> list[Case]:
+    """Issue 12's naming cases: unnamed tasks of one class, and one task scheduled again and
+    again, at each size; STS alone, since the others name jobs by random ids."""
+    return [
+        Case("unnamed", f"{size:,} {what}", ("sts",), {"jobs": size, "repeat": repeat})
+        for size in sizes
+        for what, repeat in (("unnamed tasks of one class", False), ("schedules of one task", True))
     ]
 
 
@@ -46,4 +57,5 @@ def quick_plan() -> list[Case]:
         Case("burst", "5,000 one-shot jobs due at once", firing, {"jobs": 5000}),
         Case("scale", "10,000 jobs added", PEERS, {"jobs": 10_000, "removals": 100}),
         Case("idle", "100 jobs due in 60 s, 1 s watched", PEERS, {"jobs": 100, "seconds": 1}),
+        *unnamed_cases((2_000,)),
     ]

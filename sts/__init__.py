@@ -31,6 +31,7 @@ if typing.TYPE_CHECKING:
     from sts_core.policy import JobPolicy as JobPolicy
     from sts_core.policy import PermanentError as PermanentError
     from sts_core.policy import RetryPolicy as RetryPolicy
+    from sts_core.policy import SetupError as SetupError
     from sts_core.records import Outcome as Outcome
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
@@ -78,6 +79,7 @@ _API = {
     "ClockStep": "sts_core.scheduler",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
+    "SetupError": "sts_core.policy",
     "redact": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
     "ControlClient": "sts_core.service.control",

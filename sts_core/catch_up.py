@@ -21,6 +21,8 @@ _MICROSECOND = timedelta(microseconds=1)
 class Overdue:
     """How the misfire rules sort a job's overdue fires."""
 
+    due: int
+    """How many fires were due (the true count)."""
     last_due: datetime
     """The latest fire due now (the job's new ``last_fire``)."""
     following: datetime | None
@@ -47,7 +49,7 @@ def sort_overdue(job: Job, nominal: datetime, now: float, limit: int) -> Overdue
     later, last_due = job.count_fires(nominal, now_time)
     total = 1 + later
     last_due = last_due or nominal
-    overdue = Overdue(last_due, job.fire_after(last_due))
+    overdue = Overdue(total, last_due, job.fire_after(last_due))
     last_late = None
     if grace is not None and now - nominal.timestamp() > grace:
         # A fire is late when it is more than the grace before now.

@@ -23,8 +23,16 @@ SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9_.\-/]+)\}")
 REDACTED = "********"
 #: Keys whose plain-text values are probably secrets (warned about, and redacted).
 SECRET_LIKE_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential", re.IGNORECASE
+    r"pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization",
+    re.IGNORECASE,
 )
+#: ``NAME=value`` inside a value (``env = PGPASSWORD=x``, ``--password=x``, ``?token=x``):
+#: the value runs to whitespace (or a URL's next ``&``), or is quoted.
+_EMBEDDED_ASSIGNMENT = re.compile(
+    r"""(?<![\w.\-])(?P<key>-{0,2}[A-Za-z_][\w.\-]*)=(?P<value>"[^"]*"|'[^']*'|[^\s"'&]+)"""
+)
+#: ``Name: value`` lines inside a value (``headers``): the value runs to the line's end.
+_EMBEDDED_HEADER = re.compile(r"^[ \t]*(?P<key>[A-Za-z][\w\-]*):[ \t]*(?P<value>\S[^\n]*)$", re.M)
 #: Shorter resolved values are not redacted from text: blanking every "ab" would garble logs.
 MIN_REDACTED_LENGTH = 4
 
@@ -166,3 +174,23 @@ def redact(text: str) -> str:
 def looks_secret(key: str) -> bool:
     """Whether a config key's name suggests its value is a secret (``db_password``)."""
     return SECRET_LIKE_KEY.search(key) is not None
+
+
+def embedded_secrets(value: str) -> list[tuple[str, int, int]]:
+    """The plain-text secrets written inside a value as ``NAME=value`` or ``Name: value``
+    under a secret-like name (``env = PGPASSWORD=hunter2``, ``X-Api-Key: abc``): each as
+    (name, start, end) of its value. A ``${secret:NAME}`` reference is no plain text."""
+    found = []
+    for pattern in (_EMBEDDED_ASSIGNMENT, _EMBEDDED_HEADER):
+        for match in pattern.finditer(value):
+            key, text = match.group("key"), match.group("value").strip("\"'")
+            if looks_secret(key) and text.strip() and not has_secret(text):
+                found.append((key.lstrip("-"), match.start("value"), match.end("value")))
+    return sorted(found, key=lambda item: item[1])
+
+
+def redact_embedded(value: str) -> str:
+    """``value`` with the secrets ``embedded_secrets`` finds replaced by ``REDACTED``."""
+    for _, start, end in reversed(embedded_secrets(value)):
+        value = value[:start] + REDACTED + value[end:]
+    return value

@@ -227,3 +227,41 @@ def test_plain_text_secret_in_a_shared_file_warns(
         assert f"{path}:2" in warning and "[source:db] db_password" in warning
         assert "chmod 600" in warning
         assert "hunter2-plain" not in warning + caplog.text
+
+
+EMBEDDED = (
+    "[job:dump]\ntype = greet\nwho = x\nschedule = every 1h\n"
+    "env = PGPASSWORD=hunter2secret PGUSER=app\n"
+    "headers =\n    X-Api-Key: k3y-plain-text\n    Accept: text/plain\n"
+    "args = --password=pa55word --verbose\n"
+    "url = https://example.org/feed?token=t0ken-plain&page=2\n"
+    "safe = DB_PASSWORD=${secret:PG}\n"
+)
+
+
+def test_secret_like_names_inside_values_are_redacted_in_render(tmp_path: Path) -> None:
+    rendered = load_config(write_config(tmp_path, EMBEDDED, mode=0o600), environ={}).render()
+    for plain in ("hunter2secret", "k3y-plain-text", "pa55word", "t0ken-plain"):
+        assert plain not in rendered
+    assert "env = PGPASSWORD=******** PGUSER=app" in rendered
+    assert "X-Api-Key: ********" in rendered and "Accept: text/plain" in rendered
+    assert "args = --password=******** --verbose" in rendered
+    assert "url = https://example.org/feed?token=********&page=2" in rendered
+    assert "safe = DB_PASSWORD=${secret:PG}" in rendered
+
+
+def test_secret_like_names_inside_values_warn_in_a_shared_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_config(tmp_path, EMBEDDED, mode=0o644)
+    with caplog.at_level(logging.WARNING, logger="sts.config"):
+        config = load_config(path, environ={})
+    by_key = {warning.split("]")[1].split()[0]: warning for warning in config.warnings}
+    assert sorted(by_key) == ["args", "env", "headers", "url"]
+    assert "plain-text secret in PGPASSWORD" in by_key["env"]
+    assert f"{path}:5" in by_key["env"] and "chmod 600" in by_key["env"]
+    assert "in X-Api-Key" in by_key["headers"] and "in password" in by_key["args"]
+    assert "# warning: " + config.warnings[0] in config.render()
+    text = caplog.text + "".join(config.warnings)
+    assert "hunter2secret" not in text and "k3y-plain-text" not in text
+    assert load_config(write_config(tmp_path, EMBEDDED, mode=0o600), environ={}).warnings == []

@@ -59,6 +59,12 @@ class TextFormatter(logging.Formatter):
             )
         return text
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # The local time with its offset: lines stay unambiguous across a DST change and
+        # comparable with a JSON sink's UTC times.
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(sep=" ", timespec="milliseconds")
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 

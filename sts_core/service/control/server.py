@@ -81,6 +81,7 @@ class ControlServer:
             if self._server is not None:
                 self._server.close()
             raise
+        self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
         logger.info("control socket listening on %s", self.path)
 
     async def __aenter__(self) -> ControlServer:
@@ -93,6 +94,8 @@ class ControlServer:
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
         self.scheduler.remove_listener(self._on_event)
+        if self.scheduler.control_path == str(self.path):
+            self.scheduler.control_path = None
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
