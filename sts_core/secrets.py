@@ -6,11 +6,16 @@ directory, the way Kubernetes and Docker mount secrets: ``STS_SECRETS_DIR``, def
 config file chooses them and their order in ``[secrets] providers``.
 
 Every value this module resolves is remembered (in memory only) so that :func:`redact`
-can blank it out of log lines, run records and error messages.
+can blank it out of log lines, run records and error messages, in every form a value
+takes on its way out: as is, inside a ``repr()`` or ``ascii()`` (quotes, backslashes,
+newlines escaped), inside JSON (escaped, with or without ``\\uXXXX``), and those forms
+nested once more (a ``repr`` inside JSON). :func:`redact` is the one choke point: the log
+sinks and the run records pass through it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -90,6 +95,7 @@ _lock = threading.Lock()
 _active: list[SecretProvider] | None = None
 _revealed: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+_longest = 0
 
 
 def use_secret_providers(providers: Sequence[SecretProvider] | None) -> None:
@@ -154,21 +160,59 @@ def forget_revealed() -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret value resolved so far replaced by ``********``.
+    """``text`` with every secret value resolved so far, in any of its encoded forms,
+    replaced by ``********``.
 
     Cheap enough for every line a command prints: one compiled pattern, rebuilt only when
     a new secret is resolved.
     """
-    global _pattern
     if not _revealed:
         return text
+    return _compiled().sub(REDACTED, text)
+
+
+def redaction_margin() -> int:
+    """How many characters at the end of a text may be the start of a secret still
+    arriving: a stream split into pieces holds back that many between pieces, so that no
+    secret is cut in two and shown half in each (0 while no secret is resolved)."""
+    if not _revealed:
+        return 0
+    _compiled()
+    return max(_longest - 1, 0)
+
+
+def _compiled() -> re.Pattern[str]:
+    global _pattern, _longest
     pattern = _pattern
     if pattern is None:
         with _lock:
+            forms = {form for value in _revealed for form in encoded_forms(value)}
             # Longest first, so that a secret containing another is hidden whole.
-            values = sorted(_revealed, key=len, reverse=True)
-            pattern = _pattern = re.compile("|".join(map(re.escape, values)))
-    return pattern.sub(REDACTED, text)
+            ordered = sorted(forms, key=len, reverse=True)
+            _longest = len(ordered[0])
+            pattern = _pattern = re.compile("|".join(map(re.escape, ordered)))
+    return pattern
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as it may appear in text: as is, escaped by ``repr``/``ascii`` (with
+    either quote), by JSON (with or without ``ensure_ascii``), and each of these escaped
+    once more (an error message quoting a ``repr``, logged as JSON)."""
+    forms = {value}
+    for _ in range(2):
+        forms |= {escaped for form in forms for escaped in _escaped_forms(form)}
+    return forms
+
+
+def _escaped_forms(value: str) -> list[str]:
+    forms = []
+    for python_quote in (repr, ascii):
+        # Appending both quotes makes repr() choose ' and escape it: the escaped-quote form;
+        # inside a text that holds no ", repr() leaves ' as it is: the other form.
+        escaped = python_quote(value + "'\"")[1:-4]
+        forms += [escaped, escaped.replace("\\'", "'")]
+    forms += [json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+    return forms
 
 
 def looks_secret(key: str) -> bool:

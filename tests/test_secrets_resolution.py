@@ -4,6 +4,7 @@ value never in a log, the state store, `sts config` or an error message."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,43 @@ def test_resolved_values_are_redacted_from_text() -> None:
     value = resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": "redact-me-please"})])
     assert value == "redact-me-please"
     assert redact("error: redact-me-please was refused") == "error: ******** was refused"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ['Qz\'s "Jy" Wk', "Qz\\Jy\\\\Wk", "Qz\nJy\r\nWk", "Qzü€Jy\u200bWk", "Qz'\"\\\nüJyWk"],
+    ids=["quotes", "backslashes", "newlines", "unicode", "all"],
+)
+@pytest.mark.parametrize(
+    "encode",
+    [
+        str,
+        repr,
+        ascii,
+        lambda value: repr([value, "'"]),
+        json.dumps,
+        lambda value: json.dumps(value, ensure_ascii=False),
+        lambda value: json.dumps({"error": repr(value)}),
+        lambda value: repr(json.dumps(value)),
+    ],
+    ids=[
+        "raw",
+        "repr",
+        "ascii",
+        "repr-in-list",
+        "json",
+        "json-utf8",
+        "json-of-repr",
+        "repr-of-json",
+    ],
+)
+def test_a_secret_is_redacted_in_every_encoded_form(secret: str, encode: Any) -> None:
+    resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": secret})])
+    text = f"before {encode(secret)} after"
+    redacted = redact(text)
+    assert redacted.startswith("before ") and redacted.endswith(" after"), redacted
+    assert "********" in redacted
+    assert not [marker for marker in ("Qz", "Jy", "Wk") if marker in redacted], redacted
 
 
 class VaultSecrets:

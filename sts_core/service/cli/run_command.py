@@ -84,10 +84,12 @@ def run(args: argparse.Namespace) -> int:
                 f"two config files given ({target} and --config {args.config}): give one"
             )
         context = CommandContext(args, config_path=target)
-        if context.config.path is None and not context.config.job_names:
+        # read_config: a typo in [scheduler] is reported with the jobs' problems, not alone
+        config = context.read_config()
+        if config.path is None and not config.job_names:
             # Idling forever with nothing to do helps nobody who forgot the file's name.
             raise CommandError(NOTHING_TO_RUN)
-        scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
+        scheduler = config.build_scheduler(blocking=True, control_socket=True)
     try:
         if args.tui:
             return attach_front_end(scheduler, FRONT_END)

@@ -217,6 +217,7 @@ class Config:
         plugins = self.plugins
         name = self.scheduler_name
         plan, problems = self._plan(with_store=store is None)
+        problems = [*self.section_problems, *problems]  # a [scheduler] typo with the rest
         if problems:
             raise ConfigError(problems)
         specs, logging_plan, provider_calls, store_call = plan
