@@ -14,7 +14,9 @@ from typing import Any
 
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
+from .importing import import_callable
 from .notify_policy import NO_NOTIFY, NotifyPolicy
+from .numbers import parse_whole_number
 from .suggest import did_you_mean
 from .timezones import resolve_timezone
 from .triggers import parse_instant
@@ -203,7 +205,7 @@ class JobPolicy:
             retry = retries
         else:
             retry = RetryPolicy(
-                retries=_whole_number("retries", retries, MAX_RETRIES),
+                retries=parse_whole_number(retries, what="retries", maximum=MAX_RETRIES),
                 backoff=parse_duration(values.get("backoff", 1.0), what="backoff"),
                 max_backoff=parse_duration(values.get("max_backoff", 300.0), what="max_backoff"),
                 backoff_jitter=float(values.get("backoff_jitter", 0.1)),
@@ -272,19 +274,6 @@ def _unlimited(value: Any) -> Any:
     return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
 
-def _whole_number(key: str, value: object, maximum: int) -> int:
-    expected = f"expected a whole number from 0 to {maximum}"
-    if isinstance(value, bool):
-        raise ValueError(f"invalid {key} {value!r}: {expected}")
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"invalid {key} {value!r}: {expected}") from None
-    if not 0 <= number <= maximum or (isinstance(value, float) and value != number):
-        raise ValueError(f"invalid {key} {value!r}: {expected}")
-    return number
-
-
 def _bounds(start: datetime | None, end: datetime | None) -> None:
     # A window that is empty would never fire, silently.
     if start is not None and end is not None and start >= end:
@@ -316,8 +305,6 @@ def _exception_types(value: object) -> tuple[type[BaseException], ...]:
     types = []
     for item in items:
         if isinstance(item, str):
-            from .task import import_callable
-
             item = import_callable(item if ":" in item else f"builtins:{item}")
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise ValueError(f"invalid retry_on {item!r}: expected exception types")

@@ -72,7 +72,7 @@ async def slow() -> None:
 def run_demo(args: argparse.Namespace) -> int:
     from ...scheduler import TaskScheduler
     from ...task import FunctionTask
-    from ..logs import configure_logging
+    from ..logsinks import configure_logging
     from ..paths import state_database
     from ..sqlite_store import SQLiteStore
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import sys
@@ -38,24 +37,15 @@ def load_python_scheduler(target: str) -> TaskScheduler:
 
     :raises CommandError: when it cannot be imported or is no ``TaskScheduler``.
     """
+    from ...importing import import_object
     from ...scheduler import TaskScheduler
 
-    module_name, _, attribute = target.partition(":")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        found: object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise CommandError(
-            f"cannot import the module {module_name!r} of {target!r}: {error}"
-        ) from None
-    for part in attribute.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise CommandError(
-                f"the module {module_name!r} has no attribute {attribute!r} (from {target!r})"
-            ) from None
+        found = import_object(target)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     if not isinstance(found, TaskScheduler):
         raise CommandError(
             f"{target!r} is {type(found).__name__} {found!r}, not a TaskScheduler: point "
