@@ -34,7 +34,13 @@ from .clock import Clock, SystemClock
 from .durations import Duration, format_duration, parse_duration
 from .events import Listener, Notifier
 from .job import BrokenTrigger, Job
-from .logfields import fire_due_line, misfire_line, next_fire_line, start_summary
+from .logfields import (
+    fire_due_line,
+    misfire_line,
+    next_fire_line,
+    run_record_fields,
+    start_summary,
+)
 from .loop_watchdog import LoopWatchdog
 from .notifications import Notifications
 from .plugins import PluginError, Plugins, default_plugins
@@ -797,7 +803,10 @@ class TaskScheduler:
     def _restore_state(self) -> None:
         for record in self.store.recover_interrupted():
             logger.warning(
-                "run interrupted by the previous process: job=%s run=%s", record.job, record.run_id
+                "run interrupted by the previous process: job=%s run=%s",
+                record.job,
+                record.run_id,
+                extra=run_record_fields(record, "run_interrupted"),
             )
         stored = self.store.load_jobs()
         for name, state in stored.items():
@@ -876,7 +885,11 @@ class TaskScheduler:
         self._loop_thread = None
         self._stopped_here.set()
         self._stopped.set()
-        logger.info("scheduler %s stopped", self.name)
+        logger.info(
+            "scheduler %s stopped",
+            self.name,
+            extra={"event": "scheduler_stopped", "scheduler": self.name},
+        )
 
     async def __aenter__(self) -> TaskScheduler:
         await self.start()
