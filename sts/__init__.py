@@ -13,7 +13,7 @@ import typing
 
 from sts_core import __version__ as __version__
 from sts_core.exports import lazy_exports as _lazy_exports
-from sts_core.hookspecs import hookimpl as hookimpl
+from sts_core.markers import hookimpl as hookimpl
 
 if typing.TYPE_CHECKING:
     from sts_core.booleans import parse_boolean as parse_boolean
@@ -30,6 +30,7 @@ if typing.TYPE_CHECKING:
     from sts_core.plugins import create_plugins as create_plugins
     from sts_core.policy import JobPolicy as JobPolicy
     from sts_core.policy import PermanentError as PermanentError
+    from sts_core.policy import RetryAfter as RetryAfter
     from sts_core.policy import RetryPolicy as RetryPolicy
     from sts_core.policy import SetupError as SetupError
     from sts_core.records import Outcome as Outcome
@@ -49,6 +50,7 @@ if typing.TYPE_CHECKING:
     from sts_core.service.process_groups import process_group_members as process_group_members
     from sts_core.service.process_groups import track_process_group as track_process_group
     from sts_core.service.process_groups import untrack_process_group as untrack_process_group
+    from sts_core.sizes import parse_size as parse_size
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
     from sts_core.store import StateStore as StateStore
@@ -75,6 +77,7 @@ _API = {
     "create_plugins": "sts_core.plugins",
     "JobPolicy": "sts_core.policy",
     "PermanentError": "sts_core.policy",
+    "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
@@ -94,6 +97,7 @@ _API = {
     "process_group_members": "sts_core.service.process_groups",
     "track_process_group": "sts_core.service.process_groups",
     "untrack_process_group": "sts_core.service.process_groups",
+    "parse_size": "sts_core.sizes",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",

@@ -36,6 +36,23 @@ class PermanentError(Exception):
     """Raise it from a task to fail the run without any retry."""
 
 
+class RetryAfter(Exception):
+    """Raise it (or a subclass) from a task to fail this attempt and ask that the next one
+    wait at least ``seconds``, such as a server's ``Retry-After``.
+
+    The retry policy still decides whether there is a next attempt. Its wait is the longer
+    of the job's backoff and ``seconds``, capped at ``max_backoff``, so a server cannot
+    park a job for a day.
+
+    :param seconds: the least wait before the next attempt; ``0`` for the plain backoff.
+    :param message: what went wrong, for the run record (``str(error)``).
+    """
+
+    def __init__(self, seconds: float, message: str | None = None) -> None:
+        super().__init__(message if message is not None else f"retry after {seconds:g}s")
+        self.seconds = max(0.0, float(seconds))
+
+
 class SetupError(PermanentError):
     """Raise it from a task whose work cannot start for a reason of its set-up: a missing
     executable, file or secret. The run fails without retry (the next fire tries again),
@@ -90,13 +107,16 @@ class RetryPolicy:
             and isinstance(error, self.retry_on)
         )
 
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after attempt number ``attempt`` failed: finite, at most
-        ``max_backoff``, for any attempt number (``2 ** 1024`` would overflow a float)."""
+    def delay(self, attempt: int, rng: random.Random, error: BaseException | None = None) -> float:
+        """Seconds to wait after attempt number ``attempt`` failed (with ``error``): at
+        least what a :class:`RetryAfter` asks, and never more than ``max_backoff``; finite
+        for any attempt number (``2 ** 1024`` would overflow a float)."""
         doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
         base = min(self.max_backoff, self.backoff * 2.0**doublings)
         if self.backoff_jitter:
             base *= 1 + rng.uniform(-self.backoff_jitter, self.backoff_jitter)
+        if isinstance(error, RetryAfter):
+            base = max(base, error.seconds)
         return float(min(self.max_backoff, base))
 
 

@@ -252,7 +252,7 @@ class Runner:
                 and not self.stopping
                 and policy.retry.should_retry(error, attempt)
             ):
-                delay = policy.retry.delay(attempt, self._rng)
+                delay = policy.retry.delay(attempt, self._rng, error)
                 # A RetryPolicy subclass may answer anything: keep the retry time a datetime.
                 if not 0.0 <= delay <= MAX_BACKOFF:
                     delay = MAX_BACKOFF if delay > MAX_BACKOFF else 0.0

@@ -925,6 +925,7 @@ class TaskScheduler:
     def _run_forever(
         self, install_signals: bool, failed: list[BaseException] | None = None
     ) -> None:
+        # Clock.new_event_loop; a clock written before it was part of Clock gets asyncio's.
         factory = getattr(self.clock, "new_event_loop", None)
         try:
             with asyncio.Runner(loop_factory=factory) as runner:

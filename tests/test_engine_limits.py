@@ -96,7 +96,9 @@ def test_a_retry_policy_answering_an_absurd_delay_still_gets_its_records(
     virtual_clock: VirtualClock,
 ) -> None:
     class Absurd(RetryPolicy):
-        def delay(self, attempt: int, rng: random.Random) -> float:
+        def delay(
+            self, attempt: int, rng: random.Random, error: BaseException | None = None
+        ) -> float:
             return 1e14  # three million years: past datetime's range
 
     task = Recorder(virtual_clock, name="flaky", fail_times=5)
