@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
     from sts_core.clock import SystemClock as SystemClock
     from sts_core.durations import parse_duration as parse_duration
     from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
@@ -36,6 +37,7 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
+    from sts_core.scheduler import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
@@ -67,6 +69,7 @@ _API = {
     "SystemClock": "sts_core.clock",
     "parse_duration": "sts_core.durations",
     "lazy_exports": "sts_core.exports",
+    "BrokenTrigger": "sts_core.job",
     "Job": "sts_core.job",
     "NotificationEvent": "sts_core.notifications",
     "Notifier": "sts_core.notifications",
@@ -81,6 +84,7 @@ _API = {
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
+    "ClockStep": "sts_core.scheduler",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "SetupError": "sts_core.policy",

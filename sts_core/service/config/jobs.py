@@ -215,7 +215,14 @@ def _check_policy(section: str, keys: dict[str, Setting], policy: dict[str, str]
         # Keys that are fine alone but not together.
         problem = _policy_problem(None, policy)
         if problem is not None:
-            problems.append(Problem(problem, origin=None, section=section))
+            # Point at the key the message names ("invalid end ...: it must be after start").
+            named = problem.split(" ", 2)[1] if problem.startswith("invalid ") else None
+            if named in keys:
+                problems.append(
+                    Problem(problem, origin=keys[named].origin, section=section, key=named)
+                )
+            else:
+                problems.append(Problem(problem, origin=None, section=section))
     return problems
 
 
