@@ -161,11 +161,13 @@ class Notifications:
         self._notifiers: dict[tuple[str, tuple[tuple[str, Any], ...]], Notifier] = {}
         self._listening = False
         self._failing: set[str] = set()
-        # Per (job, channel): when a failure or missed notification was last sent, how
-        # many were held back since, and whether the last one sent said "failing".
-        self._last_sent: dict[tuple[str, str], float] = {}
-        self._suppressed: dict[tuple[str, str], int] = {}
+        # Per (job, channel, kind): when one was last sent and how many were held back since;
+        # per (job, channel): whether the last word was "failing", and whether a recovery
+        # was held back (sent at a later success once its window is over).
+        self._last_sent: dict[tuple[str, str, str], float] = {}
+        self._suppressed: dict[tuple[str, str, str], int] = {}
         self._told_failing: set[tuple[str, str]] = set()
+        self._recovery_held: set[tuple[str, str]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._complaining: set[str] = set()
         self._closing = False
@@ -213,11 +215,12 @@ class Notifications:
         policy = job.policy.notify
         if not policy.channels:
             return
+        fresh = record.job in self._failing  # a success now is a recovery, not a retry
         kind = self._kind(record, policy)
         if kind is None:
             return
         for channel in policy.channels:
-            self._consider(job, channel, kind, record, policy)
+            self._consider(job, channel, kind, record, policy, fresh)
 
     def _kind(self, record: RunRecord, policy: NotifyPolicy) -> str | None:
         outcome = record.outcome
@@ -227,33 +230,50 @@ class Notifications:
             self._failing.add(record.job)
             return FAILURE if FAILURE in policy.on else None
         if outcome is Outcome.SUCCEEDED:
-            if record.job not in self._failing:
-                return None
-            self._failing.discard(record.job)
-            return RECOVERY if RECOVERY in policy.on else None
+            if record.job in self._failing:
+                self._failing.discard(record.job)
+                return RECOVERY if RECOVERY in policy.on else None
+            if any(job == record.job for job, _ in self._recovery_held):
+                return RECOVERY  # a held-back recovery, sent once its window is over
+            return None
         if outcome is Outcome.MISSED:
             return MISSED if MISSED in policy.on else None
         return None
 
     def _consider(
-        self, job: Job, channel: str, kind: str, record: RunRecord, policy: NotifyPolicy
+        self,
+        job: Job,
+        channel: str,
+        kind: str,
+        record: RunRecord,
+        policy: NotifyPolicy,
+        fresh: bool,
     ) -> None:
-        key = (job.name, channel)
+        pair = (job.name, channel)
+        key = (job.name, channel, kind)
         if kind == RECOVERY:
+            if not fresh and pair not in self._recovery_held:
+                return
             # Only where the last word was "failing" (or failures are not notified at
             # all): a failure the throttle held back needs no all-clear.
-            if key not in self._told_failing and FAILURE in policy.on:
+            if pair not in self._told_failing and FAILURE in policy.on:
                 return
-            self._told_failing.discard(key)
-        else:
-            now = self._scheduler.clock.timestamp()
-            last = self._last_sent.get(key)
-            if last is not None and now - last < policy.interval:
+        now = self._scheduler.clock.timestamp()
+        last = self._last_sent.get(key)
+        if last is not None and now - last < policy.interval:
+            if fresh or kind != RECOVERY:  # a held-back recovery is counted once
                 self._suppressed[key] = self._suppressed.get(key, 0) + 1
-                return
-            self._last_sent[key] = now
-            if kind == FAILURE:
-                self._told_failing.add(key)
+            if kind == RECOVERY:
+                self._recovery_held.add(pair)
+            return
+        self._last_sent[key] = now
+        if kind == FAILURE:
+            self._told_failing.add(pair)
+        elif kind == RECOVERY:
+            self._told_failing.discard(pair)
+            self._recovery_held.discard(pair)
+            # Like a resolve in Alertmanager: the next failure is news, not a repeat.
+            self._last_sent.pop((job.name, channel, FAILURE), None)
         suppressed = self._suppressed.pop(key, 0)
         event = self._event(job, channel, kind, record, suppressed)
         delivery = asyncio.get_running_loop().create_task(

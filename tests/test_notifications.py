@@ -161,7 +161,7 @@ def test_the_throttle_window_is_per_job(virtual_clock: VirtualClock, inbox: Inbo
     assert sorted(event.job for event in inbox.events) == ["one", "two"]
 
 
-def test_a_flapping_job_sends_one_failure_and_one_recovery_per_window(
+def test_a_flapping_job_sends_at_most_one_recovery_per_window_and_never_ends_on_it(
     virtual_clock: VirtualClock, inbox: Inbox
 ) -> None:
     task = Flaky()
@@ -174,18 +174,52 @@ def test_a_flapping_job_sends_one_failure_and_one_recovery_per_window(
                 await asyncio.sleep(60)
                 task.failing = not task.failing
             task.failing = False
-            await asyncio.sleep(31 * 60)  # to 1:01:30, all fine
+            await asyncio.sleep(40 * 60)  # to 1:10:30, all fine
             task.failing = True
-            await asyncio.sleep(60)  # 1:02: a failure past the window of 0:01's
+            await asyncio.sleep(60)  # 1:11: a new failure after the recovery
 
     virtual_clock.run(main())
-    seen = [(event.kind, event.fire_time_utc.minute, event.suppressed) for event in inbox.events]
-    assert seen == [
-        ("failure", 1, 0),
-        ("recovery", 2, 0),
-        ("failure", 2, 14),
+    seen = [
+        (event.kind, event.fire_time_utc.hour, event.fire_time_utc.minute, event.suppressed)
+        for event in inbox.events
     ]
-    assert inbox.events[2].fire_time_utc.hour == 1
+    assert seen == [
+        ("failure", 0, 1, 0),
+        ("recovery", 0, 2, 0),  # resets the failure throttle: the next failure is news
+        ("failure", 0, 3, 0),
+        # 0:04-0:30: recoveries held within the window of 0:02's (the last word stays
+        # "failing"), failures held within that of 0:03's; the first success past the
+        # window sends the held recovery with its count.
+        ("recovery", 1, 2, 14),
+        ("failure", 1, 11, 13),  # news after a recovery, however soon
+    ]
+
+
+def test_a_failure_after_a_missed_notification_is_told_and_so_is_its_recovery(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    task = Flaky()
+    task.failing = False
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(
+                task,
+                "every 1m",
+                misfire_grace="5s",
+                notify="test:x",
+                notify_on="failure, recovery, missed",
+            )
+            await asyncio.sleep(30)
+            virtual_clock.jump(600)  # the machine slept: fires are missed
+            await asyncio.sleep(60)
+            task.failing = True
+            await asyncio.sleep(5 * 60)
+            task.failing = False
+            await asyncio.sleep(60)
+
+    virtual_clock.run(main())
+    assert kinds(inbox) == ["missed", "failure", "recovery"]
 
 
 def test_missed_fires_notify_only_when_asked(virtual_clock: VirtualClock, inbox: Inbox) -> None:
