@@ -881,7 +881,9 @@ class TaskScheduler:
             self._watchdog.stop()
             self._watchdog = None
         try:
-            self.store.flush()
+            # On a thread (awaited, so it completes before stop returns): a commit may wait
+            # for SQLite's busy timeout while another process holds the write lock.
+            await asyncio.to_thread(self.store.flush)
         except Exception as error:  # a full disk must not leave the scheduler half stopped
             logger.error("%s", error)
         self._runner.shutdown_threads()

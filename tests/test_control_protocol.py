@@ -201,3 +201,23 @@ def test_stats_window_and_p99_use_nearest_rank() -> None:
     assert stats.lateness_p99() == pytest.approx(0.099)
     assert stats.fires_last_minute(now=99.0) == 60  # fires at 40..99; manual runs are no fires
     assert stats.recent_lateness(3) == pytest.approx([0.098, 0.099, 0.1])
+
+
+def test_an_internal_error_is_answered_with_its_secrets_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sts_core.secrets import resolve_secrets
+    from sts_core.service.control.commands import ControlCommands
+
+    secret = resolve_secrets("${secret:TOKEN}", providers=[{"TOKEN": "hunter2-very-secret"}])
+
+    async def broken(self: ControlCommands, command: str, arguments: Any) -> Any:
+        # A bug in a command whose error quotes a secret (no real command fails so).
+        raise RuntimeError(f"could not log in with {secret}")
+
+    monkeypatch.setattr(ControlCommands, "handle", broken)
+    with running_scheduler(_jobs) as (_, path), pytest.raises(ControlError) as caught:
+        request(path, "jobs")
+    assert caught.value.code == "internal"
+    assert caught.value.message.startswith("RuntimeError: could not log in with ")
+    assert "hunter2" not in caught.value.message

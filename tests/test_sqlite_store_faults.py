@@ -268,3 +268,39 @@ def test_history_while_another_process_holds_the_file_does_not_stall_the_fires(
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
     assert len(during) >= 20, (held_from, held_until, fires)
     assert max(gaps) < 0.5, max(gaps)
+
+
+def test_stop_while_another_process_holds_the_file_keeps_the_loop_free_and_commits_before_returning(
+    tmp_path: Path,
+) -> None:
+    """The last commit at stop waits for the lock on a thread: the loop still answers
+    meanwhile, and stop returns only once everything buffered is in the file."""
+    import asyncio
+    import threading
+
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path, flush_interval=0.02, success_history=1000)
+    scheduler = sts.TaskScheduler(name="held-stop", blocking=False, store=store)
+    scheduler.schedule(sts.FunctionTask(_nothing, name="tick"), "every 1h")
+    scheduler.run()
+    loop = scheduler._loop
+    assert loop is not None
+    other = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        time.sleep(0.2)
+        other.execute("BEGIN IMMEDIATE")
+        scheduler.pause("tick")  # a write that now waits for the lock
+        stopper = threading.Thread(target=scheduler.stop, kwargs={"grace": 1})
+        stopper.start()
+        time.sleep(0.5)
+        # Before, the loop sat in the commit for up to the busy timeout (10 s).
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(timeout=2)
+        assert stopper.is_alive()  # stop waits for its commit
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    stopper.join(timeout=15)
+    assert not stopper.is_alive()
+    store.close()
+    with SQLiteStore(path, flush_interval=None) as reader:
+        assert reader.load_jobs()["tick"].paused

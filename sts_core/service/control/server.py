@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...secrets import redact
 from ..file_lock import ExclusiveLock, LockHeld
 from .commands import ControlCommands, job_row
 from .protocol import (
@@ -101,7 +102,9 @@ class ControlServer:
     async def start(self) -> None:
         # The listener goes first: the fire loop may fire while the socket is being bound.
         self.scheduler.add_listener(self._on_event)
-        for record in reversed(self.scheduler.store.history(limit=SEED_HISTORY)):
+        # On a thread: the read may wait for the writer and the file's busy timeout (§5).
+        history = await asyncio.to_thread(self.scheduler.store.history, limit=SEED_HISTORY)
+        for record in reversed(history):
             self.stats.seed(record)
         try:
             self._bind_lock = _claim_socket_path(self.path)
@@ -291,7 +294,9 @@ class ControlServer:
             connection.send(_error(identifier, error.code, error.message))
         except Exception as error:  # a bug must not end the connection, let alone the server
             logger.exception("control command %r failed", command)
-            connection.send(_error(identifier, "internal", f"{type(error).__name__}: {error}"))
+            # The one redaction point, as for the sinks: an error text may quote a secret.
+            text = redact(f"{type(error).__name__}: {error}")
+            connection.send(_error(identifier, "internal", text))
         else:
             connection.send(_answer(identifier, result))
 
