@@ -25,6 +25,8 @@ WORKLOADS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "idle": workloads.idle,
 }
 CONTENDERS = ("asyncio", "apscheduler", "sts", "sts-info", "sts-sqlite")
+#: Workloads that drive STS themselves, given the contender's name (``sts``, ``sts-email``).
+STS_WORKLOADS = ("notify",)
 
 
 def make_contender(name: str, runs: Runs, scratch: Path) -> Contender:
@@ -52,6 +54,10 @@ def make_contender(name: str, runs: Runs, scratch: Path) -> Contender:
 
 async def measure(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
     """Run the workload of ``spec`` for its contender and return the figures."""
+    if spec["workload"] in STS_WORKLOADS:
+        from .notify import notify
+
+        return await notify(spec["contender"], **spec["params"])
     workload = WORKLOADS[spec["workload"]]
     runs = Runs()
     contender = make_contender(spec["contender"], runs, scratch)

@@ -9,9 +9,12 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email import charset, policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import AttachmentError
@@ -60,8 +63,14 @@ def _parse(address: str) -> Address:
     return parsed
 
 
+@lru_cache(maxsize=256)
 def domain_of(address: str) -> str:
     return _parse(address).domain
+
+
+def addr_spec(address: str) -> str:
+    """``STS <sts@example.org>`` -> ``sts@example.org`` (the SMTP envelope's form)."""
+    return _parse(address).addr_spec
 
 
 def check_template(template: str, allowed: Sequence[str], what: str) -> None:
@@ -135,6 +144,51 @@ def read_attachments(paths: Sequence[Path], limit: int) -> list[Attachment]:
     return attachments
 
 
+def _standard_headers(
+    sender: str, key: str, now: datetime, headers: Mapping[str, str] | None
+) -> list[tuple[str, str]]:
+    return [
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id(key, domain_of(sender))),
+        (IDEMPOTENCY_HEADER, key),
+        *(headers or {}).items(),
+    ]
+
+
+#: Plain text, readable in the raw message (quoted-printable, not base64).
+_TEXT = charset.Charset("utf-8")
+_TEXT.body_encoding = charset.QP
+#: The legacy policy stores header text as given instead of parsing it: a tenth of the
+#: CPU of the default policy, which matters for a burst of a thousand notifications.
+_PLAIN_POLICY = policy.compat32.clone(linesep="\r\n")
+
+
+def build_plain_message(
+    *,
+    sender: str,
+    to: Sequence[str],
+    reply_to: str | None = None,
+    subject: str,
+    text: str,
+    key: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A text-only message (a notification), with the same standard headers as
+    :func:`build_message`; the addresses were checked when the notifier was made."""
+    message = EmailMessage(policy=_PLAIN_POLICY)
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    line = " ".join(subject.split())
+    message["Subject"] = line if line.isascii() else Header(line, "utf-8")
+    for name, value in _standard_headers(sender, key, now, headers):
+        message[name] = value
+    message.set_payload(text, _TEXT)
+    return message
+
+
 def build_message(
     *,
     sender: str,
@@ -160,10 +214,7 @@ def build_message(
     if reply_to:
         message["Reply-To"] = reply_to
     message["Subject"] = " ".join(subject.split())  # a header is one line
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id(key, domain_of(sender))
-    message[IDEMPOTENCY_HEADER] = key
-    for name, value in (headers or {}).items():
+    for name, value in _standard_headers(sender, key, now, headers):
         message[name] = value
     if text is not None:
         message.set_content(text)

@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from pathlib import Path
 
 import sts
 
-from .compose import build_message, check_address, check_template, parse_addresses, render
+from .compose import (
+    addr_spec,
+    build_plain_message,
+    check_address,
+    check_template,
+    parse_addresses,
+    render,
+)
 from .sender import SMTPSender
 from .settings import SMTPSettings
 from .task import default_sender
@@ -65,6 +73,7 @@ class EmailNotifier:
             raise ValueError("expected email:user@domain")
         self.sender = from_ or default_sender()
         check_address(self.sender, "from")
+        self.envelope_sender = addr_spec(self.sender)
         self.reply_to = reply_to
         if reply_to:
             check_address(reply_to, "reply_to")
@@ -95,17 +104,20 @@ class EmailNotifier:
         }
         # One key per notification: a retried delivery carries the same Message-ID.
         key = f"{event.job}@{event.fire_time_utc.isoformat()}/{event.kind}/{record.run_id}"
-        message = build_message(
-            sender=self.sender,
-            to=self.to,
-            reply_to=self.reply_to,
-            subject=render(self.subject, values),
-            text=render(self.body, values),
-            key=key,
-            now=record.finished_at or event.fire_time_utc,
-            headers={"X-STS-Job": event.job, "X-STS-Event": event.kind},
-        )
-        await self.sender_connection.send(message, self.to)
+
+        def compose() -> EmailMessage:
+            return build_plain_message(
+                sender=self.sender,
+                to=self.to,
+                reply_to=self.reply_to,
+                subject=render(self.subject, values),
+                text=render(self.body, values),
+                key=key,
+                now=record.finished_at or event.fire_time_utc,
+                headers={"X-STS-Job": event.job, "X-STS-Event": event.kind},
+            )
+
+        await self.sender_connection.send(compose, self.envelope_sender, self.to)
 
     async def aclose(self) -> None:
         await self.sender_connection.aclose()

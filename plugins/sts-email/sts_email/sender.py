@@ -1,12 +1,18 @@
 """Sending with aiosmtplib over one connection, kept open for a burst of messages and
 closed when idle; and turning what the server or the network said into an error that
-says whether another attempt can help."""
+says whether another attempt can help.
+
+Composing a message costs milliseconds of CPU (the standard library parses every header),
+so it happens in a worker thread, one message at a time: a burst of a thousand
+notifications never holds the event loop for seconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from email import policy
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -30,8 +36,11 @@ class SMTPSender:
         #: Connections opened so far (a burst should open one).
         self.connections = 0
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
-        """Send ``message`` to ``recipients`` (its To, Cc and the blind copies).
+    async def send(
+        self, compose: Callable[[], EmailMessage], sender: str, recipients: Sequence[str]
+    ) -> EmailMessage:
+        """Compose a message (in a thread) and send it from ``sender`` (the envelope's
+        address) to ``recipients`` (its To, Cc and the blind copies); return it.
 
         :raises SMTPRejected: a 5xx reply: not worth retrying.
         :raises CertificateError: the server's certificate is not trusted.
@@ -40,28 +49,30 @@ class SMTPSender:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            message, data = await asyncio.to_thread(_composed, compose)
             if self._idle is not None:
                 self._idle.cancel()
             try:
-                await self._send(message, recipients)
+                await self._send(data, sender, recipients)
             except BaseException:
                 self._drop()  # a failed conversation may leave the connection half-way
                 raise
             self._idle = asyncio.get_running_loop().call_later(IDLE_CLOSE, self._drop)
+            return message
 
-    async def _send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+    async def _send(self, data: bytes, sender: str, recipients: Sequence[str]) -> None:
         reused = self._client is not None and self._client.is_connected
         try:
             client = await self._connected()
             try:
-                refused, _ = await client.send_message(message, recipients=list(recipients))
+                refused, _ = await client.sendmail(sender, list(recipients), data)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # The server closed the kept connection meanwhile: once more, on a new one.
                 self._drop()
                 client = await self._connected()
-                refused, _ = await client.send_message(message, recipients=list(recipients))
+                refused, _ = await client.sendmail(sender, list(recipients), data)
         except Exception as error:
             raise self.explain(error) from None
         if refused:
@@ -147,3 +158,10 @@ def _certificate_error(error: BaseException) -> ssl.SSLCertVerificationError | N
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _composed(compose: Callable[[], EmailMessage]) -> tuple[EmailMessage, bytes]:
+    message = compose()
+    # The wire form: CRLF line ends, long headers folded.
+    wire = policy.SMTP if isinstance(message.policy, policy.EmailPolicy) else message.policy
+    return message, message.as_bytes(policy=wire)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+from email.message import EmailMessage
 from pathlib import Path
 
 import sts
 
 from .compose import (
     DEFAULT_ATTACHMENT_LIMIT,
+    addr_spec,
     build_message,
     check_address,
     check_template,
@@ -95,28 +96,26 @@ class EmailTask(sts.Task):
             "run_id": run.run_id,
             "scheduler": run.scheduler,
         }
-        attachments = (
-            await asyncio.to_thread(read_attachments, self.attachments, self.attachment_limit)
-            if self.attachments
-            else []
-        )
-        message = build_message(
-            sender=self.sender,
-            to=self.to,
-            cc=self.cc,
-            reply_to=self.reply_to,
-            subject=render(self.subject, values),
-            text=None if self.body is None else render(self.body, values),
-            html=None if self.html is None else render(self.html, values),
-            attachments=attachments,
-            key=run.idempotency_key,
-            now=run.started_at,
-            headers={"X-STS-Job": run.job, "X-STS-Run-Id": run.run_id},
-        )
+
+        def compose() -> EmailMessage:  # in a thread: reads the files, parses headers
+            return build_message(
+                sender=self.sender,
+                to=self.to,
+                cc=self.cc,
+                reply_to=self.reply_to,
+                subject=render(self.subject, values),
+                text=None if self.body is None else render(self.body, values),
+                html=None if self.html is None else render(self.html, values),
+                attachments=read_attachments(self.attachments, self.attachment_limit),
+                key=run.idempotency_key,
+                now=run.started_at,
+                headers={"X-STS-Job": run.job, "X-STS-Run-Id": run.run_id},
+            )
+
         if self._sender is None:
             self._sender = SMTPSender(self.settings)
         recipients = [*self.to, *self.cc, *self.bcc]
-        await self._sender.send(message, recipients)
+        message = await self._sender.send(compose, addr_spec(self.sender), recipients)
         run.output["email"] = (
             f"sent {message['Message-ID']} to {len(recipients)} recipient(s) "
             f"through {self.settings.where}"
