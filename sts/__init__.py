@@ -3,44 +3,65 @@
 This package only re-exports; the engine lives in ``sts_core`` and may move inside.
 Plugins import ``sts``, never ``sts_core``. Names are imported on first use, so that
 ``import sts`` stays fast (asyncio alone costs tens of milliseconds).
+
+To add a public name: one line in ``_API`` and its ``import ... as ...`` line under
+``TYPE_CHECKING`` (for type checkers, which cannot read ``_API``); a test checks that
+the two agree.
 """
 
-from __future__ import annotations
+import typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from sts_core import __version__ as __version__
+from sts_core.exports import lazy_exports as _lazy_exports
+from sts_core.hookspecs import hookimpl as hookimpl
 
-import pluggy
+if typing.TYPE_CHECKING:
+    from sts_core.booleans import parse_boolean as parse_boolean
+    from sts_core.clock import Clock as Clock
+    from sts_core.clock import SystemClock as SystemClock
+    from sts_core.durations import parse_duration as parse_duration
+    from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.job import Job as Job
+    from sts_core.notifications import NotificationEvent as NotificationEvent
+    from sts_core.notifications import Notifier as Notifier
+    from sts_core.plugins import PluginError as PluginError
+    from sts_core.plugins import Plugins as Plugins
+    from sts_core.plugins import create_plugins as create_plugins
+    from sts_core.policy import JobPolicy as JobPolicy
+    from sts_core.policy import PermanentError as PermanentError
+    from sts_core.policy import RetryPolicy as RetryPolicy
+    from sts_core.records import Outcome as Outcome
+    from sts_core.records import RunContext as RunContext
+    from sts_core.records import RunRecord as RunRecord
+    from sts_core.records import current_run as current_run
+    from sts_core.scheduler import TaskScheduler as TaskScheduler
+    from sts_core.secrets import SecretError as SecretError
+    from sts_core.secrets import redact as redact
+    from sts_core.secrets import resolve_secrets as resolve_secrets
+    from sts_core.service.control import ControlClient as ControlClient
+    from sts_core.service.control import ControlError as ControlError
+    from sts_core.service.control import ControlServer as ControlServer
+    from sts_core.service.control import default_control_socket as default_control_socket
+    from sts_core.store import JobState as JobState
+    from sts_core.store import MemoryStore as MemoryStore
+    from sts_core.store import StateStore as StateStore
+    from sts_core.task import FunctionTask as FunctionTask
+    from sts_core.task import Task as Task
+    from sts_core.triggers import DateTrigger as DateTrigger
+    from sts_core.triggers import FunctionTrigger as FunctionTrigger
+    from sts_core.triggers import IntervalTrigger as IntervalTrigger
+    from sts_core.triggers import Trigger as Trigger
 
-from sts_core import __version__
-
-#: The marker for hook implementations: ``@sts.hookimpl``.
-hookimpl = pluggy.HookimplMarker("sts")
-
-if TYPE_CHECKING:
-    from sts_core.booleans import parse_boolean
-    from sts_core.clock import Clock, SystemClock
-    from sts_core.durations import parse_duration
-    from sts_core.job import Job
-    from sts_core.notifications import NotificationEvent, Notifier
-    from sts_core.plugins import PluginError, Plugins, create_plugins
-    from sts_core.policy import JobPolicy, PermanentError, RetryPolicy
-    from sts_core.records import Outcome, RunContext, RunRecord, current_run
-    from sts_core.scheduler import TaskScheduler
-    from sts_core.secrets import SecretError, redact, resolve_secrets
-    from sts_core.service.control import ControlClient, ControlError, default_control_socket
-    from sts_core.store import JobState, MemoryStore, StateStore
-    from sts_core.task import FunctionTask, Task
-    from sts_core.triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
-
-_LAZY = {
-    "ControlClient": "sts_core.service.control",
-    "ControlError": "sts_core.service.control",
-    "default_control_socket": "sts_core.service.control",
+#: The public API: every name and the module it comes from. The one list.
+_API = {
+    "parse_boolean": "sts_core.booleans",
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
-    "parse_boolean": "sts_core.booleans",
     "parse_duration": "sts_core.durations",
+    "lazy_exports": "sts_core.exports",
+    "Job": "sts_core.job",
+    "NotificationEvent": "sts_core.notifications",
+    "Notifier": "sts_core.notifications",
     "PluginError": "sts_core.plugins",
     "Plugins": "sts_core.plugins",
     "create_plugins": "sts_core.plugins",
@@ -51,13 +72,14 @@ _LAZY = {
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
-    "Job": "sts_core.job",
-    "NotificationEvent": "sts_core.notifications",
-    "Notifier": "sts_core.notifications",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "redact": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
+    "ControlClient": "sts_core.service.control",
+    "ControlError": "sts_core.service.control",
+    "ControlServer": "sts_core.service.control",
+    "default_control_socket": "sts_core.service.control",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",
@@ -69,53 +91,5 @@ _LAZY = {
     "Trigger": "sts_core.triggers",
 }
 
-__all__ = [
-    "Clock",
-    "ControlClient",
-    "ControlError",
-    "DateTrigger",
-    "FunctionTask",
-    "FunctionTrigger",
-    "IntervalTrigger",
-    "Job",
-    "JobPolicy",
-    "JobState",
-    "MemoryStore",
-    "NotificationEvent",
-    "Notifier",
-    "Outcome",
-    "PermanentError",
-    "PluginError",
-    "Plugins",
-    "RetryPolicy",
-    "RunContext",
-    "RunRecord",
-    "SecretError",
-    "StateStore",
-    "SystemClock",
-    "Task",
-    "TaskScheduler",
-    "Trigger",
-    "__version__",
-    "create_plugins",
-    "current_run",
-    "default_control_socket",
-    "hookimpl",
-    "parse_boolean",
-    "parse_duration",
-    "redact",
-    "resolve_secrets",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sts' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = _lazy_exports(__name__, _API, eager=["__version__", "hookimpl"])
+del typing, _lazy_exports

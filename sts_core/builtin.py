@@ -8,8 +8,7 @@ The service's own registrations (the SQLite store, log sinks, secret providers) 
 
 from __future__ import annotations
 
-from .hookspecs import Register
-from .plugins import hookimpl
+from .hookspecs import Register, hookimpl
 from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
 
 

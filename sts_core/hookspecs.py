@@ -8,8 +8,10 @@ plugins. Every hook here is documented in ``docs/plugins.md``; a test keeps that
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -17,7 +19,11 @@ if TYPE_CHECKING:
     from .records import RunContext, RunRecord
     from .scheduler import Job, TaskScheduler
 
-hookspec = pluggy.HookspecMarker("sts")
+#: The project name: of the spec marker, the implementation marker and the entry-point group.
+PROJECT = "sts"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: The marker for hook implementations, re-exported as ``sts.hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
 Register = Callable[..., None]
@@ -130,6 +136,43 @@ def sts_register_notifiers(register: Register) -> None:
         @sts.hookimpl
         def sts_register_notifiers(register):
             register("email", EmailNotifier)
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Service: what a plugin runs around a scheduler.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def sts_scheduler_lifespan(
+    scheduler: TaskScheduler, main: bool
+) -> AbstractAsyncContextManager[object] | None:
+    """Called as a scheduler starts, before its first fire: return an async context manager
+    to enter now and exit after the scheduler's last run has finished, or ``None``.
+
+    The service's built-in plugin answers ``TaskScheduler(control_socket=...)`` this way,
+    and sets up logging for ``run()``. Unlike the observers below, an error here (calling
+    the hook or entering the context) aborts the start: the scheduler fires nothing.
+
+    :param scheduler: the scheduler.
+    :param main: whether the scheduler runs as the program's main loop (``run()``), which
+        may set up process-wide things such as logging.
+    """
+
+
+@hookspec(firstresult=True)
+def sts_scheduler_from_config(
+    path: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> TaskScheduler | None:
+    """Called by ``TaskScheduler.from_config(path, **options)``: build the scheduler a
+    config file describes. Stops at first non-None result.
+
+    The service's built-in plugin answers it with its config loader, as ``sts run CONFIG``
+    builds a scheduler; the engine itself reads no file.
+
+    :param path: the config file; ``None`` to find it as ``sts`` does.
+    :param options: more ``TaskScheduler`` arguments, winning over the file's.
     """
 
 

@@ -20,13 +20,12 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from . import hookspecs
-
-hookimpl = pluggy.HookimplMarker("sts")  # the same marker as sts.hookimpl
+from .suggest import did_you_mean
 
 #: The built-in plugins, registered before any entry point: the engine's, then the
 #: service's. Named, not imported, so that the engine does not depend on the service.
 BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
-ENTRY_POINT_GROUP = "sts"
+ENTRY_POINT_GROUP = hookspecs.PROJECT
 
 T = TypeVar("T")
 
@@ -87,7 +86,8 @@ class Registry(Generic[T]):
     def missing_message(self, name: str, needed_by: str = "") -> str:
         available = ", ".join(sorted(self._entries)) or "none"
         where = f" (needed by {needed_by})" if needed_by else ""
-        message = f"no {self.what} {name!r} is installed{where}; installed: {available}"
+        maybe = did_you_mean(name, self._entries)
+        message = f"no {self.what} {name!r} is installed{where}{maybe}; installed: {available}"
         known = KNOWN_PLUGINS.get((self.what, name))
         if known:
             message += ". " + install_hint(known)
@@ -170,13 +170,32 @@ class Plugins:
     # -- registration -----------------------------------------------------------------------
 
     def register(self, plugin: object, name: str | None = None) -> str:
-        """Register a plugin (a module or an object with hook implementations)."""
-        registered = self.manager.register(plugin, name=name)
+        """Register a plugin (a module or an object with hook implementations).
+
+        :raises PluginError: when it is registered already, or its name is taken.
+        """
+        try:
+            registered = self.manager.register(plugin, name=name)
+        except ValueError:  # pluggy's: the object, or the name, is registered already
+            raise PluginError(self._clash(plugin, name)) from None
         if registered is None:
             raise PluginError(f"the plugin {name or plugin!r} is blocked or already registered")
         self.infos.setdefault(registered, PluginInfo(registered))
         self._registries.clear()
         return registered
+
+    def _clash(self, plugin: object, name: str | None) -> str:
+        label = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if self.manager.is_registered(plugin):
+            return (
+                f"the plugin {label!r} is registered already, as "
+                f"{self.manager.get_name(plugin)!r} (an installed plugin is loaded from its "
+                f"entry point): use it as it is, or unregister that name first"
+            )
+        return (
+            f"cannot register the plugin {label!r}: another plugin has that name "
+            f"({self.manager.get_plugin(label)!r}); pass another name"
+        )
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
@@ -278,7 +297,7 @@ def report_plugin_error(name: str, error: BaseException) -> None:
 
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
-    manager = pluggy.PluginManager("sts")
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
     for blocked in _names("STS_DISABLE_PLUGINS") or []:

@@ -15,6 +15,7 @@ from typing import Any
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
 from .notify_policy import NO_NOTIFY, NotifyPolicy
+from .suggest import did_you_mean
 from .timezones import resolve_timezone
 from .triggers import parse_instant
 
@@ -135,8 +136,10 @@ class JobPolicy:
                 return built
         unknown = overrides.keys() - _KEY_SET
         if unknown:
+            first = sorted(unknown)[0]
             raise TypeError(
-                f"unknown job policy {sorted(unknown)[0]!r}: expected one of {', '.join(cls.KEYS)}"
+                f"unknown job policy {first!r}{did_you_mean(first, cls.KEYS)}: expected one "
+                f"of {', '.join(cls.KEYS)}"
             )
         values = {
             key: value for key in cls.KEYS if (value := getattr(task, key, _ABSENT)) is not _ABSENT

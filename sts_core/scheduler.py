@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -36,6 +37,7 @@ from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
 from .store import MemoryStore, StateStore
+from .suggest import did_you_mean
 from .task import FunctionTask, Task
 from .timezones import resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
@@ -90,8 +92,38 @@ class TaskScheduler:
     :param seed: seed of the random numbers behind jitter, for reproducible tests.
     :param control_socket: a Unix socket path on which the scheduler answers the control
         protocol (``sts jobs``, ``sts trigger``, the terminal UI); ``True`` for the default
-        path in the user runtime dir; ``None`` (the default) for none.
+        path in the user runtime dir; ``None`` (the default) for none. The scheduler does
+        not serve it itself: the service's built-in plugin does, through the
+        ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
+        ``async with ControlServer(scheduler, path), scheduler:``).
     """
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> TaskScheduler:
+        """The scheduler a config file describes, built as ``sts run CONFIG`` builds it:
+        its jobs scheduled, its state store opened (SQLite by default), its log sinks
+        and secret providers installed (docs/configuration.md).
+
+        :param path: the file; by default found as ``sts`` finds it (``STS_CONFIG``,
+            ``./sts.ini``, ``./config.ini``, the user config dir).
+        :param options: more ``TaskScheduler`` arguments (``blocking``,
+            ``control_socket``...); they win over the file's.
+        :raises ConfigError: listing every problem of the file.
+        :raises PluginError: when no plugin reads config files (the service's built-in
+            plugin does, unless disabled).
+        """
+        plugins = options.get("plugins") or default_plugins()
+        built: TaskScheduler | None = plugins.manager.hook.sts_scheduler_from_config(
+            path=path, options=options
+        )
+        if built is None:
+            raise PluginError(
+                "no plugin builds a scheduler from a config file: the service's built-in "
+                "plugin (sts_core.service.builtin) does, unless STS_DISABLE_PLUGINS names it"
+            )
+        return built
 
     def __init__(
         self,
@@ -112,10 +144,16 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
+        #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
+        #: scheduler built in Python keeps its history like one from a config file.
+        self.has_default_store = store is None
         self._plugins = plugins
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
-        self._control: Any = None
+        # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
+        # starts, exited after its last run.
+        self._lifespan: contextlib.AsyncExitStack | None = None
+        self._runs_as_main = False  # started by run(), as the program's main loop
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
         #: Failure notifications of the jobs that ask for them (``notify = email:...``).
@@ -325,7 +363,8 @@ class TaskScheduler:
                 if ("trigger kind", kind) in KNOWN_PLUGINS:
                     raise PluginError(registry.missing_message(kind))
                 raise ValueError(
-                    f"invalid schedule {trigger!r}: expected '<kind> <spec>' with kind one "
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
                     f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
                 )
             factory = registry.get(kind)
@@ -583,15 +622,17 @@ class TaskScheduler:
         self._runner.stopping = False
         self._stopped.clear()
         self._stopped_here = asyncio.Event()
-        if self.control_socket:
-            from .service.control import start_control_server
-
-            try:
-                self._control = await start_control_server(self, self.control_socket)
-            except BaseException:
-                # Not started at all, rather than firing without the socket it was asked for.
-                self._loop = self._loop_thread = None
-                raise
+        lifespan = contextlib.AsyncExitStack()
+        try:
+            hook = self.plugins.hook.sts_scheduler_lifespan
+            for context in hook(scheduler=self, main=self._runs_as_main):
+                await lifespan.enter_async_context(context)
+        except BaseException:
+            # Not started at all, rather than firing without, say, the socket it was asked for.
+            await lifespan.aclose()
+            self._loop = self._loop_thread = None
+            raise
+        self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._restore_state()
@@ -666,9 +707,9 @@ class TaskScheduler:
             if pending:
                 await asyncio.wait(pending)
         await self.notifications.close(seconds)
-        if self._control is not None:
-            await self._control.close()
-            self._control = None
+        if self._lifespan is not None:
+            await self._lifespan.aclose()
+            self._lifespan = None
         self.store.flush()
         self._runner.shutdown_threads()
         self._notifier.unbind()
@@ -695,9 +736,7 @@ class TaskScheduler:
     def run(self) -> None:
         """Run the scheduler: block until stopped (SIGINT, SIGTERM or ``stop()``), or with
         ``blocking=False`` start it in a background thread and return at once."""
-        from .service.logs import configure_logging
-
-        configure_logging()
+        self._runs_as_main = True  # so the lifespan hooks set up logging
         if self.blocking:
             self._run_forever(install_signals=threading.current_thread() is threading.main_thread())
             return

@@ -7,6 +7,8 @@ import contextvars
 import functools
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, ClassVar
@@ -88,6 +90,20 @@ class PythonTask(FunctionTask):
         super().__init__(import_callable(callable))
 
 
+def _searched_directories() -> list[str]:
+    """The directories on ``sys.path`` that are not Python's own or installed packages:
+    where a user's module is looked for (the config file's directory, the current one)."""
+    installed = {os.path.realpath(prefix) for prefix in (sys.prefix, sys.base_prefix)}
+    found = []
+    for entry in sys.path:
+        real = os.path.realpath(entry or os.curdir)
+        if os.path.isdir(real) and not any(
+            real == prefix or real.startswith(prefix + os.sep) for prefix in installed
+        ):
+            found.append(entry or os.getcwd())
+    return found or [os.getcwd()]
+
+
 def import_callable(path: str) -> Callable[..., Any]:
     """Import ``package.module:attribute`` (dots after the colon walk attributes).
 
@@ -98,6 +114,11 @@ def import_callable(path: str) -> Callable[..., Any]:
         raise ValueError(f"invalid callable {path!r}: expected 'package.module:function'")
     try:
         target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ValueError(
+            f"cannot import {module_name!r} for {path!r}: {error}; looked in "
+            f"{', '.join(_searched_directories())} and the installed packages"
+        ) from None
     except ImportError as error:
         raise ValueError(f"cannot import {module_name!r} for {path!r}: {error}") from None
     for part in attribute.split("."):

@@ -1,4 +1,5 @@
-"""``sts.testing``: a pytest plugin for STS and its plugin authors.
+"""``sts.testing``: a pytest plugin for STS and its plugin authors, opt-in
+(``pytest_plugins = ["sts.testing"]`` or ``-p sts.testing``).
 
 Fixtures:
 
@@ -8,9 +9,9 @@ Fixtures:
 - ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
   plugin manager for one test and unregisters it afterwards.
 
-After each test, STS's process-wide state (log handlers, secret providers, remembered secret
-values) is reset. And ``require(available, reason)``: skip a test whose service is missing, or
-fail it in CI.
+After each test of a session that enabled the plugin, STS's process-wide state (log
+handlers, secret providers, remembered secret values) is reset. And
+``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
 """
 
 from __future__ import annotations
@@ -61,20 +62,35 @@ def sts_plugins() -> Plugins:
     return create_plugins()
 
 
-@pytest.fixture
-def register_plugin() -> Iterator[Callable[..., str]]:
-    """Register plugins on the process-wide manager; each is unregistered after the test."""
-    plugins = default_plugins()
-    names: list[str] = []
+class PluginRegistrations:
+    """What ``register_plugin`` registered, to undo it: a plugin that was there already
+    (installed, so loaded from its entry point) is used as it is and left in place."""
 
-    def register(plugin: object, name: str | None = None) -> str:
-        registered = plugins.register(plugin, name=name)
-        names.append(registered)
+    def __init__(self, plugins: Plugins) -> None:
+        self.plugins = plugins
+        self.names: list[str] = []
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        manager = self.plugins.manager
+        if manager.is_registered(plugin) and name in (None, manager.get_name(plugin)):
+            return str(manager.get_name(plugin))  # installed: the test uses that one
+        registered = self.plugins.register(plugin, name=name)
+        self.names.append(registered)
         return registered
 
-    yield register
-    for name in reversed(names):
-        plugins.unregister(name)
+    def undo(self) -> None:
+        for name in reversed(self.names):
+            self.plugins.unregister(name)
+        self.names.clear()
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[..., str]]:
+    """Register plugins on the process-wide manager; each is unregistered after the test.
+    A plugin that is installed (registered already) is used as it is, and stays."""
+    registrations = PluginRegistrations(default_plugins())
+    yield registrations.register
+    registrations.undo()
 
 
 __all__ = [

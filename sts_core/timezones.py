@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .suggest import did_you_mean
+
 
 def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
     """A ``tzinfo`` for an IANA name (``"Europe/Berlin"``), a tzinfo, or ``None`` (local).
@@ -24,9 +26,11 @@ def resolve_timezone(value: str | tzinfo | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones  # reads the zone database: only on error
+
         raise ValueError(
-            f"unknown time zone {value!r}: expected an IANA name such as "
-            f"'Europe/Berlin', 'America/New_York' or 'UTC'"
+            f"unknown time zone {value!r}{did_you_mean(name, available_timezones())}: "
+            f"expected an IANA name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
         ) from None
 
 

@@ -185,3 +185,24 @@ def test_the_socket_path_length_limit_is_explained() -> None:
     with pytest.raises(ValueError, match="at most 107: choose a shorter one"):
         asyncio.run(scheduler.start())
     assert not os.path.exists(path.parent)
+
+
+def test_a_control_server_wraps_a_scheduler_from_outside() -> None:
+    # The composition TaskScheduler(control_socket=...) stands for: the socket is bound
+    # before the first fire and answers until the last run has finished.
+    async def main() -> tuple[dict[str, object], bool, bool]:
+        with short_socket_dir() as directory:
+            path = directory / "control.sock"
+            scheduler = sts.TaskScheduler(name="composed")
+            _tick(scheduler)
+            async with sts.ControlServer(scheduler, path), scheduler:
+                client = ControlClient(path)
+                await client.connect()
+                hello = await client.request("hello")
+                await client.close()
+                listening = path.exists()
+            return hello, listening, path.exists()
+
+    hello, listening, left_behind = asyncio.run(main())
+    assert hello["scheduler"] == "composed"
+    assert listening and not left_behind

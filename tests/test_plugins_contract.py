@@ -117,6 +117,62 @@ def test_lifecycle_hooks_are_called_in_order(virtual_clock: VirtualClock) -> Non
     ]
 
 
+def test_a_lifespan_context_spans_every_run(virtual_clock: VirtualClock) -> None:
+    calls: list[str] = []
+
+    class Lifespan:
+        async def __aenter__(self) -> None:
+            calls.append("entered")
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            calls.append("exited")
+
+    class Around:
+        @sts.hookimpl
+        def sts_scheduler_lifespan(self, scheduler, main):  # type: ignore[no-untyped-def]
+            calls.append(f"asked main={main}")
+            return Lifespan()
+
+        @sts.hookimpl
+        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+            calls.append(f"run {record.outcome}")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Around(), name="around")
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, plugins=plugins) as scheduler:
+            scheduler.schedule(Recorder(virtual_clock, duration=5), "every 10s")
+            await asyncio.sleep(12)
+
+    virtual_clock.run(main())
+    # The run under way at stop finishes (within stop_grace) before the context exits.
+    assert calls == ["asked main=False", "entered", "run succeeded", "exited"]
+
+
+def test_a_failing_lifespan_context_aborts_the_start(virtual_clock: VirtualClock) -> None:
+    class Refuses:
+        async def __aenter__(self) -> None:
+            raise OSError("address in use")
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            pass
+
+    class Around:
+        @sts.hookimpl
+        def sts_scheduler_lifespan(self, scheduler, main):  # type: ignore[no-untyped-def]
+            return Refuses()
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Around(), name="around")
+    task = Recorder(virtual_clock)
+    scheduler = sts.TaskScheduler(clock=virtual_clock, plugins=plugins)
+    scheduler.schedule(task, "every 1s")
+    with pytest.raises(OSError, match="address in use"):
+        virtual_clock.run(scheduler.start())
+    assert not scheduler.running and task.starts == []
+
+
 def test_a_hook_that_raises_does_not_stop_the_scheduler(virtual_clock: VirtualClock) -> None:
     class Broken:
         @sts.hookimpl

@@ -1,6 +1,7 @@
 """The service's built-in plugin: the SQLite store, the log sinks and the secret
-providers a config file chooses by name. Registered right after the engine's
-(``sts_core.builtin``), exactly like an installed plugin.
+providers a config file chooses by name, and what runs around a scheduler (the control
+socket of ``TaskScheduler(control_socket=...)``, logging for ``run()``). Registered right
+after the engine's (``sts_core.builtin``), exactly like an installed plugin.
 
 What it registers is imported when a registry is first collected, not when the plugin
 loads: ``sts --help`` loads every plugin, and must not pay for SQLite.
@@ -8,8 +9,14 @@ loads: ``sts --help`` loads every plugin, and must not pay for SQLite.
 
 from __future__ import annotations
 
-from ..hookspecs import Register
-from ..plugins import hookimpl
+import os
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+from ..hookspecs import Register, hookimpl
+
+if TYPE_CHECKING:
+    from ..scheduler import TaskScheduler
 
 
 @hookimpl
@@ -34,3 +41,28 @@ def sts_register_secret_providers(register: Register) -> None:
 
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)
+
+
+@hookimpl
+def sts_scheduler_from_config(
+    path: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> TaskScheduler:
+    from .config import load_config
+
+    plugins = options.get("plugins")
+    return load_config(path, plugins=plugins).build_scheduler(**options)
+
+
+@hookimpl
+def sts_scheduler_lifespan(
+    scheduler: TaskScheduler, main: bool
+) -> AbstractAsyncContextManager[object] | None:
+    if main:
+        from .logs import configure_logging
+
+        configure_logging()
+    if not scheduler.control_socket:
+        return None
+    from .control import control_server
+
+    return control_server(scheduler, scheduler.control_socket)

@@ -5,27 +5,18 @@ Installing the distribution registers the trigger kind ``cron`` (entry point gro
 ``schedule = cron 0 3 * * *`` in ``config.ini`` work. See ``docs/cron.md``.
 """
 
-from __future__ import annotations
+import typing
 
-from typing import TYPE_CHECKING, Any
+import sts
 
-from .plugin import sts_register_triggers
+from .plugin import sts_register_triggers as sts_register_triggers
 
-if TYPE_CHECKING:
-    from .expression import CronExpression
-    from .trigger import CronTrigger
+if typing.TYPE_CHECKING:
+    from .expression import CronExpression as CronExpression
+    from .trigger import CronTrigger as CronTrigger
 
-__all__ = ["CronExpression", "CronTrigger", "sts_register_triggers"]
+#: Imported on use: loading the plugin (as `sts --help` does) must not import croniter.
+_API = {"CronExpression": ".expression", "CronTrigger": ".trigger"}
 
-
-def __getattr__(name: str) -> Any:
-    # Imported on use: loading the plugin (as `sts --help` does) must not import croniter.
-    if name == "CronExpression":
-        from .expression import CronExpression
-
-        return CronExpression
-    if name == "CronTrigger":
-        from .trigger import CronTrigger
-
-        return CronTrigger
-    raise AttributeError(f"module 'sts_cron' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = sts.lazy_exports(__name__, _API, eager=["sts_register_triggers"])
+del typing

@@ -6,32 +6,27 @@ Registers the task type ``shell`` (``type = shell`` in ``config.ini``); from Pyt
 
 from __future__ import annotations
 
-import importlib
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import sts
 
-if TYPE_CHECKING:
-    from .errors import CommandFailed, CommandSetupError
-    from .task import ShellResult, ShellTask
-
-__all__ = ["CommandFailed", "CommandSetupError", "ShellResult", "ShellTask"]
+if typing.TYPE_CHECKING:
+    from .errors import CommandFailed as CommandFailed
+    from .errors import CommandSetupError as CommandSetupError
+    from .task import ShellResult as ShellResult
+    from .task import ShellTask as ShellTask
 
 # Imported on use: loading the plugin (as `sts --help` does) must not import asyncio.
-_LAZY = {
+_API = {
     "CommandFailed": ".errors",
     "CommandSetupError": ".errors",
     "ShellResult": ".task",
     "ShellTask": ".task",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sts_shell' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+__all__, __getattr__, __dir__ = sts.lazy_exports(__name__, _API, eager=["sts_register_task_types"])
+del typing
 
 
 @sts.hookimpl

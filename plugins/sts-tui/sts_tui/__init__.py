@@ -7,14 +7,16 @@ the UI starts, so loading this plugin costs nothing to ``sts --help``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
+from typing import Any
 
 import sts
 
-if TYPE_CHECKING:
-    from .app import SchedulerApp
+if typing.TYPE_CHECKING:
+    from .app import SchedulerApp as SchedulerApp
 
-__all__ = ["SchedulerApp", "run_attached", "run_attached_async", "sts_register_commands"]
+#: Imported on use: Textual loads only when the UI starts.
+_API = {"SchedulerApp": ".app"}
 
 
 @sts.hookimpl
@@ -44,9 +46,7 @@ async def run_attached_async(scheduler: sts.TaskScheduler) -> int:
     return await run(scheduler)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "SchedulerApp":
-        from .app import SchedulerApp
-
-        return SchedulerApp
-    raise AttributeError(f"module 'sts_tui' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = sts.lazy_exports(
+    __name__, _API, eager=["run_attached", "run_attached_async", "sts_register_commands"]
+)
+del typing

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK (argcomplete's global completion looks for this marker)
 """The ``sts`` command: ``main`` parses the command line and runs one subcommand.
 
 Exit codes: 0 ok, 1 a job failed (where it applies) or no scheduler answers, 2 usage or
@@ -73,6 +74,10 @@ def _main(argv: Sequence[str] | None) -> int:
     from .parser import build_parser
 
     parser = build_parser(_plugin_commands())
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (docs/cli.md)
+        from .completion import complete
+
+        complete(parser)  # writes them and exits
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help, --version, or a usage error

@@ -37,6 +37,13 @@ def _paused_or_resumed(args: argparse.Namespace, command: str) -> int:
     return OK
 
 
+def remove(args: argparse.Namespace) -> int:
+    context = CommandContext(args)
+    context.must_ask("remove", job=args.job)
+    print(f"removed {args.job} (a job of the config file comes back when the scheduler restarts)")
+    return OK
+
+
 def pause(args: argparse.Namespace) -> int:
     return _paused_or_resumed(args, "pause")
 

@@ -40,6 +40,13 @@ class CommandContext:
 
         return load_config(self.config_path, overrides=self.overrides())
 
+    def read_config(self) -> Config:
+        """The configuration with the problems of its fixed sections kept, not raised
+        (``sts check`` and ``sts config`` report them with the rest)."""
+        from ..config.loading import read_config
+
+        return read_config(self.config_path, overrides=self.overrides())
+
     @property
     def scheduler_name(self) -> str:
         if self.name_option:

@@ -9,8 +9,19 @@ from typing import Any
 
 from .context import CommandContext
 from .errors import OK, CommandError
-from .show import duration_text, instant_text, one_line, print_json, table, zone_named
+from .show import (
+    duration_text,
+    error_width,
+    instant_text,
+    one_line,
+    print_json,
+    table,
+    zone_named,
+)
 from .sources import Source, open_source, zone_of
+
+#: As many runs as a scheduler answers for at once (the control protocol's own bound).
+MAX_RUNS = 10_000
 
 NO_JOBS_HINT = (
     "no jobs: declare them as [job:NAME] sections in the config (see `sts config`), "
@@ -162,15 +173,31 @@ def _changes(fires: list[datetime], zone: tzinfo) -> list[str]:
     return notes
 
 
+def _job_option(args: argparse.Namespace) -> str | None:
+    """``JOB`` or ``--job JOB`` (the same; both given must agree)."""
+    given = {name for name in (args.job, getattr(args, "job_option", None)) if name}
+    if len(given) > 1:
+        raise CommandError(f"two jobs given ({' and '.join(sorted(given))}): give one")
+    return given.pop() if given else None
+
+
 def show_history(args: argparse.Namespace) -> int:
     context = CommandContext(args)
+    job = _job_option(args)
     source = open_source(context)
     try:
         rows = source.jobs()
-        _pick(rows, args.job)
-        runs = source.history(args.job, args.limit, args.failed)
+        _pick(rows, job)
+        zones = {row["name"]: zone_of(row) for row in rows}
+        since = _since(args.since, zone_of(_pick(rows, job)[0]) if job else zone_named(None))
+        # --since filters here: fetch every kept run, then keep the newest --limit of those.
+        limit = MAX_RUNS if since is not None else args.limit
+        runs = source.history(job, limit, args.failed)
     finally:
         source.close()
+    if since is not None:
+        runs = [run for run in runs if datetime.fromisoformat(run["fire_time"]) >= since]
+        runs = runs[: args.limit]
     if args.json:
         print_json(runs)
         return OK
@@ -178,20 +205,23 @@ def show_history(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs recorded" + (" that failed" if args.failed else ""), file=sys.stderr)
         return OK
-    zones = {row["name"]: zone_of(row) for row in rows}
     default_zone = zone_named(None)
-    table(
-        ["FIRE TIME", "JOB", "OUTCOME", "TRY", "DURATION", "ERROR"],
+    rows_text = [
         [
-            [
-                instant_text(run["fire_time"], zones.get(run["job"], default_zone)),
-                run["job"],
-                run["outcome"] + (" (manual)" if run.get("manual") else ""),
-                str(run.get("attempt", 1)),
-                duration_text(run.get("duration")),
-                one_line(run.get("error")),
-            ]
-            for run in runs
-        ],
-    )
+            instant_text(run["fire_time"], zones.get(run["job"], default_zone)),
+            run["job"],
+            run["outcome"] + (" (manual)" if run.get("manual") else ""),
+            str(run.get("attempt", 1)),
+            duration_text(run.get("duration")),
+            run["run_id"],
+            " ".join((run.get("error") or "").split()),
+        ]
+        for run in runs
+    ]
+    headers = ["FIRE TIME", "JOB", "OUTCOME", "TRY", "DURATION", "RUN", "ERROR"]
+    width = error_width(headers, rows_text)
+    if width is not None:
+        for row in rows_text:
+            row[-1] = one_line(row[-1], width)
+    table(headers, rows_text)
     return OK

@@ -113,6 +113,15 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="CONFIG",
+        help="the config file (default: found as `sts run` finds it)",
+    )
+
+
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration",
@@ -143,6 +152,15 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
 def _configure_history(parser: argparse.ArgumentParser) -> None:
     _job_argument(parser, optional=True, help="the job (default: every job)")
     parser.add_argument(
+        "--job", dest="job_option", metavar="JOB", help="the job, as an option (same as JOB)"
+    )
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="only runs that fired at or after this ISO 8601 time (2026-03-28T00:00, read "
+        "in the job's time zone unless it has an offset)",
+    )
+    parser.add_argument(
         "--failed",
         action="store_true",
         help="only runs that failed, timed out, were " "interrupted or missed",
@@ -160,6 +178,13 @@ def _configure_trigger(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for the run to end; exit 1 when it did not succeed",
     )
+
+
+def _configure_show(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_id", metavar="RUN_ID", help="the run's id, as `sts history` shows it (or its start)"
+    )
+    _json_option(parser)
 
 
 def _configure_job_only(parser: argparse.ArgumentParser) -> None:
@@ -193,6 +218,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         _configure_history,
         "sts_core.service.cli.inspect:show_history",
     ),
+    "show": (
+        "one run in full: error, traceback, output, attempts, timings",
+        _configure_show,
+        "sts_core.service.cli.run_detail:show_run",
+    ),
     "trigger": (
         "run a job now, on the running scheduler",
         _configure_trigger,
@@ -208,10 +238,20 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         _configure_job_only,
         "sts_core.service.cli.act:resume",
     ),
+    "remove": (
+        "remove a job from the running scheduler (until it restarts, for a config's job)",
+        _configure_job_only,
+        "sts_core.service.cli.act:remove",
+    ),
     "plugins": (
         "installed plugins and what each registers",
         _configure_nothing,
         "sts_core.service.cli.plugins_info:show_plugins",
+    ),
+    "check": (
+        "check a config file: every problem at once, callables imported, secrets present",
+        _configure_check,
+        "sts_core.service.cli.check:check",
     ),
     "config": (
         "the effective configuration, with where each value came from",
@@ -242,7 +282,34 @@ class PluginCommand:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exits with 2 too; say where
         self.print_usage()
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {_with_suggestion(message, self)}\n")
+
+    def every_option(self) -> list[str]:
+        """The option strings of this parser and of its subcommands."""
+        options = list(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    options += sub._option_string_actions
+        return options
+
+
+def _with_suggestion(message: str, parser: _Parser) -> str:
+    """argparse's "invalid choice: 'hisotry' (choose from ...)" and "unrecognized
+    arguments: --limt", with "did you mean"."""
+    import re
+
+    from ...suggest import did_you_mean
+
+    unknown = re.match(r"unrecognized arguments: (\S+)", message)
+    if unknown is not None and unknown.group(1).startswith("-"):
+        option = unknown.group(1).partition("=")[0]
+        return message + did_you_mean(option, set(parser.every_option()))
+    found = re.match(r"(.*invalid choice: '([^']*)')( \(choose from (.*)\))?$", message, re.S)
+    if found is None or found.group(4) is None:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(4))
+    return f"{found.group(1)}{did_you_mean(found.group(2), choices)}{found.group(3)}"
 
 
 def build_parser(plugin_commands: Iterable[PluginCommand] = ()) -> argparse.ArgumentParser:

@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
             scheduler.name = args.name
         if scheduler.control_socket is None:
             scheduler.control_socket = True
+        if scheduler.has_default_store:
+            # Like `sts run CONFIG`: the embedded default keeps the history across restarts.
+            from ..sqlite_store import open_sqlite_store
+
+            scheduler.store = open_sqlite_store(scheduler.name)
         scheduler.blocking = True
     else:
         if target is not None and args.config is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
@@ -45,6 +46,18 @@ def duration_text(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest:02d}s"
+
+
+def error_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> int | None:
+    """How wide the last column may be on this terminal (what the others leave, at least
+    40), or ``None`` when stdout is no terminal: a file or a pipe gets the whole text."""
+    if not sys.stdout.isatty():
+        return None
+    widths = [len(header) for header in headers[:-1]]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=False)]
+    columns = shutil.get_terminal_size().columns
+    return max(40, columns - sum(widths) - 2 * len(widths))
 
 
 def one_line(text: str | None, width: int = 100) -> str:

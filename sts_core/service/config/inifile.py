@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 from pathlib import Path
 
 from .errors import ConfigError, Problem
@@ -132,3 +133,43 @@ def _syntax_problem(error: configparser.Error, source: str) -> Problem:
             section=error.section,
         )
     return Problem(str(error), origin=source if line is None else f"{source}:{line}")
+
+
+#: ``value ;text``: a ';' after exactly one space, right after the value. An aligned comment
+#: (two or more spaces before ';', as in the README's examples) is meant as one; a single
+#: space is how ';' is typed inside a value (``command = make ; make install``).
+_CUT_AT_SEMICOLON = re.compile(r"(?<=\S)\s;(?=.*\S)")
+
+
+def truncated_value_warnings(path: Path) -> list[str]:
+    """A warning for each value that an inline ``;`` cuts short, with text after it: INI
+    reads the rest as a comment, which is rarely what ``a ; b`` meant."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []  # read_ini reported it
+    warnings = []
+    section = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(_COMMENT_PREFIXES) or line[:1].isspace():
+            continue
+        header = re.fullmatch(r"\[(.+)\]\s*(?:[;#].*)?", stripped)
+        if header:
+            section = header.group(1).strip()
+            continue
+        parts = re.split(r"(\s*[=:]\s*)", stripped, maxsplit=1)
+        if len(parts) != 3:
+            continue
+        key, _, value = parts
+        cut = _CUT_AT_SEMICOLON.search(value)
+        if cut is None:
+            continue
+        where = f"[{section}] {key.strip().lower()}" if section else key.strip()
+        kept = value[: cut.start()]
+        warnings.append(
+            f"{path}:{number}: {where}: the value is cut at ' ;' (INI reads the rest as a "
+            f"comment), so it is {kept!r}: to keep the ';' write it without a space before "
+            f"it, or put the comment on a line of its own"
+        )
+    return warnings

@@ -125,17 +125,20 @@ def _build_job(
         options,
         what=what,
         section_origin=section_origin,
+        also_known=[*RESERVED_KEYS, *JobPolicy.KEYS],
     )
     # A bad default is the [<task type>] section's problem, not the job's.
     problems += [
         replace(problem, section=task_type) if problem.key in defaults.keys() - own else problem
         for problem in option_problems
     ]
-    if problems:
-        return None, problems
     try:
+        # Built even when the section has other problems, so that they are reported
+        # together with this one (a `python` callable that does not import).
         task = task_class(**arguments)
     except Exception as error:  # a task type's own check of its options
+        if option_problems and isinstance(error, TypeError):
+            return None, problems  # a missing or misspelt option: reported already
         only_key = next(iter(options)) if len(options) == 1 else None
         origin = options[only_key].origin if only_key else section_origin
         problems.append(
@@ -146,6 +149,8 @@ def _build_job(
                 key=only_key,
             )
         )
+        return None, problems
+    if problems:
         return None, problems
     schedule = keys["schedule"].value.strip()
     return JobSpec(name, section, task_type, task, schedule, policy), problems

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .discovery import find_config_file, is_named
 from .environment import environment_layer
 from .errors import ConfigError
-from .inifile import read_ini
+from .inifile import read_ini, truncated_value_warnings
 from .layers import Layer, Settings
 from .model import Config
 from .plaintext import plain_text_secret_warnings
@@ -44,6 +44,25 @@ def load_config(
         by default, loaded only when needed.
     :raises ConfigError: naming the file, line, section and key of every problem.
     """
+    config = read_config(path, overrides=overrides, environ=environ, plugins=plugins)
+    if config.section_problems:
+        raise ConfigError(config.section_problems)
+    return config
+
+
+def read_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    plugins: Plugins | None = None,
+) -> Config:
+    """Like :func:`load_config`, but the problems of the fixed sections (a typo in
+    ``[scheduler]``) are kept in ``Config.section_problems`` instead of raised, so that
+    ``sts check`` reports them together with those of the jobs.
+
+    :raises ConfigError: when the file cannot be found or read as INI at all.
+    """
     environment = os.environ if environ is None else environ
     found = find_config_file(path, environment)
     file_layer = read_ini(found) if found is not None else None
@@ -57,20 +76,6 @@ def load_config(
     if overrides:
         late.append(Layer.from_mapping(COMMAND_LINE, overrides))
 
-    # Which config sources are on is known from every other layer; they sit in between.
-    settings = _merge([*early, *late])
-    sources: list[Layer] = []
-    if settings.value("scheduler", "sources"):
-        problems = check_sections(settings)
-        if problems:
-            raise ConfigError(problems)
-        if plugins is None:
-            from ...plugins import default_plugins
-
-            plugins = default_plugins()
-        sources = source_layers(settings, plugins)
-        settings = _merge([*early, *sources, *late])
-
     def plugin_sections() -> set[str]:
         nonlocal plugins
         if plugins is None:
@@ -79,15 +84,25 @@ def load_config(
             plugins = default_plugins()
         return {*plugins.notifiers, *plugins.task_types}
 
+    # Which config sources are on is known from every other layer; they sit in between.
+    settings = _merge([*early, *late])
+    sources: list[Layer] = []
     problems = check_sections(settings, plugin_sections)
-    if problems:
-        raise ConfigError(problems)
+    if settings.value("scheduler", "sources") and not problems:
+        if plugins is None:
+            from ...plugins import default_plugins
+
+            plugins = default_plugins()
+        sources = source_layers(settings, plugins)
+        settings = _merge([*early, *sources, *late])
+        problems = check_sections(settings, plugin_sections)
     warnings: list[str] = [skipped] if skipped is not None else []
     if found is not None and file_layer is not None:
         warnings += plain_text_secret_warnings(found, file_layer)
+        warnings += truncated_value_warnings(found)
     for warning in warnings:
         logger.warning("%s", warning)
-    return Config(found, settings, plugins=plugins, warnings=warnings)
+    return Config(found, settings, plugins=plugins, warnings=warnings, section_problems=problems)
 
 
 def _other_schedulers_file(

@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 from ...secrets import use_secret_providers
 from .errors import ConfigError, Problem
-from .factories import plan_logging, plan_secret_providers, plan_store
+from .factories import (
+    FactoryCall,
+    LoggingPlan,
+    plan_logging,
+    plan_secret_providers,
+    plan_store,
+)
+from .imports import callable_directories, make_importable
 from .jobs import JobSpec, build_jobs, job_sections
 from .layers import Settings
 from .render import render_settings
+from .secret_check import missing_secrets
 
 if TYPE_CHECKING:
     from ...clock import Clock
@@ -29,12 +37,16 @@ class Config:
         *,
         plugins: Plugins | None = None,
         warnings: list[str] | None = None,
+        section_problems: list[Problem] | None = None,
     ) -> None:
         self.path = path
         self.settings = settings
         self._plugins = plugins
         self.warnings: list[str] = warnings or []
         """Risky but valid things found while loading (a plain-text secret)."""
+        self.section_problems: list[Problem] = section_problems or []
+        """Problems of the fixed sections; ``load_config`` raises them, ``read_config``
+        keeps them here for ``check``."""
 
     @property
     def plugins(self) -> Plugins:
@@ -83,6 +95,7 @@ class Config:
 
         :raises ConfigError: listing every problem of every job.
         """
+        make_importable(callable_directories(self.path))
         specs, problems = build_jobs(self.settings, self.plugins, scheduler or self._parser())
         if problems:
             raise ConfigError(problems)
@@ -113,13 +126,60 @@ class Config:
     def _parser(self) -> TaskScheduler:
         from ...scheduler import TaskScheduler
         from ...store import MemoryStore
+        from ...timezones import resolve_timezone
 
+        zone = self.timezone
+        try:
+            resolve_timezone(zone)
+        except ValueError:
+            zone = None  # reported as [scheduler] timezone's problem; the jobs still checked
         return TaskScheduler(
             name=self.scheduler_name,
-            timezone=self.timezone,
+            timezone=zone,
             plugins=self.plugins,
             store=MemoryStore(),
         )
+
+    def _plan(
+        self, *, with_store: bool
+    ) -> tuple[
+        tuple[list[JobSpec], LoggingPlan, list[FactoryCall], FactoryCall | None], list[Problem]
+    ]:
+        """What ``build_scheduler`` builds, each checked, and every problem found."""
+        plugins = self.plugins
+        name = self.scheduler_name
+        make_importable(callable_directories(self.path))
+        specs, problems = build_jobs(self.settings, plugins, self._parser())
+        logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
+        problems += found
+        provider_calls, found = plan_secret_providers(self.settings, plugins.secret_providers)
+        problems += found
+        store_call = None
+        if with_store:
+            store_call, found = plan_store(self.settings, plugins.state_stores, name)
+            problems += found
+        return (specs, logging_plan, provider_calls, store_call), problems
+
+    def check(self, *, secrets: bool = True) -> tuple[list[JobSpec], list[Problem]]:
+        """``sts check``: the jobs, and every problem of the configuration, all together:
+        the fixed sections, every job (its ``python`` callable imported), the log sinks,
+        the secret providers, the store's options, and each referenced secret's presence
+        (asked of the configured providers; no value is shown). Nothing is started and no
+        file is created.
+
+        :param secrets: whether to ask the providers for each referenced secret.
+        """
+        plan, problems = self._plan(with_store=True)
+        problems = [*self.section_problems, *problems]
+        specs, _, provider_calls, _ = plan
+        if secrets and not any(problem.section == "secrets" for problem in problems):
+            try:
+                providers = [call.build() for call in provider_calls]
+            except ConfigError as error:
+                problems += error.problems
+            else:
+                problems += missing_secrets(self.settings, providers)
+        return specs, problems
 
     def build_scheduler(
         self,
@@ -143,17 +203,10 @@ class Config:
 
         plugins = self.plugins
         name = self.scheduler_name
-        specs, problems = build_jobs(self.settings, plugins, self._parser())
-        logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
-        problems += found
-        provider_calls, found = plan_secret_providers(self.settings, plugins.secret_providers)
-        problems += found
-        store_call = None
-        if store is None:
-            store_call, found = plan_store(self.settings, plugins.state_stores, name)
-            problems += found
+        plan, problems = self._plan(with_store=store is None)
         if problems:
             raise ConfigError(problems)
+        specs, logging_plan, provider_calls, store_call = plan
 
         use_secret_providers([call.build() for call in provider_calls])
         from ..logsinks import install_sinks

@@ -3,15 +3,15 @@ converted to the types its signature annotates."""
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import keyword
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...secrets import looks_secret
+from ...suggest import did_you_mean
 from .errors import Problem
 from .layers import Setting
 from .values import convert, describe
@@ -87,18 +87,19 @@ def convert_options(
     *,
     what: str,
     section_origin: str | None,
+    also_known: Iterable[str] = (),
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The converted keyword arguments, and every problem found (all of them, not the first).
 
     :param what: what takes the options, for messages (``"the task type 'python'"``).
+    :param also_known: other keys of the section (a job's policies), for "did you mean".
     """
     arguments: dict[str, Any] = {}
     problems: list[Problem] = []
     for key, setting in settings.items():
         annotation_required = signature.options.get(key)
         if annotation_required is None and not signature.takes_any:
-            hint = difflib.get_close_matches(key, signature.options, n=1)
-            maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+            maybe = did_you_mean(key, [*signature.options, *also_known])
             problems.append(
                 Problem(
                     f"unknown option{maybe} for {what}: expected one of "

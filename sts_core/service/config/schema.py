@@ -10,7 +10,6 @@ the signature of what they configure.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from ...booleans import BOOLEAN_FORMS
 from ...durations import ACCEPTED_FORMS, parse_duration
 from ...notify_policy import NotifyPolicy
+from ...suggest import did_you_mean
 from ...timezones import resolve_timezone
 from ..logs import LEVELS
 from ..logsinks import FORMATS
@@ -219,8 +219,7 @@ def check_sections(
 def _check_key(section: str, key: str, setting: Setting, spec: dict[str, Key]) -> list[Problem]:
     known = spec.get(key)
     if known is None:
-        hint = difflib.get_close_matches(key, spec, n=1)
-        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+        maybe = did_you_mean(key, spec)
         return [
             Problem(
                 f"unknown key{maybe}: expected one of {', '.join(spec)}",
@@ -245,8 +244,7 @@ def _check_key(section: str, key: str, setting: Setting, spec: dict[str, Key]) -
 
 def _unknown_section(section: str, origin: str | None) -> Problem:
     candidates = [*SECTIONS, *OPEN_SECTIONS]
-    hint = difflib.get_close_matches(section, candidates, n=1)
-    maybe = f" (did you mean [{hint[0]}]?)" if hint else ""
+    maybe = did_you_mean(section, candidates, "[{}]")
     return Problem(
         f"unknown section{maybe}: expected {valid_sections()}", origin=origin, section=section
     )

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from .client import ControlClient, default_control_socket, request
 from .protocol import PROTOCOL_VERSION, ControlError
-from .server import ControlServer, start_control_server
+from .server import ControlServer, control_server, start_control_server
 
 __all__ = [
     "PROTOCOL_VERSION",
     "ControlClient",
     "ControlError",
     "ControlServer",
+    "control_server",
     "default_control_socket",
     "request",
     "start_control_server",

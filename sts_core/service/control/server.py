@@ -49,7 +49,10 @@ class _Connection:
 
 
 class ControlServer:
-    """Listens on ``path`` for one scheduler. Built by :func:`start_control_server`."""
+    """Listens on ``path`` for one scheduler, as an async context manager that wraps it
+    from outside: ``async with ControlServer(scheduler, path), scheduler: ...`` binds the
+    socket before the first fire and closes it after the last run. (``TaskScheduler(
+    control_socket=...)`` does the same through the service's built-in plugin.)"""
 
     def __init__(self, scheduler: TaskScheduler, path: Path) -> None:
         self.scheduler = scheduler
@@ -79,6 +82,13 @@ class ControlServer:
                 self._server.close()
             raise
         logger.info("control socket listening on %s", self.path)
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
@@ -273,6 +283,22 @@ def _clear_stale_socket(path: Path) -> None:
     )
 
 
+def control_server(scheduler: TaskScheduler, path: str | os.PathLike[str] | bool) -> ControlServer:
+    """A control server for ``scheduler`` on ``path``, not started yet.
+
+    :param path: the socket's path; ``True`` for ``<user runtime dir>/sts/<name>.sock``.
+    """
+    if path is True:
+        from ..paths import control_socket
+
+        resolved = control_socket(scheduler.name)
+    elif path is False:
+        raise ValueError("a control server needs a path or True, got False")
+    else:
+        resolved = Path(os.fspath(path))
+    return ControlServer(scheduler, resolved)
+
+
 async def start_control_server(
     scheduler: TaskScheduler, path: str | os.PathLike[str] | bool
 ) -> ControlServer:
@@ -281,14 +307,6 @@ async def start_control_server(
     :param path: the socket's path; ``True`` for ``<user runtime dir>/sts/<name>.sock``.
     :raises ControlSocketInUse: when another scheduler already listens there.
     """
-    if path is True:
-        from ..paths import control_socket
-
-        resolved = control_socket(scheduler.name)
-    elif path is False:
-        raise ValueError("start_control_server needs a path or True, got False")
-    else:
-        resolved = Path(os.fspath(path))
-    server = ControlServer(scheduler, resolved)
+    server = control_server(scheduler, path)
     await server.start()
     return server
