@@ -139,7 +139,9 @@ class SMTPSender:
             client.close()
 
     async def aclose(self) -> None:
-        """Say goodbye (QUIT) and close the connection, if one is open."""
+        """Say goodbye (QUIT) and close the connection, if one is open. A scheduler that
+        starts again, on another event loop, gets a new connection and lock."""
+        self._lock = None
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
