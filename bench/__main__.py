@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--out DIR]``: run every case, print the tables.
+"""``python -m bench [--quick] [--only WORKLOAD] [--out DIR]``: run every case (or those of
+one workload), print the tables.
 
 Each measurement is a subprocess (``python -m bench.worker``); the contenders of a case
 run one after the other, in an order that rotates from case to case, so no contender
@@ -98,9 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="write results.json, table.md and plot.png into this directory"
     )
+    parser.add_argument(
+        "--only",
+        metavar="WORKLOAD",
+        help="run only the cases of one workload (lateness, burst, scale, idle, unnamed)",
+    )
     options = parser.parse_args(argv)
     started = time.monotonic()
-    cases = run(quick_plan() if options.quick else full_plan())
+    plan = quick_plan() if options.quick else full_plan()
+    if options.only:
+        plan = [case for case in plan if case.workload == options.only]
+        if not plan:
+            parser.error(f"no case of workload {options.only!r} in this plan")
+    cases = run(plan)
     table = markdown(cases)
     print(table)
     elapsed = time.monotonic() - started

@@ -32,6 +32,7 @@ class Sts:
         self._store = store
         self._log_file = log_file
         self._scheduler: sts.TaskScheduler | None = None
+        self._repeated: sts.Task | None = None
 
         class Probe(sts.Task):
             async def run(self) -> None:
@@ -65,6 +66,12 @@ class Sts:
     def add_once(self, name: str, at: float) -> None:
         trigger = sts.DateTrigger(datetime.fromtimestamp(at, UTC))
         self.scheduler.schedule(self._task_type(name=name), trigger, name=name)
+
+    def add_unnamed(self, *, repeat: bool) -> None:
+        if self._repeated is None:
+            self._repeated = self._task_type()
+        task = self._repeated if repeat else self._task_type()
+        self.scheduler.schedule(task, sts.IntervalTrigger(3600.0))
 
     def remove(self, name: str) -> None:
         self.scheduler.remove_task(name)

@@ -52,3 +52,12 @@ class Contender(Protocol):
     async def stop(self) -> None:
         """Stop the scheduler."""
         ...
+
+
+class NamesJobs(Contender, Protocol):
+    """A contender that names the jobs it is given no name for."""
+
+    def add_unnamed(self, *, repeat: bool) -> None:
+        """An hourly job with no name given: a new task of one class each time, or (with
+        ``repeat``) the same task scheduled once more."""
+        ...

@@ -38,6 +38,17 @@ def full_plan() -> list[Case]:
             NOTIFY,
             {"jobs": 1000, "seconds": 15},
         ),
+        *unnamed_cases((2_000, 20_000, 200_000)),
+    ]
+
+
+def unnamed_cases(sizes: tuple[int, ...]) -> list[Case]:
+    """Issue 12's naming cases: unnamed tasks of one class, and one task scheduled again and
+    again, at each size; STS alone, since the others name jobs by random ids."""
+    return [
+        Case("unnamed", f"{size:,} {what}", ("sts",), {"jobs": size, "repeat": repeat})
+        for size in sizes
+        for what, repeat in (("unnamed tasks of one class", False), ("schedules of one task", True))
     ]
 
 
@@ -57,4 +68,5 @@ def quick_plan() -> list[Case]:
         Case(
             "notify", "50 failing jobs beside 50 healthy, 2 s", NOTIFY, {"jobs": 50, "seconds": 2}
         ),
+        *unnamed_cases((2_000,)),
     ]

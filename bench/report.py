@@ -29,6 +29,11 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("remove_us", "µs / remove", 1),
         ("bytes_per_job", "bytes / job", 0),
     ],
+    "unnamed": [
+        ("add_us", "µs / add", 1),
+        ("last_tenth_us", "µs / add, last tenth", 1),
+        ("add_s", "total add s", 2),
+    ],
     "idle": [("cpu_ms_per_s", "CPU ms / s", 3), ("wakeups_per_s", "wakeups / s", 2)],
     # Lateness of the healthy jobs; mails sent per failing job per throttle window.
     "notify": [
@@ -120,6 +125,29 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             if jobs == 1_000_000:
                 total = _get(results, "sts", "add_s")
                 checks.append(("1,000,000 adds < 15 s", f"{total:.1f} s", total < 15))
+        elif case["workload"] == "unnamed":
+            # The cost per add must not grow with the count: against the smallest size of
+            # the same style (3x leaves room for a busy machine; a search from -2 upward
+            # costs 10x more at ten times the jobs).
+            repeat = case["params"].get("repeat")
+            sizes = [
+                other["params"]["jobs"]
+                for other in cases
+                if other["workload"] == "unnamed" and other["params"].get("repeat") == repeat
+            ]
+            smallest = min(sizes)
+            if jobs == smallest:
+                continue
+            base = _get(_find(cases, "unnamed", jobs=smallest, repeat=repeat), "sts", "add_us")
+            add = _get(results, "sts", "add_us")
+            what = "one task again" if repeat else "tasks of one class"
+            checks.append(
+                (
+                    f"unnamed add at {jobs:,} <= 3x at {smallest:,} ({what})",
+                    f"{add / base:.2f}x",
+                    add <= 3 * base,
+                )
+            )
         elif case["workload"] == "burst":
             rate, peer = _get(results, "sts", "fires_per_s"), _get(
                 results, "apscheduler", "fires_per_s"

@@ -23,6 +23,7 @@ WORKLOADS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "burst": workloads.burst,
     "scale": workloads.scale,
     "idle": workloads.idle,
+    "unnamed": workloads.unnamed,
 }
 CONTENDERS = ("asyncio", "apscheduler", "sts", "sts-info", "sts-sqlite")
 #: Workloads that drive STS themselves, given the contender's name (``sts``, ``sts-email``).

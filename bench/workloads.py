@@ -14,7 +14,7 @@ import random
 import time
 from typing import Any
 
-from .contenders import Contender, Runs
+from .contenders import Contender, NamesJobs, Runs
 from .measure import WakeupCounter, cpu_seconds, percentile, rss_bytes, sleep_until
 
 #: Seconds of firing before the lateness window opens, so start-up is not measured.
@@ -146,6 +146,30 @@ async def scale(
         "add_cpu_us": cpu_add / jobs * 1e6,
         "remove_us": remove_seconds / len(victims) * 1e6,
         "bytes_per_job": (rss_after - rss_before) / jobs,
+        "fired": len(runs.actual),
+    }
+
+
+async def unnamed(contender: NamesJobs, runs: Runs, *, jobs: int, repeat: bool) -> dict[str, Any]:
+    """Add ``jobs`` hourly jobs without names, the way users write them: a new task of one
+    class each time, or one task scheduled again and again (``repeat``). Each gets a name
+    made from its task's, so the cost per add shows whether naming grows with the count."""
+    await contender.start()
+    gc.collect()
+    tenth = max(1, jobs // 10)
+    started = time.perf_counter()
+    for _ in range(jobs - tenth):
+        contender.add_unnamed(repeat=repeat)
+    last_started = time.perf_counter()
+    for _ in range(tenth):
+        contender.add_unnamed(repeat=repeat)
+    finished = time.perf_counter()
+    await contender.stop()
+    return {
+        "jobs": jobs,
+        "add_s": finished - started,
+        "add_us": (finished - started) / jobs * 1e6,
+        "last_tenth_us": (finished - last_started) / tenth * 1e6,
         "fired": len(runs.actual),
     }
 

@@ -30,6 +30,7 @@ if typing.TYPE_CHECKING:
     from sts_core.policy import JobPolicy as JobPolicy
     from sts_core.policy import PermanentError as PermanentError
     from sts_core.policy import RetryPolicy as RetryPolicy
+    from sts_core.policy import SetupError as SetupError
     from sts_core.records import Outcome as Outcome
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
@@ -37,11 +38,15 @@ if typing.TYPE_CHECKING:
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
+    from sts_core.secrets import redaction_margin as redaction_margin
     from sts_core.secrets import resolve_secrets as resolve_secrets
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
     from sts_core.service.control import default_control_socket as default_control_socket
+    from sts_core.service.process_groups import process_group_members as process_group_members
+    from sts_core.service.process_groups import track_process_group as track_process_group
+    from sts_core.service.process_groups import untrack_process_group as untrack_process_group
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
     from sts_core.store import StateStore as StateStore
@@ -74,12 +79,17 @@ _API = {
     "current_run": "sts_core.records",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
+    "SetupError": "sts_core.policy",
     "redact": "sts_core.secrets",
+    "redaction_margin": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
     "ControlServer": "sts_core.service.control",
     "default_control_socket": "sts_core.service.control",
+    "process_group_members": "sts_core.service.process_groups",
+    "track_process_group": "sts_core.service.process_groups",
+    "untrack_process_group": "sts_core.service.process_groups",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",

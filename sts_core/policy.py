@@ -26,6 +26,12 @@ class PermanentError(Exception):
     """Raise it from a task to fail the run without any retry."""
 
 
+class SetupError(PermanentError):
+    """Raise it from a task whose work cannot start for a reason of its set-up: a missing
+    executable, file or secret. The run fails without retry (the next fire tries again),
+    and the log gets one line a fire, without a traceback (the record keeps it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How a failed or timed-out attempt is retried.

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 from .events import Notifier
 from .job import Job
+from .logfields import job_fields, run_record_fields, run_started_fields
+from .policy import SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
-from .secrets import redact
+from .secrets import SecretError, redact
 from .task import thread_pool
 
 if TYPE_CHECKING:
@@ -86,6 +88,12 @@ class Runner:
                 return
             if mode == "queue":
                 job.queued = fire
+                logger.debug(
+                    "overlap: job=%s fire %s queued behind the running run",
+                    job.name,
+                    fire.isoformat(),
+                    extra=job_fields("fire_queued", job.name, fire_time=fire.isoformat()),
+                )
                 return
             if mode == "replace":
                 for running in job.running:
@@ -184,7 +192,13 @@ class Runner:
         scheduler.store.run_started(context)
         self._notifier.run_started(context)
         if logger.isEnabledFor(logging.INFO):
-            logger.info("run started: job=%s run=%s attempt=%d", job.name, run_id, attempt)
+            logger.info(
+                "run started: job=%s run=%s attempt=%d",
+                job.name,
+                run_id,
+                attempt,
+                extra=run_started_fields(context),
+            )
         error: BaseException | None = None
         try:
             if policy.timeout is None:
@@ -236,7 +250,14 @@ class Runner:
         if not logger.isEnabledFor(level):
             return
         if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
-            logger.log(level, "fire %s: job=%s %s", record.outcome, record.job, record.error)
+            logger.log(
+                level,
+                "fire %s: job=%s %s",
+                record.outcome,
+                record.job,
+                record.error,
+                extra=run_record_fields(record, f"fire_{record.outcome}"),
+            )
             return
         retry = f" retry_at={record.retry_at.isoformat()}" if record.retry_at else ""
         reason = f" error={record.error!r}" if record.error else ""
@@ -250,7 +271,10 @@ class Runner:
             record.duration or 0.0,
             reason,
             retry,
-            exc_info=error,
+            # An expected set-up problem (a missing executable or secret) is one line a
+            # fire: its traceback says nothing more, and is kept in the record anyway.
+            exc_info=None if is_setup_error(error) else error,
+            extra=run_record_fields(record),
         )
 
     # -- threads for sync tasks -------------------------------------------------------------
@@ -270,6 +294,12 @@ class Runner:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         self._context = None
+
+
+def is_setup_error(error: BaseException | None) -> bool:
+    """Whether ``error`` is an expected set-up problem rather than a bug: a ``SetupError``
+    (a missing executable...) or a secret that cannot be resolved."""
+    return isinstance(error, SetupError | SecretError)
 
 
 def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:

@@ -20,7 +20,7 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Container, Generator, Iterable
 from datetime import UTC, datetime, tzinfo
 from heapq import heappop, heappush
 from types import TracebackType
@@ -31,6 +31,7 @@ from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
+from .logfields import fire_due_line, misfire_line, next_fire_line, start_summary
 from .notifications import Notifications
 from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
 from .policy import JobPolicy
@@ -39,7 +40,7 @@ from .runner import Runner
 from .store import MemoryStore, StateStore
 from .suggest import did_you_mean
 from .task import FunctionTask, Task
-from .timezones import resolve_timezone
+from .timezones import local_zone, resolve_timezone
 from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
 
 __all__ = ["Job", "TaskScheduler"]
@@ -66,6 +67,16 @@ def _wake(future: asyncio.Future[None]) -> None:
 def _env_blocking() -> bool:
     value = os.environ.get("STS_BLOCKING")
     return True if value is None else parse_boolean(value, what="STS_BLOCKING")
+
+
+def _fresh_name(taken: Container[str], next_suffix: dict[str, int], base: str, form: str) -> str:
+    """``form.format(base, N)`` for the first N from ``next_suffix[base]`` (2 at first) that
+    is not ``taken``; O(1) amortised, since the counter only moves forward."""
+    number = next_suffix.get(base, 2)
+    while (name := form.format(base, number)) in taken:
+        number += 1
+    next_suffix[base] = number + 1
+    return name
 
 
 class _Done:
@@ -142,6 +153,13 @@ class TaskScheduler:
         self.name = name
         self.blocking = _env_blocking() if blocking is None else blocking
         self.timezone = resolve_timezone(timezone)
+        # Why the machine's zone (the default) is UTC or in doubt: warned about at start.
+        self._zone_problem = local_zone().problem if timezone is None else None
+        #: The config file this scheduler was built from, for the start-up line.
+        self.config_file: os.PathLike[str] | str | None = None
+        #: The control socket's path while a control server answers for this scheduler
+        #: (it sets it), for the start-up line.
+        self.control_path: str | None = None
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
         #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
@@ -161,6 +179,11 @@ class TaskScheduler:
         self._tasks: dict[str, Task] = {}
         self._jobs: dict[str, Job] = {}
         self._jobs_of_task: dict[str, list[Job]] = {}
+        # The next suffix to try per default name (tasks: ``Base-N``; jobs: ``task[N]``), so
+        # the ten-thousandth unnamed add costs what the first did. A suffix is never handed
+        # out twice, so a new job cannot inherit the stored history of a removed one.
+        self._next_task_suffix: dict[str, int] = {}
+        self._next_job_suffix: dict[str, int] = {}
         # Entries hold the job's name, not the job: a tuple of plain values is not tracked
         # by the garbage collector, so ten thousand pending fires do not lengthen its pauses.
         self._heap: list[tuple[float, int, str]] = []
@@ -240,10 +263,7 @@ class TaskScheduler:
         if task.name in self._tasks:
             if task.has_explicit_name:
                 raise ValueError(f"a different task named {task.name!r} is already registered")
-            base, number = task.name, 2
-            while f"{base}-{number}" in self._tasks:
-                number += 1
-            task._rename(f"{base}-{number}")
+            task._rename(_fresh_name(self._tasks, self._next_task_suffix, task.name, "{}-{}"))
         self._tasks[task.name] = task
         return task
 
@@ -343,10 +363,7 @@ class TaskScheduler:
             return name
         if task.name not in self._jobs:
             return task.name
-        number = 2
-        while f"{task.name}[{number}]" in self._jobs:
-            number += 1
-        return f"{task.name}[{number}]"
+        return _fresh_name(self._jobs, self._next_job_suffix, task.name, "{}[{}]")
 
     def make_trigger(
         self, trigger: Any, *, timezone: tzinfo | None = None, job_name: str = ""
@@ -490,6 +507,9 @@ class TaskScheduler:
         self._sequence += 1
         job.next_fire = fire
         job.generation = self._sequence
+        if logger.isEnabledFor(logging.DEBUG):
+            arguments, fields = next_fire_line(job.name, fire, job.paused)
+            logger.debug(*arguments, extra=fields)
         if fire is None or job.paused:
             return
         timestamp = fire.timestamp()
@@ -544,6 +564,9 @@ class TaskScheduler:
     def _fire(self, job: Job, now: float) -> None:
         nominal = job.next_fire
         assert nominal is not None
+        if logger.isEnabledFor(logging.DEBUG):
+            arguments, fields = fire_due_line(job.name, nominal, now)
+            logger.debug(*arguments, extra=fields)
         following = job.fire_after(nominal)
         if following is None or following.timestamp() > now:
             # The common case: one fire due, on time; no lists to build.
@@ -570,6 +593,8 @@ class TaskScheduler:
     def _dispatch(self, job: Job, due: list[datetime], now: float) -> None:
         """Several fires due at once, or one late: the misfire rules decide which run."""
         grace = job.policy.misfire_grace
+        count = len(due)
+        late: list[datetime] = []
         if grace is not None:
             late = [fire for fire in due if now - fire.timestamp() > grace]
             if late:
@@ -577,6 +602,10 @@ class TaskScheduler:
                 due = due[len(late) :]
         if job.policy.coalesce:
             due = due[-1:]
+        if logger.isEnabledFor(logging.DEBUG):
+            coalesce = job.policy.coalesce
+            arguments, fields = misfire_line(job.name, count, len(late), grace, coalesce, len(due))
+            logger.debug(*arguments, extra=fields)
         for fire in due:
             self._runner.start(job, fire)
 
@@ -640,6 +669,11 @@ class TaskScheduler:
         self._main = self._loop.create_task(self._fire_loop())
         self._notifier.scheduler_started()
         self._started.set()
+        if self._zone_problem:
+            logger.warning("%s", self._zone_problem)
+        if logger.isEnabledFor(logging.INFO):
+            message, fields = start_summary(self)
+            logger.info("%s", message, extra=fields)
 
     def _restore_state(self) -> None:
         for record in self.store.recover_interrupted():

@@ -6,11 +6,16 @@ directory, the way Kubernetes and Docker mount secrets: ``STS_SECRETS_DIR``, def
 config file chooses them and their order in ``[secrets] providers``.
 
 Every value this module resolves is remembered (in memory only) so that :func:`redact`
-can blank it out of log lines, run records and error messages.
+can blank it out of log lines, run records and error messages, in every form a value
+takes on its way out: as is, inside a ``repr()`` or ``ascii()`` (quotes, backslashes,
+newlines escaped), inside JSON (escaped, with or without ``\\uXXXX``), and those forms
+nested once more (a ``repr`` inside JSON). :func:`redact` is the one choke point: the log
+sinks and the run records pass through it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -23,8 +28,16 @@ SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9_.\-/]+)\}")
 REDACTED = "********"
 #: Keys whose plain-text values are probably secrets (warned about, and redacted).
 SECRET_LIKE_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential", re.IGNORECASE
+    r"pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization",
+    re.IGNORECASE,
 )
+#: ``NAME=value`` inside a value (``env = PGPASSWORD=x``, ``--password=x``, ``?token=x``):
+#: the value runs to whitespace (or a URL's next ``&``), or is quoted.
+_EMBEDDED_ASSIGNMENT = re.compile(
+    r"""(?<![\w.\-])(?P<key>-{0,2}[A-Za-z_][\w.\-]*)=(?P<value>"[^"]*"|'[^']*'|[^\s"'&]+)"""
+)
+#: ``Name: value`` lines inside a value (``headers``): the value runs to the line's end.
+_EMBEDDED_HEADER = re.compile(r"^[ \t]*(?P<key>[A-Za-z][\w\-]*):[ \t]*(?P<value>\S[^\n]*)$", re.M)
 #: Shorter resolved values are not redacted from text: blanking every "ab" would garble logs.
 MIN_REDACTED_LENGTH = 4
 
@@ -82,6 +95,7 @@ _lock = threading.Lock()
 _active: list[SecretProvider] | None = None
 _revealed: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+_longest = 0
 
 
 def use_secret_providers(providers: Sequence[SecretProvider] | None) -> None:
@@ -146,23 +160,81 @@ def forget_revealed() -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret value resolved so far replaced by ``********``.
+    """``text`` with every secret value resolved so far, in any of its encoded forms,
+    replaced by ``********``.
 
     Cheap enough for every line a command prints: one compiled pattern, rebuilt only when
     a new secret is resolved.
     """
-    global _pattern
     if not _revealed:
         return text
+    return _compiled().sub(REDACTED, text)
+
+
+def redaction_margin() -> int:
+    """How many characters at the end of a text may be the start of a secret still
+    arriving: a stream split into pieces holds back that many between pieces, so that no
+    secret is cut in two and shown half in each (0 while no secret is resolved)."""
+    if not _revealed:
+        return 0
+    _compiled()
+    return max(_longest - 1, 0)
+
+
+def _compiled() -> re.Pattern[str]:
+    global _pattern, _longest
     pattern = _pattern
     if pattern is None:
         with _lock:
+            forms = {form for value in _revealed for form in encoded_forms(value)}
             # Longest first, so that a secret containing another is hidden whole.
-            values = sorted(_revealed, key=len, reverse=True)
-            pattern = _pattern = re.compile("|".join(map(re.escape, values)))
-    return pattern.sub(REDACTED, text)
+            ordered = sorted(forms, key=len, reverse=True)
+            _longest = len(ordered[0])
+            pattern = _pattern = re.compile("|".join(map(re.escape, ordered)))
+    return pattern
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as it may appear in text: as is, escaped by ``repr``/``ascii`` (with
+    either quote), by JSON (with or without ``ensure_ascii``), and each of these escaped
+    once more (an error message quoting a ``repr``, logged as JSON)."""
+    forms = {value}
+    for _ in range(2):
+        forms |= {escaped for form in forms for escaped in _escaped_forms(form)}
+    return forms
+
+
+def _escaped_forms(value: str) -> list[str]:
+    forms = []
+    for python_quote in (repr, ascii):
+        # Appending both quotes makes repr() choose ' and escape it: the escaped-quote form;
+        # inside a text that holds no ", repr() leaves ' as it is: the other form.
+        escaped = python_quote(value + "'\"")[1:-4]
+        forms += [escaped, escaped.replace("\\'", "'")]
+    forms += [json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+    return forms
 
 
 def looks_secret(key: str) -> bool:
     """Whether a config key's name suggests its value is a secret (``db_password``)."""
     return SECRET_LIKE_KEY.search(key) is not None
+
+
+def embedded_secrets(value: str) -> list[tuple[str, int, int]]:
+    """The plain-text secrets written inside a value as ``NAME=value`` or ``Name: value``
+    under a secret-like name (``env = PGPASSWORD=hunter2``, ``X-Api-Key: abc``): each as
+    (name, start, end) of its value. A ``${secret:NAME}`` reference is no plain text."""
+    found = []
+    for pattern in (_EMBEDDED_ASSIGNMENT, _EMBEDDED_HEADER):
+        for match in pattern.finditer(value):
+            key, text = match.group("key"), match.group("value").strip("\"'")
+            if looks_secret(key) and text.strip() and not has_secret(text):
+                found.append((key.lstrip("-"), match.start("value"), match.end("value")))
+    return sorted(found, key=lambda item: item[1])
+
+
+def redact_embedded(value: str) -> str:
+    """``value`` with the secrets ``embedded_secrets`` finds replaced by ``REDACTED``."""
+    for _, start, end in reversed(embedded_secrets(value)):
+        value = value[:start] + REDACTED + value[end:]
+    return value

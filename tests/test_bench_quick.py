@@ -41,6 +41,14 @@ def test_scale_adds_and_removes_without_firing(contender: str, tmp_path: Path) -
     assert result["remove_us"] > 0
 
 
+@pytest.mark.parametrize("repeat", [False, True])
+def test_unnamed_adds_name_every_job_without_firing(repeat: bool, tmp_path: Path) -> None:
+    result = _measure("unnamed", "sts", {"jobs": 200, "repeat": repeat}, tmp_path)
+    assert result["jobs"] == 200
+    assert result["fired"] == 0
+    assert result["add_us"] > 0 and result["last_tenth_us"] > 0
+
+
 def test_lateness_counts_every_fire_of_the_window(tmp_path: Path) -> None:
     params = {"jobs": 20, "seconds": 1, "warm_up": 0.2, "settle": 0.2}
     result = _measure("lateness", "sts", params, tmp_path)

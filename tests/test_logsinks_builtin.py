@@ -171,3 +171,36 @@ def test_a_plugin_sink(tmp_path: Path) -> None:
     load_config(path, environ={}, plugins=make_plugins(ListSinkPlugin())).build_scheduler()
     logging.getLogger("sts.x").warning("hello")
     assert [sink.lines for sink in ListSink.instances] == [[">>hello"]]
+
+
+def test_json_sink_to_a_file_rotates_like_the_file_sink(tmp_path: Path) -> None:
+    handler = json_sink(path=tmp_path / "out.jsonl", max_bytes=300, backup_count=2)
+    try:
+        for number in range(40):
+            handler.emit(record("line %d", number))
+    finally:
+        handler.close()
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["out.jsonl", "out.jsonl.1", "out.jsonl.2"]
+    assert all(path.stat().st_size <= 300 for path in tmp_path.iterdir())
+    newest = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert newest[-1]["message"] == "line 39"
+
+
+def test_the_json_sink_redacts_a_secret_before_json_escapes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = 'Qz"Wv\\Xk\nJy'
+    monkeypatch.setenv("STS_SINK_SECRET", secret)
+    sts.resolve_secrets("${secret:STS_SINK_SECRET}")
+    try:
+        raise ValueError(f"bad {secret!r}")
+    except ValueError:
+        failed = logger.makeRecord(
+            "sts.test.sinks", logging.ERROR, __file__, 1, "said %s", (secret,), sys.exc_info()
+        )
+    line = JsonFormatter().format(failed)
+    entry = json.loads(line)
+    assert entry["message"] == "said ********"
+    assert "ValueError: bad '********'" in entry["exception"]
+    assert not [marker for marker in ("Qz", "Wv", "Xk", "Jy") if marker in line], line

@@ -201,6 +201,26 @@ def test_registry_keeps_creation_order_and_names() -> None:
         scheduler.get_task("nope")
 
 
+def test_default_names_count_on_and_never_hand_out_a_suffix_twice() -> None:
+    # A per-name counter (not a search from -2 upward) names unnamed tasks and jobs, so
+    # adding stays O(1) however many there are; a removed job's name is not handed to a
+    # new job, which would otherwise inherit its stored history.
+    scheduler = sts.TaskScheduler()
+    clock = VirtualClock()
+    scheduler.add_task(Recorder(clock, name="Recorder-4"))
+    tasks = [scheduler.add_task(Recorder(clock)) for _ in range(4)]
+    assert [task.name for task in tasks] == ["Recorder", "Recorder-2", "Recorder-3", "Recorder-5"]
+    scheduler.remove_task("Recorder-2")
+    assert scheduler.add_task(Recorder(clock)).name == "Recorder-6"
+
+    report = Recorder(clock, name="report")
+    jobs = [scheduler.schedule(report, "every 1h") for _ in range(3)]
+    assert [job.name for job in jobs] == ["report", "report[2]", "report[3]"]
+    scheduler.remove_job("report[2]")
+    scheduler.schedule(report, "every 1h", name="report[4]")
+    assert scheduler.schedule(report, "every 1h").name == "report[5]"
+
+
 def test_one_task_on_two_schedules_makes_two_jobs(virtual_clock: VirtualClock) -> None:
     task = Recorder(virtual_clock, name="report")
 

@@ -4,6 +4,7 @@ value never in a log, the state store, `sts config` or an error message."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,43 @@ def test_resolved_values_are_redacted_from_text() -> None:
     value = resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": "redact-me-please"})])
     assert value == "redact-me-please"
     assert redact("error: redact-me-please was refused") == "error: ******** was refused"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ['Qz\'s "Jy" Wk', "Qz\\Jy\\\\Wk", "Qz\nJy\r\nWk", "Qzü€Jy\u200bWk", "Qz'\"\\\nüJyWk"],
+    ids=["quotes", "backslashes", "newlines", "unicode", "all"],
+)
+@pytest.mark.parametrize(
+    "encode",
+    [
+        str,
+        repr,
+        ascii,
+        lambda value: repr([value, "'"]),
+        json.dumps,
+        lambda value: json.dumps(value, ensure_ascii=False),
+        lambda value: json.dumps({"error": repr(value)}),
+        lambda value: repr(json.dumps(value)),
+    ],
+    ids=[
+        "raw",
+        "repr",
+        "ascii",
+        "repr-in-list",
+        "json",
+        "json-utf8",
+        "json-of-repr",
+        "repr-of-json",
+    ],
+)
+def test_a_secret_is_redacted_in_every_encoded_form(secret: str, encode: Any) -> None:
+    resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": secret})])
+    text = f"before {encode(secret)} after"
+    redacted = redact(text)
+    assert redacted.startswith("before ") and redacted.endswith(" after"), redacted
+    assert "********" in redacted
+    assert not [marker for marker in ("Qz", "Jy", "Wk") if marker in redacted], redacted
 
 
 class VaultSecrets:
@@ -227,3 +265,41 @@ def test_plain_text_secret_in_a_shared_file_warns(
         assert f"{path}:2" in warning and "[source:db] db_password" in warning
         assert "chmod 600" in warning
         assert "hunter2-plain" not in warning + caplog.text
+
+
+EMBEDDED = (
+    "[job:dump]\ntype = greet\nwho = x\nschedule = every 1h\n"
+    "env = PGPASSWORD=hunter2secret PGUSER=app\n"
+    "headers =\n    X-Api-Key: k3y-plain-text\n    Accept: text/plain\n"
+    "args = --password=pa55word --verbose\n"
+    "url = https://example.org/feed?token=t0ken-plain&page=2\n"
+    "safe = DB_PASSWORD=${secret:PG}\n"
+)
+
+
+def test_secret_like_names_inside_values_are_redacted_in_render(tmp_path: Path) -> None:
+    rendered = load_config(write_config(tmp_path, EMBEDDED, mode=0o600), environ={}).render()
+    for plain in ("hunter2secret", "k3y-plain-text", "pa55word", "t0ken-plain"):
+        assert plain not in rendered
+    assert "env = PGPASSWORD=******** PGUSER=app" in rendered
+    assert "X-Api-Key: ********" in rendered and "Accept: text/plain" in rendered
+    assert "args = --password=******** --verbose" in rendered
+    assert "url = https://example.org/feed?token=********&page=2" in rendered
+    assert "safe = DB_PASSWORD=${secret:PG}" in rendered
+
+
+def test_secret_like_names_inside_values_warn_in_a_shared_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_config(tmp_path, EMBEDDED, mode=0o644)
+    with caplog.at_level(logging.WARNING, logger="sts.config"):
+        config = load_config(path, environ={})
+    by_key = {warning.split("]")[1].split()[0]: warning for warning in config.warnings}
+    assert sorted(by_key) == ["args", "env", "headers", "url"]
+    assert "plain-text secret in PGPASSWORD" in by_key["env"]
+    assert f"{path}:5" in by_key["env"] and "chmod 600" in by_key["env"]
+    assert "in X-Api-Key" in by_key["headers"] and "in password" in by_key["args"]
+    assert "# warning: " + config.warnings[0] in config.render()
+    text = caplog.text + "".join(config.warnings)
+    assert "hunter2secret" not in text and "k3y-plain-text" not in text
+    assert load_config(write_config(tmp_path, EMBEDDED, mode=0o600), environ={}).warnings == []

@@ -66,3 +66,12 @@ def sts_scheduler_lifespan(
     from .control import control_server
 
     return control_server(scheduler, scheduler.control_socket)
+
+
+@hookimpl
+def sts_scheduler_started(scheduler: TaskScheduler) -> None:
+    # Before the first fire: commands a killed scheduler left running (and its guard did
+    # not stop) are killed, so that no job runs beside its own leftover.
+    from .process_groups import reap_orphaned_process_groups
+
+    reap_orphaned_process_groups()

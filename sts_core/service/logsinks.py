@@ -4,9 +4,10 @@ Built in (registered by ``sts_core.builtin`` through ``sts_register_log_sinks``)
 
 - ``console``: human text on stderr, the level in colour on a terminal (``NO_COLOR`` off);
 - ``file``: a rotating file in the user log dir, ``<scheduler name>.log``;
-- ``json``: JSON lines on stdout (or appended to ``path``), for log collectors.
+- ``json``: JSON lines on stdout (or a rotating file at ``path``), for log collectors.
 
-Every sink redacts resolved secret values (``sts_core.secrets.redact``). Sinks are
+Every sink redacts resolved secret values (``sts_core.secrets.redact``) from its formatted
+output, in every encoded form (the JSON sink also redacts each field before encoding it). Sinks are
 attached to the ``sts`` logger only, so an application's own logging setup keeps working.
 """
 
@@ -59,6 +60,12 @@ class TextFormatter(logging.Formatter):
             )
         return text
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # The local time with its offset: lines stay unambiguous across a DST change and
+        # comparable with a JSON sink's UTC times.
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(sep=" ", timespec="milliseconds")
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
@@ -79,6 +86,12 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
+        # Text fields are redacted before encoding (json.dumps escapes quotes, backslashes
+        # and newlines); the line again after, which catches the JSON-escaped forms in
+        # nested fields.
+        entry = {
+            key: redact(value) if isinstance(value, str) else value for key, value in entry.items()
+        }
         return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
@@ -142,16 +155,19 @@ def file_sink(
     return handler
 
 
-def json_sink(*, path: Path | None = None) -> logging.Handler:
-    """JSON lines on stdout, or appended to ``path``."""
-    handler: logging.Handler
+def json_sink(
+    *, path: Path | None = None, max_bytes: int = 10_000_000, backup_count: int = 5
+) -> logging.Handler:
+    """JSON lines on stdout, or appended to a file at ``path`` rotated like the ``file`` sink.
+
+    :param max_bytes: the size at which the file is rotated (0: never).
+    :param backup_count: how many rotated files are kept.
+    """
     if path is None:
-        handler = logging.StreamHandler(sys.stdout)
-    else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(JsonFormatter())
-    return handler
+        handler: logging.Handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        return handler
+    return file_sink(path=path, format="json", max_bytes=max_bytes, backup_count=backup_count)
 
 
 def install_sinks(handlers: Iterable[logging.Handler], level: int) -> None:

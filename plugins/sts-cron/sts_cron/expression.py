@@ -135,8 +135,9 @@ class CronExpression:
         if self.days_either or self.day_of_month.starts_with_star:
             return
         days = set(self.day_of_month.values)
-        days.update(int(item[:-1]) for item in self.day_of_month.specials if item != "L")
-        if "L" in self.day_of_month.specials or not days:
+        if self.day_of_month.specials or not days:
+            # L and LW exist in every month, and nW keeps to the month (31W in February
+            # is the weekday nearest the 28th or 29th), as in Quartz.
             return
         first = min(days)
         months = sorted(self.month.values)

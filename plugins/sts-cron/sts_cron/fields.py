@@ -83,11 +83,24 @@ class CronField:
 
     @property
     def starts_with_star(self) -> bool:
-        return self.text.startswith("*")
+        # Quartz's "no specific value", '?', is an unrestricted day field like '*'.
+        return self.text.startswith(("*", "?"))
 
     @property
     def is_star(self) -> bool:
-        return self.text == "*"
+        return self.text in ("*", "?")
+
+    @property
+    def croniter_reads(self) -> bool:
+        """Whether croniter can read the field as one list: it cannot read ``LW``, a
+        ``W`` item in a list, or plain days listed with ``#`` or ``L`` items."""
+        if any(item == "LW" for item in self.specials):
+            return False
+        if any(item.endswith("W") for item in self.specials):
+            return len(self.specials) == 1 and not self.values
+        if self.spec is DAY_OF_WEEK:
+            return not (self.specials and self.values)
+        return True
 
     def croniter_text(self) -> str:
         """The field as croniter reads it: ``*`` or a list of plain numbers and specials."""
@@ -113,37 +126,32 @@ def parse_field(spec: FieldSpec, text: str, job_name: str) -> CronField:
     """
     values: set[int] = set()
     specials: list[str] = []
+    if text == "?" and spec in (DAY_OF_MONTH, DAY_OF_WEEK):
+        # Quartz's "no specific value": this day field leaves the choice to the other.
+        return CronField(spec, text, frozenset(_expand(spec, "*", job_name)))
     items = text.upper().split(",")
     for item in items:
         if not item:
             raise FieldError(f"has an empty item in {text!r}")
-        special = _special(spec, item, len(items))
+        special = _special(spec, item)
         if special is not None:
-            specials.append(special)
+            if special not in specials:
+                specials.append(special)
         else:
             values.update(_expand(spec, item, job_name))
-    if spec is DAY_OF_WEEK:
-        if 7 in values:
-            values = (values - {7}) | {0}
-        if specials and values:
-            raise FieldError(
-                f"mixes plain days with '#' or 'L' items in {text!r}; croniter cannot "
-                f"combine them in one field, so give each its own job"
-            )
+    if spec is DAY_OF_WEEK and 7 in values:
+        values = (values - {7}) | {0}
     return CronField(spec, text, frozenset(values), tuple(specials))
 
 
-def _special(spec: FieldSpec, item: str, item_count: int) -> str | None:
-    """``L``, ``nW``, ``n#k`` or ``nL`` in the day fields, in croniter's spelling."""
+def _special(spec: FieldSpec, item: str) -> str | None:
+    """``L``, ``LW``, ``nW``, ``n#k`` or ``nL`` in the day fields, in croniter's spelling."""
     if spec is DAY_OF_MONTH:
-        if item == "L":
-            return "L"
+        if item in ("L", "LW"):
+            return item
         match = _NEAREST_WEEKDAY.match(item)
         if match:
-            day = _number(spec, match["day"])
-            if item_count > 1:
-                raise FieldError(f"has {item!r} in a list; 'W' takes a single day, e.g. 15W")
-            return f"{day}W"
+            return f"{_number(spec, match['day'])}W"
     elif spec is DAY_OF_WEEK:
         match = _NTH_WEEKDAY.match(item)
         if match:
@@ -160,7 +168,7 @@ def _special(spec: FieldSpec, item: str, item_count: int) -> str | None:
     return None
 
 
-def _expand(spec: FieldSpec, item: str, job_name: str) -> range:
+def _expand(spec: FieldSpec, item: str, job_name: str) -> range | list[int]:
     match = _STAR.match(item)
     if match:
         return range(spec.low, spec.high + 1, _step(spec, match["step"], item))
@@ -176,12 +184,20 @@ def _expand(spec: FieldSpec, item: str, job_name: str) -> range:
         high = spec.high if match["step"] is not None else low
     else:
         high = _number(spec, match["high"])
+    step = _step(spec, match["step"], item)
+    if spec is DAY_OF_WEEK and low == 7 and high < 7:
+        low = 0  # Sunday as 7 starting a range (7-2) is Sunday as 0: no wrap needed
     if low > high:
-        raise FieldError(
-            f"has the range {item!r}, which runs backwards; write low-high, and split "
-            f"a range that wraps around into a list (e.g. 22-23,0-2)"
-        )
-    return range(low, high + 1, _step(spec, match["step"], item))
+        return _wrapped(spec, low, high, step)
+    return range(low, high + 1, step)
+
+
+def _wrapped(spec: FieldSpec, low: int, high: int, step: int) -> list[int]:
+    """A range that wraps around, as cronie and Quartz read it: ``22-2`` is 22, 23, 0, 1,
+    2; ``FRI-SUN`` is Friday, Saturday, Sunday; a step counts on across the wrap."""
+    first, last = (0, 6) if spec is DAY_OF_WEEK else (spec.low, spec.high)
+    cycle = [*range(low, last + 1), *range(first, high + 1)]
+    return cycle[::step]
 
 
 def _expand_hashed(spec: FieldSpec, item: str, match: re.Match[str], job_name: str) -> range:

@@ -56,6 +56,14 @@ def nearest_weekday(day: date, target: int) -> bool:
     return day == wanted
 
 
+def last_weekday(day: date) -> date:
+    """Quartz's ``LW``: the last Monday-Friday of the month."""
+    last = day.replace(day=last_day(day))
+    while last.weekday() >= 5:
+        last -= timedelta(days=1)
+    return last
+
+
 DAY_RULES: list[tuple[str, Callable[[date], bool]]] = [
     ("0 12 29 2 *", lambda d: (d.month, d.day) == (2, 29)),
     ("0 12 L * *", lambda d: d.day == last_day(d)),
@@ -84,6 +92,29 @@ DAY_RULES: list[tuple[str, Callable[[date], bool]]] = [
     ("0 12 */2 * 1", lambda d: d.day % 2 == 1 and weekday(d) == 1),
     ("0 12 13 * */5", lambda d: d.day == 13 and weekday(d) in (0, 5)),
     ("0 12 * * 1", lambda d: weekday(d) == 1),
+    # What cronie and Quartz accept beyond that: ranges that wrap, '?', LW, and L, W and #
+    # inside lists.
+    ("0 12 * * FRI-SUN", lambda d: weekday(d) in (5, 6, 0)),
+    ("0 12 * * SAT-MON/2", lambda d: weekday(d) in (6, 1)),
+    ("0 12 28-2 * *", lambda d: d.day >= 28 or d.day <= 2),
+    ("0 12 * NOV-FEB 1", lambda d: d.month in (11, 12, 1, 2) and weekday(d) == 1),
+    ("0 12 ? * MON", lambda d: weekday(d) == 1),
+    ("0 12 15 * ?", lambda d: d.day == 15),
+    ("0 12 LW * *", lambda d: d == last_weekday(d)),
+    ("0 12 LW * ?", lambda d: d == last_weekday(d)),
+    ("0 12 1,15W,L * *", lambda d: d.day in (1, last_day(d)) or nearest_weekday(d, 15)),
+    ("0 12 1W,LW * *", lambda d: nearest_weekday(d, 1) or d == last_weekday(d)),
+    ("0 12 * * MON,FRI#3", lambda d: weekday(d) == 1 or (weekday(d), (d.day - 1) // 7) == (5, 2)),
+    ("0 12 * * 1,5L", lambda d: weekday(d) == 1 or (weekday(d) == 5 and d.day + 7 > last_day(d))),
+    (
+        "0 12 LW * 1#1,SUN",
+        lambda d: d == last_weekday(d) or weekday(d) == 0 or (weekday(d) == 1 and d.day <= 7),
+    ),
+    (
+        "0 12 */10 * 2L,5",
+        lambda d: d.day in (1, 11, 21, 31)
+        and (weekday(d) == 5 or (weekday(d) == 2 and d.day + 7 > last_day(d))),
+    ),
 ]
 
 
@@ -94,15 +125,19 @@ def test_days_over_three_years_including_a_leap_year(
     assert fire_days(expression) == days_where(predicate)
 
 
-def test_times_within_a_day() -> None:
-    trigger = CronTrigger("*/20 9-10 * * *")
-    after, found = START, []
-    for _ in range(7):
+def fire_times(expression: str, count: int, after: datetime = START) -> list[str]:
+    """The next ``count`` fires after ``after``, as ``day hour:minute`` (UTC)."""
+    trigger, found = CronTrigger(expression), []
+    for _ in range(count):
         fire = trigger.next_fire_time(after)
         assert fire is not None
         found.append(fire.strftime("%d %H:%M"))
         after = fire
-    assert found == [
+    return found
+
+
+def test_times_within_a_day() -> None:
+    assert fire_times("*/20 9-10 * * *", 7) == [
         "01 09:00",
         "01 09:20",
         "01 09:40",
@@ -110,6 +145,21 @@ def test_times_within_a_day() -> None:
         "01 10:20",
         "01 10:40",
         "02 09:00",
+    ]
+
+
+def test_a_range_of_hours_or_minutes_wraps_around_midnight() -> None:
+    # 50-5/5 is 50, 55, 0, 5; 22-1 is 22, 23, 0, 1
+    assert fire_times("50-5/5 22-1 * * *", 9, START - timedelta(microseconds=1)) == [
+        "01 00:00",
+        "01 00:05",
+        "01 00:50",
+        "01 00:55",
+        "01 01:00",
+        "01 01:05",
+        "01 01:50",
+        "01 01:55",
+        "01 22:00",
     ]
 
 
@@ -230,16 +280,15 @@ def test_hashed_fields_do_not_depend_on_the_process() -> None:
         ("* * * * 8", "day of week (field 5) has 8, out of range; day of week accepts 0-7"),
         ("60 * * * * *", "second (field 1) has 60, out of range; second accepts 0-59"),
         ("0 60 * * * *", "minute (field 2) has 60"),
-        ("5-1 * * * *", "minute (field 1) has the range '5-1', which runs backwards"),
-        ("* * * * FRI-MON", "day of week (field 5) has the range 'FRI-MON', which runs backwards"),
         ("* * * JANUARY *", "month (field 4) has the unknown name 'JANUARY'; month accepts 1-12"),
         ("* * * * FUN", "day of week (field 5) has the unknown name 'FUN'"),
         ("*/0 * * * *", "minute (field 1) has the step '0' in '*/0'; a step is a number 1-60"),
         ("* * * * 1#6", "day of week (field 5) has '1#6': the number after '#' is which week"),
-        ("* * 1,15W * *", "day of month (field 3) has '15W' in a list"),
-        ("* * * * 1,5L", "day of week (field 5) mixes plain days with '#' or 'L' items"),
         ("1,,2 * * * *", "minute (field 1) has an empty item"),
         ("? * * * *", "minute (field 1) has '?', which is not a number"),
+        ("* * ?,1 * *", "day of month (field 3) has '?', which is not a number"),
+        ("* * 32W * *", "day of month (field 3) has 32, out of range"),
+        ("* * * * 8L", "day of week (field 5) has 8, out of range"),
         ("* * *", "expected 5 fields (minute hour day-of-month month day-of-week), or 6 with"),
         ("* * * * * * *", "or a macro such as @daily; got 7"),
         ("", "got 0"),

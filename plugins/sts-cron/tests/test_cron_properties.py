@@ -36,8 +36,12 @@ def fields(draw: st.DrawFn, low: int, high: int, names: list[str] | None = None)
     texts, values = [], set()
     for _ in range(draw(st.integers(1, 3))):
         first = draw(st.integers(low, high))
-        last = draw(st.integers(first, high))
+        # A range may wrap around (22-2, FRI-MON), as cronie and Quartz read it.
+        last = draw(st.integers(low, high))
         step = draw(st.integers(1, 5))
+        span = list(range(first, last + 1))
+        if first > last:
+            span = [*range(first, high + 1), *range(low, last + 1)]
 
         def name(value: int) -> str:
             named = names is not None and draw(st.booleans())
@@ -49,10 +53,10 @@ def fields(draw: st.DrawFn, low: int, high: int, names: list[str] | None = None)
             values.add(first)
         elif shape == "range":
             texts.append(f"{name(first)}-{name(last)}")
-            values.update(range(first, last + 1))
+            values.update(span)
         else:
             texts.append(f"{name(first)}-{name(last)}/{step}")
-            values.update(range(first, last + 1, step))
+            values.update(span[::step])
     return Field(",".join(texts), frozenset(values))
 
 

@@ -7,12 +7,13 @@ import signal
 import sts
 
 
-class CommandSetupError(sts.PermanentError):
+class CommandSetupError(sts.SetupError):
     """The command could not be started: a missing executable, a bad working directory, a
     secret that cannot be resolved.
 
-    It is a ``PermanentError``, so the run is not retried: retrying at once rarely fixes a
-    missing file, and the job's next fire tries again anyway.
+    It is a ``SetupError`` (a ``PermanentError``), so the run is not retried: retrying at
+    once rarely fixes a missing file, and the job's next fire tries again anyway; and the
+    log gets one line a fire, not a traceback.
     """
 
 

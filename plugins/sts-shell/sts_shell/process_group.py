@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
+
+import sts
 
 #: How long to wait for a group to vanish after SIGKILL, which nothing can ignore, before
 #: giving up (a process stuck in the kernel, in "D" state, outlives any signal).
@@ -19,39 +20,8 @@ _MAX_POLL = 0.05
 
 
 def group_members(pgid: int) -> list[int]:
-    """The pids of the group's processes that still run.
-
-    Zombies do not count: a grandchild orphaned in a container whose init never reaps
-    stays a zombie forever, and waiting for it would always take the whole grace period.
-    """
-    if sys.platform.startswith("linux"):
-        return _live_members_from_proc(pgid)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return []
-    except PermissionError:  # someone else's process joined the group: it exists
-        pass
-    return [pgid]
-
-
-def _live_members_from_proc(pgid: int) -> list[int]:
-    members = []
-    with os.scandir("/proc") as entries:
-        for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as file:
-                    stat = file.read()
-            except OSError:  # exited meanwhile
-                continue
-            # The name (field 2) is in parentheses and may hold spaces or parentheses:
-            # the fields after the last ')' are state, ppid, pgrp, ...
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                members.append(int(entry.name))
-    return members
+    """The pids of the group's processes that still run (zombies do not count)."""
+    return sts.process_group_members(pgid)
 
 
 def signal_group(pgid: int, signum: int) -> bool:

@@ -30,7 +30,8 @@ from .options import (
     parse_success_codes,
     substitute_placeholders,
 )
-from .output import CommandProtocol, LineLogger, OutputTail
+from .output import UTF8_WIDTH, CommandProtocol, LineLogger, OutputTail
+from .parent_death import die_with_parent
 from .process_group import KILL_WAIT, group_members, signal_group, stop_group
 
 logger = logging.getLogger("sts.shell")
@@ -70,6 +71,9 @@ class ShellTask(sts.Task):
     :param stdin: text written to the command's standard input (``${secret:NAME}`` is
         resolved); ``/dev/null`` when ``None``.
     :param output_limit: bytes of stdout and of stderr kept in the run record (``"64KiB"``).
+    :param log_limit: bytes of stdout and of stderr logged per run (``"1MiB"``); what a
+        flooding command prints beyond it is counted and summarised in one log line
+        (``... 198 MiB more not logged``), so one job cannot fill (or rotate away) the logs.
     :param kill_grace: how long the process group has to exit after SIGTERM before
         SIGKILL (``"10s"``).
     :param name: the task's name; the program's name by default.
@@ -87,6 +91,7 @@ class ShellTask(sts.Task):
         success_codes: str | Iterable[int] = (0,),
         stdin: str | None = None,
         output_limit: int | str = "64KiB",
+        log_limit: int | str = "1MiB",
         kill_grace: str | float | timedelta = "10s",
         name: str | None = None,
     ) -> None:
@@ -102,6 +107,7 @@ class ShellTask(sts.Task):
             raise ValueError(f"invalid stdin {stdin!r}: expected text")
         self.stdin = stdin
         self.output_limit = parse_size(output_limit, what="output_limit")
+        self.log_limit = parse_size(log_limit, what="log_limit")
         self.kill_grace = sts.parse_duration(kill_grace, what="kill_grace")
 
     @property
@@ -132,15 +138,22 @@ class ShellTask(sts.Task):
         mask = sts.redact  # hides every secret resolved so far, these ones included
         arguments, program = self._program(facts, env)
         job, run_id = facts["job"], facts["run_id"]
-        stdout, stderr = OutputTail(self.output_limit), OutputTail(self.output_limit)
+        # Every secret this run uses is resolved by now: the margin covers them all.
+        margin = sts.redaction_margin() * UTF8_WIDTH
+        stdout = OutputTail(self.output_limit, margin)
+        stderr = OutputTail(self.output_limit, margin)
+        limits = {"log_limit": self.log_limit, "kept": self.output_limit}
         protocol = CommandProtocol(
             {
-                1: (stdout, LineLogger(logger, "stdout", job, run_id, mask)),
-                2: (stderr, LineLogger(logger, "stderr", job, run_id, mask)),
+                1: (stdout, LineLogger(logger, "stdout", job, run_id, mask, **limits)),
+                2: (stderr, LineLogger(logger, "stderr", job, run_id, mask, **limits)),
             }
         )
         transport = await self._spawn(protocol, arguments, program, env, stdin_data)
         pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
+        # Recorded until the group is gone: if the scheduler dies first, a guard process
+        # (or the next scheduler, before its first fire) kills the group.
+        sts.track_process_group(pgid, run_id=run_id, job=job)
         logger.debug("job=%s run=%s: started %s (pid %d)", job, run_id, self.display, pgid)
         try:
             try:
@@ -152,6 +165,7 @@ class ShellTask(sts.Task):
                 raise
             returncode = transport.get_returncode()
         finally:
+            sts.untrack_process_group(pgid)
             transport.close()
             if run is not None:
                 for key, tail in (("stdout", stdout), ("stderr", stderr)):
@@ -228,6 +242,7 @@ class ShellTask(sts.Task):
                 cwd=self.cwd,
                 env=env,
                 process_group=0,  # its own group, so that stopping it reaches every child
+                preexec_fn=die_with_parent(),
             )
         except OSError as error:
             raise CommandSetupError(

@@ -34,9 +34,11 @@ class CountingHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.count = 0
         self.first: list[logging.LogRecord] = []
+        self.last: logging.LogRecord | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         self.count += 1
+        self.last = record
         if len(self.first) < 3:
             self.first.append(record)
 
@@ -88,8 +90,14 @@ def test_100_mib_of_output_keeps_the_tail_with_bounded_memory(
     assert header == f"[{total - 65536} earlier bytes not kept]"
     assert len(tail) == 65536
     assert tail.endswith("x" * 4095 + "\nTHE END\n")
-    # Every line went to the log, tagged with the job and the run.
-    assert counting_handler.count == 25601
+    # The first MiB (log_limit) went to the log, tagged with the job and the run; the rest
+    # is one line that says how much more there was.
+    assert counting_handler.count == MIB // 4096 + 1
+    assert counting_handler.last is not None
+    assert counting_handler.last.getMessage() == (
+        f"job={task.name} run={record.run_id} stdout: ... 99 MiB more not logged "
+        f"(log_limit 1.0 MiB), kept the last 64 KiB in the run record"
+    )
     first = counting_handler.first[0]
     assert first.getMessage() == f"job={task.name} run={record.run_id} stdout: {'x' * 4095}"
     assert (first.job, first.run_id, first.stream) == (task.name, record.run_id, "stdout")  # type: ignore[attr-defined]

@@ -6,20 +6,20 @@ import argparse
 
 from .context import CommandContext
 from .errors import JOB_FAILED, OK
-from .show import duration_text, instant_text, one_line, zone_named
+from .show import duration_text, instant_text, one_line, printable, zone_named
 
 
 def trigger(args: argparse.Namespace) -> int:
     context = CommandContext(args)
     if not args.wait:
         context.must_ask("trigger", job=args.job)
-        print(f"started a run of {args.job}")
+        print(f"started a run of {printable(args.job)}")
         return OK
     # No timeout: the answer comes when the run ends, however long it takes.
     answer = context.must_ask("trigger", job=args.job, wait=True, timeout=None)
     run = answer["run"]
     outcome = run["outcome"]
-    line = f"{args.job}: {outcome} in {duration_text(run.get('duration'))}"
+    line = f"{printable(args.job)}: {outcome} in {duration_text(run.get('duration'))}"
     if run.get("error"):
         line += f": {one_line(run['error'])}"
     print(line)
@@ -30,10 +30,10 @@ def _paused_or_resumed(args: argparse.Namespace, command: str) -> int:
     context = CommandContext(args)
     row = context.must_ask(command, job=args.job)["job"]
     if row.get("paused"):
-        print(f"{row['name']} is paused")
+        print(f"{printable(row['name'])} is paused")
     else:
         when = instant_text(row.get("next_fire"), zone_named(row.get("timezone")))
-        print(f"{row['name']} is active; next fire {when}")
+        print(f"{printable(row['name'])} is active; next fire {when}")
     return OK
 
 

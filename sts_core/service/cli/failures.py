@@ -37,9 +37,17 @@ def _expected_types() -> tuple[type[BaseException], ...]:
     from ...secrets import SecretError
     from ..config import ConfigError
     from ..control.server import ControlSocketInUse
+    from ..paths import RuntimeDirectoryError
     from ..sqlite_store import StateStoreError
 
-    return (ConfigError, PluginError, StateStoreError, SecretError, ControlSocketInUse)
+    return (
+        ConfigError,
+        PluginError,
+        StateStoreError,
+        SecretError,
+        ControlSocketInUse,
+        RuntimeDirectoryError,
+    )
 
 
 def expected_failure(error: BaseException) -> tuple[str, int] | None:

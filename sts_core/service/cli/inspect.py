@@ -15,6 +15,7 @@ from .show import (
     instant_text,
     one_line,
     print_json,
+    printable,
     table,
     zone_named,
 )
@@ -140,7 +141,8 @@ def show_plan(args: argparse.Namespace) -> int:
         if index:
             print()
         paused = " (paused: these fires wait for `sts resume`)" if row.get("paused") else ""
-        print(f"{row['name']}: {row['schedule']}, in {row.get('timezone') or 'local time'}{paused}")
+        heading = f"{row['name']}: {row['schedule']}, in {row.get('timezone') or 'local time'}"
+        print(printable(heading) + paused)
         if not fires:
             print("  no upcoming fires")
             continue

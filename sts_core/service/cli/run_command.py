@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 #: The command whose front end ``--tui`` attaches: the terminal UI of the plugin sts-tui.
 FRONT_END = "tui"
 
+NOTHING_TO_RUN = (
+    "no config file and no jobs: nothing to run. Give a config file (sts run sts.ini), "
+    "put one at ./sts.ini, or point STS_CONFIG at one; see sts demo for an example"
+)
+
 _PYTHON_OBJECT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
@@ -79,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
                 f"two config files given ({target} and --config {args.config}): give one"
             )
         context = CommandContext(args, config_path=target)
+        if context.config.path is None and not context.config.job_names:
+            # Idling forever with nothing to do helps nobody who forgot the file's name.
+            raise CommandError(NOTHING_TO_RUN)
         scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
     try:
         if args.tui:

@@ -85,10 +85,23 @@ class Config:
         setting = self.settings.get(section, key.lower())
         return "unset" if setting is None else setting.origin
 
+    @property
+    def zone_problem(self) -> str | None:
+        """Why the machine's zone, which this configuration uses, is UTC or in doubt."""
+        if self.timezone is not None:
+            return None
+        from ...timezones import local_zone
+
+        return local_zone().problem
+
     def render(self) -> str:
-        """``sts config``: every effective value with its origin; secrets redacted."""
+        """``sts config``: every effective value with its origin; secrets redacted; the
+        warnings (a plain-text secret, an unknown machine zone) as comments on top."""
         where = str(self.path) if self.path else "no config file (defaults only)"
-        return render_settings(self.settings, f"effective configuration; file: {where}")
+        warnings = [*self.warnings, *([self.zone_problem] if self.zone_problem else [])]
+        return render_settings(
+            self.settings, f"effective configuration; file: {where}", warnings=warnings
+        )
 
     def jobs(self, *, scheduler: TaskScheduler | None = None) -> list[JobSpec]:
         """Every job, checked: its task built, its schedule and policies validated.
@@ -227,5 +240,6 @@ class Config:
             arguments["max_workers"] = int(workers)
         arguments.update(scheduler_options)
         scheduler = TaskScheduler(**arguments)
+        scheduler.config_file = self.path
         self._schedule(scheduler, specs)
         return scheduler

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ...secrets import REDACTED, has_secret, looks_secret, redact
+from collections.abc import Sequence
+
+from ...secrets import REDACTED, has_secret, looks_secret, redact, redact_embedded
 from .layers import Settings
 from .schema import OPEN_SECTIONS, SECTIONS
 
@@ -11,18 +13,20 @@ ORIGIN_COLUMN = 40
 
 
 def shown(key: str, value: str) -> str:
-    """A value as ``sts config`` shows it: a plain-text secret is redacted; a reference
-    (``${secret:NAME}``) is shown, since it only names the secret."""
+    """A value as ``sts config`` shows it: a plain-text secret is redacted, under a
+    secret-like key or a secret-like name inside the value (``env = PGPASSWORD=...``); a
+    reference (``${secret:NAME}``) is shown, since it only names the secret."""
     if looks_secret(key) and value.strip() and not has_secret(value):
         return REDACTED
-    return redact(value)
+    return redact(redact_embedded(value))
 
 
-def render_settings(settings: Settings, header: str) -> str:
-    """INI text: valid to read back, each value followed by ``; <origin>``."""
+def render_settings(settings: Settings, header: str, *, warnings: Sequence[str] = ()) -> str:
+    """INI text: valid to read back, each value followed by ``; <origin>``, the
+    ``warnings`` as ``# warning:`` comments under the header."""
     order = [name for name in (*SECTIONS, *OPEN_SECTIONS) if name in settings.sections]
     order += [name for name in settings.sections if name not in order]
-    lines = [f"# {header}"]
+    lines = [f"# {header}", *(f"# warning: {warning}" for warning in warnings)]
     for section in order:
         keys = settings.sections[section]
         if not keys:

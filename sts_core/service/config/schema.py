@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...booleans import BOOLEAN_FORMS
-from ...durations import ACCEPTED_FORMS, parse_duration
+from ...durations import DurationError, duration_problem, parse_duration
 from ...notify_policy import NotifyPolicy
 from ...suggest import did_you_mean
 from ...timezones import resolve_timezone
@@ -67,8 +67,8 @@ def _word(text: str) -> None:
 def _duration(text: str) -> None:
     try:
         parse_duration(text)
-    except ValueError:
-        raise ValueError(f"expected a duration: {ACCEPTED_FORMS}") from None
+    except DurationError as error:
+        raise ValueError(duration_problem(error)) from None
 
 
 def _workers(text: str) -> None:

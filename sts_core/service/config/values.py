@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import booleans
 from ...booleans import BOOLEAN_FORMS
-from ...durations import ACCEPTED_FORMS, parse_duration
+from ...durations import ACCEPTED_FORMS, DurationError, duration_problem, parse_duration
 from ...secrets import has_secret
 
 _NONE = {"", "none"}
@@ -99,7 +99,9 @@ def _convert(text: str, annotation: Any) -> Any:
         try:
             seconds = parse_duration(text)
             return timedelta(seconds=seconds)
-        except (ValueError, OverflowError):
+        except DurationError as error:
+            raise ValueError(duration_problem(error)) from None
+        except OverflowError:
             raise ValueError(f"expected a duration: {ACCEPTED_FORMS}") from None
     if isinstance(annotation, type) and issubclass(annotation, PurePath):
         if not text.strip():

@@ -173,25 +173,21 @@ class ControlCommands:
         count = arguments.whole("count", 10, 1, MAX_PLAN)
         since = arguments.instant("since") or self.scheduler.clock.now()
         zone = job.timezone or self.scheduler.timezone
-        fires: list[dict[str, Any]] = []
-        previous_offset = since.astimezone(zone).utcoffset()
-        for fire in job.upcoming(since, count):
-            local = fire.astimezone(zone)
-            offset = local.utcoffset()
-            fires.append(
-                {
-                    "utc": instant(fire),
-                    "local": local.isoformat(),
-                    "dst": bool(local.dst()),
-                    "offset_changed": offset != previous_offset,
-                }
-            )
-            previous_offset = offset
+        try:
+            fires = _planned_fires(job.upcoming(since, count), since, zone)
+            since_utc = instant(since)
+        except (OverflowError, ValueError):
+            # datetime ends at 9999-12-31: a schedule cannot be followed past the calendar.
+            raise ControlError(
+                "out_of_range",
+                f"no fire time can be computed after {since.isoformat()}: the calendar ends "
+                f"at 9999-12-31; give an earlier 'since'",
+            ) from None
         return {
             "job": job.name,
             "schedule": job.schedule,
             "timezone": zone_name(zone),
-            "since": instant(since),
+            "since": since_utc,
             "fires": fires,
         }
 
@@ -235,3 +231,22 @@ class ControlCommands:
             "lateness_p99": self.stats.lateness_p99(),
             "lateness_recent": self.stats.recent_lateness(),
         }
+
+
+def _planned_fires(upcoming: list[datetime], since: datetime, zone: tzinfo) -> list[dict[str, Any]]:
+    """The fires as ``plan`` shows them: UTC, local time, and where the offset changes."""
+    fires: list[dict[str, Any]] = []
+    previous_offset = since.astimezone(zone).utcoffset()
+    for fire in upcoming:
+        local = fire.astimezone(zone)
+        offset = local.utcoffset()
+        fires.append(
+            {
+                "utc": instant(fire),
+                "local": local.isoformat(),
+                "dst": bool(local.dst()),
+                "offset_changed": offset != previous_offset,
+            }
+        )
+        previous_offset = offset
+    return fires

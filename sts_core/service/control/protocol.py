@@ -10,6 +10,7 @@ Every message is one JSON object on one line (UTF-8, ``\\n``-terminated). A requ
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,19 @@ if TYPE_CHECKING:
 #: Bumped when a change would break an existing client; additions keep the number.
 PROTOCOL_VERSION = 1
 
-#: The longest line either side accepts (a ``jobs`` answer for 10,000 jobs is ~3 MB).
+#: The longest line a client accepts (a ``jobs`` answer for 10,000 jobs is ~3 MB).
 MAX_LINE = 64 * 1024 * 1024
+#: The longest request line the scheduler accepts: requests are small, answers are not.
+MAX_REQUEST_LINE = 1024 * 1024
+#: Bytes of unfinished request lines the scheduler holds for all clients together; beyond
+#: it, a line is refused (``overloaded``) rather than letting hostile clients grow memory.
+MAX_BUFFERED_REQUESTS = 64 * 1024 * 1024
+#: How deeply a request's arrays and objects may nest.
+MAX_DEPTH = 32
+#: The most digits an integer in a request may have (a 64-bit number has at most 19).
+MAX_INTEGER_DIGITS = 19
+#: The longest request id (text) the scheduler echoes back.
+MAX_ID_LENGTH = 256
 
 COMMANDS = (
     "hello",
@@ -59,15 +71,83 @@ def encode(message: dict[str, Any]) -> bytes:
 def decode(line: bytes) -> dict[str, Any]:
     """One line of JSON as a message.
 
-    :raises ControlError: ``bad_request`` when the line is no JSON object.
+    :raises ControlError: ``bad_request`` when the line is no JSON object, ``bad_number``
+        for ``NaN``, ``Infinity`` or an integer of more than 19 digits, ``too_deep`` for
+        arrays and objects nested more than 32 levels.
     """
     try:
-        message = json.loads(line)
+        message = json.loads(
+            line, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ControlError("bad_request", f"the line is not valid JSON: {error}") from None
+    except RecursionError:
+        # The C parser gives up near Python's recursion limit, before any depth check of ours.
+        raise _too_deep() from None
     if not isinstance(message, dict):
         raise ControlError("bad_request", "each line must be one JSON object")
+    _check_depth(message)
     return message
+
+
+def request_id(message: dict[str, Any]) -> str | int | None:
+    """The request's ``id``, which the answer echoes: text, a whole number, or absent.
+
+    :raises ControlError: ``bad_request`` for any other id (a fraction, an object, ...).
+    """
+    value = message.get("id")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_ID_LENGTH:
+        return value
+    raise ControlError(
+        "bad_request",
+        f"a request id must be text of at most {MAX_ID_LENGTH} characters or a whole "
+        f"number, got {type(value).__name__} {_shorten(repr(value))}",
+    )
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ControlError(
+            "bad_number",
+            f"the number {_shorten(text)} has {len(text.lstrip('-'))} digits; "
+            f"at most {MAX_INTEGER_DIGITS} are accepted",
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ControlError("bad_number", f"the number {_shorten(text)} is too large")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ControlError("bad_number", f"{text} is not a JSON number; use a finite number")
+
+
+def _check_depth(value: object) -> None:
+    # Iterative, so that the check itself cannot exhaust the stack.
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children: Any = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _too_deep() -> ControlError:
+    return ControlError(
+        "too_deep", f"the request nests arrays and objects more than {MAX_DEPTH} levels deep"
+    )
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def instant(value: datetime | None) -> str | None:

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .commands import ControlCommands, job_row
-from .protocol import EVENTS, MAX_LINE, ControlError, decode, encode, record_to_dict, run_to_dict
+from .protocol import (
+    EVENTS,
+    MAX_BUFFERED_REQUESTS,
+    MAX_REQUEST_LINE,
+    ControlError,
+    decode,
+    encode,
+    record_to_dict,
+    request_id,
+    run_to_dict,
+)
 from .stats import SchedulerStats
 
 if TYPE_CHECKING:
@@ -29,6 +39,25 @@ MAX_PENDING_BYTES = 16 * 1024 * 1024
 MAX_SOCKET_PATH = 107
 #: Stored runs read at start to show each job's last outcome.
 SEED_HISTORY = 10_000
+#: How much a connection reads at a time (and what its reader buffers before pausing).
+READ_CHUNK = 64 * 1024
+
+
+class _RequestBudget:
+    """Bytes of unfinished request lines held for all connections together."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.total:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
 
 
 class _Connection:
@@ -38,6 +67,8 @@ class _Connection:
         self.writer = writer
         self.events: frozenset[str] = frozenset()
         self.requests: set[asyncio.Task[None]] = set()
+        #: Set while the rest of a refused (too long) request line is being skipped.
+        self.skipping = False
 
     def send(self, line: bytes) -> None:
         if self.writer.is_closing():
@@ -63,6 +94,7 @@ class ControlServer:
         self._subscribers: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._inode: int | None = None
+        self._budget = _RequestBudget(MAX_BUFFERED_REQUESTS)
 
     async def start(self) -> None:
         # The listener goes first: the fire loop may fire while the socket is being bound.
@@ -72,7 +104,7 @@ class ControlServer:
         try:
             _clear_stale_socket(self.path)
             self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_LINE
+                self._serve, path=str(self.path), limit=READ_CHUNK
             )
             os.chmod(self.path, 0o600)
             self._inode = self.path.stat().st_ino
@@ -81,6 +113,7 @@ class ControlServer:
             if self._server is not None:
                 self._server.close()
             raise
+        self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
         logger.info("control socket listening on %s", self.path)
 
     async def __aenter__(self) -> ControlServer:
@@ -93,6 +126,8 @@ class ControlServer:
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
         self.scheduler.remove_listener(self._on_event)
+        if self.scheduler.control_path == str(self.path):
+            self.scheduler.control_path = None
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -164,20 +199,18 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = _Connection(writer)
         self._connections.add(connection)
+        line = bytearray()
         try:
             while True:
                 try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    connection.send(_error(None, "bad_request", "the line is too long"))
-                    break
+                    chunk = await reader.read(READ_CHUNK)
                 except ConnectionError:
                     break
-                if not line:
+                if not chunk:
                     break
-                if line.strip():
-                    self._dispatch(connection, line)
+                self._take_lines(connection, line, chunk)
         finally:
+            self._budget.give(len(line))
             self._connections.discard(connection)
             self._subscribers.discard(connection)
             for request in connection.requests:
@@ -186,11 +219,44 @@ class ControlServer:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
+    def _take_lines(self, connection: _Connection, line: bytearray, chunk: bytes) -> None:
+        """Add ``chunk`` to the connection's unfinished ``line``, dispatching each line it
+        completes. A line that grows beyond the limits is answered with an error and the rest
+        of it is skipped; the connection stays usable."""
+        start = 0
+        while start <= len(chunk):
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if connection.skipping:
+                pass
+            elif len(line) + len(piece) > MAX_REQUEST_LINE:
+                self._refuse_line(connection, line, "too_large", _TOO_LARGE)
+            elif not self._budget.take(len(piece)):
+                self._refuse_line(connection, line, "overloaded", _OVERLOADED)
+            else:
+                line += piece
+            if end < 0:
+                return
+            if not connection.skipping and line.strip():
+                self._dispatch(connection, bytes(line))
+            self._budget.give(len(line))
+            line.clear()
+            connection.skipping = False
+            start = end + 1
+
+    def _refuse_line(
+        self, connection: _Connection, line: bytearray, code: str, message: str
+    ) -> None:
+        connection.send(_error(None, code, message))
+        connection.skipping = True
+        self._budget.give(len(line))
+        line.clear()
+
     def _dispatch(self, connection: _Connection, line: bytes) -> None:
-        request_id: Any = None
+        identifier: str | int | None = None
         try:
             message = decode(line)
-            request_id = message.get("id")
+            identifier = request_id(message)
             command = message.get("command")
             if not isinstance(command, str):
                 raise ControlError("bad_request", "a request needs a 'command' string")
@@ -198,30 +264,30 @@ class ControlServer:
             if command in ("subscribe", "unsubscribe"):
                 # Answered inline, so the answer precedes the first event on the line.
                 connection.send(
-                    _answer(request_id, self._subscribe(connection, command, arguments))
+                    _answer(identifier, self._subscribe(connection, command, arguments))
                 )
                 return
         except ControlError as error:
-            connection.send(_error(request_id, error.code, error.message))
+            connection.send(_error(identifier, error.code, error.message))
             return
         task = asyncio.get_running_loop().create_task(
-            self._answer(connection, request_id, command, arguments)
+            self._answer(connection, identifier, command, arguments)
         )
         connection.requests.add(task)
         task.add_done_callback(connection.requests.discard)
 
     async def _answer(
-        self, connection: _Connection, request_id: Any, command: str, arguments: Any
+        self, connection: _Connection, identifier: str | int | None, command: str, arguments: Any
     ) -> None:
         try:
             result = await self.commands.handle(command, arguments)
         except ControlError as error:
-            connection.send(_error(request_id, error.code, error.message))
+            connection.send(_error(identifier, error.code, error.message))
         except Exception as error:  # a bug must not end the connection, let alone the server
             logger.exception("control command %r failed", command)
-            connection.send(_error(request_id, "internal", f"{type(error).__name__}: {error}"))
+            connection.send(_error(identifier, "internal", f"{type(error).__name__}: {error}"))
         else:
-            connection.send(_answer(request_id, result))
+            connection.send(_answer(identifier, result))
 
     def _subscribe(self, connection: _Connection, command: str, arguments: Any) -> dict[str, Any]:
         if command == "unsubscribe":
@@ -240,12 +306,22 @@ class ControlServer:
         return {"subscribed": sorted(connection.events)}
 
 
-def _answer(request_id: Any, result: dict[str, Any]) -> bytes:
-    return encode({"id": request_id, "ok": True, "result": result})
+_TOO_LARGE = (
+    f"the request line is longer than {MAX_REQUEST_LINE // 1024} KiB; it was skipped "
+    f"up to its end"
+)
+_OVERLOADED = (
+    f"the scheduler already holds {MAX_BUFFERED_REQUESTS // (1024 * 1024)} MiB of unfinished "
+    f"requests from its clients; this line was skipped up to its end: send it again later"
+)
 
 
-def _error(request_id: Any, code: str, message: str) -> bytes:
-    return encode({"id": request_id, "ok": False, "error": {"code": code, "message": message}})
+def _answer(identifier: str | int | None, result: dict[str, Any]) -> bytes:
+    return encode({"id": identifier, "ok": True, "result": result})
+
+
+def _error(identifier: str | int | None, code: str, message: str) -> bytes:
+    return encode({"id": identifier, "ok": False, "error": {"code": code, "message": message}})
 
 
 class ControlSocketInUse(RuntimeError):

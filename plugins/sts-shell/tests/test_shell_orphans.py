@@ -1,0 +1,179 @@
+"""No orphan commands: a command (and everything in its process group) does not outlive a
+scheduler killed with ``kill -9``, and a restarted scheduler never runs a job beside the
+copy a dead one left behind. Real ``sts run`` processes, real signals."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from cli_helpers import StsEnv, sts_environment, wait_for
+
+from sts_core.service.control import request
+from sts_core.service.process_groups import reap_orphaned_process_groups, start_time
+
+CONFIG = """
+[scheduler]
+name = orphans
+stop_grace = 1s
+timezone = UTC
+
+[job:long]
+type = shell
+shell = true
+command = echo $$ >> {pids}; sleep 300 & sleep 301 & wait
+schedule = every 1h
+overlap = skip
+"""
+
+
+def _members(pgid: int) -> list[int]:
+    members = []
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != "zombie":
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def _start(sts: StsEnv, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    pids = tmp_path / "pids"
+    config = sts.write("sts.ini", CONFIG.format(pids=pids))
+    process = sts.start("run", str(config))
+    wait_for(lambda: _answers(sts.socket("orphans")), what="the control socket", process=process)
+    return process, pids
+
+
+def _answers(path: Path) -> bool:
+    # A killed scheduler leaves its socket file: only an answer tells the new one is up.
+    try:
+        request(path, "hello")
+    except OSError:
+        return False
+    return True
+
+
+def _trigger_and_find_group(sts: StsEnv, pids: Path, count: int) -> int:
+    assert sts.run("trigger", "long").returncode == 0
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) == count, what="the pid")
+    pgid = int(pids.read_text().split()[-1])
+    _started_groups.append(pgid)
+    wait_for(lambda: len(_members(pgid)) == 3, what="the command and its two children")
+    return pgid
+
+
+_started_groups: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_sleeps_left_behind() -> Iterator[None]:
+    # When a test fails, what it proves has failed: its commands would run for 5 minutes.
+    yield
+    while _started_groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(_started_groups.pop(), signal.SIGKILL)
+
+
+def _guard_of(process: subprocess.Popen[str]) -> psutil.Process:
+    children = psutil.Process(process.pid).children()
+    [guard] = [child for child in children if "read ignored" in " ".join(child.cmdline())]
+    return guard
+
+
+def test_kill_9_of_the_scheduler_kills_the_whole_group_at_once(tmp_path: Path) -> None:
+    with sts_environment(tmp_path) as sts:
+        process, pids = _start(sts, tmp_path)
+        pgid = _trigger_and_find_group(sts, pids, 1)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        wait_for(lambda: not _members(pgid), timeout=10, what="the group to be killed")
+        registry = tmp_path / "data" / "sts" / "process-groups"
+        wait_for(lambda: not list(registry.glob("*.json")), what="the record to be removed")
+
+
+def test_a_restarted_scheduler_kills_the_leftover_before_it_runs_the_job_again(
+    tmp_path: Path,
+) -> None:
+    with sts_environment(tmp_path) as sts:
+        process, pids = _start(sts, tmp_path)
+        pgid = _trigger_and_find_group(sts, pids, 1)
+        guard = _guard_of(process)
+        # The worst case: the scheduler and its guard die together. The command itself
+        # dies with its parent (PR_SET_PDEATHSIG); its children stay, in its group.
+        guard.send_signal(signal.SIGKILL)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        time.sleep(0.5)
+        survivors = _members(pgid)
+        assert len(survivors) == 2, "the two sleeps outlive a scheduler and guard killed at once"
+        restarted, _ = _start(sts, tmp_path)
+        # A run asked for at once starts only after the leftover was killed.
+        second = _trigger_and_find_group(sts, pids, 2)
+        assert second != pgid
+        assert not _members(pgid), "the new copy runs beside the old one"
+        code, _, err = sts.stop(restarted)
+        assert code == 0, err
+    assert f"killed process group {pgid} of job=long" in err
+    assert not _members(second)
+
+
+def test_a_group_number_reused_by_another_program_is_left_alone(tmp_path: Path) -> None:
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    try:
+        registry = tmp_path / "registry"
+        registry.mkdir()
+        record = {
+            "owner_pid": dead_owner.pid,
+            "owner_start": 1,
+            "groups": [
+                # The same group number, but another start time and no STS_RUN_ID: the
+                # recorded group is gone and its number now belongs to someone else.
+                {"pgid": stranger.pid, "leader_start": 1, "run_id": "abc", "job": "long"}
+            ],
+        }
+        (registry / "1-1.json").write_text(json.dumps(record))
+        assert reap_orphaned_process_groups(registry) == []
+        assert stranger.poll() is None, "an unrelated process was killed"
+        assert not list(registry.iterdir())
+        # With the leader's true start time it is the recorded group: killed.
+        record["groups"][0]["leader_start"] = start_time(stranger.pid)  # type: ignore[index]
+        (registry / "1-1.json").write_text(json.dumps(record))
+        assert [group.pgid for group in reap_orphaned_process_groups(registry)] == [stranger.pid]
+        assert stranger.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_record_of_a_live_scheduler_is_left_alone(tmp_path: Path) -> None:
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        registry = tmp_path / "registry"
+        registry.mkdir()
+        me = os.getpid()
+        record = {
+            "owner_pid": me,
+            "owner_start": start_time(me),
+            "groups": [
+                {"pgid": stranger.pid, "leader_start": start_time(stranger.pid), "run_id": "x"}
+                | {"job": "long"}
+            ],
+        }
+        (registry / "me.json").write_text(json.dumps(record))
+        assert reap_orphaned_process_groups(registry) == []
+        assert stranger.poll() is None and (registry / "me.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()

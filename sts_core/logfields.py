@@ -1,0 +1,122 @@
+"""The facts of a log line as fields (``extra=``), so that a JSON sink carries ``job``,
+``run_id``, ``attempt``, ``outcome``, ``duration`` and ``fire_time`` as keys a log
+collector can query, not only inside the message; and the scheduler's start-up line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .records import RunContext, RunRecord
+
+if TYPE_CHECKING:
+    from .scheduler import TaskScheduler
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def run_started_fields(context: RunContext) -> dict[str, Any]:
+    """The fields of a ``run started`` line."""
+    return {
+        "event": "run_started",
+        "job": context.job,
+        "run_id": context.run_id,
+        "attempt": context.attempt,
+        "fire_time": _instant(context.fire_time),
+        "manual": context.manual,
+    }
+
+
+def run_record_fields(record: RunRecord, event: str = "run_finished") -> dict[str, Any]:
+    """The fields of a line about a finished run, or a missed or skipped fire."""
+    fields: dict[str, Any] = {
+        "event": event,
+        "job": record.job,
+        "run_id": record.run_id,
+        "attempt": record.attempt,
+        "outcome": str(record.outcome),
+        "duration": record.duration,
+        "fire_time": _instant(record.fire_time),
+    }
+    if record.error:
+        fields["error"] = record.error
+    if record.retry_at is not None:
+        fields["retry_at"] = _instant(record.retry_at)
+    if record.missed_count:
+        fields["missed_count"] = record.missed_count
+    return fields
+
+
+def job_fields(event: str, job: str, **facts: Any) -> dict[str, Any]:
+    """The fields of a line about one job that is no run (a fire computed, a misfire)."""
+    return {"event": event, "job": job, **facts}
+
+
+#: A debug line: the arguments of ``logger.debug`` (the message and its arguments), and
+#: its fields for ``extra=``.
+DebugLine = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def next_fire_line(job: str, fire: datetime | None, paused: bool) -> DebugLine:
+    """The trigger's decision: when the job fires next (or that it never does)."""
+    if fire is None:
+        return ("next fire: job=%s none (its trigger has ended)", job), job_fields(
+            "next_fire", job, next_fire=None
+        )
+    when = fire.isoformat()
+    state = " (paused)" if paused else ""
+    fields = job_fields("next_fire", job, next_fire=when, paused=paused)
+    return ("next fire: job=%s at %s%s", job, when, state), fields
+
+
+def fire_due_line(job: str, fire: datetime, now: float) -> DebugLine:
+    """A fire the loop found due, and how late it is."""
+    late = now - fire.timestamp()
+    fields = job_fields("fire_due", job, fire_time=fire.isoformat(), late=late)
+    return ("fire due: job=%s fire_time=%s late=%.3fs", job, fire.isoformat(), late), fields
+
+
+def misfire_line(
+    job: str, due: int, missed: int, grace: float | None, coalesce: bool, runs: int
+) -> DebugLine:
+    """The misfire rules' decision about fires found due together, or late."""
+    grace_text = "none" if grace is None else f"{grace:g}s"
+    fields = job_fields(
+        "misfire_decision",
+        job,
+        due=due,
+        missed=missed,
+        misfire_grace=grace,
+        coalesce=coalesce,
+        runs=runs,
+    )
+    message = (
+        "misfire decision: job=%s %d fire(s) due, %d missed (misfire_grace %s), "
+        "coalesce=%s: %d run(s) start"
+    )
+    return (message, job, due, missed, grace_text, coalesce, runs), fields
+
+
+def start_summary(scheduler: TaskScheduler) -> tuple[str, dict[str, Any]]:
+    """The start-up line: where the config, jobs, state and socket are, and the zone; so
+    that the first line of a log answers "which scheduler is this, and what does it run"."""
+    from .timezones import zone_label
+
+    store_path = getattr(scheduler.store, "path", None)
+    fields: dict[str, Any] = {
+        "event": "scheduler_started",
+        "scheduler": scheduler.name,
+        "config_file": None if scheduler.config_file is None else str(scheduler.config_file),
+        "jobs": len(scheduler.jobs),
+        "state_file": None if store_path is None else str(store_path),
+        "timezone": zone_label(scheduler.timezone),
+        "socket": scheduler.control_path,
+    }
+    message = (
+        f"scheduler {scheduler.name} started: config {fields['config_file'] or 'none'}, "
+        f"{fields['jobs']} jobs, state {fields['state_file'] or 'in memory'}, "
+        f"zone {fields['timezone']}, socket {fields['socket'] or 'none'}"
+    )
+    return message, fields
