@@ -14,13 +14,17 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from importlib import metadata
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
 from . import hookspecs
 from .suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from .triggers import Trigger
 
 #: The built-in plugins, registered before any entry point: the engine's, then the
 #: service's. Named, not imported, so that the engine does not depend on the service.
@@ -242,6 +246,49 @@ class Plugins:
     @property
     def notifiers(self) -> Registry[Callable[..., Any]]:
         return self.registry("notifiers")
+
+    def make_trigger(
+        self, trigger: object, *, timezone: tzinfo | None = None, job_name: str = ""
+    ) -> Trigger:
+        """A trigger from ``"<kind> <spec>"`` text (made by the trigger kind's plugin), a
+        trigger object (returned as is), or a function ``f(after) -> datetime | None``.
+
+        :param timezone: the zone of calendar specs; the machine's by default.
+        :param job_name: the job the trigger is for (some kinds use it, e.g. for jitter).
+        :raises ValueError: for text that names no kind or a bad spec.
+        :raises PluginError: for a kind no installed plugin provides.
+        """
+        # Imported here, not at the top: `sts --help` loads the plugins, not the triggers.
+        from .suggest import did_you_mean
+        from .timezones import resolve_timezone
+        from .triggers import FunctionTrigger
+
+        if isinstance(trigger, str):
+            kind, _, spec = trigger.strip().partition(" ")
+            registry = self.triggers
+            if kind not in registry:
+                if ("trigger kind", kind) in KNOWN_PLUGINS:
+                    raise PluginError(registry.missing_message(kind))
+                raise ValueError(
+                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
+                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
+                    f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
+                )
+            factory = registry.get(kind)
+            zone = timezone or resolve_timezone(None)
+            try:
+                made: Trigger = factory(spec.strip(), timezone=zone, job_name=job_name)
+            except ValueError as error:
+                raise ValueError(f"invalid schedule {trigger!r}: {error}") from None
+            return made
+        if hasattr(trigger, "next_fire_time"):
+            return trigger
+        if callable(trigger):
+            return FunctionTrigger(trigger)
+        raise TypeError(
+            f"invalid trigger {trigger!r}: expected a trigger object, a function "
+            f"f(after) -> datetime | None, or text like 'every 10s'"
+        )
 
     def _collect(self, hook_name: str, what: str, build: Callable[..., Any]) -> Registry[Any]:
         entries: dict[str, Registration[Any]] = {}

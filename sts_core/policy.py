@@ -14,7 +14,9 @@ from typing import Any
 
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
+from .importing import import_callable
 from .notify_policy import NO_NOTIFY, NotifyPolicy
+from .numbers import parse_whole_number
 from .suggest import did_you_mean
 from .timezones import resolve_timezone
 from .triggers import parse_instant
@@ -178,7 +180,7 @@ class JobPolicy:
             retry = retries
         else:
             retry = RetryPolicy(
-                retries=_whole_number("retries", retries),
+                retries=parse_whole_number(retries, what="retries"),
                 backoff=parse_duration(values.get("backoff", 1.0), what="backoff"),
                 max_backoff=parse_duration(values.get("max_backoff", 300.0), what="max_backoff"),
                 backoff_jitter=float(values.get("backoff_jitter", 0.1)),
@@ -245,18 +247,6 @@ def _unlimited(value: Any) -> Any:
     return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
 
-def _whole_number(key: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0") from None
-    if number < 0 or (isinstance(value, float) and value != number):
-        raise ValueError(f"invalid {key} {value!r}: expected a whole number >= 0")
-    return number
-
-
 def _positive(key: str, value: Duration) -> float:
     seconds = parse_duration(value, what=key)
     if seconds <= 0:
@@ -279,8 +269,6 @@ def _exception_types(value: object) -> tuple[type[BaseException], ...]:
     types = []
     for item in items:
         if isinstance(item, str):
-            from .task import import_callable
-
             item = import_callable(item if ":" in item else f"builtins:{item}")
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise ValueError(f"invalid retry_on {item!r}: expected exception types")

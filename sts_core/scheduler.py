@@ -33,15 +33,14 @@ from .events import Listener, Notifier
 from .job import Job
 from .logfields import fire_due_line, misfire_line, next_fire_line, start_summary
 from .notifications import Notifications
-from .plugins import KNOWN_PLUGINS, PluginError, Plugins, default_plugins
+from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner
 from .store import MemoryStore, StateStore
-from .suggest import did_you_mean
 from .task import FunctionTask, Task
 from .timezones import local_zone, resolve_timezone
-from .triggers import DateTrigger, FunctionTrigger, IntervalTrigger, Trigger
+from .triggers import DateTrigger, IntervalTrigger, Trigger
 
 __all__ = ["Job", "TaskScheduler"]
 
@@ -165,7 +164,7 @@ class TaskScheduler:
         #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
         #: scheduler built in Python keeps its history like one from a config file.
         self.has_default_store = store is None
-        self._plugins = plugins
+        self.plugins: Plugins = plugins if plugins is not None else default_plugins()
         self.stop_grace = parse_duration(stop_grace, what="stop_grace")
         self.control_socket = control_socket
         # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
@@ -201,12 +200,6 @@ class TaskScheduler:
         self._started_at: datetime | None = None
 
     # -- the registry -----------------------------------------------------------------------
-
-    @property
-    def plugins(self) -> Plugins:
-        if self._plugins is None:
-            self._plugins = default_plugins()
-        return self._plugins
 
     @property
     def tasks(self) -> list[Task]:
@@ -313,6 +306,7 @@ class TaskScheduler:
         trigger: Trigger | Callable[[datetime], datetime | None] | str,
         *,
         name: str | None = None,
+        job_policy: JobPolicy | None = None,
         **policy: Any,
     ) -> Job:
         """Schedule ``task`` on ``trigger`` and return the job.
@@ -325,8 +319,13 @@ class TaskScheduler:
             ``overlap``, ``misfire_grace``, ``coalesce``, ``jitter``, ``timezone``,
             ``start``, ``end``, ``paused``, ``backoff``, ...) and notification policies
             (``notify``, ``notify_on``, ``notify_interval``, ``notify_options``).
+        :param job_policy: instead of ``policy``, a policy built already with
+            ``JobPolicy.build(task, ...)`` (a config file's job is checked and built once).
         """
-        job_policy = JobPolicy.build(task, **policy)
+        if job_policy is None:
+            job_policy = JobPolicy.build(task, **policy)
+        elif policy:
+            raise TypeError(f"schedule takes job_policy or policies, not both: {sorted(policy)}")
         job: Job = self._call(self._schedule, task, trigger, name, job_policy)
         return job
 
@@ -334,7 +333,7 @@ class TaskScheduler:
         self._add_task(task, None)
         job_name = self._job_name(task, name)
         zone = policy.timezone or self.timezone
-        resolved = self.make_trigger(trigger, timezone=zone, job_name=job_name)
+        resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
         job = Job(job_name, task, resolved, policy)
         self.notifications.follow(job)
         self._jobs[job_name] = job
@@ -364,42 +363,6 @@ class TaskScheduler:
         if task.name not in self._jobs:
             return task.name
         return _fresh_name(self._jobs, self._next_job_suffix, task.name, "{}[{}]")
-
-    def make_trigger(
-        self, trigger: Any, *, timezone: tzinfo | None = None, job_name: str = ""
-    ) -> Trigger:
-        """A trigger from a trigger object, a function, or ``"<kind> <spec>"`` text.
-
-        :raises ValueError: for text that names no kind or a bad spec.
-        :raises sts.PluginError: for a kind no installed plugin provides.
-        """
-        if isinstance(trigger, str):
-            kind, _, spec = trigger.strip().partition(" ")
-            registry = self.plugins.triggers
-            if kind not in registry:
-                if ("trigger kind", kind) in KNOWN_PLUGINS:
-                    raise PluginError(registry.missing_message(kind))
-                raise ValueError(
-                    f"invalid schedule {trigger!r}: unknown kind {kind!r}"
-                    f"{did_you_mean(kind, registry)}: expected '<kind> <spec>' with kind one "
-                    f"of {', '.join(sorted(registry))}, e.g. 'every 10s'"
-                )
-            factory = registry.get(kind)
-            try:
-                made: Trigger = factory(
-                    spec.strip(), timezone=timezone or self.timezone, job_name=job_name
-                )
-            except ValueError as error:
-                raise ValueError(f"invalid schedule {trigger!r}: {error}") from None
-            return made
-        if hasattr(trigger, "next_fire_time"):
-            return trigger  # type: ignore[no-any-return]
-        if callable(trigger):
-            return FunctionTrigger(trigger)
-        raise TypeError(
-            f"invalid trigger {trigger!r}: expected a trigger object, a function "
-            f"f(after) -> datetime | None, or text like 'every 10s'"
-        )
 
     def schedule_at(self, task: Task, when: datetime | Duration, **policy: Any) -> Job:
         """Run ``task`` once at ``when`` (a datetime), or every ``when`` (a duration).

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from .plugins import Plugins, create_plugins, default_plugins
+from .secrets import forget_revealed, use_secret_providers
+from .service.logsinks import install_sinks
 from .virtual_time import VirtualClock, VirtualEventLoop
 
 
@@ -41,9 +43,6 @@ def _sts_process_state() -> Iterator[None]:
     """Undo STS's process-wide state after each test: the log handlers and level STS set
     on the ``sts`` logger, the secret providers, and the secret values it redacts."""
     yield
-    from .secrets import forget_revealed, use_secret_providers
-    from .service.logsinks import install_sinks
-
     install_sinks([], logging.NOTSET)
     logging.getLogger("sts").propagate = True
     use_secret_providers(None)

@@ -144,3 +144,14 @@ def test_did_you_mean_in_the_python_api_and_the_command_line(
     assert code == 2 and "invalid choice: 'hisotry' (did you mean 'history'?)" in err
     code, _, err = run_sts(capsys, "history", "--limt", "3")
     assert code == 2 and "--limt (did you mean '--limit'" in err
+
+
+def test_run_reports_a_scheduler_typo_together_with_the_jobs_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "sts.ini").write_text(BROKEN)
+    code, _, err = run_sts(capsys, "run")
+    assert code == 2
+    assert "[scheduler] timezon: unknown key" in err
+    assert "[job:a] type: no task type 'shel'" in err
+    assert "[job:b] retires: unknown option" in err

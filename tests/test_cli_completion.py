@@ -1,10 +1,10 @@
 """Shell completion of ``sts`` (argcomplete): commands, options, and the config's job
-names; loaded only while completing, so ``sts --help`` stays fast."""
+names; loaded only while completing, so ``sts --help`` stays fast
+(tests/test_cli_entry.py::test_help_loads_nothing_heavy)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,16 +54,3 @@ def test_completion_offers_commands_options_and_jobs(
         result = subprocess.run([str(STS)], cwd=sts.root, env=env, capture_output=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert sorted(out.read_text().replace("\013", " ").split()) == expected
-
-
-def test_help_does_not_import_argcomplete(tmp_path: Path) -> None:
-    probe = (
-        "import sys\n"
-        "from sts_core.service.cli import main\n"
-        "main(['--help'])\n"
-        "print('ARGCOMPLETE', 'argcomplete' in sys.modules)\n"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
-    assert "ARGCOMPLETE False" in loaded.stdout, loaded.stderr

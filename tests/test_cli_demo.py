@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import sts_environment, wait_for
 
 from sts_core.service.cli import demo
+from sts_core.service.cli.failures import BROKEN_PIPE
 
 
 def test_the_demo_answers_trigger_and_jobs_beside_another_config(tmp_path: Path) -> None:
@@ -63,3 +64,17 @@ def test_demo_lines_from_threads_and_the_loop_never_interleave(
     lines = out.getvalue().splitlines()
     assert len(lines) == 80
     assert all(line.endswith(" " + "x" * 40) and line.count("job") == 1 for line in lines)
+
+
+def test_the_demo_stops_when_its_reader_goes_away(tmp_path: Path) -> None:
+    # `sts demo | head -3`: once head has its lines, the demo must not run on unseen.
+    with sts_environment(tmp_path) as sts:
+        process = sts.start("demo")
+        assert process.stdout is not None and process.stderr is not None
+        while "Meanwhile" not in process.stdout.readline():
+            pass
+        process.stdout.close()
+        process.wait(timeout=30)
+        stderr = process.stderr.read()
+        assert process.returncode == BROKEN_PIPE, stderr
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import STS, sts_environment, wait_for
+from cli_helpers import sts_environment, wait_for
 
 from sts_core.service.cli.failures import BROKEN_PIPE, expected_failure
 
@@ -99,16 +99,10 @@ def test_a_bug_keeps_its_traceback() -> None:
 def test_a_closed_output_pipe_ends_quietly(tmp_path: Path, command: list[str]) -> None:
     with sts_environment(tmp_path) as sts:
         sts.write("sts.ini", CONFIG)
-        process = subprocess.Popen(
-            [str(STS), *command],
-            cwd=sts.root,
-            env=sts.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = sts.start(*command)
         assert process.stdout is not None and process.stderr is not None
         process.stdout.close()  # the reader is gone before the first line, like `head -0`
-        stderr = process.stderr.read().decode()
+        stderr = process.stderr.read()
         process.wait(timeout=60)
         assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
         assert "Exception ignored" not in stderr, stderr

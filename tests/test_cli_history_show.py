@@ -110,3 +110,20 @@ def test_history_uses_the_terminal_width_on_a_terminal(monkeypatch: pytest.Monke
     assert show.error_width(headers, rows) == 80 - 8
     monkeypatch.setattr("sys.stdout.isatty", lambda: False)
     assert show.error_width(headers, rows) is None
+
+
+def test_a_run_id_may_be_shortened_to_a_unique_start_or_end() -> None:
+    from sts_core.service.cli.errors import CommandError
+    from sts_core.service.cli.run_detail import find_attempts
+
+    runs = [
+        {"run_id": "abcd00000001", "attempt": 2},
+        {"run_id": "abcd00000001", "attempt": 1},
+        {"run_id": "abcd0000002a", "attempt": 1},
+    ]
+    assert [run["attempt"] for run in find_attempts(runs, "01")] == [1, 2]
+    assert find_attempts(runs, "2a")[0]["run_id"] == "abcd0000002a"
+    with pytest.raises(CommandError, match="is part of 2 run ids"):
+        find_attempts(runs, "abcd")
+    with pytest.raises(CommandError, match="no run 'ffff' is recorded"):
+        find_attempts(runs, "ffff")

@@ -5,6 +5,7 @@ in XDG dirs of the test's own."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,6 +138,28 @@ def test_history_reads_the_store(home: Path, capsys: pytest.CaptureFixture[str])
     assert "timed_out" in out and "timed out after 2.5s" in out and "2.5s" in out
     assert "2026-03-01 11:00:00 CET" in out  # 10:00 UTC, shown in the job's zone
     assert out.count("hourly") == 2
+
+
+def test_offline_reads_import_no_user_code(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The job's module exists only where the scheduler ran: sts jobs, plan and history
+    # read the config as text and still show the job and what it did.
+    (home / "sts.ini").write_text(CONFIG + """
+[job:report]
+type = python
+callable = only_on_the_server_x:report
+schedule = every 1d
+""")
+    with SQLiteStore(state_database("office"), flush_interval=None) as store:
+        store.record_run(RunRecord("r0", "report", T0, Outcome.SUCCEEDED, started_at=T0))
+    jobs = run_json(capsys, "jobs")
+    assert isinstance(jobs, list)
+    assert [row["name"] for row in jobs] == ["hourly", "launch", "report"]
+    assert jobs[2]["schedule"] == "every 1d" and jobs[2]["last_outcome"] == "succeeded"
+    runs = run_json(capsys, "history", "report")
+    assert isinstance(runs, list) and [run["run_id"] for run in runs] == ["r0"]
+    plan = run_json(capsys, "plan", "report", "--count", "2")
+    assert isinstance(plan, dict | list) and "only_on_the_server_x" not in json.dumps(plan)
+    assert "only_on_the_server_x" not in sys.modules
 
 
 def test_an_unknown_job_is_a_usage_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

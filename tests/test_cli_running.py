@@ -111,7 +111,7 @@ def test_run_refuses_what_is_no_scheduler(tmp_path: Path) -> None:
         assert "not a TaskScheduler" in wrong.stderr
         missing = sts.run("run", "nosuchmodule:scheduler")
         assert missing.returncode == 2
-        assert "cannot import the module 'nosuchmodule'" in missing.stderr
+        assert "cannot import 'nosuchmodule'" in missing.stderr
         for result in (wrong, missing):
             assert "Traceback" not in result.stderr
 

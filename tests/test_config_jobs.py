@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from config_helpers import Greeter, make_plugins, write_config
 
 import sts
@@ -191,3 +193,48 @@ def test_a_config_without_jobs_builds_an_empty_scheduler(tmp_path: Path) -> None
     path = write_config(tmp_path, "[scheduler]\nstate = memory\n")
     scheduler = load_config(path, environ={}, plugins=make_plugins()).build_scheduler()
     assert scheduler.jobs == []
+
+
+def test_each_job_is_compiled_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The schedule text is parsed once and the scheduler gets the built trigger and policy;
+    # configuration builds no scheduler of its own to parse with.
+    made: list[str] = []
+
+    class Counted:
+        @sts.hookimpl
+        def sts_register_triggers(self, register):  # type: ignore[no-untyped-def]
+            def counted(spec: str, **options: object) -> sts.IntervalTrigger:
+                made.append(spec)
+                return sts.IntervalTrigger(spec)
+
+            register("counted", counted)
+
+    built: list[str] = []
+    original = sts.TaskScheduler.__init__
+
+    def counting_init(self: sts.TaskScheduler, **options: Any) -> None:
+        built.append(options.get("name", "?"))
+        original(self, **options)
+
+    monkeypatch.setattr(sts.TaskScheduler, "__init__", counting_init)
+    path = write_config(
+        tmp_path,
+        """
+[job:a]
+type = greet
+who = Ada
+schedule = counted 10s
+retries = 2
+
+[job:b]
+type = greet
+who = Bob
+schedule = counted 20s
+""",
+    )
+    scheduler = load_config(path, environ={}, plugins=make_plugins(Counted())).build_scheduler(
+        store=MemoryStore()
+    )
+    assert sorted(made) == ["10s", "20s"]
+    assert len(built) == 1
+    assert scheduler.get_job("a").policy.retry.retries == 2

@@ -39,7 +39,7 @@ def test_a_module_beside_the_config_imports_from_anywhere(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    (job,) = load_config(project / "py.ini", environ={}).offline_scheduler().jobs
+    (job,) = load_config(project / "py.ini", environ={}).jobs()
     assert job.task.function() == "beside the config"  # type: ignore[attr-defined]
 
 
@@ -51,7 +51,7 @@ def test_the_config_directory_comes_before_the_current_one(
     package(tmp_path, "fh_both", "current directory")
     (project / "py.ini").write_text(CONFIG.format(module="fh_both"))
     monkeypatch.chdir(tmp_path)
-    (job,) = load_config(project / "py.ini", environ={}).offline_scheduler().jobs
+    (job,) = load_config(project / "py.ini", environ={}).jobs()
     assert job.task.function() == "config directory"  # type: ignore[attr-defined]
 
 
@@ -63,7 +63,7 @@ def test_the_current_directory_is_searched_too(
     package(tmp_path, "fh_cwd", "current directory")
     (project / "py.ini").write_text(CONFIG.format(module="fh_cwd"))
     monkeypatch.chdir(tmp_path)
-    (job,) = load_config(project / "py.ini", environ={}).offline_scheduler().jobs
+    (job,) = load_config(project / "py.ini", environ={}).jobs()
     assert job.task.function() == "current directory"  # type: ignore[attr-defined]
 
 
@@ -77,7 +77,7 @@ def test_a_missing_module_says_where_it_looked(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     with pytest.raises(ConfigError) as caught:
-        load_config(project / "py.ini", environ={}).offline_scheduler()
+        load_config(project / "py.ini", environ={}).jobs()
     text = str(caught.value)
     assert "No module named 'fh_nowhere'" in text
     assert f"looked in {project}, {elsewhere}" in text

@@ -15,10 +15,10 @@ from config_helpers import make_plugins, write_config
 
 import sts
 from sts_core.service.config import load_config
-from sts_core.service.logs import configure_logging
 from sts_core.service.logsinks import (
     JsonFormatter,
     TextFormatter,
+    configure_logging,
     console_sink,
     file_sink,
     install_sinks,

@@ -58,7 +58,7 @@ def sts_scheduler_lifespan(
     scheduler: TaskScheduler, main: bool
 ) -> AbstractAsyncContextManager[object] | None:
     if main:
-        from .logs import configure_logging
+        from .logsinks import configure_logging
 
         configure_logging()
     if not scheduler.control_socket:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from ..secrets import redact
-from .logs import TEXT_FORMAT
+from .logs import TEXT_FORMAT, parse_level
 from .paths import log_directory
 
 LogFormat = Literal["text", "json"]
 FORMATS = ("text", "json")
 #: Marks the handlers installed from a configuration, so reconfiguring replaces them.
 SINK_MARK = "_sts_sink"
-#: Marks the stderr handler ``sts_core.service.logs.configure_logging`` adds when there is none.
+#: Marks the stderr handler :func:`configure_logging` adds when there is none.
 DEFAULT_MARK = "_sts_default"
 
 _COLOURS = {
@@ -182,3 +182,25 @@ def install_sinks(handlers: Iterable[logging.Handler], level: int) -> None:
         setattr(handler, SINK_MARK, True)
         logger.addHandler(handler)
     logger.setLevel(level)
+
+
+def configure_logging(level: str | int | None = None) -> None:
+    """Set the ``sts`` logger's level (``LOG_LEVEL``, default INFO) and, when neither it
+    nor the root logger has a handler, add one that writes to stderr.
+
+    An application's own logging configuration is left alone, and so is one installed
+    from a config file's ``[logging]`` (its sinks are marked): that one already weighed
+    ``LOG_LEVEL`` against the file and the command line.
+    """
+    sts_logger = logging.getLogger("sts")
+    if level is None and any(getattr(h, SINK_MARK, False) for h in sts_logger.handlers):
+        return
+    if level is None:
+        level = os.environ.get("LOG_LEVEL", "INFO")
+    resolved = parse_level(level) if isinstance(level, str) else level
+    sts_logger.setLevel(resolved)
+    if not sts_logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(TextFormatter())  # redacts resolved secrets
+        setattr(handler, DEFAULT_MARK, True)  # a config's sinks replace it
+        sts_logger.addHandler(handler)

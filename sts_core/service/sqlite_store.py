@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import Duration, parse_duration
+from ..numbers import parse_whole_number
 from ..records import Outcome, RunContext, RunRecord
 from ..store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, is_failure
 
@@ -475,15 +476,6 @@ def _record_from_row(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
-def _whole_number(value: int | str, what: str) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"invalid {what} {value!r}: expected a whole number >= 0") from None
-    return value
-
-
 def open_sqlite_store(
     scheduler_name: str,
     *,
@@ -502,7 +494,7 @@ def open_sqlite_store(
         path = state_database(scheduler_name)
     return SQLiteStore(
         Path(path).expanduser(),
-        success_history=_whole_number(success_history, "success_history"),
-        failure_history=_whole_number(failure_history, "failure_history"),
+        success_history=parse_whole_number(success_history, what="success_history"),
+        failure_history=parse_whole_number(failure_history, what="failure_history"),
         flush_interval=flush_interval,
     )

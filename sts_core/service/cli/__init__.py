@@ -9,7 +9,6 @@ the reader of the output went away (``sts jobs | head -1``).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -54,9 +53,9 @@ def _plugin_commands() -> list[Any]:
 def _resolve(handler: str | Callable[[Any], int]) -> Callable[[Any], int]:
     if callable(handler):
         return handler
-    module_name, _, function = handler.partition(":")
-    resolved: Callable[[Any], int] = getattr(importlib.import_module(module_name), function)
-    return resolved
+    from ...importing import import_callable
+
+    return import_callable(handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

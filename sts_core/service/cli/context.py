@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from .errors import JOB_FAILED, CommandError
 
 if TYPE_CHECKING:
-    from ...scheduler import TaskScheduler
     from ...store import StateStore
     from ..config import Config
 
@@ -91,25 +90,19 @@ class CommandContext:
 
     # -- reading without a running scheduler ------------------------------------------------
 
-    def offline_scheduler(self) -> TaskScheduler:
-        """The scheduler the config describes, not started, opening no log file and no
-        state store."""
-        return self.config.offline_scheduler()
-
     def offline_store(self) -> StateStore | None:
         """The scheduler's stored state, or ``None`` when it has none yet.
 
-        Only the ``sqlite`` store is read this way: other stores are servers the running
-        scheduler answers for.
+        Only the ``sqlite`` store is read this way, and only when its file exists (reading
+        creates nothing): other stores are servers the running scheduler answers for.
         """
         config = self.config
         if (config.value("scheduler", "state") or "sqlite").strip() != "sqlite":
             return None
         from ..paths import state_database
-        from ..sqlite_store import SQLiteStore
 
         configured = (config.value("state", "path") or "").strip()
         path = Path(configured).expanduser() if configured else state_database(self.scheduler_name)
         if not path.is_file():
             return None
-        return SQLiteStore(path, flush_interval=None)
+        return config.open_store()

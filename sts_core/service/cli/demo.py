@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from itertools import count
 
 from .errors import OK
+from .failures import BROKEN_PIPE, silence_broken_stdout
 
 DEMO_NAME = "demo"
 
@@ -26,13 +28,24 @@ DEMO_NAME = "demo"
 #: one write per line keep their lines whole (print() writes the text and the newline
 #: separately, and another thread can write in between).
 _OUTPUT_LOCK = threading.Lock()
+#: Set when the reader of the output went away: the demo stops and exits with 141.
+_OUTPUT_GONE = threading.Event()
 
 
 def _say(job: str, text: str) -> None:
     line = f"{datetime.now():%H:%M:%S}  {job:<6} {text}\n"
     with _OUTPUT_LOCK:
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `sts demo | head -3`: nobody reads any more. Stop the way Ctrl-C does (a job
+            # cannot stop its own scheduler and wait for it); the command then ends with
+            # the broken pipe's exit code.
+            if not _OUTPUT_GONE.is_set():
+                _OUTPUT_GONE.set()
+                silence_broken_stdout()
+                os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _hello_job() -> Callable[[], None]:
@@ -59,7 +72,7 @@ async def slow() -> None:
 def run_demo(args: argparse.Namespace) -> int:
     from ...scheduler import TaskScheduler
     from ...task import FunctionTask
-    from ..logs import configure_logging
+    from ..logsinks import configure_logging
     from ..paths import state_database
     from ..sqlite_store import SQLiteStore
 
@@ -92,4 +105,4 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"\nstopped; see the runs with: sts history --name {name}", file=sys.stderr)
-    return OK
+    return BROKEN_PIPE if _OUTPUT_GONE.is_set() else OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import sys
@@ -38,24 +37,15 @@ def load_python_scheduler(target: str) -> TaskScheduler:
 
     :raises CommandError: when it cannot be imported or is no ``TaskScheduler``.
     """
+    from ...importing import import_object
     from ...scheduler import TaskScheduler
 
-    module_name, _, attribute = target.partition(":")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        found: object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise CommandError(
-            f"cannot import the module {module_name!r} of {target!r}: {error}"
-        ) from None
-    for part in attribute.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise CommandError(
-                f"the module {module_name!r} has no attribute {attribute!r} (from {target!r})"
-            ) from None
+        found = import_object(target)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     if not isinstance(found, TaskScheduler):
         raise CommandError(
             f"{target!r} is {type(found).__name__} {found!r}, not a TaskScheduler: point "
@@ -84,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
                 f"two config files given ({target} and --config {args.config}): give one"
             )
         context = CommandContext(args, config_path=target)
-        if context.config.path is None and not context.config.job_names:
+        # read_config: a typo in [scheduler] is reported with the jobs' problems, not alone
+        config = context.read_config()
+        if config.path is None and not config.job_names:
             # Idling forever with nothing to do helps nobody who forgot the file's name.
             raise CommandError(NOTHING_TO_RUN)
-        scheduler = context.config.build_scheduler(blocking=True, control_socket=True)
+        scheduler = config.build_scheduler(blocking=True, control_socket=True)
     try:
         if args.tui:
             return attach_front_end(scheduler, FRONT_END)

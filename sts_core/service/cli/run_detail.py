@@ -15,16 +15,19 @@ from .sources import open_source, zone_of
 
 
 def find_attempts(runs: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
-    """The records of run ``wanted`` (its id, or a unique start of it), first attempt first.
+    """The records of run ``wanted`` (its id, or a unique start or end of it: ids of one
+    process share their start and differ in their end), first attempt first.
 
     :raises CommandError: when no run, or more than one, matches.
     """
     ids = {run["run_id"] for run in runs}
     if wanted not in ids:
-        starting = sorted(run_id for run_id in ids if run_id.startswith(wanted))
+        starting = sorted(
+            run_id for run_id in ids if run_id.startswith(wanted) or run_id.endswith(wanted)
+        )
         if len(starting) > 1:
             raise CommandError(
-                f"{wanted!r} is the start of {len(starting)} run ids ({', '.join(starting[:5])}"
+                f"{wanted!r} is part of {len(starting)} run ids ({', '.join(starting[:5])}"
                 f"{', ...' if len(starting) > 5 else ''}): give more of it"
             )
         if not starting:

@@ -44,12 +44,6 @@ def zone_named(name: str | None) -> tzinfo:
         return local_timezone()
 
 
-def zone_name(zone: tzinfo | None) -> str:
-    if zone is None:
-        return ""
-    return str(getattr(zone, "key", None) or zone)
-
-
 def instant_text(value: str | datetime | None, zone: tzinfo) -> str:
     """``2026-03-29 03:00:00 CEST`` for an ISO 8601 instant, in ``zone``; ``-`` for none."""
     if value is None:

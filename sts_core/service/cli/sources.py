@@ -8,12 +8,15 @@ and run records as dicts with instants in ISO 8601, so one renderer serves both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...job import upcoming_fires
+from ...job import next_fire_within, upcoming_fires
+from ...policy import JobPolicy
+from ...timezones import resolve_timezone, zone_label
+from ..config.jobs import JobOutline
 from .context import CommandContext
-from .show import zone_name, zone_named
+from .show import zone_named
 
 if TYPE_CHECKING:
     from ...store import StateStore
@@ -89,7 +92,11 @@ class _OfflineJob:
 
 class StoredSource:
     """Reads the jobs the config declares, and what the state store kept of them and of
-    jobs it still holds (a scheduler built in Python, ``sts demo``)."""
+    jobs it still holds (a scheduler built in Python, ``sts demo``).
+
+    The job sections are read as text: no task is built, so no user code is imported (a
+    ``type = python`` job whose module cannot be imported here still shows its history).
+    """
 
     kind = "stored"
 
@@ -97,42 +104,43 @@ class StoredSource:
         from ...store import MemoryStore
 
         self.context = context
+        config = context.config
+        self.plugins = config.plugins
+        self.timezone = resolve_timezone(config.timezone)
+        outlines = config.job_outlines()
         self.store: StateStore = context.offline_store() or MemoryStore()
-        self._scheduler = context.offline_scheduler()
-        self._jobs = self._collect()
+        self._jobs = self._collect(outlines)
 
-    def _collect(self) -> dict[str, _OfflineJob]:
-        scheduler = self._scheduler
+    def _collect(self, outlines: list[JobOutline]) -> dict[str, _OfflineJob]:
         stored = self.store.load_jobs()
         jobs: dict[str, _OfflineJob] = {}
-        for job in scheduler.jobs:
-            state = stored.get(job.name)
-            same = state is not None and state.schedule == job.schedule
-            jobs[job.name] = _OfflineJob(
-                job.name,
-                job.schedule,
-                job.timezone or scheduler.timezone,
-                job.trigger,
-                job.policy.start,
-                job.policy.end,
-                state.next_fire if state is not None and same else job.next_fire,
+        for outline in outlines:
+            name, trigger, bounds = outline.name, outline.trigger, outline.policy
+            state = stored.get(name)
+            schedule = str(trigger)
+            same = state is not None and state.schedule == schedule
+            next_fire = None if bounds.paused else _first_fire(trigger, self.now(), bounds)
+            jobs[name] = _OfflineJob(
+                name,
+                schedule,
+                bounds.timezone or self.timezone,
+                trigger,
+                bounds.start,
+                bounds.end,
+                state.next_fire if state is not None and same else next_fire,
                 state.last_fire if state is not None else None,
-                job.paused or (state is not None and state.paused),
+                bounds.paused or (state is not None and state.paused),
             )
         for name, state in stored.items():
             if name in jobs:
                 continue
-            trigger: Trigger | None
-            try:
-                trigger = scheduler.make_trigger(state.schedule, job_name=name)
-            except Exception:  # a schedule a Python function made: no text to rebuild it
-                trigger = None
-            zone = getattr(trigger, "timezone", None) or scheduler.timezone
+            made = self._trigger(state.schedule, self.timezone, name)
+            zone = getattr(made, "timezone", None) or self.timezone
             jobs[name] = _OfflineJob(
                 name,
                 state.schedule,
                 zone,
-                trigger,
+                made,
                 None,
                 None,
                 state.next_fire,
@@ -140,6 +148,16 @@ class StoredSource:
                 state.paused,
             )
         return jobs
+
+    def _trigger(self, text: str, zone: tzinfo, name: str) -> Trigger | None:
+        try:
+            return self.plugins.make_trigger(text, timezone=zone, job_name=name)
+        except Exception:  # a schedule a Python function made, or a kind not installed here
+            return None
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
 
     def jobs(self) -> list[dict[str, Any]]:
         rows = []
@@ -149,7 +167,7 @@ class StoredSource:
                 {
                     "name": job.name,
                     "schedule": job.schedule,
-                    "timezone": zone_name(job.zone),
+                    "timezone": zone_label(job.zone),
                     "next_fire": _iso(job.next_fire),
                     "last_fire": _iso(job.last_fire),
                     "paused": job.paused,
@@ -165,7 +183,7 @@ class StoredSource:
         if job.trigger is None:
             return fires
         if since is None:
-            since = self._scheduler.clock.now()
+            since = self.now()
             if job.next_fire is not None and job.next_fire > since and not job.paused:
                 fires.append(job.next_fire)
                 since = job.next_fire
@@ -179,6 +197,16 @@ class StoredSource:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _first_fire(trigger: Trigger, now: datetime, bounds: JobPolicy) -> datetime | None:
+    """The first fire ``TaskScheduler.schedule`` would give the job (a one-shot trigger's
+    own time, even one past), so that a stored state is matched the same way."""
+    first = getattr(trigger, "first_fire_time", None)
+    if first is not None and (bounds.start is None or bounds.start <= now):
+        fire: datetime | None = first(now)
+        return fire
+    return next_fire_within(trigger, now, bounds.start, bounds.end)
 
 
 def open_source(context: CommandContext) -> Source:

@@ -10,10 +10,10 @@ from typing import Any
 
 from ...plugins import Plugins
 from ...policy import JobPolicy
-from ...scheduler import TaskScheduler
 from ...secrets import has_secret, redact
 from ...task import Task
 from ...timezones import resolve_timezone
+from ...triggers import Trigger
 from .errors import Problem
 from .layers import Setting, Settings
 from .notify import (
@@ -31,14 +31,14 @@ RESERVED_KEYS = ("type", "schedule")
 
 @dataclass(slots=True)
 class JobSpec:
-    """A checked job, ready to be scheduled."""
+    """A checked job, built once and ready to be scheduled as it is."""
 
     name: str
     section: str
     task_type: str
     task: Task
-    schedule: str
-    policy: dict[str, Any]
+    trigger: Trigger
+    policy: JobPolicy
 
 
 def job_sections(settings: Settings) -> list[str]:
@@ -46,17 +46,16 @@ def job_sections(settings: Settings) -> list[str]:
 
 
 def build_jobs(
-    settings: Settings, plugins: Plugins, parser: TaskScheduler
+    settings: Settings, plugins: Plugins, timezone: tzinfo
 ) -> tuple[list[JobSpec], list[Problem]]:
     """The jobs of ``settings`` and every problem found in them.
 
-    :param parser: a scheduler used only to turn schedule text into triggers, so that
-        a bad schedule is found here and not when the job is added.
+    :param timezone: the scheduler's zone, for the schedules of jobs that name none.
     """
     specs: list[JobSpec] = []
     problems: list[Problem] = check_plugin_sections(settings, plugins)
     for section in job_sections(settings):
-        spec, found = _build_job(section, settings, plugins, parser)
+        spec, found = _build_job(section, settings, plugins, timezone)
         problems.extend(found)
         if spec is not None:
             specs.append(spec)
@@ -64,7 +63,7 @@ def build_jobs(
 
 
 def _build_job(
-    section: str, settings: Settings, plugins: Plugins, parser: TaskScheduler
+    section: str, settings: Settings, plugins: Plugins, timezone: tzinfo
 ) -> tuple[JobSpec | None, list[Problem]]:
     name = section[len(JOB_PREFIX) :].strip()
     keys = with_notify_defaults(settings, settings.sections[section])
@@ -75,7 +74,8 @@ def _build_job(
         key: setting.value for key, setting in keys.items() if key in JobPolicy.KEYS
     }
     problems += _check_policy(section, keys, policy)
-    problems += _check_schedule(name, section, keys, section_origin, policy, parser)
+    trigger, found = _build_trigger(name, section, keys, section_origin, policy, plugins, timezone)
+    problems += found
     notify_options, found = plan_notifications(section, keys, settings, plugins)
     problems += found
     if notify_options:
@@ -150,10 +150,48 @@ def _build_job(
             )
         )
         return None, problems
-    if problems:
+    if problems or trigger is None:
         return None, problems
-    schedule = keys["schedule"].value.strip()
-    return JobSpec(name, section, task_type, task, schedule, policy), problems
+    try:
+        job_policy = JobPolicy.build(task, **policy)  # checked above, now with the task's
+    except (ValueError, TypeError) as error:
+        problems.append(Problem(str(error), origin=section_origin, section=section))
+        return None, problems
+    return JobSpec(name, section, task_type, task, trigger, job_policy), problems
+
+
+@dataclass(slots=True)
+class JobOutline:
+    """A job's schedule and the policies that shape its plan, read without its task."""
+
+    name: str
+    trigger: Trigger
+    policy: JobPolicy
+
+
+#: The policies that decide when a job fires (and import no user code, unlike retry_on).
+PLAN_KEYS = ("timezone", "start", "end", "paused")
+
+
+def outline_jobs(
+    settings: Settings, plugins: Plugins, timezone: tzinfo
+) -> tuple[list[JobOutline], list[Problem]]:
+    """Each job's trigger and plan policies, and every problem found in them. No task is
+    built, so no user code is imported: what ``sts jobs`` and ``sts plan`` show when no
+    scheduler runs."""
+    outlines: list[JobOutline] = []
+    problems: list[Problem] = []
+    for section in job_sections(settings):
+        name = section[len(JOB_PREFIX) :].strip()
+        keys = settings.sections[section]
+        policy = {key: setting.value for key, setting in keys.items() if key in PLAN_KEYS}
+        found = _check_policy(section, keys, policy)
+        origin = settings.section_origins.get(section)
+        trigger, more = _build_trigger(name, section, keys, origin, policy, plugins, timezone)
+        problems += found + more
+        if trigger is not None and not found:
+            outlines.append(JobOutline(name, trigger, JobPolicy.build(**policy)))
+    return outlines, problems
 
 
 def _installed(registry: Any) -> str:
@@ -185,18 +223,19 @@ def _policy_problem(key: str | None, value: Any) -> str | None:
     return None
 
 
-def _check_schedule(
+def _build_trigger(
     name: str,
     section: str,
     keys: dict[str, Setting],
     section_origin: str | None,
     policy: dict[str, str],
-    parser: TaskScheduler,
-) -> list[Problem]:
-    kinds = _installed(parser.plugins.triggers)
+    plugins: Plugins,
+    timezone: tzinfo,
+) -> tuple[Trigger | None, list[Problem]]:
+    kinds = _installed(plugins.triggers)
     setting = keys.get("schedule")
     if setting is None:
-        return [
+        return None, [
             Problem(
                 f"missing key: expected schedule = <kind> <spec> with kind one of {kinds}, "
                 f"e.g. 'every 10s'",
@@ -205,20 +244,19 @@ def _check_schedule(
                 key="schedule",
             )
         ]
-    zone: tzinfo | None = None
+    zone = timezone
     if "timezone" in policy:
         try:
             zone = resolve_timezone(policy["timezone"])
         except ValueError:
-            return []  # reported as the timezone key's problem
+            return None, []  # reported as the timezone key's problem
     text = setting.value.strip()
     try:
-        parser.make_trigger(text, timezone=zone, job_name=name)
+        return plugins.make_trigger(text, timezone=zone, job_name=name), []
     except Exception as error:  # a trigger plugin may raise anything on bad text
         message = str(error) if isinstance(error, ValueError) else f"{error}"
         if text not in message:
             message = f"invalid schedule {text!r}: {message}"
         if not isinstance(error, ValueError) and type(error).__name__ != "PluginError":
             message += f" ({type(error).__name__})"
-        return [Problem(message, origin=setting.origin, section=section, key="schedule")]
-    return []
+        return None, [Problem(message, origin=setting.origin, section=section, key="schedule")]

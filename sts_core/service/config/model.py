@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...plugins import Plugins, default_plugins
 from ...secrets import use_secret_providers
+from ...timezones import resolve_timezone
 from .errors import ConfigError, Problem
 from .factories import (
     FactoryCall,
@@ -15,14 +18,13 @@ from .factories import (
     plan_store,
 )
 from .imports import callable_directories, make_importable
-from .jobs import JobSpec, build_jobs, job_sections
+from .jobs import JobOutline, JobSpec, build_jobs, job_sections, outline_jobs
 from .layers import Settings
 from .render import render_settings
 from .secret_check import missing_secrets
 
 if TYPE_CHECKING:
     from ...clock import Clock
-    from ...plugins import Plugins
     from ...scheduler import TaskScheduler
     from ...store import StateStore
 
@@ -41,20 +43,12 @@ class Config:
     ) -> None:
         self.path = path
         self.settings = settings
-        self._plugins = plugins
+        self.plugins: Plugins = plugins if plugins is not None else default_plugins()
         self.warnings: list[str] = warnings or []
         """Risky but valid things found while loading (a plain-text secret)."""
         self.section_problems: list[Problem] = section_problems or []
         """Problems of the fixed sections; ``load_config`` raises them, ``read_config``
         keeps them here for ``check``."""
-
-    @property
-    def plugins(self) -> Plugins:
-        if self._plugins is None:
-            from ...plugins import default_plugins
-
-            self._plugins = default_plugins()
-        return self._plugins
 
     @property
     def scheduler_name(self) -> str:
@@ -103,27 +97,39 @@ class Config:
             self.settings, f"effective configuration; file: {where}", warnings=warnings
         )
 
-    def jobs(self, *, scheduler: TaskScheduler | None = None) -> list[JobSpec]:
-        """Every job, checked: its task built, its schedule and policies validated.
+    def jobs(self) -> list[JobSpec]:
+        """Every job, checked and built once: its task, its trigger and its policy.
 
         :raises ConfigError: listing every problem of every job.
         """
         make_importable(callable_directories(self.path))
-        specs, problems = build_jobs(self.settings, self.plugins, scheduler or self._parser())
+        specs, problems = build_jobs(self.settings, self.plugins, self._job_zone())
         if problems:
             raise ConfigError(problems)
         return specs
 
-    def offline_scheduler(self) -> TaskScheduler:
-        """The scheduler this configuration describes, its jobs scheduled, but with an
-        in-memory store and nothing installed: no log sink, no secret provider, no file
-        opened. For reading a configuration (``sts jobs``, ``sts plan``) without running it.
+    def job_outlines(self) -> list[JobOutline]:
+        """Every job's trigger and plan policies, checked, without building its task (no
+        user code is imported).
 
-        :raises ConfigError: listing every problem of every job.
+        :raises ConfigError: listing every problem of the schedules and those policies.
         """
-        scheduler = self._parser()
-        self._schedule(scheduler, self.jobs(scheduler=scheduler))
-        return scheduler
+        outlines, problems = outline_jobs(self.settings, self.plugins, self._job_zone())
+        if problems:
+            raise ConfigError(problems)
+        return outlines
+
+    def open_store(self) -> StateStore:
+        """The state store ``[scheduler] state`` names, made through the store registry
+        with the options of ``[state]``.
+
+        :raises ConfigError: naming a missing store or a bad option.
+        """
+        call, problems = plan_store(self.settings, self.plugins.state_stores, self.scheduler_name)
+        if problems or call is None:
+            raise ConfigError(problems)
+        store: StateStore = call.build()
+        return store
 
     @staticmethod
     def _schedule(scheduler: TaskScheduler, specs: list[JobSpec]) -> None:
@@ -132,26 +138,18 @@ class Config:
             # tasks.
             scheduler.add_task(spec.task, name=spec.name)
             try:
-                scheduler.schedule(spec.task, spec.schedule, name=spec.name, **spec.policy)
+                scheduler.schedule(spec.task, spec.trigger, name=spec.name, job_policy=spec.policy)
             except ValueError as error:
                 raise ConfigError(Problem(str(error), section=spec.section)) from None
 
-    def _parser(self) -> TaskScheduler:
-        from ...scheduler import TaskScheduler
-        from ...store import MemoryStore
-        from ...timezones import resolve_timezone
-
-        zone = self.timezone
+    def _job_zone(self) -> tzinfo:
+        """The zone of the jobs' schedules: the scheduler's, or the machine's when
+        ``[scheduler] timezone`` is invalid (reported as its own problem; the jobs are
+        still checked)."""
         try:
-            resolve_timezone(zone)
+            return resolve_timezone(self.timezone)
         except ValueError:
-            zone = None  # reported as [scheduler] timezone's problem; the jobs still checked
-        return TaskScheduler(
-            name=self.scheduler_name,
-            timezone=zone,
-            plugins=self.plugins,
-            store=MemoryStore(),
-        )
+            return resolve_timezone(None)
 
     def _plan(
         self, *, with_store: bool
@@ -162,7 +160,7 @@ class Config:
         plugins = self.plugins
         name = self.scheduler_name
         make_importable(callable_directories(self.path))
-        specs, problems = build_jobs(self.settings, plugins, self._parser())
+        specs, problems = build_jobs(self.settings, plugins, self._job_zone())
         logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
         problems += found
         provider_calls, found = plan_secret_providers(self.settings, plugins.secret_providers)
@@ -217,6 +215,7 @@ class Config:
         plugins = self.plugins
         name = self.scheduler_name
         plan, problems = self._plan(with_store=store is None)
+        problems = [*self.section_problems, *problems]  # a [scheduler] typo with the rest
         if problems:
             raise ConfigError(problems)
         specs, logging_plan, provider_calls, store_call = plan

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import __version__
 from ...records import RunRecord
+from ...timezones import zone_label
 from .protocol import (
     COMMANDS,
     EVENTS,
@@ -18,7 +19,6 @@ from .protocol import (
     ControlError,
     instant,
     record_to_dict,
-    zone_name,
 )
 from .stats import SchedulerStats
 
@@ -40,7 +40,7 @@ def job_row(
     return {
         "name": job.name,
         "schedule": job.schedule,
-        "timezone": zone_name(job.timezone or default_zone),
+        "timezone": zone_label(job.timezone or default_zone),
         "next_fire": instant(job.next_fire),
         "last_fire": instant(job.last_fire),
         "paused": job.paused,
@@ -148,7 +148,7 @@ class ControlCommands:
             "server": "sts",
             "version": __version__,
             "scheduler": scheduler.name,
-            "timezone": zone_name(scheduler.timezone),
+            "timezone": zone_label(scheduler.timezone),
             "started_at": instant(scheduler.started_at),
             "commands": list(COMMANDS),
             "events": list(EVENTS),
@@ -186,7 +186,7 @@ class ControlCommands:
         return {
             "job": job.name,
             "schedule": job.schedule,
-            "timezone": zone_name(zone),
+            "timezone": zone_label(zone),
             "since": since_utc,
             "fires": fires,
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -153,18 +153,6 @@ def _shorten(text: str, limit: int = 40) -> str:
 def instant(value: datetime | None) -> str | None:
     """An instant as ISO 8601 in UTC (``2026-01-01T03:00:00+00:00``), or ``None``."""
     return None if value is None else value.astimezone(UTC).isoformat()
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    """The inverse of :func:`instant`."""
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def zone_name(zone: tzinfo | None) -> str | None:
-    """An IANA name for a zone when it has one (``Europe/Berlin``), else its ``str``."""
-    if zone is None:
-        return None
-    return str(getattr(zone, "key", None) or zone)
 
 
 def run_to_dict(run: RunContext) -> dict[str, Any]:
