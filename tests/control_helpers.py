@@ -45,3 +45,15 @@ def running_scheduler(
             yield scheduler, path
         finally:
             scheduler.stop(grace=1)
+
+
+def answers(path: Path) -> bool:
+    """Whether a scheduler answers on ``path``: its socket file exists a moment before it
+    listens, and a killed scheduler leaves its file behind, so only an answer tells."""
+    from sts_core.service.control import request
+
+    try:
+        request(path, "hello")
+    except OSError:
+        return False
+    return True

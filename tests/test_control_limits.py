@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from control_helpers import running_scheduler, short_socket_dir, succeed
+from control_helpers import answers, running_scheduler, short_socket_dir, succeed
 
 import sts
-from sts_core.service.control import request
 
 MiB = 1024 * 1024
 #: The limits docs/control-protocol.md documents.
@@ -113,21 +112,13 @@ def _scheduler_process(path: Path) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen([sys.executable, "-c", SERVER, str(path)])
     try:
         deadline = time.monotonic() + 30
-        while not _answers(path):  # the socket file exists a moment before it listens
+        while not answers(path):  # the socket file exists a moment before it listens
             assert process.poll() is None and time.monotonic() < deadline, "no socket"
             time.sleep(0.02)
         yield process
     finally:
         process.kill()
         process.wait()
-
-
-def _answers(path: Path) -> bool:
-    try:
-        request(path, "hello")
-    except OSError:
-        return False
-    return True
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -145,13 +136,13 @@ def test_five_clients_sending_60_mb_lines_are_refused_without_the_memory() -> No
             for _ in range(60):
                 for connection, _lines in clients:
                     connection.sendall(block)
-            answers = []
+            replies = []
             for number, (connection, lines) in enumerate(clients):
                 connection.sendall(b"\n" + json.dumps({"id": number, "command": "hello"}).encode())
                 connection.sendall(b"\n")
-                answers.append((_answer(lines), _answer(lines)))
+                replies.append((_answer(lines), _answer(lines)))
         peak = _peak_rss_mib(process.pid)
-    for number, (refused, hello) in enumerate(answers):
+    for number, (refused, hello) in enumerate(replies):
         assert refused["error"]["code"] == "too_large", refused
         assert hello["id"] == number and hello["ok"] is True
     # 631 MiB before the limit; now a few request lines at most, plus the interpreter.

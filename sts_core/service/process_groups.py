@@ -132,6 +132,7 @@ class _Registry:
 
     def _reset(self) -> None:
         self._groups: dict[int, RecordedGroup] = {}
+        self._write_failed = False
         self._path: Path | None = None
         self._guard: subprocess.Popen[bytes] | None = None
         self._guard_pipe: int | None = None
@@ -166,6 +167,24 @@ class _Registry:
         return self._path
 
     def _write(self) -> None:
+        try:
+            self._replace_file()
+        except OSError as error:
+            # A full or read-only disk must not fail the run: the command still runs, and
+            # still dies with us by the death signal; the guard and the restart check,
+            # which read the record, cannot reach its children.
+            if not self._write_failed:
+                logger.warning(
+                    "cannot record the running commands' process groups in %s: %s; if the "
+                    "scheduler is killed, their children may outlive it",
+                    self.path,
+                    error.strerror or error,
+                )
+            self._write_failed = True
+        else:
+            self._write_failed = False
+
+    def _replace_file(self) -> None:
         path = self.path
         if not self._groups:
             with contextlib.suppress(FileNotFoundError):

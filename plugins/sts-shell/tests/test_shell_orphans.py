@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 from cli_helpers import StsEnv, sts_environment, wait_for
+from control_helpers import answers
 
-from sts_core.service.control import request
 from sts_core.service.process_groups import reap_orphaned_process_groups, start_time
 
 CONFIG = """
@@ -50,17 +50,8 @@ def _start(sts: StsEnv, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     pids = tmp_path / "pids"
     config = sts.write("sts.ini", CONFIG.format(pids=pids))
     process = sts.start("run", str(config))
-    wait_for(lambda: _answers(sts.socket("orphans")), what="the control socket", process=process)
+    wait_for(lambda: answers(sts.socket("orphans")), what="the control socket", process=process)
     return process, pids
-
-
-def _answers(path: Path) -> bool:
-    # A killed scheduler leaves its socket file: only an answer tells the new one is up.
-    try:
-        request(path, "hello")
-    except OSError:
-        return False
-    return True
 
 
 def _trigger_and_find_group(sts: StsEnv, pids: Path, count: int) -> int:
@@ -177,3 +168,23 @@ def test_a_record_of_a_live_scheduler_is_left_alone(tmp_path: Path) -> None:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_an_unwritable_record_warns_once_and_fails_no_run(tmp_path: Path) -> None:
+    with sts_environment(tmp_path) as sts:
+        # The record's directory cannot be made: a file stands where it would be.
+        (tmp_path / "data" / "sts").mkdir(parents=True)
+        (tmp_path / "data" / "sts" / "process-groups").write_text("in the way")
+        config = sts.write(
+            "sts.ini",
+            "[scheduler]\nname = orphans\n[job:quick]\ntype = shell\ncommand = true\n"
+            "schedule = every 1h\n",
+        )
+        process = sts.start("run", str(config))
+        wait_for(lambda: answers(sts.socket("orphans")), what="the control socket", process=process)
+        for _ in range(2):
+            ran = sts.run("trigger", "quick", "--wait")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+        code, _, err = sts.stop(process)
+    assert code == 0, err
+    assert err.count("cannot record the running commands' process groups") == 1, err

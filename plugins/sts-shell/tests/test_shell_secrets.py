@@ -84,3 +84,33 @@ def test_secrets_are_resolved_at_each_run_not_at_construction(
     assert asyncio.run(task.run()).stdout == "11\n"
     monkeypatch.setenv("STS_SHELL_ROTATED", "second-longer-value")
     assert asyncio.run(task.run()).stdout == "19\n"
+
+
+# The secret arrives in two reads 0.2 s apart, straddles the 8 KiB log piece, and holds a
+# newline, so a logger that cut before masking would log part of it in each piece or line.
+SPLIT = (
+    "import os, sys, time\n"
+    "token = os.environ['TOKEN']\n"
+    "half = len(token) // 2\n"
+    "out = sys.stdout.buffer\n"
+    "out.write(b'x' * (8192 - half) + token[:half].encode()); out.flush(); time.sleep(0.2)\n"
+    "out.write(token[half:].encode() + b'y\\n'); out.flush()\n"
+)
+SPLIT_SECRET = "Qz-Kw\nVx-Üm-Jz"
+
+
+def test_a_secret_cut_by_reads_pieces_or_lines_is_never_logged_in_part(
+    run_job: RunJob, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STS_SHELL_SPLIT_TOKEN", SPLIT_SECRET)
+    caplog.set_level(logging.INFO, logger="sts.shell")
+    task = ShellTask([sys.executable, "-c", SPLIT], env="TOKEN=${secret:STS_SHELL_SPLIT_TOKEN}")
+    record, _ = asyncio.run(run_job(task))
+    assert record.outcome is sts.Outcome.SUCCEEDED, record.error
+    logged = "".join(
+        r.getMessage().split(": ", 1)[1] for r in caplog.records if "stdout" in r.getMessage()
+    )
+    assert logged == "x" * (8192 - len(SPLIT_SECRET) // 2) + "********y"
+    assert record.output["stdout"].endswith("x********y\n")
+    for part in ("Qz", "Kw", "Vx", "Üm", "Jz"):
+        assert part not in caplog.text
