@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PEERS = ("asyncio", "apscheduler", "sts")
+#: The webhook case's contenders: a bare httpx loop is its floor (bench/webhook.py).
+WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 #: STS as configured for the price tags: INFO logs to a file, and the SQLite store.
 STS_VARIANTS = ("sts-info", "sts-sqlite")
 #: The notification case: failing jobs without a notifier, and with an email: one.
@@ -38,6 +40,12 @@ def full_plan() -> list[Case]:
             NOTIFY,
             {"jobs": 1000, "seconds": 15},
         ),
+        Case(
+            "webhook",
+            "1,000 HTTP calls every second, 20 s",
+            WEBHOOK_PEERS,
+            {"jobs": 1000, "seconds": 20},
+        ),
         *unnamed_cases((2_000, 20_000, 200_000)),
     ]
 
@@ -67,6 +75,12 @@ def quick_plan() -> list[Case]:
         Case("idle", "100 jobs due in 60 s, 1 s watched", PEERS, {"jobs": 100, "seconds": 1}),
         Case(
             "notify", "50 failing jobs beside 50 healthy, 2 s", NOTIFY, {"jobs": 50, "seconds": 2}
+        ),
+        Case(
+            "webhook",
+            "20 HTTP calls every second, 1 s",
+            WEBHOOK_PEERS,
+            {"jobs": 20, "seconds": 1, "warm_up": 1.0, "settle": 1.0},
         ),
         *unnamed_cases((2_000,)),
     ]
