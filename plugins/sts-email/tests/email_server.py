@@ -23,6 +23,11 @@ USERNAME = "sts-mailer"
 PASSWORD = "s3cr3t-Pa55word-for-smtp"
 
 
+# The tests that talk to the server on a VirtualClock give it real time to answer
+# (autojump_threshold=0.5) and turn the loop watchdog off (loop_block_threshold=None): its
+# pings, while a run is under way, count as I/O and would keep the clock from ever jumping.
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

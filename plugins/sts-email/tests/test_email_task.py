@@ -227,7 +227,7 @@ def test_a_server_that_is_down_fails_after_the_retries_and_others_fire_on_time()
         ticks.append(clock.now())
 
     async def main() -> sts.TaskScheduler:
-        async with sts.TaskScheduler(clock=clock) as scheduler:
+        async with sts.TaskScheduler(clock=clock, loop_block_threshold=None) as scheduler:
             scheduler.schedule(task, "at 2026-01-01T00:00:05+00:00", name="mail", retries=2)
             scheduler.schedule(sts.FunctionTask(tick), "every 1s", name="tick")
             await asyncio.sleep(30.5)
