@@ -16,6 +16,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -222,7 +223,7 @@ class SchedulerApp(App[int]):
                 f"The scheduler {name} stopped at {fmt.clock_time(self.clock(), self.zone)}.\n"
                 f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"
             )
-        status.update(text)
+        status.update(fmt.plain_lines(text))  # names and errors: escaped, never markup
         status.display = True
 
     # -- stats and countdowns ---------------------------------------------------------------
@@ -302,17 +303,21 @@ class SchedulerApp(App[int]):
         try:
             result = await client.request(command, job=job)
         except sts.ControlError as error:
-            self.notify(error.message, severity="error")
+            self.say(error.message, severity="error")
             return
         except OSError as error:
-            self.notify(f"The scheduler went away: {error}", severity="error")
+            self.say(f"The scheduler went away: {error}", severity="error")
             return
         row = result.get("job")
         if isinstance(row, dict):
             self.table.upsert(row)
         elif command == "remove":
             self.table.discard(job)
-        self.notify(done)
+        self.say(done)
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """A notification that may quote a job name or an error: escaped, never markup."""
+        self.notify(sts.printable(text), severity=severity, markup=False)
 
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)

@@ -64,26 +64,27 @@ class JobDetailScreen(Screen[None]):
         self.plan: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f" Job {self.job}", style="bold"), id="detail-title")
+        # The tables get their columns here, not in on_mount: a run that finishes while the
+        # screen is being pushed reloads it, and its rows must find the columns there.
+        runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
+        plan: DataTable[Any] = DataTable(id="plan", cursor_type="none", zebra_stripes=True)
+        plan.add_column("Local", width=24)
+        plan.add_column("UTC", width=14)
+        plan.add_column("", width=24)
+        yield Static(fmt.plain(f" Job {self.job}", style="bold"), id="detail-title")
         with Horizontal(id="detail-body"):
             with Vertical(id="runs-pane"):
                 yield Label("Recent runs", classes="pane-title")
-                runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
                 yield runs
                 with VerticalScroll(id="run-details"):
                     yield Static("", id="run-text")
             with Vertical(id="plan-pane"):
                 yield Label("Next fire times", classes="pane-title", id="plan-title")
-                yield DataTable(id="plan", cursor_type="none", zebra_stripes=True)
+                yield plan
         yield Footer()
 
     def on_mount(self) -> None:
-        runs = self.query_one("#runs", DataTable)
-        runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
-        plan = self.query_one("#plan", DataTable)
-        plan.add_column("Local", width=24)
-        plan.add_column("UTC", width=14)
-        plan.add_column("", width=24)
         self.action_reload()
 
     @work(exclusive=True, group="detail")
@@ -92,14 +93,14 @@ class JobDetailScreen(Screen[None]):
             history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)
             plan = await self.request("plan", job=self.job, count=PLAN_COUNT)
         except Exception as error:  # the scheduler went away or the job was removed
-            self.query_one("#run-text", Static).update(f"Cannot load this job: {error}")
+            self.query_one("#run-text", Static).update(fmt.plain(f"Cannot load this job: {error}"))
             return
         self.show(history["runs"], plan)
 
     def show(self, runs: list[dict[str, Any]], plan: dict[str, Any]) -> None:
         self.runs, self.plan = runs, plan
         title = f" Job {self.job} · {plan['schedule']} · {plan['timezone']}"
-        self.query_one("#detail-title", Static).update(Text(title, style="bold"))
+        self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in runs:
@@ -110,7 +111,7 @@ class JobDetailScreen(Screen[None]):
                 Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
                 str(run["attempt"]),
                 fmt.duration(run["duration"]),
-                (run["error"] or "")[:80],
+                fmt.plain((run["error"] or "")[:80]),
             )
         if not runs:
             self.query_one("#run-text", Static).update("No runs yet.")
@@ -141,7 +142,9 @@ class JobDetailScreen(Screen[None]):
 
     def _show_run(self, index: int) -> None:
         if 0 <= index < len(self.runs):
-            self.query_one("#run-text", Static).update(Text(run_details(self.runs[index])))
+            self.query_one("#run-text", Static).update(
+                fmt.plain_lines(run_details(self.runs[index]))
+            )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "runs":

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from rich.text import Text
+
+import sts
+
 #: Outcome -> (symbol, Rich style).
 OUTCOME_STYLES = {
     "succeeded": ("✓", "green"),
@@ -14,6 +18,19 @@ OUTCOME_STYLES = {
     "skipped": ("↷", "bright_black"),
     "interrupted": ("↯", "red"),
 }
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """Text that users or their tasks wrote (a job name, an error) as the UI shows it: its
+    control characters escaped (``sts.printable``, as the ``sts`` commands do), and never read
+    as Rich markup, so a job named ``[bold]x`` shows those brackets."""
+    return Text(sts.printable(text or ""), style=style)
+
+
+def plain_lines(text: str, style: str = "") -> Text:
+    """Like :func:`plain` for text of several lines (a traceback, an output tail): each line
+    escaped, the line breaks kept."""
+    return Text("\n".join(sts.printable(line) for line in text.splitlines()), style=style)
 
 
 def outcome_style(outcome: str | None) -> str:

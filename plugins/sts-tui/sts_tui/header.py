@@ -16,7 +16,7 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
     p99 = stats.get("lateness_p99")
     text = Text()
     text.append(" STS ", style="bold reverse")
-    text.append(f" {name} ", style="bold")
+    text.append_text(fmt.plain(f" {name} ", style="bold"))
     text.append(f"· up {fmt.span(uptime)} · ", style="dim")
     text.append(f"{stats.get('jobs', 0)} jobs · ")
     text.append(f"{stats.get('runs_in_flight', 0)} in flight · ")
@@ -38,5 +38,5 @@ class StatsHeader(Horizontal):
         self.query_one("#lateness", Sparkline).data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:
-        self.query_one("#stats-text", Static).update(Text(text, style="bold"))
+        self.query_one("#stats-text", Static).update(fmt.plain(text, style="bold"))
         self.query_one("#lateness", Sparkline).data = []

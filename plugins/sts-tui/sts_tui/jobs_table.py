@@ -50,8 +50,8 @@ def _state(row: dict[str, Any]) -> Text:
 def _cells(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     outcome = row["last_outcome"]
     return {
-        "name": row["name"],
-        "schedule": row["schedule"],
+        "name": fmt.plain(row["name"]),
+        "schedule": fmt.plain(row["schedule"]),
         "next": fmt.countdown(fmt.parse(row["next_fire"]), now, paused=row["paused"]),
         "outcome": Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
         "succeeded": str(row["succeeded"]),
@@ -81,8 +81,8 @@ class JobsTable(DataTable[Any]):
 
     def _add_columns(self) -> None:
         widths = {
-            "name": max([len(name) for name in self.jobs] + [8]),
-            "schedule": max([len(row["schedule"]) for row in self.jobs.values()] + [10]),
+            "name": max([len(fmt.plain(name)) for name in self.jobs] + [8]),
+            "schedule": max([len(fmt.plain(row["schedule"])) for row in self.jobs.values()] + [10]),
         }
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=min(MAX_TEXT_WIDTH, width or widths[key]))
