@@ -41,13 +41,21 @@ def _raw_controls(text: str) -> list[str]:
     return [char for char in text if (ord(char) < 0x20 and char != "\n") or char == "\u202e"]
 
 
+@pytest.fixture
+def app(scheduler_factory: Callable[..., Any]) -> SchedulerApp:
+    """The UI of a scheduler whose one job has a hostile name and fails with a hostile error."""
+    return SchedulerApp(scheduler_factory(HOSTILE_JOBS).path)
+
+
+def _failed(app: SchedulerApp) -> object:
+    return app.table.jobs.get(NAME, {}).get("failed")
+
+
 async def test_names_and_errors_are_escaped_in_the_table_and_the_log(
-    scheduler_factory: Callable[..., Any], until: Until
+    app: SchedulerApp, until: Until
 ) -> None:
-    process = scheduler_factory(HOSTILE_JOBS)
-    app = SchedulerApp(process.path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.table.jobs.get(NAME, {}).get("failed"), "a failure")
+        await until(pilot, lambda: _failed(app), "a failure")
         await until(pilot, lambda: SHOWN_ERROR in "\n".join(app.event_log.entries), "the error")
         await pilot.pause(0.2)
         table = _screen_text(app.table)
@@ -60,12 +68,10 @@ async def test_names_and_errors_are_escaped_in_the_table_and_the_log(
 
 
 async def test_the_detail_and_the_remove_dialog_escape_the_name_and_the_error(
-    scheduler_factory: Callable[..., Any], until: Until
+    app: SchedulerApp, until: Until
 ) -> None:
-    process = scheduler_factory(HOSTILE_JOBS)
-    app = SchedulerApp(process.path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.table.jobs.get(NAME, {}).get("failed"), "a failure")
+        await until(pilot, lambda: _failed(app), "a failure")
         await pilot.press("enter")
         assert isinstance(app.screen, JobDetailScreen)
         detail = app.screen
