@@ -13,7 +13,7 @@ import typing
 
 from sts_core import __version__ as __version__
 from sts_core.exports import lazy_exports as _lazy_exports
-from sts_core.hookspecs import hookimpl as hookimpl
+from sts_core.markers import hookimpl as hookimpl
 
 if typing.TYPE_CHECKING:
     from sts_core.booleans import parse_boolean as parse_boolean

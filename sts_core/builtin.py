@@ -8,7 +8,8 @@ The service's own registrations (the SQLite store, log sinks, secret providers) 
 
 from __future__ import annotations
 
-from .hookspecs import Register, hookimpl
+from .hookspecs import Register
+from .markers import hookimpl
 from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
 
 

@@ -7,6 +7,7 @@ timers. A clock only answers "what time is it on the wall?", so the virtual cloc
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -24,6 +25,12 @@ class Clock(Protocol):
         """The current instant, an aware datetime in UTC."""
         ...
 
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop ``TaskScheduler.run()`` runs on: one whose timers follow this
+        clock (the virtual clock's jumps over waits). A clock without this method gets
+        asyncio's own loop."""
+        ...
+
 
 class SystemClock:
     """The machine's clock: ``time.time()``."""
@@ -33,6 +40,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()
 
     def __repr__(self) -> str:
         return "SystemClock()"

@@ -59,13 +59,13 @@ class Notifier:
 
     def run_started(self, run: RunContext) -> None:
         if self._run_started is not None:
-            _call(self._run_started, run=run)
+            _call(self._run_started, run=run, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_started", run=run)
 
     def run_finished(self, record: RunRecord) -> None:
         if self._run_finished is not None:
-            _call(self._run_finished, record=record)
+            _call(self._run_finished, record=record, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_finished", record=record)
 

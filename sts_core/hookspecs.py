@@ -11,22 +11,65 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pluggy
+from .markers import hookspec
 
 if TYPE_CHECKING:
+    import logging
+
+    from .notifications import Notifier
     from .records import RunContext, RunRecord
     from .scheduler import Job, TaskScheduler
+    from .secrets import SecretProvider
+    from .store import StateStore
+    from .task import Task
+    from .triggers import Trigger
 
-#: The project name: of the spec marker, the implementation marker and the entry-point group.
-PROJECT = "sts"
-hookspec = pluggy.HookspecMarker(PROJECT)
-#: The marker for hook implementations, re-exported as ``sts.hookimpl``.
-hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
+#: Each hook's own ``Protocol`` below says what its registry takes.
 Register = Callable[..., None]
+
+
+class RegisterTrigger(Protocol):
+    def __call__(self, kind: str, factory: Callable[..., Trigger], /) -> None: ...
+
+
+class RegisterTaskType(Protocol):
+    def __call__(self, name: str, task_class: type[Task], /) -> None: ...
+
+
+class RegisterConfigSource(Protocol):
+    def __call__(self, name: str, factory: Callable[..., Any], /) -> None: ...
+
+
+class RegisterLogSink(Protocol):
+    def __call__(self, name: str, factory: Callable[..., logging.Handler], /) -> None: ...
+
+
+class RegisterStateStore(Protocol):
+    def __call__(self, name: str, factory: Callable[..., StateStore], /) -> None: ...
+
+
+class RegisterSecretProvider(Protocol):
+    def __call__(self, name: str, factory: Callable[..., SecretProvider], /) -> None: ...
+
+
+class RegisterCommand(Protocol):
+    def __call__(
+        self,
+        name: str,
+        configure: Callable[[Any], None],
+        handler: Callable[[Any], int],
+        /,
+        help: str = "",
+        attach: Callable[[Any], int] | None = None,
+    ) -> None: ...
+
+
+class RegisterNotifier(Protocol):
+    def __call__(self, scheme: str, factory: Callable[..., Notifier], /) -> None: ...
 
 
 # -------------------------------------------------------------------------------------------
@@ -36,7 +79,7 @@ Register = Callable[..., None]
 
 
 @hookspec
-def sts_register_triggers(register: Register) -> None:
+def sts_register_triggers(register: RegisterTrigger) -> None:
     """Register trigger kinds, used by ``schedule(task, "<kind> <spec>")`` and config files.
 
     :param register: ``register(kind, factory)``. ``factory(spec, **options)`` takes the
@@ -54,7 +97,7 @@ def sts_register_triggers(register: Register) -> None:
 
 
 @hookspec
-def sts_register_task_types(register: Register) -> None:
+def sts_register_task_types(register: RegisterTaskType) -> None:
     """Register task types, used by ``type = <name>`` in config files.
 
     :param register: ``register(name, task_class)``. The class is an ``sts.Task`` subclass,
@@ -69,7 +112,7 @@ def sts_register_task_types(register: Register) -> None:
 
 
 @hookspec
-def sts_register_config_sources(register: Register) -> None:
+def sts_register_config_sources(register: RegisterConfigSource) -> None:
     """Register configuration sources, layered between ``config.ini`` and the environment.
 
     :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
@@ -79,7 +122,7 @@ def sts_register_config_sources(register: Register) -> None:
 
 
 @hookspec
-def sts_register_log_sinks(register: Register) -> None:
+def sts_register_log_sinks(register: RegisterLogSink) -> None:
     """Register log sinks, chosen in the ``[logging]`` section.
 
     :param register: ``register(name, factory)``. ``factory(**options)`` returns a
@@ -88,7 +131,7 @@ def sts_register_log_sinks(register: Register) -> None:
 
 
 @hookspec
-def sts_register_state_stores(register: Register) -> None:
+def sts_register_state_stores(register: RegisterStateStore) -> None:
     """Register state stores, chosen with ``state = <name>`` in ``[scheduler]``.
 
     :param register: ``register(name, factory)``. ``factory(scheduler_name, **options)``
@@ -97,7 +140,7 @@ def sts_register_state_stores(register: Register) -> None:
 
 
 @hookspec
-def sts_register_secret_providers(register: Register) -> None:
+def sts_register_secret_providers(register: RegisterSecretProvider) -> None:
     """Register secret providers that resolve ``${secret:NAME}`` values.
 
     :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
@@ -106,7 +149,7 @@ def sts_register_secret_providers(register: Register) -> None:
 
 
 @hookspec
-def sts_register_commands(register: Register) -> None:
+def sts_register_commands(register: RegisterCommand) -> None:
     """Register ``sts`` subcommands (the terminal UI adds ``sts tui`` this way).
 
     :param register: ``register(name, configure, handler, help="...")``: ``configure`` adds
@@ -118,7 +161,7 @@ def sts_register_commands(register: Register) -> None:
 
 
 @hookspec
-def sts_register_notifiers(register: Register) -> None:
+def sts_register_notifiers(register: RegisterNotifier) -> None:
     """Register notifier schemes, used by a job's ``notify = <scheme>:<target>``.
 
     :param register: ``register(scheme, factory)``. ``factory(target, **options)`` takes
@@ -209,19 +252,22 @@ def sts_job_changed(scheduler: TaskScheduler, job: Job, change: str) -> None:
 
 
 @hookspec
-def sts_run_started(run: RunContext) -> None:
+def sts_run_started(run: RunContext, scheduler: TaskScheduler) -> None:
     """Called when an attempt of a run starts.
 
     :param run: the run's facts: ``run_id``, ``job``, ``fire_time``, ``attempt``,
         ``idempotency_key``.
+    :param scheduler: the scheduler the run belongs to (two in one process are told
+        apart by it).
     """
 
 
 @hookspec
-def sts_run_finished(record: RunRecord) -> None:
+def sts_run_finished(record: RunRecord, scheduler: TaskScheduler) -> None:
     """Called when an attempt ends, and for fires that did not run (missed, skipped).
 
     :param record: the outcome, error, timings and, if another attempt follows, ``retry_at``.
+    :param scheduler: the scheduler the run belongs to.
     """
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pluggy
 
 from . import hookspecs
+from .markers import PROJECT
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 #: The built-in plugins, registered before any entry point: the engine's, then the
 #: service's. Named, not imported, so that the engine does not depend on the service.
 BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
-ENTRY_POINT_GROUP = hookspecs.PROJECT
+ENTRY_POINT_GROUP = PROJECT
 
 T = TypeVar("T")
 
@@ -344,7 +345,7 @@ def report_plugin_error(name: str, error: BaseException) -> None:
 
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
     for blocked in _names("STS_DISABLE_PLUGINS") or []:

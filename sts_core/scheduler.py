@@ -31,7 +31,13 @@ from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .job import Job
-from .logfields import fire_due_line, misfire_line, next_fire_line, start_summary
+from .logfields import (
+    fire_due_line,
+    misfire_line,
+    next_fire_line,
+    run_record_fields,
+    start_summary,
+)
 from .notifications import Notifications
 from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
@@ -641,7 +647,10 @@ class TaskScheduler:
     def _restore_state(self) -> None:
         for record in self.store.recover_interrupted():
             logger.warning(
-                "run interrupted by the previous process: job=%s run=%s", record.job, record.run_id
+                "run interrupted by the previous process: job=%s run=%s",
+                record.job,
+                record.run_id,
+                extra=run_record_fields(record, "run_interrupted"),
             )
         stored = self.store.load_jobs()
         for name, state in stored.items():
@@ -716,7 +725,11 @@ class TaskScheduler:
         self._loop_thread = None
         self._stopped_here.set()
         self._stopped.set()
-        logger.info("scheduler %s stopped", self.name)
+        logger.info(
+            "scheduler %s stopped",
+            self.name,
+            extra={"event": "scheduler_stopped", "scheduler": self.name},
+        )
 
     async def __aenter__(self) -> TaskScheduler:
         await self.start()
@@ -752,6 +765,7 @@ class TaskScheduler:
     def _run_forever(
         self, install_signals: bool, failed: list[BaseException] | None = None
     ) -> None:
+        # Clock.new_event_loop; a clock written before it was part of Clock gets asyncio's.
         factory = getattr(self.clock, "new_event_loop", None)
         try:
             with asyncio.Runner(loop_factory=factory) as runner:

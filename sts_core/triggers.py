@@ -16,7 +16,13 @@ from .durations import Duration, format_duration, parse_duration
 
 @runtime_checkable
 class Trigger(Protocol):
-    """Decides when a job fires."""
+    """Decides when a job fires.
+
+    A one-shot trigger may also define ``first_fire_time(now) -> datetime | None``: its
+    first fire as the job is scheduled, even one already past, so that the misfire rules
+    record it as missed (``next_fire_time(now)`` would skip it silently). ``DateTrigger``
+    does; a plugin's one-shot trigger does the same.
+    """
 
     def next_fire_time(self, after: datetime) -> datetime | None:
         """The first fire strictly after ``after`` (aware), or ``None`` for no more fires."""

@@ -13,6 +13,7 @@ import pytest
 
 import sts
 import sts_core.hookspecs
+import sts_core.markers
 import sts_core.plugins
 
 PACKAGES = ["sts", "sts_cron", "sts_shell", "sts_tui"]
@@ -68,7 +69,8 @@ def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
 
 
 def test_hookimpl_is_defined_once() -> None:
-    assert sts.hookimpl is sts_core.hookspecs.hookimpl
+    assert sts.hookimpl is sts_core.markers.hookimpl
+    assert not hasattr(sts_core.hookspecs, "hookimpl")
     assert not hasattr(sts_core.plugins, "hookimpl")
 
 

@@ -85,6 +85,8 @@ def test_the_start_up_line_says_what_runs_where(
 
     with caplog.at_level(logging.INFO, logger="sts"):
         virtual_clock.run(main())
+    events = [line.get("event") for line in json_lines(caplog)]
+    assert events[0] == "scheduler_started" and events[-1] == "scheduler_stopped"
     (line,) = [line for line in json_lines(caplog) if line.get("event") == "scheduler_started"]
     assert line["message"] == (
         "scheduler summary started: config none, 1 jobs, state in memory, zone UTC, socket none"

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pluggy
@@ -171,6 +172,73 @@ def test_a_failing_lifespan_context_aborts_the_start(virtual_clock: VirtualClock
     with pytest.raises(OSError, match="address in use"):
         virtual_clock.run(scheduler.start())
     assert not scheduler.running and task.starts == []
+
+
+def test_run_hooks_tell_which_scheduler_a_run_belongs_to(virtual_clock: VirtualClock) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    class Observer:
+        @sts.hookimpl
+        def sts_run_started(self, run, scheduler):  # type: ignore[no-untyped-def]
+            seen.append(("started", scheduler.name, run.job))
+
+        @sts.hookimpl
+        def sts_run_finished(self, record, scheduler):  # type: ignore[no-untyped-def]
+            seen.append(("finished", scheduler.name, record.job))
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Observer(), name="observer")
+
+    async def main() -> None:
+        first = sts.TaskScheduler(name="first", clock=virtual_clock, plugins=plugins)
+        second = sts.TaskScheduler(name="second", clock=virtual_clock, plugins=plugins)
+        first.schedule(Recorder(virtual_clock, name="a"), "every 10s")
+        second.schedule(Recorder(virtual_clock, name="b"), "every 15s")
+        async with first, second:
+            await asyncio.sleep(16)
+
+    virtual_clock.run(main())
+    assert sorted(set(seen)) == [
+        ("finished", "first", "a"),
+        ("finished", "second", "b"),
+        ("started", "first", "a"),
+        ("started", "second", "b"),
+    ]
+
+
+def test_a_plugins_one_shot_trigger_in_the_past_is_recorded_as_missed(
+    virtual_clock: VirtualClock,
+) -> None:
+    past = virtual_clock.now() - timedelta(hours=1)
+
+    class Once:
+        def first_fire_time(self, now: datetime) -> datetime | None:
+            return past
+
+        def next_fire_time(self, after: datetime) -> datetime | None:
+            return past if past > after else None
+
+        def __str__(self) -> str:
+            return "once"
+
+    class OncePlugin:
+        @sts.hookimpl
+        def sts_register_triggers(self, register):  # type: ignore[no-untyped-def]
+            register("once", lambda spec, **options: Once())
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(OncePlugin(), name="once-plugin")
+    store = sts.MemoryStore()
+    task = Recorder(virtual_clock)
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, plugins=plugins, store=store) as s:
+            s.schedule(task, "once now", misfire_grace="1m")
+            await asyncio.sleep(1)
+
+    virtual_clock.run(main())
+    assert task.starts == []
+    assert [record.outcome for record in store.history()] == [sts.Outcome.MISSED]
 
 
 def test_a_hook_that_raises_does_not_stop_the_scheduler(virtual_clock: VirtualClock) -> None:

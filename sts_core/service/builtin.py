@@ -13,7 +13,8 @@ import os
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from ..hookspecs import Register, hookimpl
+from ..hookspecs import Register
+from ..markers import hookimpl
 
 if TYPE_CHECKING:
     from ..scheduler import TaskScheduler

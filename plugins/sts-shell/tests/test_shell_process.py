@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -58,6 +59,23 @@ def test_a_missing_executable_names_it_and_is_not_retried(run_job: RunJob) -> No
     record, history = asyncio.run(run_job(ShellTask("/opt/nowhere/backup --full"), retries=2))
     assert record.error == "CommandSetupError: the executable '/opt/nowhere/backup' does not exist"
     assert len(history) == 1
+
+
+def test_a_missing_executable_or_secret_logs_one_line_a_fire(
+    run_job: RunJob, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An expected set-up problem: its traceback says nothing more than its line, and a job
+    # firing every minute must not fill the log with twelve lines a fire.
+    monkeypatch.delenv("STS_SHELL_NO_SUCH_SECRET", raising=False)
+    missing_secret = ShellTask("true", env="TOKEN=${secret:STS_SHELL_NO_SUCH_SECRET}")
+    with caplog.at_level(logging.ERROR, logger="sts"):
+        asyncio.run(run_job(ShellTask("/opt/nowhere/backup --full"), name="backup"))
+        asyncio.run(run_job(missing_secret, name="token"))
+    failures = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [getattr(record, "job", None) for record in failures] == ["backup", "token"]
+    assert all(record.exc_info is None for record in failures)
+    assert "does not exist" in failures[0].getMessage()
+    assert "STS_SHELL_NO_SUCH_SECRET" in failures[1].getMessage()
 
 
 def test_a_program_missing_from_path_names_the_path() -> None:
