@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PEERS = ("asyncio", "apscheduler", "sts")
+#: The webhook case's contenders: a bare httpx loop is its floor (bench/webhook.py).
+WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 #: STS as configured for the price tags: INFO logs to a file, and the SQLite store.
 STS_VARIANTS = ("sts-info", "sts-sqlite")
 
@@ -30,6 +32,12 @@ def full_plan() -> list[Case]:
         Case("scale", "100,000 jobs added", PEERS, {"jobs": 100_000}),
         Case("scale", "1,000,000 jobs added", PEERS, {"jobs": 1_000_000}),
         Case("idle", "1,000 jobs due in 60 s, 20 s watched", PEERS, {"jobs": 1000, "seconds": 20}),
+        Case(
+            "webhook",
+            "1,000 HTTP calls every second, 20 s",
+            WEBHOOK_PEERS,
+            {"jobs": 1000, "seconds": 20},
+        ),
         *unnamed_cases((2_000, 20_000, 200_000)),
     ]
 
@@ -57,5 +65,11 @@ def quick_plan() -> list[Case]:
         Case("burst", "5,000 one-shot jobs due at once", firing, {"jobs": 5000}),
         Case("scale", "10,000 jobs added", PEERS, {"jobs": 10_000, "removals": 100}),
         Case("idle", "100 jobs due in 60 s, 1 s watched", PEERS, {"jobs": 100, "seconds": 1}),
+        Case(
+            "webhook",
+            "20 HTTP calls every second, 1 s",
+            WEBHOOK_PEERS,
+            {"jobs": 20, "seconds": 1, "warm_up": 1.0, "settle": 1.0},
+        ),
         *unnamed_cases((2_000,)),
     ]

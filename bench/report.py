@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 CEILING = "asyncio"
+#: A workload whose floor is another contender than bare asyncio.
+CEILINGS = {"webhook": "httpx"}
 
 #: Per workload: (result key, column heading, decimals).
 COLUMNS: dict[str, list[tuple[str, str, int]]] = {
@@ -35,6 +37,13 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("add_s", "total add s", 2),
     ],
     "idle": [("cpu_ms_per_s", "CPU ms / s", 3), ("wakeups_per_s", "wakeups / s", 2)],
+    "webhook": [
+        ("calls_per_s", "2xx calls / s", 1),
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
+        ("failed", "not done", 0),
+        ("cpu_us_per_call", "CPU µs / call", 0),
+    ],
 }
 
 
@@ -56,7 +65,8 @@ def case_table(case: dict[str, Any]) -> str:
     """One case's Markdown table: a row per contender, ratios against the ceiling."""
     columns = COLUMNS[case["workload"]]
     results: dict[str, dict[str, Any]] = case["results"]
-    ceiling = results.get(CEILING, {})
+    floor = CEILINGS.get(case["workload"], CEILING)
+    ceiling = results.get(floor, {})
     lines = [
         f"**{case['workload']}: {case['title']}**",
         "",
@@ -69,7 +79,7 @@ def case_table(case: dict[str, Any]) -> str:
             continue
         cells = []
         for key, _, decimals in columns:
-            ratio = "" if contender == CEILING else _ratio(result.get(key), ceiling.get(key))
+            ratio = "" if contender == floor else _ratio(result.get(key), ceiling.get(key))
             cells.append(_figure(result.get(key), decimals) + ratio)
         lines.append(f"| {contender} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -168,6 +178,29 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             if jobs == 10_000:
                 p99 = _get(results, "sts-sqlite", "p99_ms")
                 checks.append(("SQLite p99 < 10 ms (10,000 jobs)", f"{p99:.2f} ms", p99 < 10))
+        elif case["workload"] == "webhook":
+            rate = _get(results, "sts", "calls_per_s")
+            checks.append(
+                (
+                    f"webhook: all {jobs:,} calls / s",
+                    f"{rate:,.1f} / s",
+                    rate >= 0.999 * (jobs or 0),
+                )
+            )
+            p99, peer = _get(results, "sts", "p99_ms"), _get(results, "apscheduler", "p99_ms")
+            checks.append(
+                ("webhook: p99 <= APScheduler's", f"{p99:.2f} vs {peer:.2f} ms", p99 <= peer)
+            )
+            cost, floor = _get(results, "sts", "cpu_us_per_call"), _get(
+                results, "httpx", "cpu_us_per_call"
+            )
+            checks.append(
+                (
+                    "webhook: CPU / call <= 1.2x bare httpx",
+                    f"{cost / floor:.2f}x",
+                    cost <= 1.2 * floor,
+                )
+            )
         elif case["workload"] == "idle":
             wakeups = _get(results, "sts", "wakeups_per_s")
             checks.append(("idle: no periodic wakeups", f"{wakeups:.2f} / s", wakeups == 0))

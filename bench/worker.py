@@ -53,6 +53,10 @@ def make_contender(name: str, runs: Runs, scratch: Path) -> Contender:
 
 async def measure(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
     """Run the workload of ``spec`` for its contender and return the figures."""
+    if spec["workload"] == "webhook":  # contenders of its own: see bench/webhook.py
+        from .webhook import webhook_calls
+
+        return await webhook_calls(spec["contender"], **spec["params"])
     workload = WORKLOADS[spec["workload"]]
     runs = Runs()
     contender = make_contender(spec["contender"], runs, scratch)

@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
     from sts_core.clock import SystemClock as SystemClock
     from sts_core.durations import parse_duration as parse_duration
     from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
@@ -29,6 +30,7 @@ if typing.TYPE_CHECKING:
     from sts_core.plugins import create_plugins as create_plugins
     from sts_core.policy import JobPolicy as JobPolicy
     from sts_core.policy import PermanentError as PermanentError
+    from sts_core.policy import RetryAfter as RetryAfter
     from sts_core.policy import RetryPolicy as RetryPolicy
     from sts_core.policy import SetupError as SetupError
     from sts_core.printable import printable as printable
@@ -36,6 +38,7 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
+    from sts_core.scheduler import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
@@ -48,6 +51,7 @@ if typing.TYPE_CHECKING:
     from sts_core.service.process_groups import process_group_members as process_group_members
     from sts_core.service.process_groups import track_process_group as track_process_group
     from sts_core.service.process_groups import untrack_process_group as untrack_process_group
+    from sts_core.sizes import parse_size as parse_size
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
     from sts_core.store import StateStore as StateStore
@@ -65,6 +69,7 @@ _API = {
     "SystemClock": "sts_core.clock",
     "parse_duration": "sts_core.durations",
     "lazy_exports": "sts_core.exports",
+    "BrokenTrigger": "sts_core.job",
     "Job": "sts_core.job",
     "NotificationEvent": "sts_core.notifications",
     "Notifier": "sts_core.notifications",
@@ -73,12 +78,14 @@ _API = {
     "create_plugins": "sts_core.plugins",
     "JobPolicy": "sts_core.policy",
     "PermanentError": "sts_core.policy",
+    "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
     "printable": "sts_core.printable",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
+    "ClockStep": "sts_core.scheduler",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "SetupError": "sts_core.policy",
@@ -92,6 +99,7 @@ _API = {
     "process_group_members": "sts_core.service.process_groups",
     "track_process_group": "sts_core.service.process_groups",
     "untrack_process_group": "sts_core.service.process_groups",
+    "parse_size": "sts_core.sizes",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",

@@ -13,16 +13,69 @@ from .triggers import Trigger
 _MICROSECOND = timedelta(microseconds=1)
 
 
+class BrokenTrigger(ValueError):
+    """A trigger answered something that is not a fire strictly after the time it was
+    given: not an aware datetime, or a time already past. Asking again would spin."""
+
+
 def next_fire_within(
     trigger: Trigger, after: datetime, start: datetime | None, end: datetime | None
 ) -> datetime | None:
-    """The trigger's first fire strictly after ``after`` that lies within ``start``..``end``."""
+    """The trigger's first fire strictly after ``after`` that lies within ``start``..``end``.
+
+    :raises BrokenTrigger: when the trigger breaks its contract.
+    """
+    asked = after
     if start is not None and after < start:
-        after = start - _MICROSECOND
-    fire = trigger.next_fire_time(after)
-    if fire is None or (end is not None and fire > end):
+        asked = start - _MICROSECOND
+    fire = trigger.next_fire_time(asked)
+    if fire is None:
+        return None
+    # The one check of every trigger's answer; a comparison costs ~50 ns per fire.
+    if not isinstance(fire, datetime) or fire.tzinfo is None or fire <= after:
+        raise BrokenTrigger(_broken(trigger, asked, fire))
+    if end is not None and fire > end:
         return None
     return fire
+
+
+def _broken(trigger: Trigger, after: datetime, fire: object) -> str:
+    if not isinstance(fire, datetime) or fire.tzinfo is None:
+        wrong = "it must return an aware datetime or None"
+    else:
+        wrong = "it must return a time strictly after the time it is given, or None"
+    answer = fire.isoformat() if isinstance(fire, datetime) else repr(fire)
+    return f"broken trigger '{trigger}': answered {answer} after {after.isoformat()}; {wrong}"
+
+
+def count_fires_within(
+    trigger: Trigger,
+    after: datetime,
+    until: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[int, datetime | None]:
+    """How many fires lie in ``(after, until]`` within ``start``..``end``, and the last.
+
+    A trigger with ``count_fires(after, until)`` (``IntervalTrigger``) answers at once;
+    others are walked, counting without keeping the fires.
+    """
+    if end is not None and until > end:
+        until = end
+    if until <= after:
+        return 0, None
+    counter = getattr(trigger, "count_fires", None)
+    if counter is not None:
+        asked = after
+        if start is not None and after < start:
+            asked = start - _MICROSECOND
+        counted: tuple[int, datetime | None] = counter(asked, until)
+        return counted
+    count, last, fire = 0, None, next_fire_within(trigger, after, start, end)
+    while fire is not None and fire <= until:
+        count, last = count + 1, fire
+        fire = next_fire_within(trigger, fire, start, end)
+    return count, last
 
 
 def upcoming_fires(
@@ -54,6 +107,7 @@ class Job:
         "name",
         "next_fire",
         "paused",
+        "paused_reason",
         "policy",
         "queued",
         "running",
@@ -69,6 +123,9 @@ class Job:
         self.next_fire: datetime | None = None
         self.last_fire: datetime | None = None
         self.paused = policy.paused
+        #: Why STS paused the job itself (a broken trigger); ``None`` when it runs or a
+        #: user paused it. Resuming clears it.
+        self.paused_reason: str | None = None
         #: Which of the scheduler's heap entries for this job is current (see TaskScheduler).
         self.generation = 0
         #: Runs under way; ``None`` rather than an empty set, so idle jobs hold none.
@@ -94,6 +151,11 @@ class Job:
         """The job's first fire strictly after ``after``, within its start and end."""
         assert self.trigger is not None
         return next_fire_within(self.trigger, after, self.policy.start, self.policy.end)
+
+    def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None]:
+        """How many of the job's fires lie in ``(after, until]``, and the last of them."""
+        assert self.trigger is not None
+        return count_fires_within(self.trigger, after, until, self.policy.start, self.policy.end)
 
     def upcoming(self, after: datetime, count: int) -> list[datetime]:
         """The job's next ``count`` fires after ``after`` (none for a manual job)."""

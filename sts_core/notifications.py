@@ -25,7 +25,7 @@ from .notify_policy import FAILURE, MISSED, RECOVERY, NotifyPolicy, split_channe
 from .plugins import PluginError
 from .policy import PermanentError
 from .records import Outcome, RunRecord
-from .runner import _error_line, new_run_id
+from .runner import error_line, new_run_id
 from .secrets import redact
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class Notifications:
                     async with asyncio.timeout(DELIVERY_TIMEOUT):
                         await notifier.notify(event)
                 except Exception as error:
-                    reason = redact(_error_line(error))
+                    reason = redact(error_line(error))
                     permanent = isinstance(error, PermanentError)
                     if permanent or attempt > DELIVERY_RETRIES or self._closing:
                         self._undelivered(event, started, attempt, reason)
@@ -358,7 +358,7 @@ class Notifications:
                 try:
                     await close()
                 except Exception as error:
-                    logger.warning("a notifier failed to close: %s", redact(_error_line(error)))
+                    logger.warning("a notifier failed to close: %s", redact(error_line(error)))
         finally:
             self._closing = False
 
@@ -377,7 +377,7 @@ def build_notifier(
     except PluginError:
         raise
     except Exception as error:  # a plugin's factory may raise anything on a bad target
-        reason = str(error) if isinstance(error, ValueError | TypeError) else _error_line(error)
+        reason = str(error) if isinstance(error, ValueError | TypeError) else error_line(error)
         raise ValueError(f"invalid notify channel '{scheme}:{target}': {redact(reason)}") from None
     if not callable(getattr(notifier, "notify", None)):
         raise PluginError(

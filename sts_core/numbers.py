@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 
-def parse_whole_number(value: object, *, what: str) -> int:
-    """``value`` as an int >= 0: an int, a float without a fraction, or its text.
+def parse_whole_number(value: object, *, what: str, maximum: int | None = None) -> int:
+    """``value`` as an int >= 0 (and <= ``maximum``, if given): an int, a float without a
+    fraction, or its text.
 
-    :raises ValueError: naming ``what`` and the value.
+    :raises ValueError: naming ``what``, the value and the valid range.
     """
-    problem = f"invalid {what} {value!r}: expected a whole number >= 0"
+    valid = "a whole number >= 0" if maximum is None else f"a whole number from 0 to {maximum}"
+    problem = f"invalid {what} {value!r}: expected {valid}"
     if isinstance(value, bool):  # True == 1, yet retries = true is a mistake
         raise ValueError(problem)
     try:
         number = int(value.strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise ValueError(problem) from None
-    if number < 0 or (isinstance(value, float) and value != number):
+    too_big = maximum is not None and number > maximum
+    if number < 0 or too_big or (isinstance(value, float) and value != number):
         raise ValueError(problem)
     return number

@@ -22,10 +22,35 @@ from .timezones import resolve_timezone
 from .triggers import parse_instant
 
 OVERLAP_MODES = ("skip", "queue", "allow", "replace")
+#: The most retries of one fire: 1000 retries 5 minutes apart already span 3.5 days.
+MAX_RETRIES = 1000
+#: The longest ``backoff`` and ``max_backoff``: one day. Far beyond it, the retry time
+#: overflows ``datetime`` (10**14 s is three million years).
+MAX_BACKOFF = 86400.0
+#: Beyond this many doublings ``backoff * 2**n`` exceeds any ``max_backoff``; capping the
+#: exponent keeps the arithmetic finite for any attempt number.
+_MAX_DOUBLINGS = 64
 
 
 class PermanentError(Exception):
     """Raise it from a task to fail the run without any retry."""
+
+
+class RetryAfter(Exception):
+    """Raise it (or a subclass) from a task to fail this attempt and ask that the next one
+    wait at least ``seconds``, such as a server's ``Retry-After``.
+
+    The retry policy still decides whether there is a next attempt. Its wait is the longer
+    of the job's backoff and ``seconds``, capped at ``max_backoff``, so a server cannot
+    park a job for a day.
+
+    :param seconds: the least wait before the next attempt; ``0`` for the plain backoff.
+    :param message: what went wrong, for the run record (``str(error)``).
+    """
+
+    def __init__(self, seconds: float, message: str | None = None) -> None:
+        super().__init__(message if message is not None else f"retry after {seconds:g}s")
+        self.seconds = max(0.0, float(seconds))
 
 
 class SetupError(PermanentError):
@@ -52,8 +77,23 @@ class RetryPolicy:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
 
     def __post_init__(self) -> None:
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValueError(f"invalid retries {self.retries!r}: expected a whole number >= 0")
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not 0 <= self.retries <= MAX_RETRIES
+        ):
+            raise ValueError(
+                f"invalid retries {self.retries!r}: expected a whole number from 0 to {MAX_RETRIES}"
+            )
+        for key in ("backoff", "max_backoff"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"invalid {key} {value!r}: expected a number of seconds")
+            if not 0 <= value <= MAX_BACKOFF:  # also refuses NaN
+                raise ValueError(
+                    f"invalid {key} {value!r}: expected a duration from 0 to 1d "
+                    f"(0 to {MAX_BACKOFF:g} seconds)"
+                )
         if not 0 <= self.backoff_jitter < 1:
             raise ValueError(
                 f"invalid backoff_jitter {self.backoff_jitter!r}: expected a fraction in [0, 1)"
@@ -67,11 +107,16 @@ class RetryPolicy:
             and isinstance(error, self.retry_on)
         )
 
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after attempt number ``attempt`` failed."""
-        base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+    def delay(self, attempt: int, rng: random.Random, error: BaseException | None = None) -> float:
+        """Seconds to wait after attempt number ``attempt`` failed (with ``error``): at
+        least what a :class:`RetryAfter` asks, and never more than ``max_backoff``; finite
+        for any attempt number (``2 ** 1024`` would overflow a float)."""
+        doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
+        base = min(self.max_backoff, self.backoff * 2.0**doublings)
         if self.backoff_jitter:
             base *= 1 + rng.uniform(-self.backoff_jitter, self.backoff_jitter)
+        if isinstance(error, RetryAfter):
+            base = max(base, error.seconds)
         return float(min(self.max_backoff, base))
 
 
@@ -180,7 +225,7 @@ class JobPolicy:
             retry = retries
         else:
             retry = RetryPolicy(
-                retries=parse_whole_number(retries, what="retries"),
+                retries=parse_whole_number(retries, what="retries", maximum=MAX_RETRIES),
                 backoff=parse_duration(values.get("backoff", 1.0), what="backoff"),
                 max_backoff=parse_duration(values.get("max_backoff", 300.0), what="max_backoff"),
                 backoff_jitter=float(values.get("backoff_jitter", 0.1)),
@@ -194,6 +239,8 @@ class JobPolicy:
         timeout = _unlimited(values.get("timeout"))
         grace = _unlimited(values.get("misfire_grace", 60.0))
         zone = values.get("timezone")
+        start, end = _aware("start", values.get("start")), _aware("end", values.get("end"))
+        _bounds(start, end)
         return cls(
             retry=retry,
             timeout=None if timeout is None else _positive("timeout", timeout),
@@ -202,8 +249,8 @@ class JobPolicy:
             coalesce=_boolean("coalesce", values.get("coalesce", True)),
             jitter=parse_duration(values.get("jitter", 0), what="jitter"),
             timezone=None if zone is None else resolve_timezone(zone),
-            start=_aware("start", values.get("start")),
-            end=_aware("end", values.get("end")),
+            start=start,
+            end=end,
             paused=_boolean("paused", values.get("paused", False)),
             notify=NotifyPolicy.build(
                 values.get("notify"),
@@ -245,6 +292,15 @@ def _boolean(key: str, value: object) -> bool:
 
 def _unlimited(value: Any) -> Any:
     return None if isinstance(value, str) and value.strip().lower() == "none" else value
+
+
+def _bounds(start: datetime | None, end: datetime | None) -> None:
+    # A window that is empty would never fire, silently.
+    if start is not None and end is not None and start >= end:
+        raise ValueError(
+            f"invalid end {end.isoformat()}: it must be after start {start.isoformat()} "
+            f"(a job with start >= end never fires)"
+        )
 
 
 def _positive(key: str, value: Duration) -> float:

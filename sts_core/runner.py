@@ -11,14 +11,15 @@ import logging
 import os
 import random
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .events import Notifier
 from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
-from .policy import SetupError
+from .policy import MAX_BACKOFF, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import SecretError, redact
 from .task import thread_pool
@@ -41,7 +42,8 @@ def new_run_id() -> str:
     return f"{_RUN_ID_PREFIX}{next(_run_numbers):08x}"
 
 
-def _error_line(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
+    """``Type: message``, or the type alone when the message is empty."""
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -67,6 +69,8 @@ class Runner:
         self.stopping = False
         # Runs start in a copy of this context, where sync tasks find this scheduler's pool.
         self._context: contextvars.Context | None = None
+        #: Called when a run starts while none is under way (the loop watchdog's cue).
+        self.on_busy: Callable[[], None] | None = None
 
     # -- starting runs ----------------------------------------------------------------------
 
@@ -75,16 +79,8 @@ class Runner:
         if job.running:
             mode = job.policy.overlap
             if mode == "skip" or (mode == "queue" and job.queued is not None):
-                self.record(
-                    RunRecord(
-                        run_id=new_run_id(),
-                        job=job.name,
-                        fire_time=fire,
-                        outcome=Outcome.SKIPPED,
-                        error=f"the previous run was still running (overlap = {mode})",
-                    ),
-                    logging.WARNING,
-                )
+                error = f"the previous run was still running (overlap = {mode})"
+                self._not_run(job, fire, Outcome.SKIPPED, error, logging.WARNING)
                 return
             if mode == "queue":
                 job.queued = fire
@@ -103,49 +99,60 @@ class Runner:
     def launch(self, job: Job, fire: datetime, *, manual: bool, done: RunDone | None) -> None:
         """Start a run now, whatever the overlap policy says."""
         base = self._context
+        run_id = new_run_id()
         run = asyncio.get_running_loop().create_task(
-            self._execute(job, fire, manual, done),
+            self._execute(job, fire, run_id, manual, done),
+            # The name says which run a task is, in the loop watchdog's warnings. (Python
+            # 3.11 formats a default "Task-N" name for every task anyway.)
+            name=f"job={job.name} run={run_id}",
             context=None if base is None else base.copy(),  # each run its own current_run
         )
+        if not self.inflight and self.on_busy is not None:
+            self.on_busy()
         self.inflight.add(run)
         if job.running is None:
             job.running = set()
         job.running.add(run)
 
-    def record_missed(self, job: Job, late: list[datetime], now: float, grace: float) -> None:
-        """One record for fires that could not start within the grace."""
-        count = len(late)
-        span = (
-            late[0].isoformat()
-            if count == 1
-            else f"{late[0].isoformat()} .. {late[-1].isoformat()}"
+    def record_missed(
+        self, job: Job, count: int, first: datetime, last: datetime, now: float, reason: str
+    ) -> None:
+        """One record for ``count`` fires, ``first`` .. ``last``, that did not run."""
+        span = first.isoformat() if count == 1 else f"{first.isoformat()} .. {last.isoformat()}"
+        lateness = now - last.timestamp()
+        error = f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, {reason}"
+        self._not_run(job, last, Outcome.MISSED, error, logging.WARNING, missed_count=count)
+
+    def record_set_aside(self, job: Job, fire: datetime, reason: str, error: BaseException) -> None:
+        """The record of a fire that could not be handled (a broken trigger): ``failed``,
+        saying the job is paused. Logged by the caller, once, so only at debug level here."""
+        self._not_run(
+            job,
+            fire,
+            Outcome.FAILED,
+            f"job set aside (paused until resumed): {reason}",
+            logging.DEBUG,
+            traceback=redact("".join(traceback.format_exception(error))),
         )
-        lateness = now - late[-1].timestamp()
-        self.record(
-            RunRecord(
-                run_id=new_run_id(),
-                job=job.name,
-                fire_time=late[-1],
-                outcome=Outcome.MISSED,
-                error=(
-                    f"{count} fire(s) missed ({span}): started {lateness:.3f}s late, "
-                    f"misfire_grace is {grace:g}s"
-                ),
-                missed_count=count,
-            ),
-            logging.WARNING,
-        )
+
+    def _not_run(
+        self, job: Job, fire: datetime, outcome: Outcome, error: str, level: int, **fields: Any
+    ) -> None:
+        """Record a fire that did not run (skipped, missed, set aside)."""
+        record = RunRecord(new_run_id(), job.name, fire, outcome, error=error, **fields)
+        self.record(record, level)
 
     # -- a run, attempt by attempt ----------------------------------------------------------
 
-    async def _execute(self, job: Job, fire: datetime, manual: bool, done: RunDone | None) -> None:
+    async def _execute(
+        self, job: Job, fire: datetime, run_id: str, manual: bool, done: RunDone | None
+    ) -> None:
         this = asyncio.current_task()
         record: RunRecord | None = None
         try:
             policy = job.policy
             if policy.jitter and not manual:
                 await asyncio.sleep(self._rng.uniform(0, policy.jitter))
-            run_id = new_run_id()
             attempt = 1
             while True:
                 record = await self._attempt(job, fire, run_id, attempt, manual)
@@ -154,18 +161,30 @@ class Runner:
                 clock = self._scheduler.clock
                 await asyncio.sleep(max(0.0, (record.retry_at - clock.now()).total_seconds()))
                 attempt += 1
-        except asyncio.CancelledError:
-            # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+        except (asyncio.CancelledError, Exception) as error:
+            cancelled = isinstance(error, asyncio.CancelledError)
+            if not cancelled:
+                # STS itself failed around the task (a store or a listener): the run still
+                # gets a record if one can be written, and the loop goes on.
+                logger.exception("run of job=%s run=%s failed inside STS", job.name, run_id)
             record = RunRecord(
-                run_id=record.run_id if record else new_run_id(),
+                run_id=run_id,
                 job=job.name,
                 fire_time=fire,
-                outcome=Outcome.CANCELLED,
+                # Cancelled between attempts (jitter or backoff): the next attempt never starts.
+                outcome=Outcome.CANCELLED if cancelled else Outcome.FAILED,
                 attempt=record.attempt + 1 if record else 1,
-                error="cancelled before the attempt started",
+                error=(
+                    "cancelled before the attempt started"
+                    if cancelled
+                    else redact(f"STS failed around the task: {error_line(error)}")
+                ),
                 manual=manual,
             )
-            self.record(record, logging.WARNING)
+            try:
+                self.record(record, logging.WARNING if cancelled else logging.DEBUG)
+            except Exception:
+                logger.exception("the record of run %s could not be kept", run_id)
         finally:
             self.inflight.discard(this)
             if job.running is not None:
@@ -233,7 +252,10 @@ class Runner:
                 and not self.stopping
                 and policy.retry.should_retry(error, attempt)
             ):
-                delay = policy.retry.delay(attempt, self._rng)
+                delay = policy.retry.delay(attempt, self._rng, error)
+                # A RetryPolicy subclass may answer anything: keep the retry time a datetime.
+                if not 0.0 <= delay <= MAX_BACKOFF:
+                    delay = MAX_BACKOFF if delay > MAX_BACKOFF else 0.0
                 record.retry_at = finished + timedelta(seconds=delay)
         if context.output:
             record.output = {key: redact(text) for key, text in context.output.items()}
@@ -310,5 +332,5 @@ def _describe_failure(record: RunRecord, error: BaseException, timeout: float | 
         record.error = f"cancelled: {reason}" if reason else "cancelled"
     else:
         # A task's error may quote a secret it resolved: the store never gets it.
-        record.error = redact(_error_line(error))
+        record.error = redact(error_line(error))
         record.traceback = redact("".join(traceback.format_exception(error)))

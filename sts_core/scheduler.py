@@ -20,17 +20,20 @@ import os
 import random
 import signal
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Container, Generator, Iterable
-from datetime import UTC, datetime, tzinfo
-from heapq import heappop, heappush
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from heapq import heapify, heappop, heappush
 from types import TracebackType
 from typing import Any, TypeVar
 
 from .booleans import parse_boolean
+from .catch_up import sort_overdue
 from .clock import Clock, SystemClock
-from .durations import Duration, parse_duration
+from .durations import Duration, format_duration, parse_duration
 from .events import Listener, Notifier
-from .job import Job
+from .job import BrokenTrigger, Job
 from .logfields import (
     fire_due_line,
     misfire_line,
@@ -38,17 +41,19 @@ from .logfields import (
     run_record_fields,
     start_summary,
 )
+from .loop_watchdog import LoopWatchdog
 from .notifications import Notifications
 from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
-from .runner import Runner
+from .runner import Runner, error_line
+from .secrets import redact
 from .store import MemoryStore, StateStore
 from .task import FunctionTask, Task
 from .timezones import local_zone, resolve_timezone
 from .triggers import DateTrigger, IntervalTrigger, Trigger
 
-__all__ = ["Job", "TaskScheduler"]
+__all__ = ["ClockStep", "Job", "TaskScheduler"]
 
 logger = logging.getLogger("sts")
 
@@ -57,9 +62,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The longest the loop sleeps: a sleep on the monotonic clock cannot see the wall clock
 #: jump (suspend, NTP step), so the loop looks at the wall clock at least this often.
 MAX_SLEEP = 300.0
-#: How many missed fires of one job are walked one by one before the rest are counted
-#: as one block (a job every second, down for a day, does not walk 86,400 fires).
+#: The most fires of one job that run at once after a stall with ``coalesce = false``;
+#: older ones beyond it are recorded missed (counted, never dropped silently).
 CATCH_UP_LIMIT = 1000
+#: A change of the wall clock against the monotonic clock beyond this, between two wakes of
+#: the loop, is a clock step (NTP slews far slower: at most 0.5 ms per second).
+CLOCK_STEP = 1.0
 #: How many due jobs the loop fires before it lets their runs start.
 FIRE_BATCH = 128
 
@@ -82,6 +90,16 @@ def _fresh_name(taken: Container[str], next_suffix: dict[str, int], base: str, f
         number += 1
     next_suffix[base] = number + 1
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStep:
+    """A step of the wall clock the scheduler noticed."""
+
+    detected_at: datetime
+    """The wall-clock time just after the step."""
+    seconds: float
+    """How far it stepped: positive forward (a suspend, an NTP step), negative backward."""
 
 
 class _Done:
@@ -112,6 +130,9 @@ class TaskScheduler:
         not serve it itself: the service's built-in plugin does, through the
         ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
         ``async with ControlServer(scheduler, path), scheduler:``).
+    :param loop_block_threshold: a run that keeps the event loop busy longer than this
+        (an ``async def`` task calling ``time.sleep``) is named in a warning; ``None`` to
+        not watch.
     """
 
     @classmethod
@@ -154,6 +175,7 @@ class TaskScheduler:
         max_workers: int | None = None,
         seed: int | None = None,
         control_socket: str | os.PathLike[str] | bool | None = None,
+        loop_block_threshold: Duration | None = "1s",
     ) -> None:
         self.name = name
         self.blocking = _env_blocking() if blocking is None else blocking
@@ -204,6 +226,14 @@ class TaskScheduler:
         self._stopped = threading.Event()
         self._stopped_here: asyncio.Event = asyncio.Event()
         self._started_at: datetime | None = None
+        self.loop_block_threshold = (
+            None
+            if loop_block_threshold is None
+            else parse_duration(loop_block_threshold, what="loop_block_threshold")
+        )
+        self._watchdog: LoopWatchdog | None = None
+        #: The wall-clock steps noticed (the latest 100), also logged as warnings.
+        self.clock_steps: deque[ClockStep] = deque(maxlen=100)
 
     # -- the registry -----------------------------------------------------------------------
 
@@ -341,6 +371,15 @@ class TaskScheduler:
         zone = policy.timezone or self.timezone
         resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
         job = Job(job_name, task, resolved, policy)
+        now = self.clock.now()
+        # A one-shot trigger's own first fire (even one already past, so that the misfire
+        # rules record it) — unless the job's start bound comes later. Asked before the job
+        # is registered: a trigger that breaks here is the caller's error, nothing is added.
+        first = getattr(resolved, "first_fire_time", None)
+        if first is not None and (policy.start is None or policy.start <= now):
+            next_fire = first(now)
+        else:
+            next_fire = job.fire_after(now)
         self.notifications.follow(job)
         self._jobs[job_name] = job
         siblings = self._jobs_of_task.get(task.name)
@@ -349,14 +388,6 @@ class TaskScheduler:
             self._jobs_of_task[task.name] = [job]
         else:
             siblings.append(job)
-        now = self.clock.now()
-        # A one-shot trigger's own first fire (even one already past, so that the misfire
-        # rules record it) — unless the job's start bound comes later.
-        first = getattr(resolved, "first_fire_time", None)
-        if first is not None and (policy.start is None or policy.start <= now):
-            next_fire = first(now)
-        else:
-            next_fire = job.fire_after(now)
         self._set_next(job, next_fire)
         self._notifier.job_changed(job, "added")
         return job
@@ -411,7 +442,11 @@ class TaskScheduler:
         self._call(self._set_paused, target, True)
 
     def resume(self, target: Task | Job | str) -> None:
-        """Fire again from now on; fires that fell due while paused are not replayed."""
+        """Fire again from now on; fires that fell due while paused are not replayed.
+
+        Resuming a job STS set aside (``job.paused_reason``) clears the reason; if its
+        trigger is still broken, the job is set aside again at once.
+        """
         self._call(self._set_paused, target, False)
 
     def _set_paused(self, target: Task | Job | str, paused: bool) -> None:
@@ -419,10 +454,17 @@ class TaskScheduler:
             if job.paused == paused:
                 continue
             job.paused = paused
+            job.paused_reason = None
             if paused:
                 self._retire(job)
             elif job.trigger is not None:
-                self._set_next(job, job.fire_after(self.clock.now()))
+                now = self.clock.now()
+                try:
+                    following = job.fire_after(now)
+                except Exception as error:
+                    self._set_aside(job, error, now)
+                    continue
+                self._set_next(job, following)
             self.store.save_job(job.state())
             self._notifier.job_changed(job, "paused" if paused else "resumed")
 
@@ -499,13 +541,24 @@ class TaskScheduler:
         loop = asyncio.get_running_loop()
         heap = self._heap
         timestamp = self.clock.timestamp
+        # The wall clock minus the monotonic clock: a change of it is a clock step.
+        offset = timestamp() - loop.time()
         while True:
             now = timestamp()
+            step = now - loop.time() - offset
+            if step >= CLOCK_STEP or step <= -CLOCK_STEP:
+                offset += step
+                self._clock_stepped(step, now)
             fired = 0
             while heap and heap[0][0] <= now:
                 job = self._current(heappop(heap))
                 if job is not None:
-                    self._fire(job, now)
+                    # Whatever one job's trigger or store call raises, the others fire on.
+                    # (A try block costs nothing in CPython 3.11 until it raises.)
+                    try:
+                        self._fire(job, now)
+                    except Exception as error:
+                        self._set_aside(job, error, job.next_fire)
                     fired += 1
                     if fired == FIRE_BATCH:
                         # Let the runs just started begin (and end) before firing more: a
@@ -545,38 +598,119 @@ class TaskScheduler:
             if grace is None or now - nominal.timestamp() <= grace:
                 self._runner.start(job, nominal)
             else:
-                self._dispatch(job, [nominal], now)
+                self._misfire_decided(job, 1, 1, 0)
+                reason = f"misfire_grace is {grace:g}s"
+                self._runner.record_missed(job, 1, nominal, nominal, now, reason)
         else:
-            due = [nominal]
-            while following is not None and following.timestamp() <= now:
-                due.append(following)
-                if len(due) >= CATCH_UP_LIMIT:
-                    following = job.fire_after(datetime.fromtimestamp(now, UTC))
-                    break
-                following = job.fire_after(following)
-            self._set_next(job, following)
-            job.last_fire = due[-1]
-            self._dispatch(job, due, now)
+            # Several fires due at once: the misfire rules decide which run.
+            overdue = sort_overdue(job, nominal, now, CATCH_UP_LIMIT)
+            self._misfire_decided(job, overdue.due, overdue.missed, len(overdue.runs))
+            self._set_next(job, overdue.following)
+            job.last_fire = overdue.last_due
+            if overdue.first_missed is not None and overdue.last_missed is not None:
+                self._runner.record_missed(
+                    job,
+                    overdue.missed,
+                    overdue.first_missed,
+                    overdue.last_missed,
+                    now,
+                    overdue.reason,
+                )
+            for fire in overdue.runs:
+                self._runner.start(job, fire)
         self.store.save_job(job.state())
 
-    def _dispatch(self, job: Job, due: list[datetime], now: float) -> None:
-        """Several fires due at once, or one late: the misfire rules decide which run."""
-        grace = job.policy.misfire_grace
-        count = len(due)
-        late: list[datetime] = []
-        if grace is not None:
-            late = [fire for fire in due if now - fire.timestamp() > grace]
-            if late:
-                self._runner.record_missed(job, late, now, grace)
-                due = due[len(late) :]
-        if job.policy.coalesce:
-            due = due[-1:]
+    def _misfire_decided(self, job: Job, due: int, missed: int, runs: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
-            coalesce = job.policy.coalesce
-            arguments, fields = misfire_line(job.name, count, len(late), grace, coalesce, len(due))
+            policy = job.policy
+            arguments, fields = misfire_line(
+                job.name, due, missed, policy.misfire_grace, policy.coalesce, runs
+            )
             logger.debug(*arguments, extra=fields)
-        for fire in due:
-            self._runner.start(job, fire)
+
+    def _set_aside(self, job: Job, error: Exception, fire: datetime | None) -> None:
+        """A job whose fire raised (its trigger, a store call): pause it with the reason,
+        log it once and record it, so that the loop and every other job go on."""
+        reason = redact(
+            str(error) if isinstance(error, BrokenTrigger) else f"fire failed: {error_line(error)}"
+        )
+        job.paused = True
+        job.paused_reason = reason
+        self._retire(job)
+        logger.error(
+            "job %s set aside (paused until resumed): %s", job.name, reason, exc_info=error
+        )
+        # Recording may fail the same way (a broken store): it is tried, never fatal.
+        keepers: list[Callable[[], None]] = [
+            lambda: self._runner.record_set_aside(job, fire or self.clock.now(), reason, error),
+            lambda: self.store.save_job(job.state()),
+            lambda: self._notifier.job_changed(job, "paused"),
+        ]
+        for keep in keepers:
+            try:
+                keep()
+            except Exception:
+                logger.exception("could not record that job %s was set aside", job.name)
+
+    def _clock_stepped(self, step: float, now: float) -> None:
+        """The wall clock stepped by ``step`` seconds against the monotonic clock."""
+        detected = datetime.fromtimestamp(now, UTC)
+        self.clock_steps.append(ClockStep(detected, step))
+        if step > 0:
+            # A suspend looks the same (the monotonic clock stops): the fires due meanwhile
+            # really were missed, and the misfire rules record them.
+            logger.warning(
+                "the wall clock jumped %s forward (a suspend or a clock step) at %s: fires "
+                "due meanwhile follow the misfire rules",
+                format_duration(step),
+                detected.isoformat(),
+            )
+            return
+        kept, followed = self._step_back(-step, detected)
+        logger.warning(
+            "the wall clock went back %s at %s: %d interval job(s) keep their cadence on "
+            "elapsed time, %d calendar job(s) follow the wall clock (their fires of the "
+            "repeated %s come again)",
+            format_duration(-step),
+            detected.isoformat(),
+            kept,
+            followed,
+            format_duration(-step),
+        )
+
+    def _step_back(self, seconds: float, now: datetime) -> tuple[int, int]:
+        """Reschedule every job after the wall clock went back ``seconds``: a job on
+        elapsed time (``every 10s``) moves its next fire back as far, so it fires on
+        cadence instead of going silent for the step; a calendar job (cron, ``at``) asks
+        its trigger again from the new time. The heap is rebuilt once, in O(n)."""
+        back = timedelta(seconds=seconds)
+        entries: list[tuple[float, int, str]] = []
+        kept = followed = 0
+        for job in list(self._jobs.values()):
+            if job.paused or job.next_fire is None or job.trigger is None:
+                continue
+            shifted = job.next_fire - back
+            start = job.policy.start
+            fire: datetime | None = shifted
+            try:
+                if getattr(job.trigger, "follows_elapsed_time", False) and (
+                    start is None or shifted >= start
+                ):
+                    kept += 1
+                else:
+                    fire = job.fire_after(now)
+                    followed += 1
+            except Exception as error:
+                self._set_aside(job, error, job.next_fire)
+                continue
+            self._sequence += 1
+            job.next_fire, job.generation = fire, self._sequence
+            if fire is not None:
+                entries.append((fire.timestamp(), self._sequence, job.name))
+            self.store.save_job(job.state())
+        heapify(entries)
+        self._heap[:] = entries  # in place: the fire loop holds this list
+        return kept, followed
 
     # -- listeners --------------------------------------------------------------------------
 
@@ -596,7 +730,9 @@ class TaskScheduler:
 
     @property
     def running(self) -> bool:
-        return self._main is not None and not self._runner.stopping
+        """Whether the scheduler fires: started, not stopping, and its fire loop alive."""
+        main = self._main
+        return main is not None and not main.done() and not self._runner.stopping
 
     @property
     def started_at(self) -> datetime | None:
@@ -635,7 +771,14 @@ class TaskScheduler:
         self._runner.open_threads()
         self._restore_state()
         self._started_at = self.clock.now()
-        self._main = self._loop.create_task(self._fire_loop())
+        if self.loop_block_threshold is not None:
+            self._watchdog = LoopWatchdog(
+                self._loop, self.loop_block_threshold, lambda: bool(self._runner.inflight)
+            )
+            self._watchdog.start()
+            self._runner.on_busy = self._watchdog.busy
+        self._main = self._loop.create_task(self._fire_loop(), name=f"sts fire loop {self.name}")
+        self._main.add_done_callback(self._fire_loop_ended)
         self._notifier.scheduler_started()
         self._started.set()
         if self._zone_problem:
@@ -643,6 +786,19 @@ class TaskScheduler:
         if logger.isEnabledFor(logging.INFO):
             message, fields = start_summary(self)
             logger.info("%s", message, extra=fields)
+
+    def _fire_loop_ended(self, main: asyncio.Task[None]) -> None:
+        # Only a stop cancels the fire loop; if it ends otherwise, say so and stop, rather
+        # than claim to run while nothing fires.
+        if main.cancelled() or self._runner.stopping:
+            return
+        logger.critical(
+            "the fire loop of scheduler %s ended: %s; stopping",
+            self.name,
+            main.exception(),
+            exc_info=main.exception(),
+        )
+        self._stop_once(None)
 
     def _restore_state(self) -> None:
         for record in self.store.recover_interrupted():
@@ -716,6 +872,10 @@ class TaskScheduler:
         if self._lifespan is not None:
             await self._lifespan.aclose()
             self._lifespan = None
+        if self._watchdog is not None:
+            self._runner.on_busy = None
+            self._watchdog.stop()
+            self._watchdog = None
         self.store.flush()
         self._runner.shutdown_threads()
         self._notifier.unbind()

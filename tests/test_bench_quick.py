@@ -78,3 +78,27 @@ def test_report_marks_a_missed_target() -> None:
     text = markdown(cases)
     assert "0.200 (2x)" in text
     assert "| idle: no periodic wakeups | 2.00 / s | NO |" in text
+
+
+@pytest.mark.parametrize("contender", ["httpx", "apscheduler", "sts"])
+def test_webhook_calls_reach_the_local_server(contender: str, tmp_path: Path) -> None:
+    params = {"jobs": 5, "seconds": 1, "warm_up": 1.0, "settle": 1.5}
+    result = _measure("webhook", contender, params, tmp_path)
+    assert result["calls_per_s"] == 5  # every call of the window got its 2xx
+    assert result["failed"] == 0
+    assert 0 <= result["p50_ms"] <= result["p99_ms"]
+    assert result["cpu_us_per_call"] > 0
+
+
+def test_report_checks_the_webhook_targets_against_bare_httpx() -> None:
+    results = {
+        "httpx": {"calls_per_s": 1000.0, "p99_ms": 2.0, "cpu_us_per_call": 100.0},
+        "apscheduler": {"calls_per_s": 1000.0, "p99_ms": 5.0, "cpu_us_per_call": 200.0},
+        "sts": {"calls_per_s": 1000.0, "p99_ms": 3.0, "cpu_us_per_call": 130.0},
+    }
+    case = {"workload": "webhook", "title": "t", "params": {"jobs": 1000}, "results": results}
+    text = markdown([case])
+    assert "| webhook: all 1,000 calls / s | 1,000.0 / s | yes |" in text
+    assert "| webhook: p99 <= APScheduler's | 3.00 vs 5.00 ms | yes |" in text
+    assert "| webhook: CPU / call <= 1.2x bare httpx | 1.30x | NO |" in text
+    assert "130 (1.3x)" in text  # ratios against bare httpx, not bare asyncio

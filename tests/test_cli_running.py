@@ -126,3 +126,45 @@ def test_a_bad_config_stops_run_before_it_starts(tmp_path: Path) -> None:
         assert "nosuchtype" in result.stderr
         assert "Traceback" not in result.stderr
         assert not sts.database().exists()
+
+
+BROKEN_TRIGGER_MODULE = """
+from datetime import timedelta
+
+import sts
+
+answers = iter([1.0])
+
+def soon_then_past(after):
+    # First a fire in one second, then a time already past: a broken trigger.
+    return after + timedelta(seconds=next(answers, -5.0))
+
+def ok():
+    pass
+
+scheduler = sts.TaskScheduler(name="aside", timezone="UTC")
+scheduler.schedule(sts.FunctionTask(ok, name="stuck"), soon_then_past)
+scheduler.schedule(sts.FunctionTask(ok, name="steady"), "every 1h")
+"""
+
+
+def test_sts_jobs_shows_why_the_scheduler_set_a_job_aside(tmp_path: Path) -> None:
+    with sts_environment(tmp_path) as sts:
+        sts.write("asidejobs.py", BROKEN_TRIGGER_MODULE)
+        start_scheduler(sts, "asidejobs:scheduler", name="aside")
+
+        def stuck_row() -> dict[str, object]:
+            rows = json.loads(sts.run("jobs", "--json", "--name", "aside").stdout)
+            return next(row for row in rows if row["name"] == "stuck")
+
+        wait_for(lambda: stuck_row()["paused"], what="the job set aside")
+        assert "broken trigger 'soon_then_past'" in str(stuck_row()["paused_reason"])
+        table = sts.run("jobs", "--name", "aside").stdout
+        line = next(line for line in table.splitlines() if line.startswith("stuck"))
+        assert "paused: broken trigger 'soon_then_past': answered" in line
+        steady = next(line for line in table.splitlines() if line.startswith("steady"))
+        assert "paused" not in steady
+        history = sts.run("history", "stuck", "--name", "aside").stdout
+        assert "job set aside (paused until resumed): broken trigger" in history
+        code, _, err = sts.stop(sts.processes[0])
+        assert code == 0, err

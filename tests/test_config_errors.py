@@ -133,7 +133,7 @@ def test_not_utf8(tmp_path: Path) -> None:
             JOB.replace("schedule = every 10s\n", ""),
             ["FILE:1", "[job:report] schedule", "missing key", "'every 10s'"],
         ),
-        (JOB + "retries = -1\n", ["FILE:5", "[job:report] retries", "whole number >= 0"]),
+        (JOB + "retries = -1\n", ["FILE:5", "[job:report] retries", "whole number from 0 to 1000"]),
         (JOB + "overlap = sometimes\n", ["FILE:5", "[job:report] overlap", "skip, queue"]),
         (JOB + "timeout = 0s\n", ["FILE:5", "[job:report] timeout", "longer than zero"]),
         (JOB + "timezone = Mars/Base\n", ["FILE:5", "[job:report] timezone", "IANA"]),

@@ -21,21 +21,6 @@ PLACEHOLDER = re.compile(rf"\{{\{{({_NAMES})\}}\}}|\{{({_NAMES})\}}")
 SECRET_REFERENCE = re.compile(r"\$\{secret:[^}]*\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-_SIZE = re.compile(r"(\d+)\s*([a-z]*)")
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gib": 1024**3,
-}
-
 
 def parse_command(command: str | Sequence[str], *, shell: bool) -> list[str]:
     """The command as arguments: text is split with POSIX shell quoting, never run by a
@@ -165,21 +150,7 @@ def _check_env_pair(key: object, value: object, where: str) -> None:
 
 def parse_size(value: int | str, *, what: str = "output_limit") -> int:
     """A number of bytes from ``65536`` or text like ``"64KiB"``, ``"1MiB"``, ``"500kB"``."""
-    expected = (
-        "expected a number of bytes or text like '64KiB', '1MiB', '500kB' "
-        "(units B, kB, KiB, MB, MiB, GB, GiB)"
-    )
-    if isinstance(value, bool):
-        raise ValueError(f"invalid {what} {value!r}: {expected}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"invalid {what} {value!r}: it must not be negative")
-        return value
-    if isinstance(value, str):
-        match = _SIZE.fullmatch(value.strip().lower())
-        if match and match.group(2) in _SIZE_UNITS:
-            return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
-    raise ValueError(f"invalid {what} {value!r}: {expected}")
+    return sts.parse_size(value, what=what)
 
 
 def parse_success_codes(value: str | Iterable[int]) -> frozenset[int]:

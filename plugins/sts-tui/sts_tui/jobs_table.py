@@ -41,6 +41,9 @@ SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
 
 def _state(row: dict[str, Any]) -> Text:
     if row["paused"]:
+        # Set aside by the scheduler (a broken trigger): the detail's last run says why.
+        if row.get("paused_reason"):
+            return Text("‖ set aside", style="bold red")
         return Text("‖ paused", style="bold yellow")
     if row["running"]:
         return Text(f"▶ running x{row['running']}" if row["running"] > 1 else "▶ running", "cyan")

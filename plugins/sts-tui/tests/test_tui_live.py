@@ -178,3 +178,37 @@ async def test_slash_filters_the_table_and_escape_clears_it(
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "q")
     assert app.return_code in (0, None)
+
+
+BROKEN_JOB = """
+from datetime import timedelta
+
+async def tick():
+    pass
+
+def stuck(after):
+    return after - timedelta(seconds=1)  # a time already past: a broken trigger
+
+first = [True]
+
+def breaks_later(after):
+    if first.pop() if first else False:
+        return after + timedelta(milliseconds=300)
+    return stuck(after)
+
+scheduler.schedule(sts.FunctionTask(tick, name="tick"), "every 300ms", name="tick")
+scheduler.schedule(sts.FunctionTask(tick, name="stuck"), breaks_later, name="stuck")
+"""
+
+
+async def test_a_job_set_aside_by_the_scheduler_shows_why(
+    scheduler_factory: Callable[..., Any], until: Until, control: Control
+) -> None:
+    process = scheduler_factory(BROKEN_JOB)
+    app = SchedulerApp(process.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.table.row_count == 2, "two jobs")
+        await until(pilot, lambda: "set aside" in _cell(app, "stuck", "state"), "set aside")
+        (row,) = control(process.path, "jobs", job="stuck")["jobs"]
+        assert row["paused"] and "broken trigger" in row["paused_reason"]
+        assert _cell(app, "tick", "state") in ("", "▶ running")  # the other job fires on

@@ -52,7 +52,11 @@ def _pick(rows: list[dict[str, Any]], job: str | None) -> list[dict[str, Any]]:
 def _state(row: dict[str, Any]) -> str:
     if row.get("running"):
         return "running"
-    return "paused" if row.get("paused") else ""
+    if not row.get("paused"):
+        return ""
+    # The last column: a reason (STS set the job aside) is shown on one line, in full.
+    reason = row.get("paused_reason")
+    return f"paused: {one_line(reason, 200)}" if reason else "paused"
 
 
 def _next_fire(row: dict[str, Any], now: datetime) -> str:

@@ -137,7 +137,7 @@ def _build_job(
     except Exception as error:  # a task type's own check of its options
         if option_problems and isinstance(error, TypeError):
             return None, problems  # a missing or misspelt option: reported already
-        only_key = next(iter(options)) if len(options) == 1 else None
+        only_key = next(iter(options)) if len(options) == 1 else _named_key(error, options)
         origin = options[only_key].origin if only_key else section_origin
         problems.append(
             Problem(
@@ -192,6 +192,15 @@ def outline_jobs(
     return outlines, problems
 
 
+def _named_key(error: Exception, options: dict[str, Setting]) -> str | None:
+    """The option an error names the way task types do (``invalid expect '...'``), so that
+    the message points at its line rather than at the section's."""
+    words = str(error).split(maxsplit=2)
+    if len(words) >= 2 and words[0] == "invalid" and words[1] in options:
+        return words[1]
+    return None
+
+
 def _installed(registry: Any) -> str:
     return ", ".join(sorted(registry)) or "none"
 
@@ -206,7 +215,14 @@ def _check_policy(section: str, keys: dict[str, Setting], policy: dict[str, str]
         # Keys that are fine alone but not together.
         problem = _policy_problem(None, policy)
         if problem is not None:
-            problems.append(Problem(problem, origin=None, section=section))
+            # Point at the key the message names ("invalid end ...: it must be after start").
+            named = problem.split(" ", 2)[1] if problem.startswith("invalid ") else None
+            if named in keys:
+                problems.append(
+                    Problem(problem, origin=keys[named].origin, section=section, key=named)
+                )
+            else:
+                problems.append(Problem(problem, origin=None, section=section))
     return problems
 
 

@@ -234,6 +234,8 @@ class Config:
             "plugins": plugins,
             "stop_grace": self.value("scheduler", "stop_grace") or "30s",
         }
+        threshold = (self.value("scheduler", "loop_block_threshold") or "1s").strip()
+        arguments["loop_block_threshold"] = None if threshold.lower() == "none" else threshold
         workers = (self.value("scheduler", "max_workers") or "").strip()
         if workers:
             arguments["max_workers"] = int(workers)

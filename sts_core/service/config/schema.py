@@ -71,6 +71,11 @@ def _duration(text: str) -> None:
         raise ValueError(duration_problem(error)) from None
 
 
+def _duration_or_none(text: str) -> None:
+    if text.strip().lower() != "none":
+        _duration(text)
+
+
 def _workers(text: str) -> None:
     if text.strip() == "":
         return
@@ -132,6 +137,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "state": Key("sqlite", _word, "the state store (options in [state])"),
         "stop_grace": Key("30s", _duration, "how long a stop waits for running runs"),
         "max_workers": Key(None, _workers, "threads for sync tasks"),
+        "loop_block_threshold": Key(
+            "1s", _duration_or_none, "warn when a run blocks the event loop longer (none: off)"
+        ),
         "sources": Key(None, _names, "config sources from plugins (options in [source:NAME])"),
     },
     "logging": {

@@ -44,6 +44,7 @@ def job_row(
         "next_fire": instant(job.next_fire),
         "last_fire": instant(job.last_fire),
         "paused": job.paused,
+        "paused_reason": job.paused_reason,
         "running": max(0, len(job.running) - ending) if job.running else 0,
         "last_outcome": counts.last_outcome if counts else None,
         "succeeded": counts.succeeded if counts else 0,

@@ -1,0 +1,151 @@
+"""httpx clients: one per scheduler, reused by every webhook call, closed when it stops.
+
+An ``httpx.AsyncClient`` pools connections on the event loop it first runs on, so a pool
+of clients belongs to a loop. The plugin's lifecycle hooks count the schedulers started
+on a loop; the last one to stop closes the loop's clients, once its runs have ended (the
+hook ``sts_scheduler_stopping`` is called before that, so the closing waits for the stop).
+The closing happens just after ``stop()`` returns (and before ``asyncio.run`` ends, which
+waits for it). A task awaited outside any scheduler gets a client for that one call.
+
+A loop holds one client per TLS setting (the default trust store, or a job's ``ca``) and
+HTTP version, since those are fixed when a client is made; everything else (timeouts,
+redirects, headers) is per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+import sts
+
+from .destinations import check_request
+
+#: Connections kept per client: enough that a thousand calls a second to one host reuse
+#: connections instead of opening new ones. Idle ones are dropped after 4 s: servers close
+#: idle connections too (uvicorn and Node.js after 5 s), and a request sent on a connection
+#: the server is closing fails with a read error.
+LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=4)
+USER_AGENT = "sts-webhook/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What a client is made with; requests differing only in other options share one."""
+
+    ca: str | None = None
+    http2: bool = False
+
+
+def make_client(settings: ClientSettings) -> httpx.AsyncClient:
+    """A client with the destination check as a request hook, proxies taken from the
+    environment (``HTTPS_PROXY``, ``NO_PROXY``...) as httpx does, and no redirects unless
+    a request asks."""
+    _redact_httpx_logs()
+    verify: ssl.SSLContext | bool = True
+    if settings.ca is not None:
+        verify = ssl.create_default_context(cafile=settings.ca)
+    return httpx.AsyncClient(
+        verify=verify,
+        http2=settings.http2,
+        limits=LIMITS,
+        trust_env=True,
+        headers={"User-Agent": USER_AGENT},
+        event_hooks={"request": [check_request]},
+    )
+
+
+class ClientPool:
+    """The clients of one event loop, and how many started schedulers use them."""
+
+    def __init__(self) -> None:
+        self._clients: dict[ClientSettings, httpx.AsyncClient] = {}
+        #: The started schedulers using them (by id: a scheduler outlives its stop).
+        self.schedulers: set[int] = set()
+        self.closed = False
+
+    def get(self, settings: ClientSettings) -> httpx.AsyncClient:
+        client = self._clients.get(settings)
+        if client is None:
+            client = self._clients[settings] = make_client(settings)
+        return client
+
+    async def aclose(self) -> None:
+        self.closed = True
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClientPool] = (
+    weakref.WeakKeyDictionary()
+)
+#: Closing tasks under way (the loop keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
+
+
+def shared_pool() -> ClientPool | None:
+    """The pool of the running loop, when a scheduler runs on it."""
+    pool = _pools.get(asyncio.get_running_loop())
+    return None if pool is None or pool.closed else pool
+
+
+def scheduler_started(scheduler: sts.TaskScheduler) -> None:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None or pool.closed:
+        pool = _pools[loop] = ClientPool()
+    pool.schedulers.add(id(scheduler))
+
+
+def scheduler_stopping(scheduler: sts.TaskScheduler) -> None:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None or id(scheduler) not in pool.schedulers:
+        return
+    task = loop.create_task(_release_after_stop(scheduler, loop, pool))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _release_after_stop(
+    scheduler: sts.TaskScheduler, loop: asyncio.AbstractEventLoop, pool: ClientPool
+) -> None:
+    try:
+        # From the scheduler's loop, stop() hands back the stop under way: this waits
+        # for the runs still using the clients.
+        await scheduler.stop()
+    finally:
+        pool.schedulers.discard(id(scheduler))
+        if not pool.schedulers:
+            if _pools.get(loop) is pool:
+                del _pools[loop]
+            # Also when a loop shutting down (asyncio.run's end) cancelled the wait above.
+            await pool.aclose()
+
+
+class _RedactingFilter(logging.Filter):
+    """httpx logs each request's URL at INFO: a secret in it is masked like in STS's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = sts.redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_filter = _RedactingFilter()
+
+
+def _redact_httpx_logs() -> None:
+    for name in ("httpx", "httpcore"):
+        target: Any = logging.getLogger(name)
+        if _filter not in target.filters:
+            target.addFilter(_filter)
