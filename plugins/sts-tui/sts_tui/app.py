@@ -187,6 +187,8 @@ class SchedulerApp(App[int]):
                 rows[row["name"]] = row
             if detail is not None and event == "run_finished":
                 reload_detail = reload_detail or data["record"]["job"] == detail.job
+            elif detail is not None and event == "job_changed":  # paused, set aside, resumed
+                reload_detail = reload_detail or row["name"] == detail.job
         table = self.table
         for job_name, job_row in rows.items():
             if job_row is None:

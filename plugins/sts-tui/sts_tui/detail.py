@@ -15,6 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+import sts
+
 from . import format as fmt
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
@@ -73,6 +75,7 @@ class JobDetailScreen(Screen[None]):
         plan.add_column("UTC", width=14)
         plan.add_column("", width=24)
         yield Static(fmt.plain(f" Job {self.job}", style="bold"), id="detail-title")
+        yield Static("", id="detail-state")  # shown while the job is paused, with why
         with Horizontal(id="detail-body"):
             with Vertical(id="runs-pane"):
                 yield Label("Recent runs", classes="pane-title")
@@ -85,22 +88,39 @@ class JobDetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#detail-state").display = False
         self.action_reload()
 
     @work(exclusive=True, group="detail")
     async def action_reload(self) -> None:
         try:
+            (row,) = (await self.request("jobs", job=self.job))["jobs"]
             history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)
-            plan = await self.request("plan", job=self.job, count=PLAN_COUNT)
         except Exception as error:  # the scheduler went away or the job was removed
             self.query_one("#run-text", Static).update(fmt.plain(f"Cannot load this job: {error}"))
             return
-        self.show(history["runs"], plan)
+        try:
+            plan: dict[str, Any] | str = await self.request("plan", job=self.job, count=PLAN_COUNT)
+        except sts.ControlError as error:  # a broken trigger cannot name its next fires
+            plan = error.message
+        self.show(row, history["runs"], plan)
 
-    def show(self, runs: list[dict[str, Any]], plan: dict[str, Any]) -> None:
-        self.runs, self.plan = runs, plan
-        title = f" Job {self.job} · {plan['schedule']} · {plan['timezone']}"
+    def show_state(self, row: dict[str, Any]) -> None:
+        """The paused marker under the title, with the reason when the scheduler set the job
+        aside itself (``p`` resumes it)."""
+        state = self.query_one("#detail-state", Static)
+        state.display = bool(row["paused"])
+        if row["paused"]:
+            state.update(Text.assemble(" ", fmt.paused_marker(row), ("  (p resumes it)", "dim")))
+
+    def show(
+        self, row: dict[str, Any], runs: list[dict[str, Any]], plan: dict[str, Any] | str
+    ) -> None:
+        """The job's row, its recent runs and its next fires (or why they cannot be told)."""
+        self.runs = runs
+        title = f" Job {self.job} · {row['schedule']} · {row['timezone']}"
         self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
+        self.show_state(row)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in runs:
@@ -117,7 +137,13 @@ class JobDetailScreen(Screen[None]):
             self.query_one("#run-text", Static).update("No runs yet.")
         else:
             self._show_run(min(table.cursor_row, len(runs) - 1))
-        self._show_plan(plan)
+        if isinstance(plan, str):
+            self.plan = {}
+            self.query_one("#plan", DataTable).clear()
+            self.query_one("#plan-title", Label).update(fmt.plain(f"No fire times: {plan}"))
+        else:
+            self.plan = plan
+            self._show_plan(plan)
 
     def _show_plan(self, plan: dict[str, Any]) -> None:
         zones = "UTC" if plan["timezone"] == "UTC" else f"{plan['timezone']} and UTC"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from rich.text import Text
 
@@ -17,6 +18,8 @@ OUTCOME_STYLES = {
     "missed": ("⚠", "magenta"),
     "skipped": ("↷", "bright_black"),
     "interrupted": ("↯", "red"),
+    # Not a run: a notification about one that could not be delivered (in the history only).
+    "notify_failed": ("✉", "yellow"),
 }
 
 
@@ -31,6 +34,15 @@ def plain_lines(text: str, style: str = "") -> Text:
     """Like :func:`plain` for text of several lines (a traceback, an output tail): each line
     escaped, the line breaks kept."""
     return Text("\n".join(sts.printable(line) for line in text.splitlines()), style=style)
+
+
+def paused_marker(row: dict[str, Any]) -> Text:
+    """``‖ paused`` for a job a user paused; ``‖ set aside: <why>`` for one the scheduler set
+    aside itself (a broken trigger), with the row's ``paused_reason``."""
+    reason = row.get("paused_reason")
+    if not reason:
+        return Text("‖ paused", style="bold yellow")
+    return plain(f"‖ set aside: {reason}", style="bold red")
 
 
 def outcome_style(outcome: str | None) -> str:
