@@ -252,18 +252,17 @@ async def test_the_detail_lists_a_notification_that_was_not_delivered(
     scheduler_factory: Callable[..., Any], until: Until, control: Control
 ) -> None:
     process = scheduler_factory(REFUSED_NOTIFICATION)
+    control(process.path, "trigger", job="boom")  # it fails; its notification is refused
+
+    def recorded() -> bool:
+        runs = control(process.path, "history", job="boom")["runs"]
+        return any(run["outcome"] == "notify_failed" for run in runs)
+
     app = SchedulerApp(process.path)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.table.row_count == 1, "the job")
-        await pilot.press("r")  # the run fails; its failure notification is refused
-        await until(pilot, lambda: _cell(app, "boom", "failed") == "1", "the failure")
-
-        def recorded() -> bool:
-            runs = control(process.path, "history", job="boom")["runs"]
-            return any(run["outcome"] == "notify_failed" for run in runs)
-
-        # Delivered after the run's own record: no event tells the UI (see docs/tui.md).
+        # Written after the run's own record, and no event tells the UI (docs/tui.md).
         await until(pilot, recorded, "the notify_failed record")
+        await until(pilot, lambda: app.table.row_count == 1, "the job")
         await pilot.press("enter")
         assert isinstance(app.screen, JobDetailScreen)
         detail = app.screen
@@ -271,7 +270,7 @@ async def test_the_detail_lists_a_notification_that_was_not_delivered(
         def outcomes() -> list[str]:
             return [run["outcome"] for run in detail.runs]
 
-        await until(pilot, lambda: "notify_failed" in outcomes(), "the notify_failed record")
+        await until(pilot, lambda: "notify_failed" in outcomes(), "the detail's runs")
         await pilot.pause(0.1)
         row = outcomes().index("notify_failed")
         assert str(detail.query_one("#runs", DataTable).get_cell_at((row, 1))) == "✉ notify failed"
