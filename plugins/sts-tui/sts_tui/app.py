@@ -96,29 +96,33 @@ class SchedulerApp(App[int]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatsHeader()
+        # Kept, not queried when used: the 1 s tick and the event pump may run once more
+        # while the app closes, after its widgets left the screen.
+        self._header = StatsHeader()
+        self._status = Static("", id="status")
+        self._table = JobsTable(self.clock, id="jobs")
+        self._table.zone = self.zone
+        self._event_log = EventLog(self.clock, id="events")
+        self._event_log.zone = self.zone
+        yield self._header
         yield FilterInput(
             placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
         )
-        yield Static("", id="status")
-        table = JobsTable(self.clock, id="jobs")
-        table.zone = self.zone
-        yield table
-        log = EventLog(self.clock, id="events")
-        log.zone = self.zone
-        yield log
+        yield self._status
+        yield self._table
+        yield self._event_log
         yield Footer()
 
     @property
     def table(self) -> JobsTable:
-        return self.query_one(JobsTable)
+        return self._table
 
     @property
     def event_log(self) -> EventLog:
-        return self.query_one(EventLog)
+        return self._event_log
 
     def on_mount(self) -> None:
-        self.query_one("#status").display = False
+        self._status.display = False
         self.table.focus()
         self.set_interval(1.0, self._tick)
         self.run_worker(self._follow(), group="connection", exclusive=True)
@@ -201,8 +205,8 @@ class SchedulerApp(App[int]):
 
     def _show_status(self, state: str, text: str = "") -> None:
         self.connection_state = state
-        status = self.query_one("#status", Static)
-        header = self.query_one(StatsHeader)
+        status = self._status
+        header = self._header
         status.set_class(state in ("reconnecting", "failed"), "lost")
         path = self.socket_path
         if state == "connected":
@@ -248,9 +252,7 @@ class SchedulerApp(App[int]):
             self._stats_busy = False
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
-        self.query_one(StatsHeader).show(
-            str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats
-        )
+        self._header.show(str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -368,5 +370,5 @@ class SchedulerApp(App[int]):
 
     def status_text(self) -> str:
         """The banner's text (empty while connected), for tests and screen readers."""
-        status = self.query_one("#status", Static)
+        status = self._status
         return str(status.render()) if status.display else ""

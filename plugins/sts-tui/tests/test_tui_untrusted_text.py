@@ -63,7 +63,7 @@ async def test_names_and_errors_are_escaped_in_the_table_and_the_log(
         log = "\n".join(app.event_log.entries)
         assert f"{SHOWN_NAME}: run started" in log
         assert _raw_controls(table) == [] and _raw_controls(log) == []
-        screen = _screen_text(app.event_log)
+        screen = "\n".join(line.text for line in app.event_log.lines)  # as rendered
         assert SHOWN_ERROR[:60] in screen and _raw_controls(screen) == []
 
 
