@@ -18,7 +18,7 @@ OUTCOME_STYLES = {
     "missed": ("⚠", "magenta"),
     "skipped": ("↷", "bright_black"),
     "interrupted": ("↯", "red"),
-    # Not a run: a notification about one that could not be delivered (in the history only).
+    # Not a run: a notification about one was not delivered (docs/notifications.md).
     "notify_failed": ("✉", "yellow"),
 }
 
