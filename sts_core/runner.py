@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,8 @@ class Runner:
         self.stopping = False
         # Runs start in a copy of this context, where sync tasks find this scheduler's pool.
         self._context: contextvars.Context | None = None
+        #: A durable store's ``committed``: what an attempt awaits before its task runs.
+        self.committed: Callable[[], Awaitable[None] | None] | None = None
         #: Called when a run starts while none is under way (the loop watchdog's cue).
         self.on_busy: Callable[[], None] | None = None
 
@@ -220,6 +222,7 @@ class Runner:
             )
         error: BaseException | None = None
         try:
+            await self._durable()
             if policy.timeout is None:
                 await job.task.run()
             else:
@@ -262,6 +265,19 @@ class Runner:
         level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
         self.record(record, level, error if outcome is Outcome.FAILED else None)
         return record
+
+    async def _durable(self) -> None:
+        """Commit before run: wait until the fire's next-fire state (saved when it fired)
+        and this attempt's start are on disk, so that a crash during the run neither runs
+        the fire again nor loses the run. Runs started together share one commit."""
+        if self.committed is not None:
+            waiting = self.committed()
+            if waiting is not None:
+                # A virtual clock must not jump ahead while the disk works.
+                wait_real = getattr(self._scheduler.clock, "wait_real", None)
+                if wait_real is not None:
+                    waiting = wait_real(waiting)
+                await waiting
 
     # -- records ----------------------------------------------------------------------------
 

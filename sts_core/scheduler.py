@@ -48,7 +48,7 @@ from .policy import JobPolicy
 from .records import RunRecord
 from .runner import Runner, error_line
 from .secrets import redact
-from .store import MemoryStore, StateStore
+from .store import DurableStore, MemoryStore, StateStore
 from .task import FunctionTask, Task
 from .timezones import local_zone, resolve_timezone
 from .triggers import DateTrigger, IntervalTrigger, Trigger
@@ -751,6 +751,10 @@ class TaskScheduler:
         """Start firing on the running event loop, and return."""
         if self._main is not None:
             raise RuntimeError("this scheduler is already running")
+        if isinstance(self.store, DurableStore):
+            # One writer per state file, before anything is recovered, bound or fired.
+            self.store.acquire()
+            self._runner.committed = self.store.committed
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._runner.stopping = False
@@ -876,7 +880,10 @@ class TaskScheduler:
             self._runner.on_busy = None
             self._watchdog.stop()
             self._watchdog = None
-        self.store.flush()
+        try:
+            self.store.flush()
+        except Exception as error:  # a full disk must not leave the scheduler half stopped
+            logger.error("%s", error)
         self._runner.shutdown_threads()
         self._notifier.unbind()
         self._main = None

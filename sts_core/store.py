@@ -9,6 +9,7 @@ default for ``sts run``, and plugins add more through ``sts_register_state_store
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -71,6 +72,31 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Flush and release the store."""
+        ...
+
+
+@runtime_checkable
+class DurableStore(StateStore, Protocol):
+    """A store that keeps state across processes (a file, a server), so that what it holds
+    must come from one scheduler at a time and be on disk before a run starts.
+
+    The scheduler calls :meth:`acquire` when it starts, before it recovers or fires
+    anything, and awaits :meth:`committed` before each attempt runs its task. Its reads
+    (``history``, ``load_jobs``) may be called from any thread (the control socket reads
+    off the event loop) and never wait on the loop.
+    """
+
+    def acquire(self) -> None:
+        """Become the only scheduler writing this state, until ``close()``.
+
+        :raises Exception: when another scheduler holds it, with a message naming the
+            state (file, database) and the holder (pid and host).
+        """
+        ...
+
+    def committed(self) -> Awaitable[None] | None:
+        """On the event loop: an awaitable done once every write made so far is durable
+        (or has failed, then logged); ``None`` when nothing waits to be written."""
         ...
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -26,9 +26,10 @@ class _JumpingSelector(selectors.DefaultSelector):
         self._clock = clock
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None or timeout <= 0:
-            # Nothing is scheduled (block until another thread wakes the loop) or
-            # something is ready now: both are real waits of zero virtual time.
+        if timeout is None or timeout <= 0 or self._clock._real_waits:
+            # Nothing is scheduled (block until another thread wakes the loop), something
+            # is ready now, or a task awaits real work (``wait_real``): all real waits of
+            # zero virtual time.
             return super().select(timeout)
         # Let real I/O and threads that finish within the threshold go first, so that a
         # thread or subprocess doing real work is not overtaken by a jump.
@@ -82,6 +83,7 @@ class VirtualClock:
         self._monotonic = 1_000.0
         self._wall_offset = start.timestamp() - self._monotonic
         self.autojump_threshold = autojump_threshold
+        self._real_waits = 0
 
     def timestamp(self) -> float:
         return self._monotonic + self._wall_offset
@@ -102,6 +104,15 @@ class VirtualClock:
         if isinstance(seconds, timedelta):
             seconds = seconds.total_seconds()
         self._wall_offset += seconds
+
+    async def wait_real(self, work: Awaitable[T]) -> T:
+        """Await ``work`` done outside the loop (a thread, the disk) without jumping time
+        meanwhile: the scheduler's commit before a run, which takes real milliseconds."""
+        self._real_waits += 1
+        try:
+            return await work
+        finally:
+            self._real_waits -= 1
 
     def new_event_loop(self) -> VirtualEventLoop:
         return VirtualEventLoop(self)

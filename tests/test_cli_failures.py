@@ -41,7 +41,8 @@ def test_a_second_run_of_a_running_scheduler_is_one_line_and_exit_2(tmp_path: Pa
         second = sts.run("run")
         assert second.returncode == 2
         line = one_error_line(second, "run")
-        assert "another scheduler already listens" in line
+        # The state file's lock is taken first, before the control socket is bound.
+        assert "is in use by another scheduler (pid " in line
         assert first.poll() is None  # the first one was not disturbed
         code, _, _ = sts.stop(first)
         assert code == 0
@@ -53,7 +54,7 @@ def test_a_second_demo_is_refused_the_same_way(tmp_path: Path) -> None:
         wait_for(sts.socket("demo").exists, what="the demo's control socket", process=first)
         second = sts.run("demo", "--duration", "5")
         assert second.returncode == 2
-        assert "another scheduler already listens" in one_error_line(second, "demo")
+        assert "is in use by another scheduler (pid " in one_error_line(second, "demo")
 
 
 def block(directory: Path) -> None:

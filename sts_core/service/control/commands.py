@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import __version__
 from ...records import RunRecord
+from ...store import DurableStore
 from ...timezones import zone_label
 from .protocol import (
     COMMANDS,
@@ -166,7 +167,14 @@ class ControlCommands:
             self._job(arguments)
         limit = arguments.whole("limit", 50, 1, MAX_HISTORY)
         failed_only = arguments.flag("failed_only")
-        records = self.scheduler.store.history(job, limit=limit, failed_only=failed_only)
+        store = self.scheduler.store
+        if isinstance(store, DurableStore):
+            # Off the loop: a file another process holds locked must not stall the fires.
+            records = await asyncio.to_thread(
+                store.history, job, limit=limit, failed_only=failed_only
+            )
+        else:  # a memory store is only safe to read on the loop, and never waits
+            records = store.history(job, limit=limit, failed_only=failed_only)
         return {"runs": [record_to_dict(record) for record in records]}
 
     async def _plan(self, arguments: _Arguments) -> dict[str, Any]:

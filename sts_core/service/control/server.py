@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..file_lock import ExclusiveLock, LockHeld
 from .commands import ControlCommands, job_row
 from .protocol import (
     EVENTS,
@@ -94,6 +95,7 @@ class ControlServer:
         self._subscribers: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._inode: int | None = None
+        self._bind_lock: ExclusiveLock | None = None
         self._budget = _RequestBudget(MAX_BUFFERED_REQUESTS)
 
     async def start(self) -> None:
@@ -102,7 +104,7 @@ class ControlServer:
         for record in reversed(self.scheduler.store.history(limit=SEED_HISTORY)):
             self.stats.seed(record)
         try:
-            _clear_stale_socket(self.path)
+            self._bind_lock = _claim_socket_path(self.path)
             self._server = await asyncio.start_unix_server(
                 self._serve, path=str(self.path), limit=READ_CHUNK
             )
@@ -112,6 +114,8 @@ class ControlServer:
             self.scheduler.remove_listener(self._on_event)
             if self._server is not None:
                 self._server.close()
+            if self._bind_lock is not None:
+                self._bind_lock.release()
             raise
         self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
         logger.info("control socket listening on %s", self.path)
@@ -141,6 +145,8 @@ class ControlServer:
         with contextlib.suppress(OSError):
             if self._inode is not None and self.path.stat().st_ino == self._inode:
                 self.path.unlink()
+        if self._bind_lock is not None:
+            self._bind_lock.release()  # after the unlink: the next scheduler binds afresh
 
     # -- events -----------------------------------------------------------------------------
 
@@ -328,14 +334,37 @@ class ControlSocketInUse(RuntimeError):
     """Another scheduler answers on the socket: a second ``sts run`` of one scheduler."""
 
 
-def _clear_stale_socket(path: Path) -> None:
-    """Make room for the socket: remove one nobody listens on, refuse to steal a live one."""
+def _claim_socket_path(path: Path) -> ExclusiveLock:
+    """Make room for the socket, race-free: lock ``<path>.lock`` (held while the server
+    listens), then remove a socket nobody listens on; never steal a live one.
+
+    Without the lock, two schedulers started together could each find the path free (or
+    a stale socket, which asyncio also unlinks before binding) and both bind, the second
+    unlinking the first's live socket.
+    """
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise ValueError(
             f"the control socket path {str(path)!r} is {len(os.fsencode(path))} bytes long; "
             f"a Unix socket path may have at most {MAX_SOCKET_PATH}: choose a shorter one"
         )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = ExclusiveLock(Path(f"{path}.lock"))
+    try:
+        lock.acquire()
+    except LockHeld as held:
+        raise ControlSocketInUse(
+            f"another scheduler already listens on the control socket {str(path)!r} "
+            f"({held.holder}); stop it, or give this one another name or control_socket path"
+        ) from None
+    try:
+        _remove_stale_socket(path)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _remove_stale_socket(path: Path) -> None:
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
