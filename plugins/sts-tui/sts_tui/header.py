@@ -16,7 +16,7 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
     p99 = stats.get("lateness_p99")
     text = Text()
     text.append(" STS ", style="bold reverse")
-    text.append(f" {name} ", style="bold")
+    text.append_text(fmt.plain(f" {name} ", style="bold"))
     text.append(f"· up {fmt.span(uptime)} · ", style="dim")
     text.append(f"{stats.get('jobs', 0)} jobs · ")
     text.append(f"{stats.get('runs_in_flight', 0)} in flight · ")
@@ -30,13 +30,16 @@ class StatsHeader(Horizontal):
     """A line of numbers and a sparkline of the recent lateness samples."""
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(" STS  connecting…", style="bold"), id="stats-text")
-        yield Sparkline([], id="lateness", summary_function=max)
+        # Kept, not queried when used: stats may arrive while the app closes.
+        self._text = Static(Text(" STS  connecting…", style="bold"), id="stats-text")
+        self._lateness: Sparkline = Sparkline([], id="lateness", summary_function=max)
+        yield self._text
+        yield self._lateness
 
     def show(self, name: str, uptime: float, stats: dict[str, Any]) -> None:
-        self.query_one("#stats-text", Static).update(stats_text(name, uptime, stats))
-        self.query_one("#lateness", Sparkline).data = list(stats.get("lateness_recent") or [])
+        self._text.update(stats_text(name, uptime, stats))
+        self._lateness.data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:
-        self.query_one("#stats-text", Static).update(Text(text, style="bold"))
-        self.query_one("#lateness", Sparkline).data = []
+        self._text.update(fmt.plain(text, style="bold"))
+        self._lateness.data = []
