@@ -91,33 +91,38 @@ class SchedulerApp(App[int]):
         self.events_applied = 0
         self._stats_busy = False
         self._filter_timer: Timer | None = None
+        # The main screen's widgets, kept from compose: ``query_one`` searches only the
+        # active screen, so events arriving under the detail screen or a dialog would not
+        # find them (NoMatches) and kill the connection worker.
+        self._status = Static("", id="status")
+        self._header = StatsHeader()
+        self._table = JobsTable(clock, id="jobs")
+        self._event_log = EventLog(clock, id="events")
 
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatsHeader()
+        yield self._header
         yield FilterInput(
             placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
         )
-        yield Static("", id="status")
-        table = JobsTable(self.clock, id="jobs")
-        table.zone = self.zone
-        yield table
-        log = EventLog(self.clock, id="events")
-        log.zone = self.zone
-        yield log
+        yield self._status
+        self._table.zone = self.zone
+        yield self._table
+        self._event_log.zone = self.zone
+        yield self._event_log
         yield Footer()
 
     @property
     def table(self) -> JobsTable:
-        return self.query_one(JobsTable)
+        return self._table
 
     @property
     def event_log(self) -> EventLog:
-        return self.query_one(EventLog)
+        return self._event_log
 
     def on_mount(self) -> None:
-        self.query_one("#status").display = False
+        self._status.display = False
         self.table.focus()
         self.set_interval(1.0, self._tick)
         self.run_worker(self._follow(), group="connection", exclusive=True)
@@ -174,7 +179,10 @@ class SchedulerApp(App[int]):
         if skipped:
             self.event_log.add(f"… {skipped} earlier events not shown", "dim")
         reload_detail = False
-        detail = self.screen if isinstance(self.screen, JobDetailScreen) else None
+        # The detail screen may be under a dialog: it still reloads when its job ran.
+        detail = next(
+            (screen for screen in self.screen_stack if isinstance(screen, JobDetailScreen)), None
+        )
         for index, message in enumerate(batch):
             event, data = message["event"], message["data"]
             if index >= skipped:
@@ -198,8 +206,8 @@ class SchedulerApp(App[int]):
 
     def _show_status(self, state: str, text: str = "") -> None:
         self.connection_state = state
-        status = self.query_one("#status", Static)
-        header = self.query_one(StatsHeader)
+        status = self._status
+        header = self._header
         status.set_class(state in ("reconnecting", "failed"), "lost")
         path = self.socket_path
         if state == "connected":
@@ -245,7 +253,7 @@ class SchedulerApp(App[int]):
             self._stats_busy = False
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
-        self.query_one(StatsHeader).show(
+        self._header.show(
             str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats
         )
 
@@ -361,5 +369,5 @@ class SchedulerApp(App[int]):
 
     def status_text(self) -> str:
         """The banner's text (empty while connected), for tests and screen readers."""
-        status = self.query_one("#status", Static)
+        status = self._status
         return str(status.render()) if status.display else ""

@@ -62,6 +62,10 @@ class JobDetailScreen(Screen[None]):
         self.zone = zone
         self.runs: list[dict[str, Any]] = []
         self.plan: dict[str, Any] = {}
+        # The app asks for a reload when this job runs, possibly right after pushing this
+        # screen and before it is mounted: rows added then, before the columns, raised
+        # "More values provided than there are columns". On mount it loads anyway.
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" Job {self.job}", style="bold"), id="detail-title")
@@ -84,10 +88,13 @@ class JobDetailScreen(Screen[None]):
         plan.add_column("Local", width=24)
         plan.add_column("UTC", width=14)
         plan.add_column("", width=24)
+        self._ready = True
         self.action_reload()
 
     @work(exclusive=True, group="detail")
     async def action_reload(self) -> None:
+        if not self._ready:
+            return
         try:
             history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)
             plan = await self.request("plan", job=self.job, count=PLAN_COUNT)

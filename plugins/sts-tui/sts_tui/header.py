@@ -29,14 +29,20 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
 class StatsHeader(Horizontal):
     """A line of numbers and a sparkline of the recent lateness samples."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Kept, not queried: the connection worker may report before this is composed.
+        self._text = Static(Text(" STS  connecting…", style="bold"), id="stats-text")
+        self._lateness: Sparkline = Sparkline([], id="lateness", summary_function=max)
+
     def compose(self) -> ComposeResult:
-        yield Static(Text(" STS  connecting…", style="bold"), id="stats-text")
-        yield Sparkline([], id="lateness", summary_function=max)
+        yield self._text
+        yield self._lateness
 
     def show(self, name: str, uptime: float, stats: dict[str, Any]) -> None:
-        self.query_one("#stats-text", Static).update(stats_text(name, uptime, stats))
-        self.query_one("#lateness", Sparkline).data = list(stats.get("lateness_recent") or [])
+        self._text.update(stats_text(name, uptime, stats))
+        self._lateness.data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:
-        self.query_one("#stats-text", Static).update(Text(text, style="bold"))
-        self.query_one("#lateness", Sparkline).data = []
+        self._text.update(Text(text, style="bold"))
+        self._lateness.data = []
