@@ -10,6 +10,8 @@ PEERS = ("asyncio", "apscheduler", "sts")
 WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 #: STS as configured for the price tags: INFO logs to a file, and the SQLite store.
 STS_VARIANTS = ("sts-info", "sts-sqlite")
+#: The notification case: failing jobs without a notifier, and with an email: one.
+NOTIFY = ("sts", "sts-email")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ def full_plan() -> list[Case]:
         Case("scale", "100,000 jobs added", PEERS, {"jobs": 100_000}),
         Case("scale", "1,000,000 jobs added", PEERS, {"jobs": 1_000_000}),
         Case("idle", "1,000 jobs due in 60 s, 20 s watched", PEERS, {"jobs": 1000, "seconds": 20}),
+        Case(
+            "notify",
+            "1,000 jobs failing every second (email: notifier, local SMTP) beside 1,000 healthy",
+            NOTIFY,
+            {"jobs": 1000, "seconds": 15},
+        ),
         Case(
             "webhook",
             "1,000 HTTP calls every second, 20 s",
@@ -65,6 +73,9 @@ def quick_plan() -> list[Case]:
         Case("burst", "5,000 one-shot jobs due at once", firing, {"jobs": 5000}),
         Case("scale", "10,000 jobs added", PEERS, {"jobs": 10_000, "removals": 100}),
         Case("idle", "100 jobs due in 60 s, 1 s watched", PEERS, {"jobs": 100, "seconds": 1}),
+        Case(
+            "notify", "50 failing jobs beside 50 healthy, 2 s", NOTIFY, {"jobs": 50, "seconds": 2}
+        ),
         Case(
             "webhook",
             "20 HTTP calls every second, 1 s",

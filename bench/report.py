@@ -37,6 +37,16 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("add_s", "total add s", 2),
     ],
     "idle": [("cpu_ms_per_s", "CPU ms / s", 3), ("wakeups_per_s", "wakeups / s", 2)],
+    # Lateness of the healthy jobs; mails sent per failing job per throttle window.
+    "notify": [
+        ("p50_ms", "healthy p50 ms", 2),
+        ("p99_ms", "healthy p99 ms", 2),
+        ("max_ms", "healthy max ms", 1),
+        ("missed", "missed", 0),
+        ("mails", "mails", 0),
+        ("mails_per_job_window", "mails / job / window", 2),
+        ("cpu_s", "CPU s", 2),
+    ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),
         ("p50_ms", "p50 ms", 2),
@@ -178,6 +188,20 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             if jobs == 10_000:
                 p99 = _get(results, "sts-sqlite", "p99_ms")
                 checks.append(("SQLite p99 < 10 ms (10,000 jobs)", f"{p99:.2f} ms", p99 < 10))
+        elif case["workload"] == "notify":
+            p99, plain = _get(results, "sts-email", "p99_ms"), _get(results, "sts", "p99_ms")
+            checks.append(
+                (
+                    f"healthy p99 with email: notifier within noise of none ({jobs:,} failing)",
+                    f"{p99:.2f} vs {plain:.2f} ms",
+                    p99 <= 1.5 * plain + 1.0,
+                )
+            )
+            rate = _get(results, "sts-email", "mails_per_job_window")
+            # A failure that races the pause at the window's end may add one.
+            checks.append(
+                ("one mail per failing job per window", f"{rate:.3f}", 0.99 <= rate <= 1.01)
+            )
         elif case["workload"] == "webhook":
             rate = _get(results, "sts", "calls_per_s")
             checks.append(

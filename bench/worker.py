@@ -26,6 +26,8 @@ WORKLOADS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "unnamed": workloads.unnamed,
 }
 CONTENDERS = ("asyncio", "apscheduler", "sts", "sts-info", "sts-sqlite")
+#: Workloads that drive STS themselves, given the contender's name (``sts``, ``sts-email``).
+STS_WORKLOADS = ("notify",)
 
 
 def make_contender(name: str, runs: Runs, scratch: Path) -> Contender:
@@ -57,6 +59,10 @@ async def measure(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
         from .webhook import webhook_calls
 
         return await webhook_calls(spec["contender"], **spec["params"])
+    if spec["workload"] in STS_WORKLOADS:
+        from .notify import notify
+
+        return await notify(spec["contender"], **spec["params"])
     workload = WORKLOADS[spec["workload"]]
     runs = Runs()
     contender = make_contender(spec["contender"], runs, scratch)

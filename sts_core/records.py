@@ -42,6 +42,8 @@ class RunContext:
     output: dict[str, str] = field(default_factory=dict)
     """Text a task keeps in its run record for the history (a command's output tail):
     ``sts.current_run().output["stderr"] = tail``."""
+    scheduler: str = ""
+    """The name of the scheduler running it (for messages that say where they come from)."""
 
     @property
     def idempotency_key(self) -> str:

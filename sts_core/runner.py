@@ -208,7 +208,7 @@ class Runner:
         scheduler = self._scheduler
         policy = job.policy
         started = scheduler.clock.now()
-        context = RunContext(run_id, job.name, fire, attempt, started, manual, {})
+        context = RunContext(run_id, job.name, fire, attempt, started, manual, {}, scheduler.name)
         _current_run.set(context)
         scheduler.store.run_started(context)
         self._notifier.run_started(context)

@@ -57,6 +57,15 @@ def test_lateness_counts_every_fire_of_the_window(tmp_path: Path) -> None:
     assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
 
 
+@pytest.mark.parametrize("contender", ["sts", "sts-email"])
+def test_notify_measures_healthy_jobs_and_counts_mails(contender: str, tmp_path: Path) -> None:
+    result = _measure("notify", contender, {"jobs": 10, "seconds": 2, "settle": 1.0}, tmp_path)
+    assert result["fires"] == 20 and result["missed"] == 0
+    assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+    # One mail per failing job in the one window of the run; none without a notifier.
+    assert result["mails"] == (10 if contender == "sts-email" else 0)
+
+
 def test_idle_scheduler_does_not_wake_up(tmp_path: Path) -> None:
     result = _measure("idle", "sts", {"jobs": 20, "seconds": 0.3}, tmp_path)
     assert result["fired"] == 0

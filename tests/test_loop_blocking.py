@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 
 import sts
+from sts.testing import VirtualClock
 
 
 def test_a_blocking_task_is_named_and_the_fires_it_cost_are_recorded_missed(
@@ -71,3 +73,31 @@ def test_the_watchdog_leaves_an_idle_scheduler_alone() -> None:
             return len(watchdog.blocks) + int(watchdog._busy.is_set())
 
     assert asyncio.run(main()) == 0
+
+
+def test_the_watchdog_does_not_hold_a_virtual_clock_still() -> None:
+    """A virtual loop jumps only when no real I/O comes: the watchdog's pings must not
+    keep it from jumping while a run waits an hour of virtual time for its retry."""
+    clock = VirtualClock(autojump_threshold=0.5)
+    attempts: list[float] = []
+    outcomes: list[sts.Outcome] = []
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=clock) as scheduler:
+
+            @scheduler.every("1d", retries=1, backoff="1h", jitter=0)
+            async def flaky() -> None:
+                attempts.append(clock.timestamp())
+                if len(attempts) == 1:
+                    raise RuntimeError("first attempt fails")
+
+            record = await asyncio.wrap_future(scheduler.run_now("flaky"))
+            outcomes.append(record.outcome)
+
+    # Held still, the clock would never reach the retry: bound the wait in real time.
+    runner = threading.Thread(target=clock.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "virtual time did not jump to the retry"
+    assert outcomes == [sts.Outcome.SUCCEEDED]
+    assert len(attempts) == 2 and attempts[1] > attempts[0]

@@ -56,16 +56,21 @@ class Channel:
         self.inbox.closed += 1
 
 
-@pytest.fixture
-def inbox(register_plugin: Callable[..., str]) -> Inbox:
-    box = Inbox()
+def inbox_plugin(box: Inbox) -> object:
+    """A plugin registering the scheme ``test:`` that delivers to ``box``."""
 
     class Plugin:
         @sts.hookimpl
         def sts_register_notifiers(self, register: Callable[..., None]) -> None:
             register("test", box.factory)
 
-    register_plugin(Plugin(), name="test-notifier")
+    return Plugin()
+
+
+@pytest.fixture
+def inbox(register_plugin: Callable[..., str]) -> Inbox:
+    box = Inbox()
+    register_plugin(inbox_plugin(box), name="test-notifier")
     return box
 
 
@@ -308,7 +313,10 @@ def test_a_slow_channel_never_delays_the_fires(virtual_clock: VirtualClock, inbo
 def test_an_unknown_scheme_names_the_installed_ones_and_the_plugin(
     virtual_clock: VirtualClock, inbox: Inbox
 ) -> None:
-    scheduler = sts.TaskScheduler(clock=virtual_clock)
+    # Without installed plugins (sts-email may be installed here), with the test channel.
+    plugins = sts.create_plugins(load_entry_points=False)
+    plugins.register(inbox_plugin(inbox))
+    scheduler = sts.TaskScheduler(clock=virtual_clock, plugins=plugins)
     with pytest.raises(sts.PluginError) as raised:
         scheduler.schedule(Flaky(), "every 1m", notify="email:ops@example.org")
     message = str(raised.value)

@@ -13,6 +13,8 @@ OUTCOME_STYLES = {
     "missed": ("⚠", "magenta"),
     "skipped": ("↷", "bright_black"),
     "interrupted": ("↯", "red"),
+    # Not a run: a notification about one was not delivered (docs/notifications.md).
+    "notify_failed": ("✉", "yellow"),
 }
 
 

@@ -4,7 +4,7 @@ scheduler starts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any
 
@@ -112,14 +112,12 @@ def _build_job(
         for key, setting in settings.sections.get(task_type, {}).items()
         if key in signature.options
     }
-    options = {
-        **defaults,
-        **{
-            key: setting
-            for key, setting in keys.items()
-            if key not in RESERVED_KEYS and key not in JobPolicy.KEYS and not is_channel_option(key)
-        },
+    own = {
+        key: setting
+        for key, setting in keys.items()
+        if key not in RESERVED_KEYS and key not in JobPolicy.KEYS and not is_channel_option(key)
     }
+    options = {**defaults, **own}
     what = f"the task type {task_type!r}"
     arguments, option_problems = convert_options(
         signature,
@@ -129,7 +127,11 @@ def _build_job(
         section_origin=section_origin,
         also_known=[*RESERVED_KEYS, *JobPolicy.KEYS],
     )
-    problems += option_problems
+    # A bad default is the [<task type>] section's problem, not the job's.
+    problems += [
+        replace(problem, section=task_type) if problem.key in defaults.keys() - own else problem
+        for problem in option_problems
+    ]
     try:
         # Built even when the section has other problems, so that they are reported
         # together with this one (a `python` callable that does not import).

@@ -39,6 +39,7 @@ def _optional(signature: Signature) -> Signature:
     return Signature(
         {name: (annotation, False) for name, (annotation, _) in signature.options.items()},
         signature.takes_any,
+        signature.renamed,
     )
 
 
@@ -114,7 +115,7 @@ def plan_notifications(
         missing = [
             name
             for name, (_, required) in signature.options.items()
-            if required and name not in arguments and name not in shared and name not in mine
+            if required and signature.parameter(name) not in arguments
         ]
         for name in missing:
             problems.append(

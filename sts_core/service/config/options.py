@@ -4,9 +4,10 @@ converted to the types its signature annotates."""
 from __future__ import annotations
 
 import inspect
+import keyword
 import typing
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...secrets import looks_secret
@@ -23,6 +24,12 @@ class Signature:
     options: dict[str, tuple[Any, bool]]
     takes_any: bool
     """Whether it has ``**kwargs``: unknown keys are passed through as text."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Keys whose parameter has another name: a Python keyword gets a trailing underscore
+    (PEP 8), so the key ``from`` fills the parameter ``from_``."""
+
+    def parameter(self, key: str) -> str:
+        return self.renamed.get(key, key)
 
     def describe_options(self) -> str:
         if not self.options:
@@ -48,6 +55,7 @@ def signature_of(
     except Exception:  # an annotation that does not resolve: take its values as text
         hints = {}
     options: dict[str, tuple[Any, bool]] = {}
+    renamed: dict[str, str] = {}
     takes_any = False
     for index, parameter in enumerate(parameters):
         if index < positional or parameter.name in skip:
@@ -59,8 +67,12 @@ def signature_of(
             inspect.Parameter.KEYWORD_ONLY,
         ):
             required = parameter.default is inspect.Parameter.empty
-            options[parameter.name] = (hints.get(parameter.name, str), required)
-    return Signature(options, takes_any)
+            key = parameter.name
+            if key.endswith("_") and keyword.iskeyword(key[:-1]):
+                key = key[:-1]
+                renamed[key] = parameter.name
+            options[key] = (hints.get(parameter.name, str), required)
+    return Signature(options, takes_any, renamed)
 
 
 def shown_value(key: str, value: str) -> str:
@@ -100,7 +112,7 @@ def convert_options(
             continue
         annotation = annotation_required[0] if annotation_required else str
         try:
-            arguments[key] = convert(setting.value, annotation)
+            arguments[signature.parameter(key)] = convert(setting.value, annotation)
         except ValueError as error:
             problems.append(
                 Problem(

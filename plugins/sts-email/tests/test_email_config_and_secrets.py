@@ -1,0 +1,161 @@
+"""sts-email from a config file: [email] shared by email jobs and the email: channel, and
+the SMTP password kept out of logs, records, ``sts config``, the state file and the mail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from email_server import PASSWORD, USERNAME, StartServer
+
+from sts_core.service.config import ConfigError, load_config
+
+LEAKY = """
+import sts
+
+
+async def leak():
+    # A task whose error quotes the secret it resolved (a careless connection string).
+    password = sts.resolve_secrets("${secret:SMTP_PASSWORD}")
+    raise RuntimeError(f"cannot log in to db with {password}")
+"""
+
+
+def test_config_jobs_share_email_settings_and_never_reveal_the_password(
+    smtp_server: StartServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = smtp_server("starttls", auth=True)
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    (tmp_path / "leaky_job.py").write_text(LEAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    state = tmp_path / "state.db"
+    config_file = tmp_path / "sts.ini"
+    config_file.write_text(f"""
+[scheduler]
+name = mailer
+timezone = UTC
+
+[state]
+path = {state}
+flush_interval = 0.05
+
+[logging]
+level = DEBUG
+file = {tmp_path}/sts.log
+
+[email]
+host = 127.0.0.1
+port = {server.port}
+security = starttls
+username = {USERNAME}
+password = ${{secret:SMTP_PASSWORD}}
+ca_file = {server.ca_file}
+from = STS <sts@example.org>
+
+[notify]
+notify = email:ops@example.org
+
+[job:report]
+type = email
+schedule = every 1h
+to = team@example.org
+subject = Report of {{job}}
+body = Run {{run_id}} on {{scheduler}}
+
+[job:backup]
+type = python
+callable = leaky_job:leak
+schedule = every 1h
+retries = 1
+backoff = 0.01
+email.notify_subject = [backup] {{summary}}
+""")
+    config = load_config(config_file, environ={})
+    rendered = config.render()
+
+    async def main() -> None:
+        scheduler = config.build_scheduler()
+        async with asyncio.timeout(60):
+            async with scheduler:
+                for job in ("report", "backup"):
+                    await asyncio.wrap_future(scheduler.run_now(job))
+                for _ in range(200):  # the failure mail is delivered in its own task
+                    if len(server.mailbox.messages) == 2:
+                        break
+                    await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    [report] = [mail for mail in server.mailbox.messages if mail.message["X-STS-Event"] is None]
+    [alert] = [mail for mail in server.mailbox.messages if mail.message["X-STS-Event"]]
+    assert str(report.message["Subject"]) == "Report of report"
+    assert report.message["From"] == "STS <sts@example.org>"
+    assert str(alert.message["Subject"]).strip().startswith("[backup] backup failed on ")
+    assert alert.message["From"] == "STS <sts@example.org>"
+    assert "cannot log in to db with ********" in alert.message.get_content()
+    assert server.mailbox.logins == [("PLAIN", USERNAME, True)] * 2 or all(
+        login[1:] == (USERNAME, True) for login in server.mailbox.logins
+    )
+
+    captured = capsys.readouterr()
+    places = {
+        "log records": "\n".join(record.getMessage() for record in caplog.records),
+        # What STS's own sinks wrote (pytest's caplog formats tracebacks itself, unredacted:
+        # it is no STS output).
+        "log file": (tmp_path / "sts.log").read_text(),
+        "stdout and stderr": captured.out + captured.err,
+        "sts config": rendered,
+        # The database and its write-ahead log, where the latest writes are.
+        "state file": "".join(
+            path.read_bytes().decode("utf-8", "replace") for path in tmp_path.glob("state.db*")
+        ),
+        "mails": "\n".join(mail.raw.decode("utf-8", "replace") for mail in server.mailbox.messages),
+    }
+    assert "${secret:SMTP_PASSWORD}" in rendered  # the reference is shown, not its value
+    for place in ("state file", "log file", "stdout and stderr", "log records"):
+        assert "cannot log in to db with ********" in places[place], place
+    for place, text in places.items():
+        assert PASSWORD not in text, place
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[email]\ncolour = red\n", ["sts.ini:3: [email] colour: unknown option for [email]"]),
+        (
+            "[email]\nsecurity = ssl\n",
+            ["[job:report]", "invalid security 'ssl': expected one of starttls, tls, none"],
+        ),
+        ("[email]\nport = smtp\n", ["sts.ini:3: [email] port: invalid value 'smtp'"]),
+        (
+            "[job:other]\ntype = python\ncallable = os:getcwd\nschedule = every 1h\n"
+            "notify = email:ops@example.org\nemail.notify_subject = {nope}\n",
+            ["[job:other] notify", "unknown placeholder {nope} in notify_subject"],
+        ),
+        (
+            "[job:other]\ntype = python\ncallable = os:getcwd\nschedule = every 1h\n"
+            "notify = email:not-an-address\n",
+            ["[job:other] notify", "invalid address 'not-an-address'"],
+        ),
+    ],
+)
+def test_email_options_are_checked_when_the_config_loads(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    config_file = tmp_path / "sts.ini"
+    config_file.write_text(
+        "\n"
+        + text
+        + "\n[job:report]\ntype = email\nschedule = every 1h\nto = a@example.org\nbody = x\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_file, environ={}).jobs()
+    message = str(raised.value)
+    for part in expected:
+        assert part.replace("sts.ini", str(config_file)) in message, message
