@@ -33,6 +33,7 @@ if typing.TYPE_CHECKING:
     from sts_core.policy import RetryAfter as RetryAfter
     from sts_core.policy import RetryPolicy as RetryPolicy
     from sts_core.policy import SetupError as SetupError
+    from sts_core.printable import printable as printable
     from sts_core.records import Outcome as Outcome
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
@@ -80,6 +81,7 @@ _API = {
     "PermanentError": "sts_core.policy",
     "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
+    "printable": "sts_core.printable",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",

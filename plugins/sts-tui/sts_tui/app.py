@@ -16,6 +16,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -91,25 +92,24 @@ class SchedulerApp(App[int]):
         self.events_applied = 0
         self._stats_busy = False
         self._filter_timer: Timer | None = None
-        # The main screen's widgets, kept from compose: ``query_one`` searches only the
-        # active screen, so events arriving under the detail screen or a dialog would not
-        # find them (NoMatches) and kill the connection worker.
-        self._status = Static("", id="status")
-        self._header = StatsHeader()
-        self._table = JobsTable(clock, id="jobs")
-        self._event_log = EventLog(clock, id="events")
 
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Kept, not queried when used: the 1 s tick and the event pump may run once more
+        # while the app closes, after its widgets left the screen.
+        self._header = StatsHeader()
+        self._status = Static("", id="status")
+        self._table = JobsTable(self.clock, id="jobs")
+        self._table.zone = self.zone
+        self._event_log = EventLog(self.clock, id="events")
+        self._event_log.zone = self.zone
         yield self._header
         yield FilterInput(
             placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
         )
         yield self._status
-        self._table.zone = self.zone
         yield self._table
-        self._event_log.zone = self.zone
         yield self._event_log
         yield Footer()
 
@@ -194,6 +194,8 @@ class SchedulerApp(App[int]):
                 rows[row["name"]] = row
             if detail is not None and event == "run_finished":
                 reload_detail = reload_detail or data["record"]["job"] == detail.job
+            elif detail is not None and event == "job_changed":  # paused, set aside, resumed
+                reload_detail = reload_detail or row["name"] == detail.job
         table = self.table
         for job_name, job_row in rows.items():
             if job_row is None:
@@ -230,7 +232,7 @@ class SchedulerApp(App[int]):
                 f"The scheduler {name} stopped at {fmt.clock_time(self.clock(), self.zone)}.\n"
                 f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"
             )
-        status.update(text)
+        status.update(fmt.plain_lines(text))  # names and errors: escaped, never markup
         status.display = True
 
     # -- stats and countdowns ---------------------------------------------------------------
@@ -253,9 +255,7 @@ class SchedulerApp(App[int]):
             self._stats_busy = False
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
-        self._header.show(
-            str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats
-        )
+        self._header.show(str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -310,17 +310,21 @@ class SchedulerApp(App[int]):
         try:
             result = await client.request(command, job=job)
         except sts.ControlError as error:
-            self.notify(error.message, severity="error")
+            self.say(error.message, severity="error")
             return
         except OSError as error:
-            self.notify(f"The scheduler went away: {error}", severity="error")
+            self.say(f"The scheduler went away: {error}", severity="error")
             return
         row = result.get("job")
         if isinstance(row, dict):
             self.table.upsert(row)
         elif command == "remove":
             self.table.discard(job)
-        self.notify(done)
+        self.say(done)
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """A notification that may quote a job name or an error: escaped, never markup."""
+        self.notify(sts.printable(text), severity=severity, markup=False)
 
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)

@@ -15,6 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+import sts
+
 from . import format as fmt
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
@@ -63,31 +65,34 @@ class JobDetailScreen(Screen[None]):
         self.runs: list[dict[str, Any]] = []
         self.plan: dict[str, Any] = {}
         # The app asks for a reload when this job runs, possibly right after pushing this
-        # screen and before it is mounted: rows added then, before the columns, raised
-        # "More values provided than there are columns". On mount it loads anyway.
+        # screen and before it is composed (its widgets are not there yet: NoMatches).
+        # On mount it loads anyway.
         self._ready = False
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f" Job {self.job}", style="bold"), id="detail-title")
+        # The tables get their columns here, not in on_mount: a run that finishes while the
+        # screen is being pushed reloads it, and its rows must find the columns there.
+        runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
+        plan: DataTable[Any] = DataTable(id="plan", cursor_type="none", zebra_stripes=True)
+        plan.add_column("Local", width=24)
+        plan.add_column("UTC", width=14)
+        plan.add_column("", width=24)
+        yield Static(fmt.plain(f" Job {self.job}", style="bold"), id="detail-title")
+        yield Static("", id="detail-state")  # shown while the job is paused, with why
         with Horizontal(id="detail-body"):
             with Vertical(id="runs-pane"):
                 yield Label("Recent runs", classes="pane-title")
-                runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
                 yield runs
                 with VerticalScroll(id="run-details"):
                     yield Static("", id="run-text")
             with Vertical(id="plan-pane"):
                 yield Label("Next fire times", classes="pane-title", id="plan-title")
-                yield DataTable(id="plan", cursor_type="none", zebra_stripes=True)
+                yield plan
         yield Footer()
 
     def on_mount(self) -> None:
-        runs = self.query_one("#runs", DataTable)
-        runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
-        plan = self.query_one("#plan", DataTable)
-        plan.add_column("Local", width=24)
-        plan.add_column("UTC", width=14)
-        plan.add_column("", width=24)
+        self.query_one("#detail-state").display = False
         self._ready = True
         self.action_reload()
 
@@ -96,17 +101,33 @@ class JobDetailScreen(Screen[None]):
         if not self._ready:
             return
         try:
+            (row,) = (await self.request("jobs", job=self.job))["jobs"]
             history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)
-            plan = await self.request("plan", job=self.job, count=PLAN_COUNT)
         except Exception as error:  # the scheduler went away or the job was removed
-            self.query_one("#run-text", Static).update(f"Cannot load this job: {error}")
+            self.query_one("#run-text", Static).update(fmt.plain(f"Cannot load this job: {error}"))
             return
-        self.show(history["runs"], plan)
+        try:
+            plan: dict[str, Any] | str = await self.request("plan", job=self.job, count=PLAN_COUNT)
+        except sts.ControlError as error:  # a broken trigger cannot name its next fires
+            plan = error.message
+        self.show(row, history["runs"], plan)
 
-    def show(self, runs: list[dict[str, Any]], plan: dict[str, Any]) -> None:
-        self.runs, self.plan = runs, plan
-        title = f" Job {self.job} · {plan['schedule']} · {plan['timezone']}"
-        self.query_one("#detail-title", Static).update(Text(title, style="bold"))
+    def show_state(self, row: dict[str, Any]) -> None:
+        """The paused marker under the title, with the reason when the scheduler set the job
+        aside itself (``p`` resumes it)."""
+        state = self.query_one("#detail-state", Static)
+        state.display = bool(row["paused"])
+        if row["paused"]:
+            state.update(Text.assemble(" ", fmt.paused_marker(row), ("  (p resumes it)", "dim")))
+
+    def show(
+        self, row: dict[str, Any], runs: list[dict[str, Any]], plan: dict[str, Any] | str
+    ) -> None:
+        """The job's row, its recent runs and its next fires (or why they cannot be told)."""
+        self.runs = runs
+        title = f" Job {self.job} · {row['schedule']} · {row['timezone']}"
+        self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
+        self.show_state(row)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in runs:
@@ -117,13 +138,19 @@ class JobDetailScreen(Screen[None]):
                 Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
                 str(run["attempt"]),
                 fmt.duration(run["duration"]),
-                (run["error"] or "")[:80],
+                fmt.plain((run["error"] or "")[:80]),
             )
         if not runs:
             self.query_one("#run-text", Static).update("No runs yet.")
         else:
             self._show_run(min(table.cursor_row, len(runs) - 1))
-        self._show_plan(plan)
+        if isinstance(plan, str):
+            self.plan = {}
+            self.query_one("#plan", DataTable).clear()
+            self.query_one("#plan-title", Label).update(fmt.plain(f"No fire times: {plan}"))
+        else:
+            self.plan = plan
+            self._show_plan(plan)
 
     def _show_plan(self, plan: dict[str, Any]) -> None:
         zones = "UTC" if plan["timezone"] == "UTC" else f"{plan['timezone']} and UTC"
@@ -148,7 +175,9 @@ class JobDetailScreen(Screen[None]):
 
     def _show_run(self, index: int) -> None:
         if 0 <= index < len(self.runs):
-            self.query_one("#run-text", Static).update(Text(run_details(self.runs[index])))
+            self.query_one("#run-text", Static).update(
+                fmt.plain_lines(run_details(self.runs[index]))
+            )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "runs":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from . import format as fmt
 
 HELP = """\
 [b]Keys[/b]
@@ -41,7 +44,11 @@ class ConfirmRemove(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Remove the job [b]{self.job}[/b] from the running scheduler?")
+            yield Label(
+                Text.assemble(
+                    "Remove the job ", fmt.plain(self.job, "bold"), " from the running scheduler?"
+                )
+            )
             yield Label("Its stored state and history go with it. Runs under way finish.")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Remove (y)", variant="error", id="remove")

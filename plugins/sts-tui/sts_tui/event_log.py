@@ -56,10 +56,12 @@ class EventLog(RichLog):
         self.entries: deque[str] = deque(maxlen=MAX_LINES)
 
     def add(self, text: str, style: str = "", when: datetime | None = None) -> None:
+        """A line of the log; ``text`` may hold job names and errors: it is shown escaped."""
         stamp = fmt.clock_time(when or self.clock(), self.zone)
-        self.entries.append(f"{stamp} {text}")
+        shown = fmt.plain(text, style)
+        self.entries.append(f"{stamp} {shown.plain}")
         line = Text(f"{stamp} ", style="dim")
-        line.append(text, style=style)
+        line.append_text(shown)
         self.write(line)
 
     def add_event(self, event: str, data: dict[str, Any]) -> None:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
+
+from rich.text import Text
+
+import sts
 
 #: Outcome -> (symbol, Rich style).
 OUTCOME_STYLES = {
@@ -16,6 +21,28 @@ OUTCOME_STYLES = {
     # Not a run: a notification about one was not delivered (docs/notifications.md).
     "notify_failed": ("✉", "yellow"),
 }
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """Text that users or their tasks wrote (a job name, an error) as the UI shows it: its
+    control characters escaped (``sts.printable``, as the ``sts`` commands do), and never read
+    as Rich markup, so a job named ``[bold]x`` shows those brackets."""
+    return Text(sts.printable(text or ""), style=style)
+
+
+def plain_lines(text: str, style: str = "") -> Text:
+    """Like :func:`plain` for text of several lines (a traceback, an output tail): each line
+    escaped, the line breaks kept."""
+    return Text("\n".join(sts.printable(line) for line in text.splitlines()), style=style)
+
+
+def paused_marker(row: dict[str, Any]) -> Text:
+    """``‖ paused`` for a job a user paused; ``‖ set aside: <why>`` for one the scheduler set
+    aside itself (a broken trigger), with the row's ``paused_reason``."""
+    reason = row.get("paused_reason")
+    if not reason:
+        return Text("‖ paused", style="bold yellow")
+    return plain(f"‖ set aside: {reason}", style="bold red")
 
 
 def outcome_style(outcome: str | None) -> str:

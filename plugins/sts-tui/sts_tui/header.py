@@ -16,7 +16,7 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
     p99 = stats.get("lateness_p99")
     text = Text()
     text.append(" STS ", style="bold reverse")
-    text.append(f" {name} ", style="bold")
+    text.append_text(fmt.plain(f" {name} ", style="bold"))
     text.append(f"· up {fmt.span(uptime)} · ", style="dim")
     text.append(f"{stats.get('jobs', 0)} jobs · ")
     text.append(f"{stats.get('runs_in_flight', 0)} in flight · ")
@@ -31,7 +31,8 @@ class StatsHeader(Horizontal):
 
     def __init__(self) -> None:
         super().__init__()
-        # Kept, not queried: the connection worker may report before this is composed.
+        # Kept, not queried: the connection worker may report before this is composed,
+        # and stats may arrive while the app closes.
         self._text = Static(Text(" STS  connecting…", style="bold"), id="stats-text")
         self._lateness: Sparkline = Sparkline([], id="lateness", summary_function=max)
 
@@ -44,5 +45,5 @@ class StatsHeader(Horizontal):
         self._lateness.data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:
-        self._text.update(Text(text, style="bold"))
+        self._text.update(fmt.plain(text, style="bold"))
         self._lateness.data = []

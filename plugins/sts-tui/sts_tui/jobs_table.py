@@ -27,9 +27,11 @@ COLUMNS = (
     ("failed", "Failed", 6),
     ("mean", "Mean", 7),
     ("last", "Last", 7),
-    ("state", "State", 12),
+    ("state", "State", None),
 )
 MAX_TEXT_WIDTH = 40
+#: The state column (the last) grows to show why a job was set aside, up to this width.
+MAX_STATE_WIDTH = 60
 #: Columns the ``s`` key cycles through, with how each sorts.
 SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
     ("name", lambda row: row["name"]),
@@ -41,10 +43,10 @@ SORTS: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...] = (
 
 def _state(row: dict[str, Any]) -> Text:
     if row["paused"]:
-        # Set aside by the scheduler (a broken trigger): the detail's last run says why.
-        if row.get("paused_reason"):
-            return Text("‖ set aside", style="bold red")
-        return Text("‖ paused", style="bold yellow")
+        # The reason a job was set aside is cut to the column here; its detail shows it all.
+        marker = fmt.paused_marker(row)
+        marker.truncate(MAX_STATE_WIDTH, overflow="ellipsis")
+        return marker
     if row["running"]:
         return Text(f"▶ running x{row['running']}" if row["running"] > 1 else "▶ running", "cyan")
     return Text("")
@@ -53,8 +55,8 @@ def _state(row: dict[str, Any]) -> Text:
 def _cells(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     outcome = row["last_outcome"]
     return {
-        "name": row["name"],
-        "schedule": row["schedule"],
+        "name": fmt.plain(row["name"]),
+        "schedule": fmt.plain(row["schedule"]),
         "next": fmt.countdown(fmt.parse(row["next_fire"]), now, paused=row["paused"]),
         "outcome": Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
         "succeeded": str(row["succeeded"]),
@@ -83,18 +85,23 @@ class JobsTable(DataTable[Any]):
         # (Adding columns both on mount and in a load that came first duplicated them, and
         # rows added before any column raised "More values provided than there are columns".)
         self._ready = False
+        self._state_width = 0  # the state column's width: it grows for a job's set-aside reason
 
     def on_mount(self) -> None:
         self._ready = True
         self._rebuild()
 
     def _add_columns(self) -> None:
+        rows = self.jobs.values()
         widths = {
-            "name": max([len(name) for name in self.jobs] + [8]),
-            "schedule": max([len(row["schedule"]) for row in self.jobs.values()] + [10]),
+            "name": max([len(fmt.plain(name)) for name in self.jobs] + [8]),
+            "schedule": max([len(fmt.plain(row["schedule"])) for row in rows] + [10]),
+            "state": max([len(_state(row)) for row in rows] + [12]),
         }
+        self._state_width = widths["state"]
         for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=min(MAX_TEXT_WIDTH, width or widths[key]))
+            most = MAX_STATE_WIDTH if key == "state" else MAX_TEXT_WIDTH
+            self.add_column(label, key=key, width=min(most, width or widths[key]))
 
     # -- the model --------------------------------------------------------------------------
 
@@ -141,12 +148,14 @@ class JobsTable(DataTable[Any]):
         if shown is None:
             self._shown[name] = cells
             self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=name)
-            return
-        for key, value in cells.items():
-            if shown[key] != value:
-                shown[key] = value
-                self.update_cell(name, key, value)
-                self.updates += 1
+        else:
+            for key, value in cells.items():
+                if shown[key] != value:
+                    shown[key] = value
+                    self.update_cell(name, key, value)
+                    self.updates += 1
+        if len(cells["state"]) > self._state_width:  # rare: a job set aside, with its reason
+            self._rebuild()
 
     def discard(self, name: str) -> None:
         self.jobs.pop(name, None)

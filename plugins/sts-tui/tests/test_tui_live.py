@@ -212,3 +212,65 @@ async def test_a_job_set_aside_by_the_scheduler_shows_why(
         (row,) = control(process.path, "jobs", job="stuck")["jobs"]
         assert row["paused"] and "broken trigger" in row["paused_reason"]
         assert _cell(app, "tick", "state") in ("", "▶ running")  # the other job fires on
+        # The marker says why, in the table (as far as the column goes) and in the detail.
+        reason = row["paused_reason"]
+        state = _cell(app, "stuck", "state")
+        assert state.startswith("‖ set aside: broken trigger 'breaks_later'")
+        assert state.rstrip("…") in f"‖ set aside: {reason}"
+        on_screen = app.table.render_line(1 + app.table.get_row_index("stuck")).text
+        assert "‖ set aside: broken trigger" in on_screen  # the rest: scrolled to the right
+        await _select(app, "stuck")
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        marker = app.screen.query_one("#detail-state")
+        await until(pilot, lambda: marker.display, "the detail's paused marker")
+        assert f"‖ set aside: {reason}" in str(marker.render())
+
+
+REFUSED_NOTIFICATION = """
+class Refused:
+    async def notify(self, event):
+        raise sts.PermanentError("550 no such user")
+
+class Plugin:
+    @sts.hookimpl
+    def sts_register_notifiers(self, register):
+        register("refusing", lambda target, **options: Refused())
+
+scheduler.plugins.register(Plugin(), name="refusing-notifier")
+
+async def boom():
+    raise RuntimeError("boom")
+
+scheduler.schedule(
+    sts.FunctionTask(boom, name="boom"), "every 1h", name="boom", notify=["refusing:ops"]
+)
+"""
+
+
+async def test_the_detail_lists_a_notification_that_was_not_delivered(
+    scheduler_factory: Callable[..., Any], until: Until, control: Control
+) -> None:
+    process = scheduler_factory(REFUSED_NOTIFICATION)
+    control(process.path, "trigger", job="boom")  # it fails; its notification is refused
+
+    def recorded() -> bool:
+        runs = control(process.path, "history", job="boom")["runs"]
+        return any(run["outcome"] == "notify_failed" for run in runs)
+
+    app = SchedulerApp(process.path)
+    async with app.run_test(size=SIZE) as pilot:
+        # Written after the run's own record, and no event tells the UI (docs/tui.md).
+        await until(pilot, recorded, "the notify_failed record")
+        await until(pilot, lambda: app.table.row_count == 1, "the job")
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        detail = app.screen
+
+        def outcomes() -> list[str]:
+            return [run["outcome"] for run in detail.runs]
+
+        await until(pilot, lambda: "notify_failed" in outcomes(), "the detail's runs")
+        await pilot.pause(0.1)
+        row = outcomes().index("notify_failed")
+        assert str(detail.query_one("#runs", DataTable).get_cell_at((row, 1))) == "✉ notify failed"

@@ -116,6 +116,7 @@ async def test_a_reload_asked_before_the_detail_screen_is_mounted_waits_for_its_
         # The scheduler's real answers, handed back without suspending, so the reload
         # finishes before the screen could mount (a fast socket on a slow machine).
         answers = {
+            "jobs": await asyncio.to_thread(control, process.path, "jobs", job="boom"),
             "history": await asyncio.to_thread(control, process.path, "history", job="boom"),
             "plan": await asyncio.to_thread(control, process.path, "plan", job="boom", count=10),
         }

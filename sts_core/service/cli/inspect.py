@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from ...printable import printable
 from .context import CommandContext
 from .errors import OK, CommandError
 from .show import (
@@ -15,7 +16,6 @@ from .show import (
     instant_text,
     one_line,
     print_json,
-    printable,
     table,
     zone_named,
 )
