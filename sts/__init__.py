@@ -47,8 +47,13 @@ if typing.TYPE_CHECKING:
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
+    from sts_core.service.control import control_request as control_request
     from sts_core.service.control import default_control_socket as default_control_socket
     from sts_core.service.process_groups import process_group_members as process_group_members
+    from sts_core.service.process_groups import process_start_time as process_start_time
+    from sts_core.service.process_groups import (
+        reap_orphaned_process_groups as reap_orphaned_process_groups,
+    )
     from sts_core.service.process_groups import track_process_group as track_process_group
     from sts_core.service.process_groups import untrack_process_group as untrack_process_group
     from sts_core.sizes import parse_size as parse_size
@@ -97,8 +102,11 @@ _API = {
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
     "ControlServer": "sts_core.service.control",
+    "control_request": "sts_core.service.control",
     "default_control_socket": "sts_core.service.control",
     "process_group_members": "sts_core.service.process_groups",
+    "process_start_time": "sts_core.service.process_groups",
+    "reap_orphaned_process_groups": "sts_core.service.process_groups",
     "track_process_group": "sts_core.service.process_groups",
     "untrack_process_group": "sts_core.service.process_groups",
     "parse_size": "sts_core.sizes",

@@ -9,8 +9,9 @@ Fixtures:
 - ``register_plugin``: ``register_plugin(obj)`` registers a plugin on the process-wide
   plugin manager for one test and unregisters it afterwards.
 
-After each test of a session that enabled the plugin, STS's process-wide state (log
-handlers, secret providers, remembered secret values) is reset. And
+In a session that enabled the plugin, each test gets its own user data directory
+(``XDG_DATA_HOME``: state databases, process-group records), and after each test STS's
+process-wide state (log handlers, secret providers, remembered secret values) is reset. And
 ``require(available, reason)``: skip a test whose service is missing, or fail it in CI.
 """
 
@@ -39,9 +40,15 @@ def require(available: bool, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _sts_process_state() -> Iterator[None]:
-    """Undo STS's process-wide state after each test: the log handlers and level STS set
-    on the ``sts`` logger, the secret providers, and the secret values it redacts."""
+def _sts_process_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Give each test its own user data directory (``XDG_DATA_HOME``, inherited by the
+    processes it starts), so that no test writes or reaps the user's real state databases
+    and process-group records; and undo STS's process-wide state after each test: the log
+    handlers and level STS set on the ``sts`` logger, the secret providers, and the secret
+    values it redacts."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     yield
     install_sinks([], logging.NOTSET)
     logging.getLogger("sts").propagate = True

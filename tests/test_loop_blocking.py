@@ -51,9 +51,10 @@ def test_a_blocking_task_is_named_and_the_fires_it_cost_are_recorded_missed(
     scheduler = asyncio.run(main())
     messages = [r.getMessage() for r in caplog.records]
     named = [m for m in messages if "event loop is blocked" in m]
-    assert len(named) == 1 and "job=hog run=" in named[0], messages
-    # Measured from the first unanswered ping, sent at most a quarter threshold late.
-    assert any(re.search(r"was blocked 0\.[5-7]s by job=hog run=", m) for m in messages), messages
+    assert any("job=hog run=" in m for m in named), messages
+    # Measured from the first unanswered ping: at least the 0.6 s sleep less that ping's lag.
+    blocked = [re.search(r"was blocked (\d+\.\d+)s by job=hog run=", m) for m in messages]
+    assert any(match and float(match[1]) >= 0.5 for match in blocked), messages
     # Every fire of tick, from its first to its last, ran or is counted in a missed record.
     history = scheduler.store.history("tick", limit=1000)
     missed = [record for record in history if record.outcome == sts.Outcome.MISSED]

@@ -18,6 +18,7 @@ import pytest
 from control_helpers import short_socket_dir
 
 import sts
+from sts.testing import require
 from sts_core.records import Outcome, RunRecord
 from sts_core.service.control import request
 from sts_core.service.sqlite_store import SQLiteStore, StateStoreError
@@ -73,15 +74,13 @@ def test_a_full_file_reports_sqlite_full_and_keeps_the_batch(tmp_path: Path) -> 
 def small_disk(tmp_path: Path, size: str) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs for a real full disk needs root")
+    require(os.geteuid() == 0, "mounting a small tmpfs for a real full disk needs root")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    require(done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield mount
     finally:
@@ -263,8 +262,13 @@ def test_history_while_another_process_holds_the_file_does_not_stall_the_fires(
             scheduler.stop(grace=1)
             store.close()
     with SQLiteStore(path, flush_interval=None, success_history=1000) as reader:
-        fires = sorted({r.fire_time for r in reader.history("tick", limit=1000)})
+        records = reader.history("tick", limit=1000)
+    fires = sorted({r.fire_time for r in records})
     during = [f for f in fires if held_from <= f <= held_until]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
-    assert len(during) >= 20, (held_from, held_until, fires)
-    assert max(gaps) < 0.5, max(gaps)
+    # No fire is lost: from the first to the last, each 50 ms fire ran or is counted missed
+    # (a loaded machine may delay some beyond their grace) ...
+    counted = sum(r.missed_count if r.outcome == Outcome.MISSED else 1 for r in records)
+    assert counted == round((fires[-1] - fires[0]).total_seconds() / 0.05) + 1, records
+    # ... and the fires went on while the lock was held (a stalled loop leaves a 1.5 s gap).
+    assert during and max(gaps) < 1.5, (held_from, held_until, max(gaps))

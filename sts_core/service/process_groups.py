@@ -64,7 +64,7 @@ def _stat_fields(pid: int) -> list[bytes] | None:
     return stat[stat.rfind(b")") + 2 :].split()
 
 
-def start_time(pid: int) -> int | None:
+def process_start_time(pid: int) -> int | None:
     """When ``pid`` started, in clock ticks since boot (``None``: no such process)."""
     fields = _stat_fields(pid)
     return int(fields[19]) if fields and len(fields) > 19 else None
@@ -118,7 +118,7 @@ class RecordedGroup:
         docstring); ``False`` also when it is gone."""
         members = process_group_members(self.pgid)
         leader = self.pgid in members and self.leader_start is not None
-        if leader and start_time(self.pgid) == self.leader_start:
+        if leader and process_start_time(self.pgid) == self.leader_start:
             return True
         return any(_has_run_id(pid, self.run_id) for pid in members)
 
@@ -136,7 +136,7 @@ class _Registry:
         self._path: Path | None = None
         self._guard: subprocess.Popen[bytes] | None = None
         self._guard_pipe: int | None = None
-        self._owner = (os.getpid(), start_time(os.getpid()))
+        self._owner = (os.getpid(), process_start_time(os.getpid()))
 
     def add(self, group: RecordedGroup) -> None:
         with self._lock:
@@ -233,7 +233,7 @@ _registry = _Registry()
 def track_process_group(pgid: int, *, run_id: str, job: str) -> None:
     """Record that the run ``run_id`` of ``job`` started process group ``pgid`` (its
     leader's pid), so that the group is killed if this process ends while it lives."""
-    _registry.add(RecordedGroup(pgid, start_time(pgid), run_id, job))
+    _registry.add(RecordedGroup(pgid, process_start_time(pgid), run_id, job))
 
 
 def untrack_process_group(pgid: int) -> None:
@@ -300,7 +300,7 @@ def reap_orphaned_process_groups(directory: Path | None = None) -> list[Recorded
         record = _read(path)
         if record is not None:
             owner_pid, owner_start, groups = record
-            if owner_start is not None and start_time(owner_pid) == owner_start:
+            if owner_start is not None and process_start_time(owner_pid) == owner_start:
                 continue  # its scheduler still runs
             killed += kill_recorded(groups, f"the scheduler process {owner_pid}")
         with contextlib.suppress(FileNotFoundError):

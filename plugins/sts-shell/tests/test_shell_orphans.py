@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from cli_helpers import StsEnv, sts_environment, wait_for
 from control_helpers import answers
 
-from sts_core.service.process_groups import reap_orphaned_process_groups, start_time
+from sts import process_start_time, reap_orphaned_process_groups
 
 CONFIG = """
 [scheduler]
@@ -104,9 +103,8 @@ def test_a_restarted_scheduler_kills_the_leftover_before_it_runs_the_job_again(
         guard.send_signal(signal.SIGKILL)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        time.sleep(0.5)
-        survivors = _members(pgid)
-        assert len(survivors) == 2, "the two sleeps outlive a scheduler and guard killed at once"
+        # The two sleeps outlive a scheduler and guard killed at once.
+        wait_for(lambda: len(_members(pgid)) == 2, what="only the two sleeps left in the group")
         restarted, _ = _start(sts, tmp_path)
         # A run asked for at once starts only after the leftover was killed.
         second = _trigger_and_find_group(sts, pids, 2)
@@ -139,7 +137,7 @@ def test_a_group_number_reused_by_another_program_is_left_alone(tmp_path: Path) 
         assert stranger.poll() is None, "an unrelated process was killed"
         assert not list(registry.iterdir())
         # With the leader's true start time it is the recorded group: killed.
-        record["groups"][0]["leader_start"] = start_time(stranger.pid)  # type: ignore[index]
+        record["groups"][0]["leader_start"] = process_start_time(stranger.pid)  # type: ignore[index]
         (registry / "1-1.json").write_text(json.dumps(record))
         assert [group.pgid for group in reap_orphaned_process_groups(registry)] == [stranger.pid]
         assert stranger.wait(timeout=5) == -signal.SIGKILL
@@ -156,10 +154,10 @@ def test_a_record_of_a_live_scheduler_is_left_alone(tmp_path: Path) -> None:
         me = os.getpid()
         record = {
             "owner_pid": me,
-            "owner_start": start_time(me),
+            "owner_start": process_start_time(me),
             "groups": [
-                {"pgid": stranger.pid, "leader_start": start_time(stranger.pid), "run_id": "x"}
-                | {"job": "long"}
+                {"pgid": stranger.pid, "leader_start": process_start_time(stranger.pid)}
+                | {"run_id": "x", "job": "long"}
             ],
         }
         (registry / "me.json").write_text(json.dumps(record))

@@ -85,9 +85,9 @@ class SchedulerProcess:
 
 
 def sts_request(path: Path, command: str, **arguments: object) -> dict[str, Any]:
-    from sts_core.service.control import request  # the same client the sts commands use
+    from sts import control_request  # the same client the sts commands use
 
-    return request(path, command, timeout=5.0, **arguments)
+    return control_request(path, command, timeout=5.0, **arguments)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ The protocol is documented in ``docs/control-protocol.md``.
 
 from __future__ import annotations
 
-from .client import ControlClient, default_control_socket, request
+from .client import ControlClient, control_request, default_control_socket, request
 from .protocol import PROTOCOL_VERSION, ControlError
 from .server import ControlServer, control_server, start_control_server
 
@@ -14,6 +14,7 @@ __all__ = [
     "ControlClient",
     "ControlError",
     "ControlServer",
+    "control_request",
     "control_server",
     "default_control_socket",
     "request",

@@ -63,6 +63,11 @@ def request(
                     return _result(message)
 
 
+#: ``request`` under its public name (``sts.control_request``): alone at the top of the
+#: ``sts`` namespace, "request" would not say to what.
+control_request = request
+
+
 class ControlClient:
     """An asyncio connection to a scheduler's control socket.
 
