@@ -93,8 +93,17 @@ class CronField:
     @property
     def croniter_reads(self) -> bool:
         """Whether croniter can read the field as one list: it cannot read ``LW``, a
-        ``W`` item in a list, or plain days listed with ``#`` or ``L`` items."""
+        ``W`` item in a list, plain days listed with ``#`` or ``L`` items, or 30 days
+        listed with ``L``."""
         if any(item == "LW" for item in self.specials):
+            return False
+        if (
+            self.spec is DAY_OF_MONTH
+            and self.specials
+            and len(self.values) + len(self.specials) == 31
+        ):
+            # croniter takes a list of 31 items for '*' and counts 'L' as one of them: 30
+            # days and L (L,3-1 is every day but the 2nd) would fire on every day.
             return False
         if any(item.endswith("W") for item in self.specials):
             return len(self.specials) == 1 and not self.values

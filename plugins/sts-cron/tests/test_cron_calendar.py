@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sts_cron import CronExpression, CronTrigger
 from sts_cron.calendar_search import CalendarSearch
@@ -78,11 +78,19 @@ def cyclic(first: int, last: int, low: int, high: int, step: int) -> frozenset[i
     return frozenset(values[::step])
 
 
+LAST_DAY = Item("L", lambda d: d.day == last_day(d))
+
+
+def month_range(first: int, last: int, step: int) -> Item:
+    values = cyclic(first, last, 1, 31, step)
+    return Item(f"{first}-{last}/{step}", lambda d: d.day in values)
+
+
 @st.composite
 def month_items(draw: st.DrawFn) -> Item:
     kind = draw(st.sampled_from(["value", "range", "L", "LW", "W"]))
     if kind == "L":
-        return Item("L", lambda d: d.day == last_day(d))
+        return LAST_DAY
     if kind == "LW":
         return Item("LW", last_weekday)
     n = draw(st.integers(1, 31))
@@ -90,9 +98,7 @@ def month_items(draw: st.DrawFn) -> Item:
         return Item(f"{n}W", nearest_weekday(n))
     if kind == "value":
         return Item(str(n), lambda d: d.day == n)
-    last, step = draw(st.integers(1, 31)), draw(st.integers(1, 4))
-    values = cyclic(n, last, 1, 31, step)
-    return Item(f"{n}-{last}/{step}", lambda d: d.day in values)
+    return month_range(n, draw(st.integers(1, 31)), draw(st.integers(1, 4)))
 
 
 @st.composite
@@ -155,6 +161,9 @@ def fire_days(trigger: CronTrigger) -> list[date]:
 
 @settings(max_examples=200, deadline=None)
 @given(fields=day_fields())
+# 30 days and L: croniter took the 31 items for '*' and fired on the 2nd too.
+@example(fields=DayFields([LAST_DAY, month_range(3, 1, 1)], "*", "*"))
+@example(fields=DayFields([month_range(30, 28, 1), LAST_DAY], "?", "FEB,APR"))
 def test_days_agree_with_the_brute_force_reference(fields: DayFields) -> None:
     days = [FIRST + timedelta(days=n) for n in range((END - FIRST).days)]
     expected = [day for day in days if fields.picks(day)]
@@ -207,5 +216,12 @@ def test_the_search_is_chosen_by_what_croniter_reads() -> None:
 
     assert not uses_calendar("0 12 L * FRI#3,MON#1")
     assert not uses_calendar("0 22-2 15W * FRI-SUN")
-    for text in ("0 12 LW * *", "0 12 1,15W * *", "0 12 * * MON,FRI#3", "0 12 * * 1,5L"):
+    assert not uses_calendar("0 12 L,3-31 * *")  # 29 days and L
+    for text in (
+        "0 12 LW * *",
+        "0 12 1,15W * *",
+        "0 12 * * MON,FRI#3",
+        "0 12 * * 1,5L",
+        "0 12 L,3-1/1 * *",  # 30 days and L, which croniter would take for '*'
+    ):
         assert uses_calendar(text), text
