@@ -179,7 +179,10 @@ class SchedulerApp(App[int]):
         if skipped:
             self.event_log.add(f"… {skipped} earlier events not shown", "dim")
         reload_detail = False
-        detail = self.screen if isinstance(self.screen, JobDetailScreen) else None
+        # The detail screen may be under a dialog: it still reloads when its job ran.
+        detail = next(
+            (screen for screen in self.screen_stack if isinstance(screen, JobDetailScreen)), None
+        )
         for index, message in enumerate(batch):
             event, data = message["event"], message["data"]
             if index >= skipped:

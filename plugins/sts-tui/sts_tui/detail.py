@@ -64,6 +64,10 @@ class JobDetailScreen(Screen[None]):
         self.zone = zone
         self.runs: list[dict[str, Any]] = []
         self.plan: dict[str, Any] = {}
+        # The app asks for a reload when this job runs, possibly right after pushing this
+        # screen and before it is composed (its widgets are not there yet: NoMatches).
+        # On mount it loads anyway.
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         # The tables get their columns here, not in on_mount: a run that finishes while the
@@ -89,10 +93,13 @@ class JobDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#detail-state").display = False
+        self._ready = True
         self.action_reload()
 
     @work(exclusive=True, group="detail")
     async def action_reload(self) -> None:
+        if not self._ready:
+            return
         try:
             (row,) = (await self.request("jobs", job=self.job))["jobs"]
             history = await self.request("history", job=self.job, limit=HISTORY_LIMIT)

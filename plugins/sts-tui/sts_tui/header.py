@@ -29,10 +29,14 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
 class StatsHeader(Horizontal):
     """A line of numbers and a sparkline of the recent lateness samples."""
 
-    def compose(self) -> ComposeResult:
-        # Kept, not queried when used: stats may arrive while the app closes.
+    def __init__(self) -> None:
+        super().__init__()
+        # Kept, not queried: the connection worker may report before this is composed,
+        # and stats may arrive while the app closes.
         self._text = Static(Text(" STS  connecting…", style="bold"), id="stats-text")
         self._lateness: Sparkline = Sparkline([], id="lateness", summary_function=max)
+
+    def compose(self) -> ComposeResult:
         yield self._text
         yield self._lateness
 

@@ -80,10 +80,16 @@ class JobsTable(DataTable[Any]):
         self.filter_text = ""
         self.sort_index = 0
         self.updates = 0  # cells written since the last load: lets tests see incrementality
+        # The connection worker starts with the app and may load or update jobs before this
+        # table is mounted: until then only ``jobs`` is kept, and mounting builds the rows.
+        # (Adding columns both on mount and in a load that came first duplicated them, and
+        # rows added before any column raised "More values provided than there are columns".)
+        self._ready = False
         self._state_width = 0  # the state column's width: it grows for a job's set-aside reason
 
     def on_mount(self) -> None:
-        self._add_columns()
+        self._ready = True
+        self._rebuild()
 
     def _add_columns(self) -> None:
         rows = self.jobs.values()
@@ -112,6 +118,8 @@ class JobsTable(DataTable[Any]):
         self._rebuild()
 
     def _rebuild(self) -> None:
+        if not self._ready:
+            return
         cursor_name = self.selected_job
         self.clear(columns=True)
         self._add_columns()
@@ -133,7 +141,7 @@ class JobsTable(DataTable[Any]):
         """Add a job, or update the cells of its row that changed."""
         name = row["name"]
         self.jobs[name] = row
-        if not self.matches(name):
+        if not self._ready or not self.matches(name):
             return
         cells = _cells(row, self.clock())
         shown = self._shown.get(name)
@@ -171,7 +179,7 @@ class JobsTable(DataTable[Any]):
 
     def tick(self) -> None:
         """Refresh the countdowns of the rows on screen."""
-        if not self.row_count:
+        if not self._ready or not self.row_count:
             return
         now = self.clock()
         first = max(0, int(self.scroll_y))
