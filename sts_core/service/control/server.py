@@ -35,10 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sts.control")
 
 #: A subscriber that lets this much unsent data pile up is too slow to follow and is
-#: disconnected, so that it cannot make the scheduler's memory grow without bound.
-# Events a subscriber has not read yet, before it is dropped as too slow. A terminal UI
-# loading 10,000 rows stops reading for seconds on a busy machine while a burst of
-# 20,000 events (each with its job row) piles up: 16 MiB dropped it, 64 MiB does not.
+#: disconnected, so that it cannot make the scheduler's memory grow without bound. (A
+#: terminal UI loading 10,000 rows stops reading for seconds on a busy machine while a
+#: burst of 20,000 events, each with its job row, piles up: 16 MiB dropped it.)
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 #: The longest path a Unix socket can bind to on Linux (108 bytes with the final NUL).
 MAX_SOCKET_PATH = 107
