@@ -1,0 +1,149 @@
+"""Claiming fires: which replica of a group runs a (job, fire time).
+
+Every replica fires every job on its own loop; before a scheduled run starts, the engine
+asks the store to claim the fire, and the store inserts its key, ``(group, job, fire
+time)``, into ``sts_claims``. The first insert wins; the others conflict and do nothing,
+so the fire runs once. Claims made together (one burst of fires) go in one statement.
+
+So that N replicas share the work rather than race for it, each fire has a *preferred*
+replica: the live replicas (their leases in ``sts_replicas``) sorted by id, indexed by a
+hash of the job and the fire's second. The preferred one claims at once; the others wait
+``handoff_delay`` first, and so win only a fire whose preferred replica is gone (dead,
+cut off, or too slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+logger = logging.getLogger("sts.postgres")
+
+
+@dataclass(slots=True)
+class _Claim:
+    job: str
+    fire_time: datetime
+    due: float
+    future: asyncio.Future[bool]
+
+
+@dataclass(slots=True)
+class ClaimAnswer:
+    """What the database said of one claim."""
+
+    won: bool
+    paused: bool = False
+    stale: bool = False
+
+
+#: Sends one batch of ``(job, fire time)`` claims; answers in the same order.
+SendClaims = Callable[[list[tuple[str, datetime]]], Awaitable[list[ClaimAnswer]]]
+#: Called with the claims that could not be asked (the database is unreachable) and why.
+Unclaimable = Callable[[list[tuple[str, datetime]], str], None]
+
+
+def preferred_index(job: str, fire_time: datetime, replicas: int) -> int:
+    """Which of ``replicas`` live replicas (sorted) should run this fire: the same answer
+    in every process (crc32, not ``hash()``, which is salted per process)."""
+    return (zlib.crc32(job.encode()) + int(fire_time.timestamp())) % replicas
+
+
+@dataclass(slots=True)
+class ClaimQueue:
+    """Claims waiting to be sent, on the store's loop; one batch in flight at a time (the
+    next batch gathers while it is)."""
+
+    send: SendClaims
+    unclaimable: Unclaimable
+    handoff_delay: float
+    #: This replica's id and the live replicas' ids, sorted (kept by the lease keeper).
+    replica: str
+    live: list[str] = field(default_factory=list)
+    _waiting: list[_Claim] = field(default_factory=list)
+    _wake: asyncio.Event | None = None
+    _task: asyncio.Task[None] | None = None
+    claims_won: int = 0
+    claims_lost: int = 0
+
+    def start(self) -> None:
+        """On the store's loop."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._send_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for claim in self._waiting:
+            _answer(claim.future, False)
+        self._waiting.clear()
+
+    def add(self, job: str, fire_time: datetime, future: asyncio.Future[bool]) -> None:
+        """On the store's loop: queue a claim; ``future`` (of the engine's loop) gets the
+        answer."""
+        delay = 0.0
+        live = self.live
+        if len(live) > 1 and live[preferred_index(job, fire_time, len(live))] != self.replica:
+            delay = self.handoff_delay
+        self._waiting.append(_Claim(job, fire_time, time.monotonic() + delay, future))
+        assert self._wake is not None
+        self._wake.set()
+
+    async def _send_forever(self) -> None:
+        assert self._wake is not None
+        while True:
+            now = time.monotonic()
+            ready = [claim for claim in self._waiting if claim.due <= now]
+            if not ready:
+                later = min((claim.due for claim in self._waiting), default=None)
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(
+                        self._wake.wait(), None if later is None else max(0.0, later - now)
+                    )
+                except TimeoutError:
+                    pass
+                continue
+            self._waiting = [claim for claim in self._waiting if claim.due > now]
+            await self._send(ready)
+
+    async def _send(self, batch: list[_Claim]) -> None:
+        keys = [(claim.job, claim.fire_time) for claim in batch]
+        try:
+            answers = await self.send(keys)
+        except Exception as error:  # the database is unreachable: run nothing unclaimed
+            for claim in batch:
+                _answer(claim.future, False)
+            self.unclaimable(keys, str(error).strip() or type(error).__name__)
+            return
+        stale: list[tuple[str, datetime]] = []
+        for claim, answer in zip(batch, answers, strict=True):
+            if answer.won:
+                self.claims_won += 1
+            else:
+                self.claims_lost += 1
+            if answer.stale:
+                stale.append((claim.job, claim.fire_time))
+            _answer(claim.future, answer.won)
+        if stale:
+            self.unclaimable(stale, "the fire is older than the claims kept (claim_retention)")
+
+
+def _answer(future: asyncio.Future[bool], won: bool) -> None:
+    loop = future.get_loop()
+
+    def settle(future: asyncio.Future[Any] = future) -> None:
+        if not future.done():
+            future.set_result(won)
+
+    if loop.is_closed():
+        return
+    loop.call_soon_threadsafe(settle)
