@@ -57,6 +57,7 @@ if typing.TYPE_CHECKING:
     from sts_core.service.process_groups import track_process_group as track_process_group
     from sts_core.service.process_groups import untrack_process_group as untrack_process_group
     from sts_core.sizes import parse_size as parse_size
+    from sts_core.store import ClaimingStore as ClaimingStore
     from sts_core.store import DurableStore as DurableStore
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
@@ -99,6 +100,7 @@ _API = {
     "redaction_margin": "sts_core.secrets",
     "resolve_secrets": "sts_core.secrets",
     "DurableStore": "sts_core.store",
+    "ClaimingStore": "sts_core.store",
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
     "ControlServer": "sts_core.service.control",

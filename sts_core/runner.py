@@ -151,7 +151,14 @@ class Runner:
     ) -> None:
         this = asyncio.current_task()
         record: RunRecord | None = None
+        # A store shared by replicas (ClaimingStore) decides which one runs a scheduled fire.
+        claim = None if manual else getattr(self._scheduler.store, "claim_fire", None)
+        claimed = claim is None
         try:
+            if not claimed:
+                claimed = await self._claimed(claim, job, fire)
+                if not claimed:
+                    return
             policy = job.policy
             if policy.jitter and not manual:
                 await asyncio.sleep(self._rng.uniform(0, policy.jitter))
@@ -165,6 +172,10 @@ class Runner:
                 attempt += 1
         except (asyncio.CancelledError, Exception) as error:
             cancelled = isinstance(error, asyncio.CancelledError)
+            if not claimed:  # stopped while claiming: the fire is not this replica's to record
+                if not cancelled:
+                    logger.exception("claiming fire of job=%s failed inside STS", job.name)
+                return
             if not cancelled:
                 # STS itself failed around the task (a store or a listener): the run still
                 # gets a record if one can be written, and the loop goes on.
@@ -265,6 +276,22 @@ class Runner:
         level = logging.INFO if outcome is Outcome.SUCCEEDED else logging.ERROR
         self.record(record, level, error if outcome is Outcome.FAILED else None)
         return record
+
+    async def _claimed(
+        self, claim: Callable[[str, datetime], Awaitable[bool]], job: Job, fire: datetime
+    ) -> bool:
+        """Whether this scheduler won the scheduled fire (a ``ClaimingStore``'s answer)."""
+        waiting = claim(job.name, fire)
+        wait_real = getattr(self._scheduler.clock, "wait_real", None)
+        won = bool(await (wait_real(waiting) if wait_real is not None else waiting))
+        if not won and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "fire %s of job=%s not run here: another replica claimed it",
+                fire.isoformat(),
+                job.name,
+                extra=job_fields("fire_claimed_elsewhere", job.name, fire_time=fire.isoformat()),
+            )
+        return won
 
     async def _durable(self) -> None:
         """Commit before run: wait until the fire's next-fire state (saved when it fired)

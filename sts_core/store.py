@@ -100,6 +100,26 @@ class DurableStore(StateStore, Protocol):
         ...
 
 
+@runtime_checkable
+class ClaimingStore(StateStore, Protocol):
+    """A store shared by several schedulers (replicas of one group) that must run each
+    scheduled fire once between them.
+
+    Every replica fires every job on its own; before a scheduled run starts (before its
+    jitter and first attempt), the runner awaits :meth:`claim_fire` and runs the fire only
+    on ``True``. Manual runs (``run_now``, ``sts trigger``) are not claimed: the replica
+    asked runs them. Records of fires that did not run (missed, skipped) are the store's to
+    keep once for the group.
+    """
+
+    def claim_fire(self, job: str, fire_time: datetime) -> Awaitable[bool]:
+        """On the event loop: an awaitable answering whether this scheduler won the fire
+        ``(job, fire_time)`` and must run it; ``False`` when another replica has it (or it
+        cannot be claimed now: the store then records it). The same ``(job, fire_time)``
+        is won by one replica only."""
+        ...
+
+
 _FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED, Outcome.MISSED})
 
 

@@ -64,6 +64,14 @@ STARTUP_LOCK_TIMEOUT = 60.0
 MAX_RETRY_DELAY = 5.0
 
 
+# The stores of this process that hold their group's start-up lock, by (database, group).
+# A second scheduler of the same group in the same process (tests, an app that embeds two)
+# cannot wait for the lock on the loop the first one releases it from: it reads after the
+# first one's seeds are committed instead.
+_STARTING: dict[tuple[str, str], PostgresStore] = {}
+_STARTING_LOCK = threading.Lock()
+
+
 class StateStoreError(Exception):
     """The database cannot be reached or used; the message names it (never a password)."""
 
@@ -184,6 +192,7 @@ class PostgresStore:
         self._running_ticket: _Ticket | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._abandoned = False
         #: The error of the batch that failed last, while writes fail; ``None`` when healthy.
         self.failing: str | None = None
         # The paused flag each job had when this replica last read or wrote it: a save
@@ -192,6 +201,8 @@ class PostgresStore:
         #: This replica's definition of each job, to detect mixed configurations.
         self.schedules: dict[str, str] = {}
         self._startup_lock: psycopg.AsyncConnection[Any] | None = None
+        #: Another store of this process that held the start-up lock when this one joined.
+        self._seeded_by: PostgresStore | None = None
         self._thread = LoopThread(f"sts-postgres-{group}")
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -274,7 +285,17 @@ class PostgresStore:
         :raises StateStoreError: when the database cannot be reached, or another replica
             holds the start-up lock longer than a minute.
         """
-        self._call(self._take_startup_lock(), STARTUP_LOCK_TIMEOUT + 10)
+        key = (self.where, self.group)
+        with _STARTING_LOCK:
+            starting = _STARTING.setdefault(key, self)
+        if starting is not self:
+            self._seeded_by = starting
+        else:
+            try:
+                self._call(self._take_startup_lock(), STARTUP_LOCK_TIMEOUT + 10)
+            except BaseException:
+                self._forget_starting()
+                raise
         try:
             self._call(self.leases.join(), self.connect_timeout + 10)
         except BaseException:
@@ -306,7 +327,13 @@ class PostgresStore:
             ) from None
         self._startup_lock = connection
 
+    def _forget_starting(self) -> None:
+        with _STARTING_LOCK:
+            if _STARTING.get((self.where, self.group)) is self:
+                del _STARTING[self.where, self.group]
+
     async def _release_startup_lock(self) -> None:
+        self._forget_starting()
         connection, self._startup_lock = self._startup_lock, None
         if connection is not None:
             # Closing the session releases its advisory lock, whatever state it is in.
@@ -329,6 +356,8 @@ class PostgresStore:
     # -- writes: buffered ---------------------------------------------------------------------
 
     def _buffer(self, write: _Write) -> None:
+        if self._abandoned:
+            return
         if self._closed:
             raise StateStoreError(f"the state store on {self.where} is closed")
         with self._lock:
@@ -481,6 +510,9 @@ class PostgresStore:
         ``False`` when another replica has it, the job is paused in the group, or the
         database cannot be reached (then the fire is recorded missed once it can)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            future.set_result(False)
+            return future
         try:
             self._thread.loop.call_soon_threadsafe(self.claims.add, job, fire_time, future)
         except RuntimeError:  # the store's loop has closed: the store is closed
@@ -555,6 +587,9 @@ class PostgresStore:
         return rows
 
     def load_jobs(self) -> dict[str, sts.JobState]:
+        seeded_by, self._seeded_by = self._seeded_by, None
+        if seeded_by is not None:
+            seeded_by._wait_for_writes()
         rows = self._query(sql.LOAD_JOBS)
         jobs = {
             name: sts.JobState(name, next_fire, last_fire, paused, schedule)
@@ -648,7 +683,7 @@ class PostgresStore:
     def abandon(self) -> None:
         """Stop everything at once, writing nothing more, as a killed process would (for
         tests of lease expiry): the lease stays in the table until it expires."""
-        self._closed = True
+        self._closed = self._abandoned = True
         self.leases.stop()
 
         async def drop() -> None:

@@ -1,0 +1,121 @@
+"""Claims: of N replicas asking for the same fire, exactly one wins; a fire recorded as
+not run (missed, skipped) is recorded once for the group, never beside its run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from postgres_helpers import query
+
+import sts
+from sts_postgres import PostgresStore
+
+NOW = datetime.now(UTC).replace(microsecond=123456)
+
+
+@pytest.fixture
+def replicas(dsn: str) -> Iterator[list[PostgresStore]]:
+    stores = [PostgresStore(dsn, group="claims", handoff_delay=0) for _ in range(3)]
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def claim_all(stores: list[PostgresStore], keys: list[tuple[str, datetime]]) -> list[list[bool]]:
+    async def claim() -> list[list[bool]]:
+        asked = [[store.claim_fire(job, fire) for job, fire in keys] for store in stores]
+        return [list(await asyncio.gather(*answers)) for answers in asked]
+
+    return asyncio.run(claim())
+
+
+def test_each_fire_is_won_by_exactly_one_replica(replicas: list[PostgresStore]) -> None:
+    keys = [(f"job{n % 50}", NOW + timedelta(seconds=n // 50)) for n in range(500)]
+    answers = claim_all(replicas, keys)
+    for index in range(len(keys)):
+        assert sum(answers[replica][index] for replica in range(3)) == 1
+    # Asking again, any replica: nobody wins a fire twice.
+    assert not any(claim_all(replicas[:1], keys)[0])
+
+
+def test_a_job_paused_in_the_group_is_claimed_by_nobody(replicas: list[PostgresStore]) -> None:
+    first = replicas[0]
+    first.save_job(sts.JobState("a", NOW, None, True, "every 1s"))
+    first.flush()
+    assert claim_all(replicas, [("a", NOW)]) == [[False], [False], [False]]
+    first.save_job(sts.JobState("a", NOW, None, False, "every 1s"))
+    first.flush()
+    assert sum(answer for [answer] in claim_all(replicas, [("a", NOW)])) == 1
+
+
+def test_a_replica_that_did_not_pause_a_job_does_not_resume_it(
+    replicas: list[PostgresStore],
+) -> None:
+    pauser, other = replicas[0], replicas[1]
+    other.load_jobs()
+    other.save_job(sts.JobState("a", NOW, None, False, "every 1s"))
+    other.flush()
+    pauser.load_jobs()
+    pauser.save_job(sts.JobState("a", NOW, None, True, "every 1s"))
+    pauser.flush()
+    # The other replica fires (its own state says not paused) and saves its next fire.
+    other.save_job(sts.JobState("a", NOW + timedelta(seconds=1), NOW, False, "every 1s"))
+    other.flush()
+    assert other.load_jobs()["a"].paused
+
+
+def test_a_fire_too_old_for_the_claims_kept_is_recorded_missed(dsn: str) -> None:
+    store = PostgresStore(dsn, group="old", claim_retention=60)
+    try:
+        [[won]] = claim_all([store], [("a", NOW - timedelta(minutes=5))])
+        assert not won
+        [missed] = store.history("a")
+        assert missed.outcome is sts.Outcome.MISSED
+        assert "claim_retention" in (missed.error or "")
+    finally:
+        store.close()
+
+
+def test_missed_records_of_one_fire_are_kept_once(replicas: list[PostgresStore]) -> None:
+    for store in replicas:
+        store.record_run(
+            sts.RunRecord("m-" + store.replica, "a", NOW, sts.Outcome.MISSED, missed_count=1)
+        )
+        store.flush()
+    assert [r.outcome for r in replicas[0].history("a")] == [sts.Outcome.MISSED]
+
+
+def test_a_missed_record_never_stands_beside_a_run_of_the_same_fire(
+    dsn: str, replicas: list[PostgresStore]
+) -> None:
+    answers = claim_all(replicas, [("a", NOW)])
+    winner = replicas[[row[0] for row in answers].index(True)]
+    loser = next(store for store in replicas if store is not winner)
+    loser.record_run(sts.RunRecord("late", "a", NOW, sts.Outcome.MISSED, missed_count=1))
+    loser.flush()
+    winner.record_run(sts.RunRecord("ran", "a", NOW, sts.Outcome.SUCCEEDED))
+    winner.flush()
+    assert [r.run_id for r in winner.history("a")] == ["ran"]
+    assert query(dsn, "SELECT done FROM sts_claims WHERE job = 'a'") == [(True,)]
+
+
+def test_fires_spread_over_replicas_by_preference(dsn: str) -> None:
+    stores = [PostgresStore(dsn, group="spread", handoff_delay=0.5) for _ in range(3)]
+    try:
+        for store in stores:
+            store.acquire()  # as a scheduler starts: join, recover, read the jobs
+            store.recover_interrupted()
+            store.load_jobs()
+        for store in stores:
+            store._thread.call(store.leases.refresh_live())
+        keys = [(f"job{n}", NOW) for n in range(300)]
+        answers = claim_all(stores, keys)
+        shares = [sum(row) for row in answers]
+        assert sum(shares) == 300
+        assert min(shares) > 50, shares
+    finally:
+        for store in stores:
+            store.close()

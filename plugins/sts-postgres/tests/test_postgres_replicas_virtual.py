@@ -1,0 +1,87 @@
+"""Replicas in one process on the virtual clock: minutes of schedule in a second. Each
+nominal fire runs once across the replicas; a replica that dies leaves its runs under a
+lease, which another replica takes over once it expires, while the schedule goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+
+import sts
+from sts.testing import VirtualClock
+from sts_postgres import PostgresStore
+
+JOBS = 5
+
+
+def replica(
+    dsn: str, clock: VirtualClock, ran: list[tuple[str, datetime, int]], number: int, **options: object
+) -> sts.TaskScheduler:
+    store = PostgresStore(dsn, group="virtual", clock=clock, **options)  # type: ignore[arg-type]
+    scheduler = sts.TaskScheduler(name="virtual", clock=clock, store=store)
+    for job in range(JOBS):
+
+        async def run(job: int = job) -> None:
+            context = sts.current_run()
+            ran.append((context.job, context.fire_time, number))
+
+        scheduler.schedule(sts.FunctionTask(run, name=f"job{job}"), "every 1s")
+    return scheduler
+
+
+def test_every_fire_runs_once_across_replicas(dsn: str, virtual_clock: VirtualClock) -> None:
+    ran: list[tuple[str, datetime, int]] = []
+
+    async def main() -> None:
+        first = replica(dsn, virtual_clock, ran, 0)
+        second = replica(dsn, virtual_clock, ran, 1)
+        async with first, second:
+            await asyncio.sleep(30.5)
+
+    virtual_clock.run(main())
+    fires = Counter((job, fire) for job, fire, _ in ran)
+    assert set(fires.values()) == {1}  # none doubled
+    for job in range(JOBS):  # none lost: every second from the first fire to the last
+        seconds = sorted(int(fire.timestamp()) for name, fire in fires if name == f"job{job}")
+        assert seconds == list(range(seconds[0], seconds[0] + len(seconds)))
+        assert len(seconds) >= 30
+    shares = Counter(number for _, _, number in ran)
+    assert min(shares.values()) > 30 * JOBS // 4, shares  # both did a fair part
+
+
+def test_a_dead_replicas_runs_are_taken_over_when_its_lease_expires(
+    dsn: str, virtual_clock: VirtualClock
+) -> None:
+    ran: list[tuple[str, datetime, int]] = []
+    blocked = asyncio.Event()
+
+    async def main() -> list[sts.RunRecord]:
+        doomed_store = PostgresStore(dsn, group="virtual", clock=virtual_clock, lease=30)
+        doomed = sts.TaskScheduler(name="virtual", clock=virtual_clock, store=doomed_store)
+
+        async def hang() -> None:
+            blocked.set()
+            await asyncio.sleep(3600)
+
+        soon = sts.DateTrigger(virtual_clock.now() + timedelta(seconds=2))
+        doomed.schedule(sts.FunctionTask(hang, name="long"), soon)
+        survivor = replica(dsn, virtual_clock, ran, 1, lease=30)
+        async with survivor:
+            await doomed.start()
+            await asyncio.wait_for(blocked.wait(), 60)
+            # kill -9, as far as the group can tell: no more heartbeats, claims or writes.
+            doomed_store.abandon()
+            died = virtual_clock.now()
+            await asyncio.sleep(20)
+            assert survivor.store.history("long") == []  # the lease still holds
+            await asyncio.sleep(25)  # past 30s without a heartbeat
+            records = survivor.store.history("long")
+            await doomed.stop(grace=0)
+        assert {fire for job, fire, _ in ran if job == "job0" and fire > died}, "schedule stopped"
+        return records
+
+    records = virtual_clock.run(main())
+    [taken] = records
+    assert taken.outcome is sts.Outcome.INTERRUPTED
+    assert "whose lease expired" in (taken.error or "")

@@ -1,0 +1,166 @@
+"""The postgres store keeps what the SQLite store keeps, the same way: job state, a
+bounded history per job and kind, runs in flight; and refuses bad input by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from postgres_helpers import query
+
+import sts
+from sts_postgres import PostgresStore, StateStoreError
+from sts_postgres.sql import LATEST_VERSION
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(dsn: str) -> Iterator[PostgresStore]:
+    opened = PostgresStore(dsn, group="contract")
+    yield opened
+    opened.close()
+
+
+def record(job: str, n: int, outcome: sts.Outcome = sts.Outcome.SUCCEEDED) -> sts.RunRecord:
+    return sts.RunRecord(f"{job}-{n}", job, T0 + timedelta(seconds=n), outcome, manual=True)
+
+
+def test_it_is_a_durable_claiming_store(store: PostgresStore) -> None:
+    assert isinstance(store, sts.StateStore)
+    assert isinstance(store, sts.DurableStore)
+    assert isinstance(store, sts.ClaimingStore)
+
+
+def test_job_state_survives_reopening(dsn: str, store: PostgresStore) -> None:
+    store.save_job(sts.JobState("a", T0, T0 - timedelta(seconds=1), True, "every 1s"))
+    store.flush()
+    again = PostgresStore(dsn, group="contract")
+    try:
+        assert again.load_jobs() == {
+            "a": sts.JobState("a", T0, T0 - timedelta(seconds=1), True, "every 1s")
+        }
+    finally:
+        again.close()
+
+
+def test_groups_do_not_see_each_other(dsn: str, store: PostgresStore) -> None:
+    store.save_job(sts.JobState("a", T0, None, False, "every 1s"))
+    store.record_run(record("a", 1))
+    store.flush()
+    other = PostgresStore(dsn, group="another")
+    try:
+        assert other.load_jobs() == {}
+        assert other.history() == []
+    finally:
+        other.close()
+
+
+def test_a_record_reads_back_whole(store: PostgresStore) -> None:
+    written = sts.RunRecord(
+        run_id="r1",
+        job="a",
+        fire_time=T0,
+        outcome=sts.Outcome.FAILED,
+        attempt=2,
+        started_at=T0 + timedelta(seconds=1),
+        finished_at=T0 + timedelta(seconds=2),
+        error="ValueError: no",
+        traceback="Traceback...",
+        retry_at=T0 + timedelta(seconds=10),
+        manual=True,
+        missed_count=0,
+        output={"stdout": "hello"},
+    )
+    store.record_run(written)
+    assert store.history() == [written]
+
+
+def test_history_is_newest_first_and_filters(store: PostgresStore) -> None:
+    store.record_run(record("a", 1))
+    store.record_run(record("b", 2, sts.Outcome.FAILED))
+    store.record_run(record("a", 3))
+    assert [r.run_id for r in store.history()] == ["a-3", "b-2", "a-1"]
+    assert [r.run_id for r in store.history("a")] == ["a-3", "a-1"]
+    assert [r.run_id for r in store.history(failed_only=True)] == ["b-2"]
+    assert [r.run_id for r in store.history(limit=1)] == ["a-3"]
+
+
+def test_history_is_bounded_per_job_and_per_kind(dsn: str) -> None:
+    store = PostgresStore(dsn, group="bounded", success_history=3, failure_history=2)
+    try:
+        for n in range(10):
+            store.record_run(record("a", n))
+            store.record_run(record("a", 100 + n, sts.Outcome.FAILED))
+            store.record_run(record("b", n))
+        store.flush()
+        kept = store.history("a", limit=100)
+        assert [r.run_id for r in kept if r.outcome is sts.Outcome.SUCCEEDED] == [
+            "a-9",
+            "a-8",
+            "a-7",
+        ]
+        assert [r.run_id for r in kept if r.outcome is sts.Outcome.FAILED] == ["a-109", "a-108"]
+        assert len(store.history("b", limit=100)) == 3
+    finally:
+        store.close()
+
+
+def test_removing_a_job_forgets_its_state_not_the_groups_history(store: PostgresStore) -> None:
+    store.save_job(sts.JobState("a", T0, None, False, "every 1s"))
+    store.record_run(record("a", 1))
+    store.remove_job("a")
+    assert store.load_jobs() == {}
+    # Other replicas of the group may still define it: its (bounded) history stays.
+    assert [r.run_id for r in store.history("a")] == ["a-1"]
+
+
+def test_runs_in_flight_until_recorded(store: PostgresStore) -> None:
+    run = sts.RunContext("r1", "a", T0, 1, T0, False)
+    store.run_started(run)
+    [(found, replica)] = store.runs_in_flight()
+    assert (found.run_id, found.job, found.fire_time, replica) == ("r1", "a", T0, store.replica)
+    store.record_run(sts.RunRecord("r1", "a", T0, sts.Outcome.SUCCEEDED))
+    assert store.runs_in_flight() == []
+
+
+def test_the_schema_is_versioned(dsn: str, store: PostgresStore) -> None:
+    assert query(dsn, "SELECT max(version) FROM sts_schema_version") == [(LATEST_VERSION,)]
+
+
+def test_a_database_from_a_newer_plugin_is_refused(dsn: str, store: PostgresStore) -> None:
+    query(dsn, "INSERT INTO sts_schema_version VALUES (%s, 'from the future')", LATEST_VERSION + 1)
+    with pytest.raises(StateStoreError, match="newer than this sts-postgres"):
+        PostgresStore(dsn, group="contract")
+
+
+def test_without_auto_migrate_a_bare_database_is_refused_with_the_command(dsn: str) -> None:
+    with pytest.raises(StateStoreError, match="run `sts db upgrade`"):
+        PostgresStore(dsn, auto_migrate=False)
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    with pytest.raises(StateStoreError) as raised:
+        PostgresStore(
+            "postgresql://someone:hunter22@127.0.0.1:1/nowhere", connect_timeout=1
+        )
+    assert "someone@127.0.0.1:1/nowhere" in str(raised.value)
+    assert "hunter22" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("success_history", -1), ("failure_history", "3"), ("batch_size", 0), ("pool_size", 1)],
+)
+def test_bad_options_are_named(option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=option):
+        PostgresStore("postgresql://127.0.0.1:1/x", **{option: value})  # type: ignore[arg-type]
+
+
+def test_writes_after_close_are_an_error(dsn: str) -> None:
+    store = PostgresStore(dsn)
+    store.close()
+    store.close()  # twice is a no-op
+    with pytest.raises(StateStoreError, match="closed"):
+        store.save_job(sts.JobState("a", T0, None, False, "every 1s"))
