@@ -4,12 +4,7 @@ every log line and error)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sts
-
-if TYPE_CHECKING:
-    from .store import PostgresStore
 
 
 def open_postgres_store(
@@ -26,8 +21,9 @@ def open_postgres_store(
     pool_size: int = 4,
     connect_timeout: str = "10s",
     auto_migrate: bool = True,
-) -> PostgresStore:
-    """The store ``state = postgres`` opens.
+) -> sts.ClaimingStore:
+    """The store ``state = postgres`` opens (a ``PostgresStore``; annotated with the
+    public protocol, which the config loader can resolve without importing psycopg).
 
     :param dsn: ``postgresql://user:${secret:PGPASSWORD}@host:5432/db`` or a libpq
         key/value string.

@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 #: Every how many heartbeats old claims are pruned and definitions compared.
 HOUSEKEEPING_EVERY = 10
+#: How often the list of live replicas (which fires to claim first) is read again.
+LIVE_REFRESH = 1.0
 
 
 class LeaseKeeper:
@@ -49,6 +51,7 @@ class LeaseKeeper:
         self._store = store
         self._task: asyncio.Task[None] | None = None
         self._task_loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._beats = 0
         self._joined = False
         self._failing = False
@@ -221,6 +224,18 @@ class LeaseKeeper:
                 self._task = loop.create_task(self._beat_forever(run_here))
 
             loop.call_soon_threadsafe(create)
+        # Who is alive decides which fires this replica claims first: looked up more often
+        # than the lease is renewed, so a replica that joins or leaves gets its share soon.
+        store._thread.loop.call_soon_threadsafe(self._watch_live)
+
+    def _watch_live(self) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self._refresh_live_forever())
+
+    async def _refresh_live_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LIVE_REFRESH)
+            with contextlib.suppress(psycopg.Error, psycopg_pool.PoolTimeout, OSError):
+                await self.refresh_live()
 
     async def _beat_forever(self, run: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]) -> None:
         while True:
@@ -245,6 +260,10 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         """Stop beating (from any thread)."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and not self._store._thread.loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._store._thread.loop.call_soon_threadsafe(watcher.cancel)
         task, loop = self._task, self._task_loop
         self._task = None
         if task is None or loop is None or loop.is_closed():

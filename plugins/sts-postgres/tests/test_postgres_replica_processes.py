@@ -1,0 +1,140 @@
+"""Attacks with real processes: three ``sts run`` replicas on one database, each job
+every second; a replica killed with SIGKILL; the database's connections cut. Counted from
+the jobs' own log and the runs table: 0 doubled, 0 lost (a fire not run is recorded
+missed or interrupted, never absent).
+
+``STS_PG_ATTACK_JOBS`` and ``STS_PG_ATTACK_SECONDS`` scale the load (the issue's figure:
+200 jobs for 60 s; the defaults keep the suite quick)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cli_helpers import sts_environment, wait_for
+from postgres_helpers import query, terminate_connections
+from replica_processes import count, environment_for, read_log, replica_config
+
+JOBS = int(os.environ.get("STS_PG_ATTACK_JOBS", "40"))
+SECONDS = float(os.environ.get("STS_PG_ATTACK_SECONDS", "12"))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_replicas(sts: object, config: Path, log: Path, dsn: str, n: int = 3) -> list:  # type: ignore[type-arg]
+    replicas = []
+    for _ in range(n):
+        # Each replica its own runtime dir, as on its own machine: its own control socket.
+        sts.env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sts-replica-")  # type: ignore[attr-defined]
+        replicas.append(sts.start("run", str(config)))  # type: ignore[attr-defined]
+    wait_for(
+        lambda: len(query(dsn, "SELECT 1 FROM sts_replicas")) == n
+        if _has_tables(dsn)
+        else False,
+        timeout=60,
+        what=f"{n} replicas to hold leases",
+        process=replicas[0],
+    )
+    wait_for(lambda: read_log(log), timeout=30, what="a first fire")
+    return replicas
+
+
+def _has_tables(dsn: str) -> bool:
+    return bool(query(dsn, "SELECT to_regclass('sts_replicas') IS NOT NULL")[0][0])
+
+
+def test_three_replicas_run_every_fire_exactly_once(dsn: str, tmp_path: Path) -> None:
+    with sts_environment(tmp_path) as sts:
+        log = environment_for(tmp_path, sts.env)
+        config = sts.write("sts.ini", replica_config(dsn, JOBS))
+        replicas = start_replicas(sts, config, log, dsn)
+        start = now() + timedelta(seconds=1)
+        time.sleep(SECONDS)
+        end = now() - timedelta(seconds=1)
+        for replica in replicas:
+            code, _, err = sts.stop(replica)
+            assert code == 0, err
+    counted = count(dsn, log, start, end)
+    print(counted)
+    assert counted.doubled == 0, counted
+    assert counted.lost == 0, counted.lost_fires[:10]
+    assert counted.fires >= JOBS * (SECONDS - 3)
+    assert len(counted.by_replica) == 3 and min(counted.by_replica.values()) > counted.fires / 6
+    runs = query(
+        dsn, "SELECT job, fire_time, count(*) FROM sts_runs WHERE outcome = 'succeeded' "
+        "GROUP BY job, fire_time HAVING count(*) > 1"
+    )
+    assert runs == []  # the runs table agrees: no fire recorded twice
+
+
+def test_a_killed_replicas_work_is_taken_over_within_the_lease(dsn: str, tmp_path: Path) -> None:
+    with sts_environment(tmp_path) as sts:
+        # Runs last 0.5s, so the killed replica has some in flight.
+        log = environment_for(tmp_path, sts.env, run_seconds=0.5)
+        config = sts.write("sts.ini", replica_config(dsn, JOBS, lease="3s"))
+        replicas = start_replicas(sts, config, log, dsn)
+        start = now() + timedelta(seconds=1)
+        time.sleep(SECONDS / 3)
+        victim = replicas[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.communicate(timeout=30)
+        killed_at = now()
+        # Its lease (3s) expires and another replica records its runs interrupted.
+        wait_for(
+            lambda: query(dsn, "SELECT 1 FROM sts_runs WHERE outcome = 'interrupted'"),
+            timeout=15,
+            what="the killed replica's runs to be recorded interrupted",
+        )
+        taken_over_at = now()
+        time.sleep(max(0.0, SECONDS * 2 / 3 - (taken_over_at - killed_at).total_seconds()))
+        end = now() - timedelta(seconds=1)
+        for replica in replicas[1:]:
+            code, _, err = sts.stop(replica)
+            assert code == 0, err
+    counted = count(dsn, log, start, end)
+    print(counted, f"takeover {(taken_over_at - killed_at).total_seconds():.1f}s after the kill")
+    assert counted.doubled == 0, counted
+    assert counted.lost == 0, counted.lost_fires[:10]
+    assert (taken_over_at - killed_at).total_seconds() < 3 + 1 + 3  # lease + a beat + slack
+    errors = [row[0] for row in query(dsn, "SELECT error FROM sts_runs WHERE outcome = 'interrupted'")]
+    assert all(f"pid {victim.pid}" in error for error in errors), errors
+    # After the kill, the two survivors share every fire.
+    after = [pid for _, fire, pid in read_log(log) if fire > killed_at + timedelta(seconds=1)]
+    assert victim.pid not in after and len(set(after)) == 2
+
+
+def test_cut_connections_double_nothing_and_the_replicas_recover(
+    dsn: str, tmp_path: Path
+) -> None:
+    with sts_environment(tmp_path) as sts:
+        log = environment_for(tmp_path, sts.env)
+        config = sts.write("sts.ini", replica_config(dsn, JOBS))
+        replicas = start_replicas(sts, config, log, dsn)
+        start = now() + timedelta(seconds=1)
+        cut = 0
+        for _ in range(3):  # a database outage, as the replicas see it: every connection cut
+            time.sleep(SECONDS / 4)
+            cut += terminate_connections(dsn)
+        cut_at = now()
+        wait_for(
+            lambda: {pid for _, fire, pid in read_log(log) if fire > cut_at + timedelta(seconds=1)}
+            == {replica.pid for replica in replicas},
+            timeout=30,
+            what="every replica to run fires again after the cut",
+        )
+        time.sleep(2)
+        end = now() - timedelta(seconds=1)
+        for replica in replicas:
+            code, _, err = sts.stop(replica)
+            assert code == 0, err
+    counted = count(dsn, log, start, end)
+    print(counted, f"{cut} connections cut")
+    assert cut > 0
+    assert counted.doubled == 0, counted
+    assert counted.lost == 0, counted.lost_fires[:10]
