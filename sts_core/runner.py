@@ -152,10 +152,12 @@ class Runner:
         this = asyncio.current_task()
         record: RunRecord | None = None
         # A store shared by replicas (ClaimingStore) decides which one runs a scheduled fire.
-        claim = None if manual else getattr(self._scheduler.store, "claim_fire", None)
+        claim: Callable[[str, datetime], Awaitable[bool]] | None = (
+            None if manual else getattr(self._scheduler.store, "claim_fire", None)
+        )
         claimed = claim is None
         try:
-            if not claimed:
+            if claim is not None:
                 claimed = await self._claimed(claim, job, fire)
                 if not claimed:
                     return

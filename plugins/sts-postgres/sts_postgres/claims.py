@@ -15,6 +15,7 @@ cut off, or too slow).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -105,12 +106,10 @@ class ClaimQueue:
             if not ready:
                 later = min((claim.due for claim in self._waiting), default=None)
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._wake.wait(), None if later is None else max(0.0, later - now)
                     )
-                except TimeoutError:
-                    pass
                 continue
             self._waiting = [claim for claim in self._waiting if claim.due > now]
             await self._send(ready)

@@ -150,7 +150,9 @@ class LeaseKeeper:
             claims = await cursor.fetchall()
             records = _interrupted_records(runs, claims, described, store.replica)
             if records:
-                await store.insert_records(connection, [(record, store.replica) for record in records])
+                await store.insert_records(
+                    connection, [(record, store.replica) for record in records]
+                )
         self.taken_over += len(records)
         for replica in replicas:
             logger.warning(
@@ -237,7 +239,9 @@ class LeaseKeeper:
             with contextlib.suppress(psycopg.Error, psycopg_pool.PoolTimeout, OSError):
                 await self.refresh_live()
 
-    async def _beat_forever(self, run: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]) -> None:
+    async def _beat_forever(
+        self, run: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
+    ) -> None:
         while True:
             await asyncio.sleep(self.interval)
             try:

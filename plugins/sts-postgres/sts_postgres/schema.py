@@ -5,6 +5,7 @@ lock, so replicas that start together apply it once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -25,7 +26,7 @@ class SchemaStatus:
         return [(version, text) for version, text, _ in sql.MIGRATIONS if version > self.current]
 
 
-async def schema_status(connection: psycopg.AsyncConnection[object]) -> SchemaStatus:
+async def schema_status(connection: psycopg.AsyncConnection[Any]) -> SchemaStatus:
     """The version applied (0 for none) and the latest this plugin knows; writes nothing."""
     cursor = await connection.execute(sql.VERSION_TABLE_EXISTS)
     row = await cursor.fetchone()
@@ -37,7 +38,7 @@ async def schema_status(connection: psycopg.AsyncConnection[object]) -> SchemaSt
     return SchemaStatus(current, sql.LATEST_VERSION)
 
 
-async def upgrade(connection: psycopg.AsyncConnection[object]) -> list[int]:
+async def upgrade(connection: psycopg.AsyncConnection[Any]) -> list[int]:
     """Apply the migrations the database lacks; return the versions applied.
 
     :raises SchemaError: when the database is newer than this plugin.
@@ -65,7 +66,7 @@ async def upgrade(connection: psycopg.AsyncConnection[object]) -> list[int]:
     return applied
 
 
-async def check_current(connection: psycopg.AsyncConnection[object]) -> None:
+async def check_current(connection: psycopg.AsyncConnection[Any]) -> None:
     """Refuse a database whose schema is missing migrations or is newer than this plugin.
 
     :raises SchemaError: saying what to run.

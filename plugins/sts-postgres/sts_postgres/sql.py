@@ -237,15 +237,18 @@ FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 """
 
 #: A fire recorded without running (missed, skipped) takes its claim too, so that N
-#: replicas late together record it once, and never beside a run of the same fire.
+#: replicas late together record it once, and never beside a run of the same fire. A
+#: claim of this replica's own that is still open counts as won: its insert was committed
+#: but the answer lost with the connection, so the fire never ran here.
 CLAIM_RECORDS = """
 WITH asked AS (
     SELECT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[], %(kinds)s::text[],
                          %(indexes)s::int[]) AS c(job, fire_time, kind, index)
 ), won AS (
-    INSERT INTO sts_claims (grp, job, fire_time, replica, kind, done)
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind, done)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, a.kind, true FROM asked a
-    ON CONFLICT DO NOTHING
+    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind, done = true
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done
     RETURNING job, fire_time
 )
 SELECT a.index FROM asked a JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time

@@ -82,10 +82,10 @@ def describe_dsn(dsn: str) -> str:
         parts = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return "(an invalid DSN)"
-    user = parts.get("user") or ""
-    host = parts.get("host") or "localhost"
-    port = parts.get("port") or "5432"
-    database = parts.get("dbname") or user
+    user = str(parts.get("user") or "")
+    host = str(parts.get("host") or "localhost")
+    port = str(parts.get("port") or "5432")
+    database = str(parts.get("dbname") or user)
     return f"{user + '@' if user else ''}{host}:{port}/{database}"
 
 
@@ -533,7 +533,9 @@ class PostgresStore:
                 },
             )
             rows = await cursor.fetchall()
-        answers = {(job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows}
+        answers = {
+            (job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows
+        }
         return [answers.get(key, ClaimAnswer(False)) for key in keys]
 
     def _unclaimable(self, keys: list[tuple[str, datetime]], why: str) -> None:
@@ -664,7 +666,9 @@ class PostgresStore:
             self._closed = True
         except StateStoreError as error:
             self._closed = True
-            raise StateStoreError(f"{error}; {len(self._pending)} buffered writes are lost") from None
+            raise StateStoreError(
+                f"{error}; {len(self._pending)} buffered writes are lost"
+            ) from None
         finally:
             self._closed = True
             with contextlib.suppress(Exception):
@@ -717,12 +721,19 @@ async def write_records(
     records of fires that did not run take the fire's claim first and are dropped when
     another replica has it; a scheduled run's final record closes its claim; then each
     job's history is pruned to its limits."""
-    gated = [
-        index
-        for index, (record, _) in enumerate(records)
-        if not record.manual and record.outcome in NOT_RUN_OUTCOMES
-    ]
-    dropped: set[int] = set()
+    gated: list[int] = []
+    duplicates: set[int] = set()
+    keys: set[tuple[str, datetime]] = set()
+    for index, (record, _) in enumerate(records):
+        if not record.manual and record.outcome in NOT_RUN_OUTCOMES:
+            key = (record.job, record.fire_time)
+            # One statement may touch a claim once: a second record of the fire is dropped.
+            if key in keys:
+                duplicates.add(index)
+            else:
+                keys.add(key)
+                gated.append(index)
+    dropped: set[int] = set(duplicates)
     if gated:
         cursor = await connection.execute(
             sql.CLAIM_RECORDS,
@@ -736,7 +747,7 @@ async def write_records(
             },
         )
         won = {row[0] for row in await cursor.fetchall()}
-        dropped = set(gated) - won
+        dropped |= set(gated) - won
     kept = [pair for index, pair in enumerate(records) if index not in dropped]
     await connection.execute(
         sql.RUNS_ENDED,

@@ -31,8 +31,7 @@ async def record():
 
 
 def replica_config(dsn: str, jobs: int, *, lease: str = "30s", name: str = "replicas") -> str:
-    sections = [
-        f"""[scheduler]
+    sections = [f"""[scheduler]
 name = {name}
 timezone = UTC
 state = postgres
@@ -45,16 +44,12 @@ failure_history = 100000
 
 [logging]
 level = WARNING
-"""
-    ]
-    sections += [
-        f"""[job:job{number}]
+"""]
+    sections += [f"""[job:job{number}]
 type = python
 callable = firesjob:record
 schedule = every 1s
-"""
-        for number in range(jobs)
-    ]
+""" for number in range(jobs)]
     return "\n".join(sections)
 
 
@@ -123,7 +118,7 @@ def count(dsn: str, log: Path, start: datetime, end: datetime, group: str = "rep
                 result.lost += 1
                 result.lost_fires.append((job, fire))
             fire += step
-    for job, fire, pid in ran:
+    for _job, fire, pid in ran:
         if start <= fire <= end:
             result.by_replica[pid] += 1
     return result

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from postgres_helpers import query
+from sts_postgres import PostgresStore
 
 import sts
-from sts_postgres import PostgresStore
 
 NOW = datetime.now(UTC).replace(microsecond=123456)
 

@@ -34,9 +34,7 @@ def start_replicas(sts: object, config: Path, log: Path, dsn: str, n: int = 3) -
         sts.env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sts-replica-")  # type: ignore[attr-defined]
         replicas.append(sts.start("run", str(config)))  # type: ignore[attr-defined]
     wait_for(
-        lambda: len(query(dsn, "SELECT 1 FROM sts_replicas")) == n
-        if _has_tables(dsn)
-        else False,
+        lambda: len(query(dsn, "SELECT 1 FROM sts_replicas")) == n if _has_tables(dsn) else False,
         timeout=60,
         what=f"{n} replicas to hold leases",
         process=replicas[0],
@@ -67,8 +65,9 @@ def test_three_replicas_run_every_fire_exactly_once(dsn: str, tmp_path: Path) ->
     assert counted.fires >= JOBS * (SECONDS - 3)
     assert len(counted.by_replica) == 3 and min(counted.by_replica.values()) > counted.fires / 6
     runs = query(
-        dsn, "SELECT job, fire_time, count(*) FROM sts_runs WHERE outcome = 'succeeded' "
-        "GROUP BY job, fire_time HAVING count(*) > 1"
+        dsn,
+        "SELECT job, fire_time, count(*) FROM sts_runs WHERE outcome = 'succeeded' "
+        "GROUP BY job, fire_time HAVING count(*) > 1",
     )
     assert runs == []  # the runs table agrees: no fire recorded twice
 
@@ -102,16 +101,16 @@ def test_a_killed_replicas_work_is_taken_over_within_the_lease(dsn: str, tmp_pat
     assert counted.doubled == 0, counted
     assert counted.lost == 0, counted.lost_fires[:10]
     assert (taken_over_at - killed_at).total_seconds() < 3 + 1 + 3  # lease + a beat + slack
-    errors = [row[0] for row in query(dsn, "SELECT error FROM sts_runs WHERE outcome = 'interrupted'")]
+    errors = [
+        row[0] for row in query(dsn, "SELECT error FROM sts_runs WHERE outcome = 'interrupted'")
+    ]
     assert all(f"pid {victim.pid}" in error for error in errors), errors
     # After the kill, the two survivors share every fire.
     after = [pid for _, fire, pid in read_log(log) if fire > killed_at + timedelta(seconds=1)]
     assert victim.pid not in after and len(set(after)) == 2
 
 
-def test_cut_connections_double_nothing_and_the_replicas_recover(
-    dsn: str, tmp_path: Path
-) -> None:
+def test_cut_connections_double_nothing_and_the_replicas_recover(dsn: str, tmp_path: Path) -> None:
     with sts_environment(tmp_path) as sts:
         log = environment_for(tmp_path, sts.env)
         config = sts.write("sts.ini", replica_config(dsn, JOBS))

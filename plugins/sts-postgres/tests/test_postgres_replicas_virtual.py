@@ -8,15 +8,20 @@ import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 
+from sts_postgres import PostgresStore
+
 import sts
 from sts.testing import VirtualClock
-from sts_postgres import PostgresStore
 
 JOBS = 5
 
 
 def replica(
-    dsn: str, clock: VirtualClock, ran: list[tuple[str, datetime, int]], number: int, **options: object
+    dsn: str,
+    clock: VirtualClock,
+    ran: list[tuple[str, datetime, int]],
+    number: int,
+    **options: object,
 ) -> sts.TaskScheduler:
     store = PostgresStore(dsn, group="virtual", clock=clock, **options)  # type: ignore[arg-type]
     scheduler = sts.TaskScheduler(name="virtual", clock=clock, store=store)

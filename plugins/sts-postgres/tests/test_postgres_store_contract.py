@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from postgres_helpers import query
-
-import sts
 from sts_postgres import PostgresStore, StateStoreError
 from sts_postgres.sql import LATEST_VERSION
+
+import sts
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -142,9 +142,7 @@ def test_without_auto_migrate_a_bare_database_is_refused_with_the_command(dsn: s
 
 def test_an_unreachable_server_is_named_without_its_password() -> None:
     with pytest.raises(StateStoreError) as raised:
-        PostgresStore(
-            "postgresql://someone:hunter22@127.0.0.1:1/nowhere", connect_timeout=1
-        )
+        PostgresStore("postgresql://someone:hunter22@127.0.0.1:1/nowhere", connect_timeout=1)
     assert "someone@127.0.0.1:1/nowhere" in str(raised.value)
     assert "hunter22" not in str(raised.value)
 
