@@ -38,7 +38,7 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
-    from sts_core.scheduler import ClockStep as ClockStep
+    from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
@@ -91,7 +91,7 @@ _API = {
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
-    "ClockStep": "sts_core.scheduler",
+    "ClockStep": "sts_core.fire_loop",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "SetupError": "sts_core.policy",
