@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
     from sts_core.clock import SystemClock as SystemClock
     from sts_core.durations import parse_duration as parse_duration
     from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
@@ -38,7 +39,6 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
-    from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
