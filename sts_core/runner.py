@@ -14,18 +14,16 @@ import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .events import Notifier
+from .host import Host
 from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import MAX_BACKOFF, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import SecretError, redact
 from .task import thread_pool
-
-if TYPE_CHECKING:
-    from .scheduler import TaskScheduler
 
 logger = logging.getLogger("sts")
 
@@ -53,7 +51,7 @@ class Runner:
 
     def __init__(
         self,
-        scheduler: TaskScheduler,
+        scheduler: Host,
         notifier: Notifier,
         rng: random.Random,
         max_workers: int | None,
