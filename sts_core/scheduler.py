@@ -431,6 +431,7 @@ class TaskScheduler:
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._fires.restore()
+        self.notifications.restore()
         self.started_at = self.clock.now()
         loop = asyncio.get_running_loop()
         # Not under a virtual clock: the watchdog's pings are real I/O, which a virtual
