@@ -32,6 +32,7 @@ def job_columns(states: Sequence[sts.JobState]) -> dict[str, list[Any]]:
         "last_fires": [state.last_fire for state in states],
         "paused": [state.paused for state in states],
         "schedules": [state.schedule for state in states],
+        "paused_reasons": [state.paused_reason for state in states],
     }
 
 

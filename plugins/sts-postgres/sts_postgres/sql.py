@@ -26,6 +26,7 @@ CREATE TABLE sts_jobs (
     last_fire TIMESTAMPTZ,
     paused BOOLEAN NOT NULL DEFAULT false,
     schedule TEXT NOT NULL,
+    paused_reason TEXT,
     saved_by TEXT NOT NULL,
     saved_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (grp, name)
@@ -116,18 +117,21 @@ UNLOCK_STARTUP = "SELECT pg_advisory_unlock(hashtext('sts:start:' || %(grp)s))"
 # -- jobs -------------------------------------------------------------------------------------
 
 LOAD_JOBS = """
-SELECT name, next_fire, last_fire, paused, schedule FROM sts_jobs WHERE grp = %(grp)s
+SELECT name, next_fire, last_fire, paused, schedule, paused_reason FROM sts_jobs
+WHERE grp = %(grp)s
 """
 
 # ``paused`` is shared state: a replica overwrites it only when it changed it itself
 # (``SAVE_JOBS_PAUSED``), so the replicas that did not pause a job do not resume it on
 # their next fire (``SAVE_JOBS`` keeps the stored value).
 _SAVE_JOBS = """
-INSERT INTO sts_jobs AS j (grp, name, next_fire, last_fire, paused, schedule, saved_by)
-SELECT %(grp)s, u.name, u.next_fire, u.last_fire, u.paused, u.schedule, %(replica)s
+INSERT INTO sts_jobs AS j
+    (grp, name, next_fire, last_fire, paused, schedule, paused_reason, saved_by)
+SELECT %(grp)s, u.name, u.next_fire, u.last_fire, u.paused, u.schedule, u.paused_reason,
+       %(replica)s
 FROM unnest(%(names)s::text[], %(next_fires)s::timestamptz[], %(last_fires)s::timestamptz[],
-            %(paused)s::boolean[], %(schedules)s::text[])
-     AS u(name, next_fire, last_fire, paused, schedule)
+            %(paused)s::boolean[], %(schedules)s::text[], %(paused_reasons)s::text[])
+     AS u(name, next_fire, last_fire, paused, schedule, paused_reason)
 ON CONFLICT (grp, name) DO UPDATE SET
     next_fire = EXCLUDED.next_fire,
     last_fire = GREATEST(j.last_fire, EXCLUDED.last_fire),
@@ -135,7 +139,9 @@ ON CONFLICT (grp, name) DO UPDATE SET
     saved_by = EXCLUDED.saved_by,
     saved_at = now()"""
 SAVE_JOBS = _SAVE_JOBS + "\n"
-SAVE_JOBS_PAUSED = _SAVE_JOBS + ",\n    paused = EXCLUDED.paused\n"
+SAVE_JOBS_PAUSED = (
+    _SAVE_JOBS + ",\n    paused = EXCLUDED.paused,\n    paused_reason = EXCLUDED.paused_reason\n"
+)
 
 REMOVE_JOBS = "DELETE FROM sts_jobs WHERE grp = %(grp)s AND name = ANY(%(names)s::text[])"
 

@@ -594,8 +594,8 @@ class PostgresStore:
             seeded_by._wait_for_writes()
         rows = self._query(sql.LOAD_JOBS)
         jobs = {
-            name: sts.JobState(name, next_fire, last_fire, paused, schedule)
-            for name, next_fire, last_fire, paused, schedule in rows
+            name: sts.JobState(name, next_fire, last_fire, paused, schedule, reason)
+            for name, next_fire, last_fire, paused, schedule, reason in rows
         }
         for name, state in jobs.items():
             self._paused_seen[name] = state.paused
