@@ -4,6 +4,7 @@ period, not four times."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -83,9 +84,11 @@ def test_four_web_workers_fire_each_job_once_per_period(dsn: str, tmp_path: Path
     )  # fmt: skip
     try:
         wait_for(
-            lambda: query(dsn, "SELECT count(*) FROM sts_replicas")[0][0] == WORKERS
-            if query(dsn, "SELECT to_regclass('sts_replicas') IS NOT NULL")[0][0]
-            else False,
+            lambda: (
+                query(dsn, "SELECT count(*) FROM sts_replicas")[0][0] == WORKERS
+                if query(dsn, "SELECT to_regclass('sts_replicas') IS NOT NULL")[0][0]
+                else False
+            ),
             timeout=60,
             what=f"{WORKERS} workers to join the group",
             process=server,
@@ -102,7 +105,7 @@ def test_four_web_workers_fire_each_job_once_per_period(dsn: str, tmp_path: Path
         seconds = sorted(fire for job, fire in fires if job == f"tick{number}")
         in_window = [fire for fire in seconds if start <= fire <= end]
         assert len(in_window) >= 4, (number, seconds)
-        gaps = [b - a for a, b in zip(seconds, seconds[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(seconds)]
         assert set(gaps) == {timedelta(seconds=1)}, gaps  # one grid, nothing lost
     workers = {pid for _, _, pid in read_log(log)}
     assert len(workers) > 1, "the fires should spread over the workers"
