@@ -1,0 +1,102 @@
+"""``state = postgres`` from a config file (a secret in the DSN, bad options named with
+file and line), and ``sts db status`` / ``sts db upgrade``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from postgres_helpers import query
+from sts_postgres import PostgresStore
+
+import sts
+
+STS = Path(sys.executable).parent / "sts"
+
+
+def write_config(tmp_path: Path, state: str) -> Path:
+    path = tmp_path / "sts.ini"
+    path.write_text(f"""[scheduler]
+name = configured
+state = postgres
+
+[state]
+{state}
+
+[job:tick]
+type = python
+callable = builtins:print
+schedule = every 1s
+""")
+    path.chmod(0o600)
+    return path
+
+
+def test_a_config_file_opens_the_store_with_a_secret_in_the_dsn(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trust auth ignores the password; the point is that it is resolved and never shown.
+    monkeypatch.setenv("PG_TEST_PASSWORD", "not-shown-anywhere")
+    user_dsn = dsn.replace("postgres@", "postgres:${secret:PG_TEST_PASSWORD}@")
+    config = write_config(tmp_path, f"dsn = {user_dsn}\nlease = 5s")
+    scheduler = sts.TaskScheduler.from_config(config)
+    store = scheduler.store
+    try:
+        assert isinstance(store, PostgresStore)
+        assert (store.group, store.lease) == ("configured", 5.0)
+        assert "not-shown-anywhere" not in repr(store)
+        assert sts.redact(store.dsn) == store.dsn.replace("not-shown-anywhere", "********")
+    finally:
+        store.close()
+
+
+def test_an_unknown_option_is_named_with_its_file_and_line(dsn: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"dsn = {dsn}\nleese = 5s")
+    with pytest.raises(Exception) as raised:
+        sts.TaskScheduler.from_config(config)
+    message = str(raised.value)
+    assert f"{config}:7" in message and "leese" in message and "lease" in message
+
+
+def test_a_bad_duration_is_named(dsn: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"dsn = {dsn}\nlease = soon")
+    with pytest.raises(Exception, match="lease"):
+        sts.TaskScheduler.from_config(config)
+
+
+def run_db(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(STS), "db", *arguments], capture_output=True, text=True, timeout=60)
+
+
+def test_sts_db_status_and_upgrade(dsn: str, tmp_path: Path) -> None:
+    before = run_db("status", "--dsn", dsn)
+    assert before.returncode == 0, before.stderr
+    assert "schema version 0" in before.stdout and "pending: 1" in before.stdout
+    applied = run_db("upgrade", "--config", str(write_config(tmp_path, f"dsn = {dsn}")))
+    assert applied.returncode == 0, applied.stderr
+    assert "migrations applied: 1" in applied.stdout
+    assert query(dsn, "SELECT version FROM sts_schema_version") == [(1,)]
+    again = run_db("upgrade", "--dsn", dsn)
+    assert "none (already current)" in again.stdout
+    # Now a store that applies nothing opens it.
+    PostgresStore(dsn, auto_migrate=False).close()
+
+
+def test_sts_db_without_a_database_says_where_it_looked() -> None:
+    result = subprocess.run(
+        [str(STS), "db", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert "--dsn" in result.stderr and "STS_STATE_DSN" in result.stderr
+
+
+def test_sts_db_names_an_unreachable_server_without_its_password() -> None:
+    result = run_db("status", "--dsn", "postgresql://u:hunter22@127.0.0.1:1/x")
+    assert result.returncode == 1
+    assert "u@127.0.0.1:1/x" in result.stderr and "hunter22" not in result.stderr
