@@ -9,7 +9,9 @@ dsn = ...``; from Python, ``TaskScheduler(store=PostgresStore(dsn))``) and the c
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import sts
@@ -47,3 +49,18 @@ def sts_register_commands(register: Callable[..., None]) -> None:
     from .command import configure, handler
 
     register("db", configure, handler, help="the PostgreSQL state store's schema: status, upgrade")
+
+
+@sts.hookimpl
+def sts_scheduler_lifespan(
+    scheduler: sts.TaskScheduler,
+) -> AbstractAsyncContextManager[None] | None:
+    """Around a scheduler whose store is a ``PostgresStore``: follow the group's pauses."""
+    # Looked up, not imported: a process that never made a PostgresStore has none to
+    # follow, and must not pay for importing psycopg here.
+    store_module = sys.modules.get(f"{__name__}.store")
+    if store_module is None or not isinstance(scheduler.store, store_module.PostgresStore):
+        return None
+    from .pause_sync import follow_group_pauses
+
+    return follow_group_pauses(scheduler, scheduler.store)

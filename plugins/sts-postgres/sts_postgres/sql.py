@@ -143,6 +143,9 @@ SAVE_JOBS_PAUSED = (
     _SAVE_JOBS + ",\n    paused = EXCLUDED.paused,\n    paused_reason = EXCLUDED.paused_reason\n"
 )
 
+#: The group's pause flags, which each replica follows (pause_sync.py).
+PAUSED_JOBS = "SELECT name, paused FROM sts_jobs WHERE grp = %(grp)s"
+
 REMOVE_JOBS = "DELETE FROM sts_jobs WHERE grp = %(grp)s AND name = ANY(%(names)s::text[])"
 
 #: Other replicas' definitions, compared with this one's to detect mixed configurations.

@@ -90,3 +90,32 @@ def test_a_dead_replicas_runs_are_taken_over_when_its_lease_expires(
     [taken] = records
     assert taken.outcome is sts.Outcome.INTERRUPTED
     assert "whose lease expired" in (taken.error or "")
+
+
+def test_a_pause_on_one_replica_reaches_the_others(dsn: str, virtual_clock: VirtualClock) -> None:
+    ran: list[tuple[str, datetime, int]] = []
+
+    async def main() -> tuple[bool, bool, int, bool]:
+        first = replica(dsn, virtual_clock, ran, 0)
+        second = replica(dsn, virtual_clock, ran, 1)
+        async with first, second:
+            await asyncio.sleep(3)
+            first.pause("job0")
+            await asyncio.sleep(5)  # the pause reaches the second replica
+            paused_there = second.get_job("job0").paused
+            paused_at = virtual_clock.now()
+            await asyncio.sleep(3)
+            fired_while_paused = sum(
+                1 for job, fire, _ in ran if job == "job0" and fire > paused_at
+            )
+            second.resume("job0")  # resumed on the other replica
+            await asyncio.sleep(5)
+            resumed_here = not first.get_job("job0").paused
+            first_store = first.store
+            assert isinstance(first_store, PostgresStore)
+            stored = first_store.load_jobs()["job0"].paused
+        return paused_there, resumed_here, fired_while_paused, stored
+
+    paused_there, resumed_here, fired_while_paused, stored = virtual_clock.run(main())
+    assert paused_there and resumed_here and not stored
+    assert fired_while_paused == 0
