@@ -67,8 +67,12 @@ class Count:
 
     def __str__(self) -> str:
         split = ", ".join(f"pid {pid}: {n}" for pid, n in sorted(self.by_replica.items()))
+        lost = ""
+        if self.lost_fires:
+            times = sorted(fire for _, fire in self.lost_fires)
+            lost = f" (lost {times[0].time()} .. {times[-1].time()})"
         return (
-            f"{self.fires} nominal fires: {self.ran} ran, {self.doubled} doubled, "
+            f"{self.fires} nominal fires: {self.ran} ran, {self.doubled} doubled{lost}, "
             f"{self.lost} lost, {self.recorded_not_run} recorded missed/interrupted; "
             f"split {split}"
         )

@@ -54,7 +54,7 @@ def test_three_replicas_run_every_fire_exactly_once(dsn: str, tmp_path: Path) ->
         replicas = start_replicas(sts, config, log, dsn)
         start = now() + timedelta(seconds=1)
         time.sleep(SECONDS)
-        end = now() - timedelta(seconds=1)
+        end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
         for replica in replicas:
             code, _, err = sts.stop(replica)
             assert code == 0, err
@@ -88,6 +88,7 @@ def test_killed_replicas_work_is_taken_over_within_the_lease(dsn: str, tmp_path:
             os.kill(victim.pid, signal.SIGKILL)
             victim.communicate(timeout=30)
             killed_at = time.monotonic()
+            print(f"killed replica {number} (pid {victim.pid}) at {now().time()}")
             # Its lease (3s) expires and another replica records its runs interrupted.
             wait_for(
                 lambda victim=victim: query(
@@ -100,7 +101,7 @@ def test_killed_replicas_work_is_taken_over_within_the_lease(dsn: str, tmp_path:
             )
             takeovers.append(time.monotonic() - killed_at)
         time.sleep(max(0.0, began + SECONDS - time.monotonic()))
-        end = now() - timedelta(seconds=1)
+        end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
         code, _, err = sts.stop(replicas[2])
         assert code == 0, err
     counted = count(dsn, log, start, end)
@@ -133,7 +134,7 @@ def test_cut_connections_double_nothing_and_the_replicas_recover(dsn: str, tmp_p
             what="every replica to run fires again after the cut",
         )
         time.sleep(2)
-        end = now() - timedelta(seconds=1)
+        end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
         for replica in replicas:
             code, _, err = sts.stop(replica)
             assert code == 0, err
