@@ -12,6 +12,8 @@ WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 STS_VARIANTS = ("sts-info", "sts-sqlite")
 #: The notification case: failing jobs without a notifier, and with an email: one.
 NOTIFY = ("sts", "sts-email")
+#: The replicas case: one and three STS processes on one PostgreSQL database.
+REPLICAS = ("sts-1", "sts-3")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,18 @@ def full_plan() -> list[Case]:
             {"jobs": 1000, "seconds": 20},
         ),
         *unnamed_cases((2_000, 20_000, 200_000)),
+        Case(
+            "replicas",
+            "1,000 jobs every second on PostgreSQL, 15 s",
+            REPLICAS,
+            {"jobs": 1000, "seconds": 15},
+        ),
+        Case(
+            "replicas",
+            "10,000 jobs every second on PostgreSQL, 15 s",
+            REPLICAS,
+            {"jobs": 10_000, "seconds": 15},
+        ),
     ]
 
 
@@ -83,4 +97,10 @@ def quick_plan() -> list[Case]:
             {"jobs": 20, "seconds": 1, "warm_up": 1.0, "settle": 1.0},
         ),
         *unnamed_cases((2_000,)),
+        Case(
+            "replicas",
+            "50 jobs every second on PostgreSQL, 2 s",
+            REPLICAS,
+            {"jobs": 50, "seconds": 2, "warm_up": 1.0, "settle": 1.0},
+        ),
     ]

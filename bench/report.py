@@ -8,7 +8,7 @@ from typing import Any
 
 CEILING = "asyncio"
 #: A workload whose floor is another contender than bare asyncio.
-CEILINGS = {"webhook": "httpx"}
+CEILINGS = {"webhook": "httpx", "replicas": "sts-1"}
 
 #: Per workload: (result key, column heading, decimals).
 COLUMNS: dict[str, list[tuple[str, str, int]]] = {
@@ -46,6 +46,13 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("mails", "mails", 0),
         ("mails_per_job_window", "mails / job / window", 2),
         ("cpu_s", "CPU s", 2),
+    ],
+    "replicas": [
+        ("fires_per_s", "fires / s", 1),
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
+        ("duplicates", "run twice", 0),
+        ("missed", "missed", 0),
     ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),
@@ -225,6 +232,18 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
                     cost <= 1.2 * floor,
                 )
             )
+        elif case["workload"] == "replicas":
+            twice = sum(_get(results, name, "duplicates") for name in ("sts-1", "sts-3"))
+            checks.append((f"replicas {jobs:,}: no fire run twice", f"{twice:.0f}", twice == 0))
+            if jobs == 1000:
+                p99, missed = _get(results, "sts-3", "p99_ms"), _get(results, "sts-3", "missed")
+                checks.append(
+                    (
+                        "replicas: 3 replicas, 1,000 jobs: 0 missed, p99 < 50 ms",
+                        f"{missed:.0f} missed, p99 {p99:.1f} ms",
+                        missed == 0 and p99 < 50,
+                    )
+                )
         elif case["workload"] == "idle":
             wakeups = _get(results, "sts", "wakeups_per_s")
             checks.append(("idle: no periodic wakeups", f"{wakeups:.2f} / s", wakeups == 0))

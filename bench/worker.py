@@ -59,6 +59,10 @@ async def measure(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
         from .webhook import webhook_calls
 
         return await webhook_calls(spec["contender"], **spec["params"])
+    if spec["workload"] == "replicas":  # processes of its own: see bench/replicas.py
+        from .replicas import replicas
+
+        return await replicas(spec["contender"], **spec["params"])
     if spec["workload"] in STS_WORKLOADS:
         from .notify import notify
 

@@ -193,17 +193,20 @@ WHERE c.grp = %(grp)s AND c.job = u.job AND c.fire_time = u.fire_time AND NOT c.
 """
 
 #: Keep the newest ``success_history`` and ``failure_history`` runs of each job touched:
-#: one index walk per (job, kind) to the first run too many, then a range delete.
+#: one backward index walk per (job, kind) to the first run too many (LATERAL, so it runs
+#: once per pair, not once per row), then a range delete on the same index. A pair with
+#: nothing beyond its limit yields no row at all.
 PRUNE_RUNS = """
 DELETE FROM sts_runs r USING (
-    SELECT t.job, k.failed, (
+    SELECT t.job, k.failed, cut.seq AS cut
+    FROM unnest(%(jobs)s::text[]) AS t(job)
+    CROSS JOIN (VALUES (false, %(keep_success)s::int), (true, %(keep_failure)s::int))
+        AS k(failed, keep)
+    CROSS JOIN LATERAL (
         SELECT s.seq FROM sts_runs s
         WHERE s.grp = %(grp)s AND s.job = t.job AND s.failed = k.failed
         ORDER BY s.seq DESC OFFSET k.keep LIMIT 1
     ) AS cut
-    FROM unnest(%(jobs)s::text[]) AS t(job)
-    CROSS JOIN (VALUES (false, %(keep_success)s::int), (true, %(keep_failure)s::int))
-        AS k(failed, keep)
 ) c
 WHERE r.grp = %(grp)s AND r.job = c.job AND r.failed = c.failed AND r.seq <= c.cut
 """

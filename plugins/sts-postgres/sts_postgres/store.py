@@ -198,6 +198,8 @@ class PostgresStore:
         # The paused flag each job had when this replica last read or wrote it: a save
         # carries ``paused`` only when this replica changed it (sql.SAVE_JOBS_PAUSED).
         self._paused_seen: dict[str, bool] = {}
+        # Records this replica added per job since it last pruned that job's history.
+        self._since_prune: dict[str, int] = {}
         #: This replica's definition of each job, to detect mixed configurations.
         self.schedules: dict[str, str] = {}
         self._startup_lock: psycopg.AsyncConnection[Any] | None = None
@@ -502,6 +504,21 @@ class PostgresStore:
         """Write ``(record, replica)`` pairs in the caller's transaction."""
         await write_records(self, connection, records)
 
+    def prune_due(self, jobs: list[str]) -> list[str]:
+        """Of the jobs just written, those to prune now: each once this replica has added
+        a quarter of its smaller limit since it last pruned it (a prune walks the index, so
+        not on every record), so a job's history exceeds its limits by at most that
+        quarter per replica between prunes."""
+        every = max(1, min(self.success_history, self.failure_history) // 4)
+        due = []
+        for job in jobs:
+            count = self._since_prune.get(job, 0) + 1
+            if count >= every:
+                due.append(job)
+                count = 0
+            self._since_prune[job] = count
+        return sorted(set(due))
+
     # -- claims ---------------------------------------------------------------------------------
 
     def claim_fire(self, job: str, fire_time: datetime) -> Awaitable[bool]:
@@ -774,11 +791,14 @@ async def write_records(
                 "fire_times": [record.fire_time for record in final],
             },
         )
+    due = store.prune_due([record.job for record, _ in kept])
+    if not due:
+        return
     await connection.execute(
         sql.PRUNE_RUNS,
         {
             "grp": store.group,
-            "jobs": sorted({record.job for record, _ in kept}),
+            "jobs": due,
             "keep_success": store.success_history,
             "keep_failure": store.failure_history,
         },

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cli_helpers import sts_environment, wait_for
+from cli_helpers import STS, sts_environment, wait_for
 from postgres_helpers import query, terminate_connections
 from replica_processes import count, environment_for, read_log, replica_config
 
@@ -29,10 +30,23 @@ def now() -> datetime:
 
 def start_replicas(sts: object, config: Path, log: Path, dsn: str, n: int = 3) -> list:  # type: ignore[type-arg]
     replicas = []
-    for _ in range(n):
+    for number in range(n):
         # Each replica its own runtime dir, as on its own machine: its own control socket.
-        sts.env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sts-replica-")  # type: ignore[attr-defined]
-        replicas.append(sts.start("run", str(config)))  # type: ignore[attr-defined]
+        env = {**sts.env, "XDG_RUNTIME_DIR": tempfile.mkdtemp(prefix="sts-replica-")}  # type: ignore[attr-defined]
+        # Output to files, not pipes: a pipe nobody reads during the run fills up, and a
+        # replica writing a warning would then block on it.
+        output = config.parent / f"replica{number}.err"
+        replica = subprocess.Popen(
+            [str(STS), "run", str(config)],
+            cwd=config.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=output.open("w"),
+            text=True,
+        )
+        replica.output = output  # type: ignore[attr-defined]
+        sts.processes.append(replica)  # type: ignore[attr-defined]
+        replicas.append(replica)
     wait_for(
         lambda: len(query(dsn, "SELECT 1 FROM sts_replicas")) == n if _has_tables(dsn) else False,
         timeout=60,
@@ -41,6 +55,13 @@ def start_replicas(sts: object, config: Path, log: Path, dsn: str, n: int = 3) -
     )
     wait_for(lambda: read_log(log), timeout=30, what="a first fire")
     return replicas
+
+
+def stop(replica: subprocess.Popen[str]) -> tuple[int, str]:
+    """SIGTERM, then wait: the exit code and what the replica wrote on stderr."""
+    replica.send_signal(signal.SIGTERM)
+    replica.wait(timeout=60)
+    return replica.returncode, replica.output.read_text()  # type: ignore[attr-defined]
 
 
 def _has_tables(dsn: str) -> bool:
@@ -56,7 +77,7 @@ def test_three_replicas_run_every_fire_exactly_once(dsn: str, tmp_path: Path) ->
         time.sleep(SECONDS)
         end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
         for replica in replicas:
-            code, _, err = sts.stop(replica)
+            code, err = stop(replica)
             assert code == 0, err
     counted = count(dsn, log, start, end)
     print(counted)
@@ -102,9 +123,11 @@ def test_killed_replicas_work_is_taken_over_within_the_lease(dsn: str, tmp_path:
             takeovers.append(time.monotonic() - killed_at)
         time.sleep(max(0.0, began + SECONDS - time.monotonic()))
         end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
-        code, _, err = sts.stop(replicas[2])
+        code, err = stop(replicas[2])
         assert code == 0, err
     counted = count(dsn, log, start, end)
+    if counted.lost:
+        print("the survivor's log:", err[-3000:])
     interrupted = query(dsn, "SELECT count(*) FROM sts_runs WHERE outcome = 'interrupted'")
     print(counted, f"; {interrupted[0][0]} runs recorded interrupted; takeover",
           ", ".join(f"{seconds:.1f}s" for seconds in takeovers), "after each kill")  # fmt: skip
@@ -136,7 +159,7 @@ def test_cut_connections_double_nothing_and_the_replicas_recover(dsn: str, tmp_p
         time.sleep(2)
         end = now() - timedelta(seconds=3)  # runs may lag a little on a busy machine
         for replica in replicas:
-            code, _, err = sts.stop(replica)
+            code, err = stop(replica)
             assert code == 0, err
     counted = count(dsn, log, start, end)
     print(counted, f"{cut} connections cut")
