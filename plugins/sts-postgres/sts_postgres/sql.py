@@ -241,6 +241,7 @@ WITH asked AS (
     INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
     WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
     ON CONFLICT DO NOTHING
     RETURNING job, fire_time
 )
@@ -259,6 +260,7 @@ WITH asked AS (
 ), won AS (
     INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind, done)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, a.kind, true FROM asked a
+    ORDER BY a.job, a.fire_time
     ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind, done = true
         WHERE c.replica = EXCLUDED.replica AND NOT c.done
     RETURNING job, fire_time

@@ -22,12 +22,13 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 import psycopg
+import psycopg.errors
 import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 
@@ -62,6 +63,10 @@ DEFAULT_POOL_SIZE = 4
 STARTUP_LOCK_TIMEOUT = 60.0
 #: The longest pause between two tries of a batch that failed.
 MAX_RETRY_DELAY = 5.0
+#: How often a statement that lost a deadlock (or a serialization conflict) is tried again
+#: at once before it counts as failed.
+DEADLOCK_RETRIES = 5
+_TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
 # The stores of this process that hold their group's start-up lock, by (database, group).
@@ -200,6 +205,7 @@ class PostgresStore:
         self._paused_seen: dict[str, bool] = {}
         # Records this replica added per job since it last pruned that job's history.
         self._since_prune: dict[str, int] = {}
+        self._prune_due: set[str] = set()
         #: This replica's definition of each job, to detect mixed configurations.
         self.schedules: dict[str, str] = {}
         self._startup_lock: psycopg.AsyncConnection[Any] | None = None
@@ -456,9 +462,18 @@ class PostgresStore:
         if not batch:
             return
         try:
-            async with self.connection() as connection, connection.transaction():
-                for kind, group in groupby(batch, key=lambda write: write[0]):
-                    await _APPLY[kind](self, connection, [item for _, item in group])
+            for attempt in range(1, DEADLOCK_RETRIES + 1):
+                try:
+                    async with self.connection() as connection, connection.transaction():
+                        for kind, group in groupby(batch, key=lambda write: write[0]):
+                            await _APPLY[kind](self, connection, [item for _, item in group])
+                    break
+                except _TRANSIENT:
+                    # Another replica's transaction crossed this one: PostgreSQL aborted
+                    # one of the two. Nothing was written: try again at once.
+                    if attempt == DEADLOCK_RETRIES:
+                        raise
+            await self._prune()
         except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
             with self._lock:
                 self._pending[:0] = batch
@@ -504,20 +519,41 @@ class PostgresStore:
         """Write ``(record, replica)`` pairs in the caller's transaction."""
         await write_records(self, connection, records)
 
-    def prune_due(self, jobs: list[str]) -> list[str]:
-        """Of the jobs just written, those to prune now: each once this replica has added
-        a quarter of its smaller limit since it last pruned it (a prune walks the index, so
-        not on every record), so a job's history exceeds its limits by at most that
-        quarter per replica between prunes."""
+    def prune_later(self, jobs: Iterable[str]) -> None:
+        """Count records written per job; a job is pruned once this replica has added a
+        quarter of its smaller limit since it last pruned it (a prune walks the index, so
+        not on every record): its history exceeds its limits by at most that quarter per
+        replica between prunes."""
         every = max(1, min(self.success_history, self.failure_history) // 4)
-        due = []
         for job in jobs:
             count = self._since_prune.get(job, 0) + 1
             if count >= every:
-                due.append(job)
+                self._prune_due.add(job)
                 count = 0
             self._since_prune[job] = count
-        return sorted(set(due))
+
+    async def _prune(self) -> None:
+        """Prune the jobs due, in a transaction of its own after the batch's: replicas
+        pruning one job at once may deadlock on its rows, and a prune that fails (it is
+        tried again with the next records) must not take the batch with it."""
+        due, self._prune_due = sorted(self._prune_due), set()
+        if not due:
+            return
+        try:
+            async with self.connection() as connection:
+                await connection.execute(
+                    sql.PRUNE_RUNS,
+                    {
+                        "grp": self.group,
+                        "jobs": due,
+                        "keep_success": self.success_history,
+                        "keep_failure": self.failure_history,
+                    },
+                )
+        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
+            logger.debug("pruning the history of %d job(s) failed: %s", len(due), error)
+            for job in due:  # tried again with the next record of each
+                self._since_prune[job] = max(self._since_prune.get(job, 0), 10**9)
 
     # -- claims ---------------------------------------------------------------------------------
 
@@ -537,6 +573,15 @@ class PostgresStore:
         return future
 
     async def _send_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                return await self._claim_once(keys)
+            except _TRANSIENT:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _claim_once(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
         async with self.connection() as connection:
             cursor = await connection.execute(
                 sql.CLAIM_FIRES,
@@ -791,18 +836,7 @@ async def write_records(
                 "fire_times": [record.fire_time for record in final],
             },
         )
-    due = store.prune_due([record.job for record, _ in kept])
-    if not due:
-        return
-    await connection.execute(
-        sql.PRUNE_RUNS,
-        {
-            "grp": store.group,
-            "jobs": due,
-            "keep_success": store.success_history,
-            "keep_failure": store.failure_history,
-        },
-    )
+    store.prune_later(record.job for record, _ in kept)
 
 
 _Apply = Callable[[PostgresStore, psycopg.AsyncConnection[Any], list[Any]], Awaitable[None]]
