@@ -1,8 +1,9 @@
 """One replica of the replicas case: ``python -m bench.replica_process '<json>'``.
 
 A ``TaskScheduler`` on the shared PostgreSQL store with ``jobs`` jobs every second (on one
-grid, anchored at ``anchor``), each run noting its job, nominal fire and lateness; at
-``stop_at`` it stops and writes ``job fire lateness`` lines to ``out``.
+grid, anchored at ``anchor``), each run noting its job, nominal fire and lateness. Once
+started it creates the file ``ready``; when the file ``stop`` appears it stops and writes
+``job fire lateness`` lines to ``out``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sts_postgres import PostgresStore
@@ -36,7 +38,10 @@ async def serve(spec: dict[str, Any]) -> list[tuple[int, float, float]]:
             misfire_grace=None,
         )
     async with scheduler:
-        await asyncio.sleep(max(0.0, spec["stop_at"] - time.time()))
+        Path(spec["ready"]).touch()
+        stop = Path(spec["stop"])
+        while not stop.exists():
+            await asyncio.sleep(0.1)
     await asyncio.to_thread(store.close)
     return seen
 

@@ -14,6 +14,7 @@ The database server is ``127.0.0.1:5432`` (user postgres), or ``STS_BENCH_POSTGR
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import subprocess
@@ -62,14 +63,10 @@ async def replicas(
 def _measure(
     dsn: str, scratch: Path, count: int, jobs: int, seconds: float, warm_up: float, settle: float
 ) -> dict[str, Any]:
-    # Start-up (imports, the schema, every job scheduled) takes a few seconds with 10,000
-    # jobs: the window starts once every replica can have started.
-    start_up = 3.0 + jobs / 2000
     anchor = float(int(time.time()))
-    window_start = anchor + start_up + warm_up
-    window_end = window_start + seconds
-    stop_at = window_end + settle
+    stop = scratch / "stop"
     outs = [scratch / f"replica{number}.txt" for number in range(count)]
+    ready = [scratch / f"replica{number}.ready" for number in range(count)]
     processes = [
         subprocess.Popen(
             [
@@ -81,17 +78,31 @@ def _measure(
                         "dsn": dsn,
                         "jobs": jobs,
                         "anchor": anchor,
-                        "stop_at": stop_at,
+                        "ready": str(ready[number]),
+                        "stop": str(stop),
                         "out": str(out),
                     }
                 ),
             ],
         )
-        for out in outs
+        for number, out in enumerate(outs)
     ]
-    for process in processes:
-        if process.wait(timeout=stop_at - time.time() + 120) != 0:
-            raise RuntimeError(f"a replica exited with {process.returncode}")
+    try:
+        # The window starts once every replica has started (imports, the schema, its
+        # jobs scheduled and seeded) and warmed up.
+        deadline = time.monotonic() + 300
+        while not all(path.exists() for path in ready):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError("a replica did not start")
+            time.sleep(0.1)
+        window_start = time.time() + warm_up
+        window_end = window_start + seconds
+        time.sleep(max(0.0, window_end + settle - time.time()))
+    finally:
+        stop.touch()
+        for process in processes:
+            if process.wait(timeout=120) != 0:
+                raise RuntimeError(f"a replica exited with {process.returncode}")
     seen: Counter[tuple[int, float]] = Counter()
     lateness: list[float] = []
     for out in outs:
@@ -101,7 +112,9 @@ def _measure(
                 seen[int(job), float(fire)] += 1
                 lateness.append(float(late))
     lateness.sort()
-    expected = jobs * int(seconds)
+    # The nominal fires in the window: every job fires on each second of the anchor's grid.
+    first = math.ceil(window_start - anchor)
+    expected = jobs * len(range(first, math.ceil(window_end - anchor)))
     return {
         "fires_per_s": len(seen) / seconds,
         "p50_ms": percentile(lateness, 0.50) * 1000,

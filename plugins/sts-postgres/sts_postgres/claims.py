@@ -22,7 +22,6 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 logger = logging.getLogger("sts.postgres")
 
@@ -83,8 +82,7 @@ class ClaimQueue:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for claim in self._waiting:
-            _answer(claim.future, False)
+        _answer_all([(claim.future, False) for claim in self._waiting])
         self._waiting.clear()
 
     def add(self, job: str, fire_time: datetime, future: asyncio.Future[bool]) -> None:
@@ -119,11 +117,11 @@ class ClaimQueue:
         try:
             answers = await self.send(keys)
         except Exception as error:  # the database is unreachable: run nothing unclaimed
-            for claim in batch:
-                _answer(claim.future, False)
+            _answer_all([(claim.future, False) for claim in batch])
             self.unclaimable(keys, str(error).strip() or type(error).__name__)
             return
         stale: list[tuple[str, datetime]] = []
+        settled: list[tuple[asyncio.Future[bool], bool]] = []
         for claim, answer in zip(batch, answers, strict=True):
             if answer.won:
                 self.claims_won += 1
@@ -131,18 +129,25 @@ class ClaimQueue:
                 self.claims_lost += 1
             if answer.stale:
                 stale.append((claim.job, claim.fire_time))
-            _answer(claim.future, answer.won)
+            settled.append((claim.future, answer.won))
+        _answer_all(settled)
         if stale:
             self.unclaimable(stale, "the fire is older than the claims kept (claim_retention)")
 
 
-def _answer(future: asyncio.Future[bool], won: bool) -> None:
-    loop = future.get_loop()
+def _answer_all(answers: list[tuple[asyncio.Future[bool], bool]]) -> None:
+    """Settle the engine's futures, one call per engine loop (not one per claim: a burst of
+    1,000 fires would wake the loop 1,000 times)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool]]] = {}
+    for future, won in answers:
+        by_loop.setdefault(future.get_loop(), []).append((future, won))
+    for loop, settled in by_loop.items():
 
-    def settle(future: asyncio.Future[Any] = future) -> None:
-        if not future.done():
-            future.set_result(won)
+        def settle(settled: list[tuple[asyncio.Future[bool], bool]] = settled) -> None:
+            for future, won in settled:
+                if not future.done():
+                    future.set_result(won)
 
-    if loop.is_closed():
-        return
-    loop.call_soon_threadsafe(settle)
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle)

@@ -21,6 +21,7 @@ def open_postgres_store(
     pool_size: int = 4,
     connect_timeout: str = "10s",
     auto_migrate: bool = True,
+    commit_before_run: bool = False,
 ) -> sts.ClaimingStore:
     """The store ``state = postgres`` opens (a ``PostgresStore``; annotated with the
     public protocol, which the config loader can resolve without importing psycopg).
@@ -45,4 +46,5 @@ def open_postgres_store(
         pool_size=pool_size,
         connect_timeout=sts.parse_duration(connect_timeout, what="connect_timeout"),
         auto_migrate=auto_migrate,
+        commit_before_run=commit_before_run,
     )

@@ -142,6 +142,8 @@ class PostgresStore:
     :param connect_timeout: how long the first connection may take.
     :param auto_migrate: apply missing schema migrations at start; ``False`` refuses a
         database that lacks them (``sts db upgrade`` applies them).
+    :param commit_before_run: whether a run also waits for its start to be committed; off
+        by default, since the fire's claim is committed first (see :meth:`committed`).
     :param clock: where lease times come from; ``None`` (production) uses the database's
         clock, so replicas' clocks need not agree. Tests pass a virtual clock.
     :raises StateStoreError: when the database cannot be reached or has the wrong schema.
@@ -163,6 +165,7 @@ class PostgresStore:
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         auto_migrate: bool = True,
+        commit_before_run: bool = False,
         clock: sts.Clock | None = None,
     ) -> None:
         for what, value, least in (
@@ -188,6 +191,7 @@ class PostgresStore:
         self.handoff_delay = handoff_delay
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
+        self.commit_before_run = commit_before_run
         self.clock = clock
         #: This process's id in the group: host, pid and a random part (a pid is reused).
         self.host = socket.gethostname()
@@ -206,6 +210,7 @@ class PostgresStore:
         # Records this replica added per job since it last pruned that job's history.
         self._since_prune: dict[str, int] = {}
         self._prune_due: set[str] = set()
+        self._incoming: list[tuple[str, datetime, asyncio.Future[bool]]] = []
         #: This replica's definition of each job, to detect mixed configurations.
         self.schedules: dict[str, str] = {}
         self._startup_lock: psycopg.AsyncConnection[Any] | None = None
@@ -407,7 +412,16 @@ class PostgresStore:
 
     def committed(self) -> Awaitable[None] | None:
         """On the event loop: an awaitable done once every write made so far is committed
-        (or its commit failed, then logged); ``None`` when nothing waits to be written."""
+        (or its commit failed, then logged); ``None`` when nothing waits to be written, or
+        when ``commit_before_run`` is off (the default here).
+
+        With this store a run need not wait: its fire's claim, committed before the run
+        starts, already keeps the fire from running again after a crash, and a claim left
+        open by a dead replica is recorded ``interrupted`` when its lease is taken over,
+        whether or not the run's start was written.
+        """
+        if not self.commit_before_run:
+            return None
         with self._lock:
             ticket = self._ticket()
         if ticket is None:
@@ -566,11 +580,22 @@ class PostgresStore:
         if self._closed:
             future.set_result(False)
             return future
-        try:
-            self._thread.loop.call_soon_threadsafe(self.claims.add, job, fire_time, future)
-        except RuntimeError:  # the store's loop has closed: the store is closed
-            future.set_result(False)
+        # Claims made together (a burst of fires) cross to the store's loop in one call.
+        with self._lock:
+            first = not self._incoming
+            self._incoming.append((job, fire_time, future))
+        if first:
+            try:
+                self._thread.loop.call_soon_threadsafe(self._take_claims)
+            except RuntimeError:  # the store's loop has closed: the store is closed
+                future.set_result(False)
         return future
+
+    def _take_claims(self) -> None:
+        with self._lock:
+            incoming, self._incoming = self._incoming, []
+        for job, fire_time, future in incoming:
+            self.claims.add(job, fire_time, future)
 
     async def _send_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
         for attempt in range(1, DEADLOCK_RETRIES + 1):
