@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .events import Notifier
+from .executors import Executors, remote_attempt
 from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import MAX_BACKOFF, SetupError
@@ -73,6 +74,8 @@ class Runner:
         self.committed: Callable[[], Awaitable[None] | None] | None = None
         #: Called when a run starts while none is under way (the loop watchdog's cue).
         self.on_busy: Callable[[], None] | None = None
+        #: Where attempts run when a job's executor is not ``local`` (``executors.py``).
+        self.executors: Executors | None = None
 
     # -- starting runs ----------------------------------------------------------------------
 
@@ -220,6 +223,10 @@ class Runner:
                 attempt,
                 extra=run_started_fields(context),
             )
+        executors = self.executors
+        if executors is not None and not executors.is_local(job):
+            await self._durable()
+            return await remote_attempt(self, executors, job, context, self._rng, scheduler.clock)
         error: BaseException | None = None
         try:
             await self._durable()

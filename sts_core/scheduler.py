@@ -21,7 +21,7 @@ import random
 import signal
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Container, Generator, Iterable
+from collections.abc import Awaitable, Callable, Container, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from heapq import heapify, heappop, heappush
@@ -33,6 +33,7 @@ from .catch_up import sort_overdue
 from .clock import Clock, SystemClock
 from .durations import Duration, format_duration, parse_duration
 from .events import Listener, Notifier
+from .executors import Executors
 from .job import BrokenTrigger, Job
 from .logfields import (
     fire_due_line,
@@ -131,6 +132,11 @@ class TaskScheduler:
         not serve it itself: the service's built-in plugin does, through the
         ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
         ``async with ControlServer(scheduler, path), scheduler:``).
+    :param executor: where attempts run unless a job says otherwise: ``"local"`` (the
+        default, in this process) or a registered executor, ``"NAME"`` or
+        ``"NAME:TARGET"`` (``"rabbitmq"``, with the plugin ``sts-rabbitmq``).
+    :param executor_options: options of each executor's factory, by executor name
+        (``{"rabbitmq": {"url": ...}}``; a config file's ``[rabbitmq]`` section).
     :param loop_block_threshold: a run that keeps the event loop busy longer than this
         (an ``async def`` task calling ``time.sleep``) is named in a warning; ``None`` to
         not watch. Not watched under a ``VirtualClock``, whose time would not jump while
@@ -178,6 +184,8 @@ class TaskScheduler:
         seed: int | None = None,
         control_socket: str | os.PathLike[str] | bool | None = None,
         loop_block_threshold: Duration | None = "1s",
+        executor: str | None = None,
+        executor_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.blocking = _env_blocking() if blocking is None else blocking
@@ -203,6 +211,9 @@ class TaskScheduler:
         self._runs_as_main = False  # started by run(), as the program's main loop
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
+        #: Where attempts run: ``local`` unless a job or ``executor`` names another.
+        self.executors = Executors(self.plugins, name, executor, executor_options)
+        self._runner.executors = self.executors
         #: Failure notifications of the jobs that ask for them (``notify = email:...``).
         self.notifications = Notifications(self)
         self._tasks: dict[str, Task] = {}
@@ -877,6 +888,7 @@ class TaskScheduler:
             if pending:
                 await asyncio.wait(pending)
         await self.notifications.close(seconds)
+        await self.executors.aclose()
         if self._lifespan is not None:
             await self._lifespan.aclose()
             self._lifespan = None
