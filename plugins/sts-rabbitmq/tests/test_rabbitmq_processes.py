@@ -74,3 +74,50 @@ def test_two_workers_run_every_fire_exactly_once(rabbit: Namespace, workdir: Pat
     by_worker = Counter(line.worker for line in done)
     assert len(by_worker) == 2 and min(by_worker.values()) > len(found) // 10, by_worker
     assert {r["output"]["worker"] for r in found} == set(by_worker)
+
+
+def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    start, end = _window(1.05, lead=3.0)  # 20 or 21 fires
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:slow]\ntype = python\ncallable = rabbit_jobs:slow\nschedule = every 50ms\n"
+        f"start = {start}\nend = {end}\noverlap = allow\ncoalesce = false\n"
+        "misfire_grace = 60s\ntimeout = 60s\n",
+        state="success_history = 100",
+    )
+    env = {"STS_TEST_SLOW": "4"}
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
+        for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len({line.key for line in lines(out, "start")}) >= 20, "20 runs", 120)
+        time.sleep(1.0)  # mid-run: each sleeps 4s, and 40 can run at once
+        fires = len({line.key for line in lines(out, "start")})
+        started = Counter(line.worker.rpartition(":")[2] for line in lines(out, "start"))
+        victim = next(w for w in workers if str(w.pid) == started.most_common(1)[0][0])
+        killed = started[str(victim.pid)]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        wait_for(lambda: len(lines(out)) >= fires, "every run to end", 120)
+        time.sleep(1.0)  # any doubled run would end by now too
+    finally:
+        stop([scheduler])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    done = Counter(line.key for line in lines(out))
+    survivor = next(w for w in workers if w is not victim)
+    print(f"killed worker had {killed} of {fires} runs; records={len(found)}")
+    assert len(found) == fires and len(done) == fires
+    assert all(count == 1 for count in done.values()), done  # 0 doubled
+    assert {r["outcome"] for r in found} == {"succeeded"}  # 0 lost
+    redelivered = [r for r in found if "redelivered" in r["output"]]
+    assert len(redelivered) == killed > 0
+    assert all(r["output"]["worker"].endswith(f":{survivor.pid}") for r in redelivered)
+    # The task saw it too (sts.current_run().redelivered), and the run's key.
+    assert sum(line.redelivered for line in lines(out)) == killed
