@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rabbit_helpers import (
+    BROKER_URL,
     CuttableProxy,
     Namespace,
     lines,
@@ -121,3 +122,60 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
     assert all(r["output"]["worker"].endswith(f":{survivor.pid}") for r in redelivered)
     # The task saw it too (sts.current_run().redelivered), and the run's key.
     assert sum(line.redelivered for line in lines(out)) == killed
+
+
+def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The scheduler's connections to the broker are cut for 10 s under a steady load (a
+    proxy between them: the shared broker itself keeps running for other tests)."""
+    proxy = CuttableProxy()
+    start, end = _window(22.0, lead=3.0)
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:append]\ntype = python\ncallable = rabbit_jobs:append\nschedule = every 100ms\n"
+        f"start = {start}\nend = {end}\noverlap = allow\ncoalesce = false\n"
+        "misfire_grace = 3s\n",
+        url=proxy.url,
+        state="success_history = 1000\nfailure_history = 1000",
+    )
+    # The workers read the same configuration, but reach the broker directly.
+    direct = workdir / "direct.ini"
+    direct.write_text(config.read_text().replace(proxy.url, BROKER_URL))
+    workers = [
+        sts_command("worker", str(direct), "--concurrency", "8", cwd=workdir) for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len(lines(out)) >= 30, "the first runs", 120)
+        proxy.cut()
+        cut_at = datetime.now(UTC)
+        time.sleep(10.0)
+        proxy.restore()
+        wait_for(lambda: datetime.now(UTC).isoformat() > end, "the end of the window", 120)
+        time.sleep(5.0)  # the last outcomes
+    finally:
+        stop([scheduler])
+        stop(workers)
+        proxy.close()
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    outcomes = Counter(str(r["outcome"]) for r in found)
+    done = Counter(line.key for line in lines(out))
+    doubled = sum(count - 1 for count in done.values())
+    succeeded = {
+        f"append@{datetime.fromisoformat(str(r['fire_time'])).astimezone(UTC).isoformat()}"
+        for r in found
+        if r["outcome"] == "succeeded"
+    }
+    missed = [r for r in found if r["outcome"] == "missed"]
+    print(f"fires={len(found)} outcomes={dict(outcomes)} doubled={doubled} cut at {cut_at}")
+    assert doubled == 0
+    assert set(done) == succeeded  # every run recorded, every record ran
+    assert set(outcomes) == {"succeeded", "missed"}, outcomes
+    # Fires during the outage, beyond their 3 s grace, are missed with the reason...
+    assert 40 <= len(missed) <= 110, len(missed)
+    assert all("misfire_grace (3s)" in str(r["error"]) for r in missed), missed[0]["error"]
+    # ... and the ones before the cut, and after the reconnection, ran.
+    assert outcomes["succeeded"] >= 100
