@@ -72,6 +72,14 @@ class Namespace:
                 except Exception:
                     pass
 
+    async def dead_letter_count(self) -> int:
+        connection = await aio_pika.connect(BROKER_URL)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(f"{self.prefix}.dead", passive=True)
+            count = queue.declaration_result.message_count
+            return int(count or 0)
+
     async def dead_letters(self) -> list[aio_pika.abc.AbstractIncomingMessage]:
         """Every message in the dead-letter queue (taken off it)."""
         connection = await aio_pika.connect(BROKER_URL)
