@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .clock import Clock
 from .executor_spec import LOCAL, parse_executor
+from .plugins import PluginError
 from .policy import MAX_BACKOFF, RetryAfter
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import redact
@@ -88,13 +89,20 @@ class AttemptReport:
     """Whether the attempt started again elsewhere after its first worker was lost."""
 
 
+#: ``late(job, fire_time, attempt, run_id, report)``: an outcome of an attempt that this
+#: scheduler process no longer follows (a previous process of it dispatched the attempt,
+#: then crashed): recorded when it arrives, marked ``reconciled``.
+LateOutcome = Callable[[str, datetime, int, str, "AttemptReport"], None]
+
+
 @runtime_checkable
 class Executor(Protocol):
     """Carries out attempts. ``execute`` returns once the attempt's outcome is known;
     cancelling it withdraws the attempt as far as the executor can."""
 
-    async def start(self) -> None:
-        """Connect; called once, before the first ``execute``."""
+    async def start(self, late: LateOutcome) -> None:
+        """Connect; called once, before the first ``execute``. ``late`` records outcomes
+        that arrive for attempts of a previous process of this scheduler."""
         ...
 
     async def execute(self, job: Job, fire: Fire) -> AttemptReport: ...
@@ -109,7 +117,7 @@ class LocalExecutor:
 
     in_process = True
 
-    async def start(self) -> None:
+    async def start(self, late: LateOutcome) -> None:
         return None
 
     async def execute(self, job: Job, fire: Fire) -> AttemptReport:  # pragma: no cover - not called
@@ -129,10 +137,14 @@ class Executors:
         scheduler_name: str,
         default: str | None,
         options: Mapping[str, Mapping[str, Any]] | None,
+        record: Callable[[RunRecord, int], None],
+        clock: Clock,
     ) -> None:
         self._plugins = plugins
+        self._record = record
+        self._clock = clock
         self._scheduler_name = scheduler_name
-        self.default = default or LOCAL
+        self.default = LOCAL if default is None else default
         parse_executor(self.default)  # a bad default is an error when it is given
         #: Options of each executor factory, by executor name (``[rabbitmq]`` in a file).
         self.options: dict[str, dict[str, Any]] = {
@@ -149,6 +161,17 @@ class Executors:
         spec = job.policy.executor or self.default
         # The common case without a regular expression: runs are a hot path.
         return spec == LOCAL or parse_executor(spec)[0] == LOCAL
+
+    async def open(self, jobs: Iterable[Job]) -> None:
+        """Make and start the executors the jobs use, as the scheduler starts (a job added
+        later with another executor gets it on its first attempt). An executor that is not
+        installed is logged here, and fails each attempt that needs it, saying so."""
+        names = {self.spec_of(job)[0] for job in jobs} | {parse_executor(self.default)[0]}
+        for name in sorted(names - {LOCAL}):
+            try:
+                await self.get(name)
+            except PluginError as error:
+                logger.error("%s", error)
 
     async def get(self, name: str) -> Executor:
         """The started executor named ``name``, made and started on first use (once, even
@@ -169,9 +192,20 @@ class Executors:
     async def _make(self, name: str) -> Executor:
         factory = self._plugins.executors.get(name, needed_by="a job's executor")
         executor: Executor = factory(self._scheduler_name, **self.options.get(name, {}))
-        await executor.start()
+        await executor.start(self.late)
         self._made[name] = executor
         return executor
+
+    def late(
+        self, job: str, fire_time: datetime, attempt: int, run_id: str, report: AttemptReport
+    ) -> None:
+        """Record an outcome that arrived for an attempt a previous process dispatched."""
+        record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
+        record.output["reconciled"] = (
+            "its outcome arrived after the scheduler restarted (the attempt was "
+            "recorded interrupted when it did)"
+        )
+        self._record(record, level_of(report.outcome))
 
     async def aclose(self) -> None:
         """Close every executor made (each on its own: one failing does not keep the
@@ -218,30 +252,18 @@ async def remote_attempt(
     except Exception as error:
         # The executor itself failed (a plugin bug, a refused option): a failed attempt,
         # retried like any other, and never the end of the scheduler's loop.
-        logger.exception("executor %r failed on job=%s run=%s", name, job.name, context.run_id)
+        if isinstance(error, PluginError):  # no such executor: one line says it all
+            logger.error("job=%s run=%s: %s", job.name, context.run_id, error)
+        else:
+            logger.exception("executor %r failed: job=%s run=%s", name, job.name, context.run_id)
         report = AttemptReport(
             Outcome.FAILED,
             error=redact(f"executor {name!r} failed: {type(error).__name__}: {error}"),
             retry=job.policy.retry.should_retry(error, context.attempt),
         )
-    record = RunRecord(
-        run_id=context.run_id,
-        job=job.name,
-        fire_time=context.fire_time,
-        outcome=report.outcome,
-        attempt=context.attempt,
-        started_at=report.started_at,
-        finished_at=report.finished_at or clock.now(),
-        error=report.error,
-        traceback=report.traceback,
-        manual=context.manual,
-        missed_count=1 if report.outcome is Outcome.MISSED else 0,
-        output={key: redact(text) for key, text in report.output.items()},
+    record = record_of(
+        report, context.run_id, job.name, context.fire_time, context.attempt, context.manual, clock
     )
-    if report.worker:
-        record.output["worker"] = report.worker
-    if report.redelivered:
-        record.output["redelivered"] = "yes: its first worker was lost, another one ran it"
     if (
         report.retry
         and report.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
@@ -253,11 +275,46 @@ async def remote_attempt(
         delay = min(max(delay, 0.0), MAX_BACKOFF)
         assert record.finished_at is not None
         record.retry_at = record.finished_at + timedelta(seconds=delay)
-    level = logging.INFO if report.outcome is Outcome.SUCCEEDED else logging.ERROR
-    if report.outcome is Outcome.MISSED:
-        level = logging.WARNING
-    runner.record(record, level)
+    runner.record(record, level_of(report.outcome))
     return record
+
+
+def record_of(
+    report: AttemptReport,
+    run_id: str,
+    job: str,
+    fire_time: datetime,
+    attempt: int,
+    manual: bool,
+    clock: Clock,
+) -> RunRecord:
+    """The record of an attempt an executor reported: like a local run's, plus the worker
+    that ran it and whether it was redelivered (in ``output``, shown by ``sts show``)."""
+    record = RunRecord(
+        run_id=run_id,
+        job=job,
+        fire_time=fire_time,
+        outcome=report.outcome,
+        attempt=attempt,
+        started_at=report.started_at,
+        finished_at=report.finished_at or clock.now(),
+        error=report.error,
+        traceback=report.traceback,
+        manual=manual,
+        missed_count=1 if report.outcome is Outcome.MISSED else 0,
+        output={key: redact(text) for key, text in report.output.items()},
+    )
+    if report.worker:
+        record.output["worker"] = report.worker
+    if report.redelivered:
+        record.output["redelivered"] = "yes: its first worker was lost, another one ran it"
+    return record
+
+
+def level_of(outcome: Outcome) -> int:
+    if outcome is Outcome.SUCCEEDED:
+        return logging.INFO
+    return logging.WARNING if outcome is Outcome.MISSED else logging.ERROR
 
 
 # -- an attempt in this process, for workers -------------------------------------------------

@@ -212,7 +212,9 @@ class TaskScheduler:
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
         #: Where attempts run: ``local`` unless a job or ``executor`` names another.
-        self.executors = Executors(self.plugins, name, executor, executor_options)
+        self.executors = Executors(
+            self.plugins, name, executor, executor_options, self._runner.record, self.clock
+        )
         self._runner.executors = self.executors
         #: Failure notifications of the jobs that ask for them (``notify = email:...``).
         self.notifications = Notifications(self)
@@ -786,6 +788,7 @@ class TaskScheduler:
         self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
+        await self.executors.open(self._jobs.values())
         self._restore_state()
         self._started_at = self.clock.now()
         # Not under a virtual clock: the watchdog's pings are real I/O, which a virtual

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,9 +119,8 @@ class RabbitExecutor:
             ),
             0,
         )
-        #: Called with each outcome of an attempt this process does not follow (sent to
-        #: a scheduler of this name before it restarted), so that it can be recorded.
-        self.on_stray_outcome: Callable[[WorkerMessage], Awaitable[None] | None] | None = None
+        # Records the outcomes of attempts a previous process of this scheduler dispatched.
+        self._late: Callable[[str, datetime, int, str, sts.AttemptReport], None] | None = None
 
     @property
     def outcomes_queue(self) -> str:
@@ -129,9 +128,12 @@ class RabbitExecutor:
 
     # -- connection -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(
+        self, late: Callable[[str, datetime, int, str, sts.AttemptReport], None]
+    ) -> None:
         """Connect in the background: a broker that is down when the scheduler starts is
         the same as one that goes down later (attempts wait for it up to their grace)."""
+        self._late = late
         self._connecting = asyncio.get_running_loop().create_task(
             self._connect(), name="sts rabbitmq connect"
         )
@@ -408,21 +410,27 @@ class RabbitExecutor:
                 sent.worker,
             )
             return
+        # An attempt a previous process of this scheduler dispatched (it was recorded
+        # interrupted when this one started): its outcome is recorded now, once.
         self.counts["stray_outcomes"] += 1
-        handler = self.on_stray_outcome
-        if handler is not None:
-            handled = handler(sent)
-            if handled is not None:
-                await handled
-            return
+        self._remember(key)
+        job, _, fire_time = sent.key.rpartition("@")
         logger.warning(
-            "rabbitmq: an outcome of %s#%d (%s, worker %s) for an attempt this scheduler does "
-            "not follow: dispatched before it restarted",
-            sent.key,
+            "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
+            "before the scheduler restarted; recorded as reconciled",
+            job,
             sent.attempt,
             sent.outcome,
             sent.worker,
         )
+        if self._late is not None:
+            self._late(
+                job,
+                datetime.fromisoformat(fire_time),
+                sent.attempt,
+                sent.run_id,
+                _report(sent, False),
+            )
 
 
 def _report(sent: WorkerMessage, taken_over: bool) -> sts.AttemptReport:

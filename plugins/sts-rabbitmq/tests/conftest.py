@@ -13,7 +13,7 @@ from rabbit_helpers import Namespace, broker_available
 
 import sts.testing
 
-JOBS_MODULE = '''
+JOBS_MODULE = """
 import asyncio
 import os
 
@@ -52,7 +52,7 @@ async def hang():
 async def fail():
     _line("start")
     raise RuntimeError("failing on purpose")
-'''
+"""
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ outage seen from one process, without stopping a broker other tests may share), 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -61,16 +62,13 @@ class Namespace:
         async with connection:
             for name in self.queues():
                 channel = await connection.channel()
-                try:
+                # One never declared closes its channel: each gets a fresh one.
+                with contextlib.suppress(Exception):
                     await channel.queue_delete(name)
-                except Exception:
-                    pass  # never declared: its channel closed, take another
             for name in self.exchanges():
                 channel = await connection.channel()
-                try:
+                with contextlib.suppress(Exception):
                     await channel.exchange_delete(name)
-                except Exception:
-                    pass
 
     async def dead_letter_count(self) -> int:
         connection = await aio_pika.connect(BROKER_URL)
@@ -199,7 +197,9 @@ def write_config(
     return path
 
 
-def sts_command(*arguments: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def sts_command(
+    *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``sts ARGUMENTS`` as a process of its own (a process group, to be killed whole)."""
     environment = {**os.environ, **(env or {})}
     environment["PYTHONPATH"] = os.pathsep.join(

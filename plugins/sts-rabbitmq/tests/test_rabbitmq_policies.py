@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rabbit_helpers import BROKER_URL, Namespace
+from sts_rabbitmq import RabbitSettings, Worker
 
 import sts
-from sts_rabbitmq import RabbitSettings, Worker
 
 Body = Callable[[], Awaitable[None]]
 
@@ -56,7 +56,8 @@ async def cluster(
     stop = asyncio.Event()
     ready = [asyncio.Event() for _ in started]
     running = [
-        asyncio.create_task(worker.run(stop, flag)) for worker, flag in zip(started, ready, strict=True)
+        asyncio.create_task(worker.run(stop, flag))
+        for worker, flag in zip(started, ready, strict=True)
     ]
     await asyncio.gather(*(flag.wait() for flag in ready))
     try:
@@ -202,7 +203,9 @@ def test_unknown_job_and_poison_message_land_in_the_dead_letter_queue(
     record = asyncio.run(main())
     assert record.outcome is sts.Outcome.FAILED
     assert record.error is not None and "unknown job 'secret' on worker" in record.error
-    reasons = sorted(str((m.headers or {})["x-sts-reason"]) for m in asyncio.run(rabbit.dead_letters()))
+    reasons = sorted(
+        str((m.headers or {})["x-sts-reason"]) for m in asyncio.run(rabbit.dead_letters())
+    )
     assert len(reasons) == 3
     assert reasons[0] == "not an STS fire: fire_time missing or not a str"
     assert reasons[1].startswith("not an STS fire: not JSON")

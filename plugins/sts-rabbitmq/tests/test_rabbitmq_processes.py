@@ -38,7 +38,9 @@ def test_two_workers_run_every_fire_exactly_once(rabbit: Namespace, workdir: Pat
         "misfire_grace = 60s\n",
         state="success_history = 5000",
     )
-    workers = [sts_command("worker", str(config), "--concurrency", "16", cwd=workdir) for _ in range(2)]
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "16", cwd=workdir) for _ in range(2)
+    ]
     scheduler = sts_command("run", str(config), cwd=workdir)
     try:
         wait_for(lambda: datetime.now(UTC).isoformat() > end, "the end of the window", 120)
