@@ -108,8 +108,7 @@ def test_retries_and_backoff_are_the_schedulers_decision(
     async def main() -> None:
         scheduler.schedule(Noop(), "every 1h", name="job", retries=2, backoff="1s")
         async with scheduler:
-            scripted[0].script = fail if scripted else fail
-            await asyncio.sleep(0)
+            scripted[0].script = fail
             record = await asyncio.wrap_future(scheduler.run_now("job"))
             assert record.attempt == 3 and record.retry_at is None
 
@@ -132,9 +131,6 @@ def test_overlap_counts_outstanding_remote_attempts(
     async def main() -> None:
         scheduler.schedule(Noop(), "every 10s", name="job", overlap="skip")
         async with scheduler:
-            await asyncio.sleep(0)
-            if not scripted:
-                await asyncio.sleep(10.5)
             scripted[0].delay = 25.0  # each attempt outstanding for 25s
             await asyncio.sleep(60)
 
