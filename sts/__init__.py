@@ -25,6 +25,7 @@ if typing.TYPE_CHECKING:
     from sts_core.executors import Fire as Fire
     from sts_core.executors import run_in_process as run_in_process
     from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
@@ -42,7 +43,6 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
-    from sts_core.scheduler import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
@@ -99,7 +99,7 @@ _API = {
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
-    "ClockStep": "sts_core.scheduler",
+    "ClockStep": "sts_core.fire_loop",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "SetupError": "sts_core.policy",

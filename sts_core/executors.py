@@ -172,6 +172,8 @@ class Executors:
                 await self.get(name)
             except PluginError as error:
                 logger.error("%s", error)
+            except Exception:  # a plugin's bug: its jobs' attempts fail, the rest run
+                logger.exception("the executor %r failed to start", name)
 
     async def get(self, name: str) -> Executor:
         """The started executor named ``name``, made and started on first use (once, even

@@ -149,10 +149,17 @@ class ShellTask(sts.Task):
                 2: (stderr, LineLogger(logger, "stderr", job, run_id, mask, **limits)),
             }
         )
-        transport = await self._spawn(protocol, arguments, program, env, stdin_data)
-        pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
         # Recorded until the group is gone: if the scheduler dies first, a guard process
-        # (or the next scheduler, before its first fire) kills the group.
+        # (or the next scheduler, before its first fire) kills the group. First with no
+        # number: a kill just after the spawn, before the number is written, must still
+        # find a child the command started meanwhile (the death signal misses it).
+        sts.track_process_group(None, run_id=run_id, job=job)
+        try:
+            transport = await self._spawn(protocol, arguments, program, env, stdin_data)
+        except BaseException:
+            sts.untrack_process_group(run_id)
+            raise
+        pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
         sts.track_process_group(pgid, run_id=run_id, job=job)
         logger.debug("job=%s run=%s: started %s (pid %d)", job, run_id, self.display, pgid)
         try:
@@ -165,7 +172,7 @@ class ShellTask(sts.Task):
                 raise
             returncode = transport.get_returncode()
         finally:
-            sts.untrack_process_group(pgid)
+            sts.untrack_process_group(run_id)
             transport.close()
             if run is not None:
                 for key, tail in (("stdout", stdout), ("stderr", stderr)):
