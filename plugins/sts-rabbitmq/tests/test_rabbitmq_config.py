@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-import sts
 from sts_rabbitmq import RabbitSettings
 from sts_rabbitmq.digest import job_digest
 from sts_rabbitmq.messages import Answer, BadMessage, FireMessage, WorkerMessage
+
+import sts
 
 
 def _check(tmp_path: Path, text: str) -> tuple[int, str]:
