@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -87,12 +87,17 @@ class AttemptReport:
     """Who ran it (``host:pid``), for the history."""
     redelivered: bool = False
     """Whether the attempt started again elsewhere after its first worker was lost."""
+    on_recorded: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Called once the report's record is durable (a durable store committed it): an
+    executor acknowledges the outcome to its peer only then, so a crash of the scheduler
+    in between gets the outcome delivered again instead of losing it."""
 
 
-#: ``late(job, fire_time, attempt, run_id, report)``: an outcome of an attempt that this
-#: scheduler process no longer follows (a previous process of it dispatched the attempt,
-#: then crashed): recorded when it arrives, marked ``reconciled``.
-LateOutcome = Callable[[str, datetime, int, str, "AttemptReport"], None]
+#: ``await late(job, fire_time, attempt, run_id, report)``: an outcome of an attempt that
+#: this scheduler process no longer follows (a previous process of it dispatched the
+#: attempt, then crashed): recorded when it arrives, marked ``reconciled``; returns once
+#: the record is durable (committed by a durable store).
+LateOutcome = Callable[[str, datetime, int, str, "AttemptReport"], Awaitable[None]]
 
 
 @runtime_checkable
@@ -139,10 +144,12 @@ class Executors:
         options: Mapping[str, Mapping[str, Any]] | None,
         record: Callable[[RunRecord, int], None],
         clock: Clock,
+        durable: Callable[[], Awaitable[None]],
     ) -> None:
         self._plugins = plugins
         self._record = record
         self._clock = clock
+        self._durable = durable
         self._scheduler_name = scheduler_name
         self.default = LOCAL if default is None else default
         parse_executor(self.default)  # a bad default is an error when it is given
@@ -198,16 +205,18 @@ class Executors:
         self._made[name] = executor
         return executor
 
-    def late(
+    async def late(
         self, job: str, fire_time: datetime, attempt: int, run_id: str, report: AttemptReport
     ) -> None:
-        """Record an outcome that arrived for an attempt a previous process dispatched."""
+        """Record an outcome that arrived for an attempt a previous process dispatched;
+        return once the record is durable."""
         record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
         record.output["reconciled"] = (
             "its outcome arrived after the scheduler restarted (the attempt was "
             "recorded interrupted when it did)"
         )
         self._record(record, level_of(report.outcome))
+        await self._durable()
 
     async def aclose(self) -> None:
         """Close every executor made (each on its own: one failing does not keep the
@@ -278,6 +287,9 @@ async def remote_attempt(
         assert record.finished_at is not None
         record.retry_at = record.finished_at + timedelta(seconds=delay)
     runner.record(record, level_of(report.outcome))
+    if report.on_recorded is not None:
+        await runner.durable()
+        report.on_recorded()
     return record
 
 

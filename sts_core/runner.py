@@ -225,11 +225,11 @@ class Runner:
             )
         executors = self.executors
         if executors is not None and not executors.is_local(job):
-            await self._durable()
+            await self.durable()
             return await remote_attempt(self, executors, job, context, self._rng, scheduler.clock)
         error: BaseException | None = None
         try:
-            await self._durable()
+            await self.durable()
             if policy.timeout is None:
                 await job.task.run()
             else:
@@ -273,7 +273,7 @@ class Runner:
         self.record(record, level, error if outcome is Outcome.FAILED else None)
         return record
 
-    async def _durable(self) -> None:
+    async def durable(self) -> None:
         """Commit before run: wait until the fire's next-fire state (saved when it fired)
         and this attempt's start are on disk, so that a crash during the run neither runs
         the fire again nor loses the run. Runs started together share one commit."""

@@ -168,7 +168,13 @@ class TaskScheduler:
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
         #: Where attempts run: ``local`` unless a job or ``executor`` names another.
         self.executors = Executors(
-            self.plugins, name, executor, executor_options, self._runner.record, self.clock
+            self.plugins,
+            name,
+            executor,
+            executor_options,
+            self._runner.record,
+            self.clock,
+            self._runner.durable,
         )
         self._runner.executors = self.executors
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)
@@ -443,8 +449,10 @@ class TaskScheduler:
         self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
-        await self.executors.open(self._registry.jobs.values())
         self._fires.restore()
+        # After the runs a crash left in flight are recorded interrupted: an executor may
+        # record their late outcomes as soon as it starts.
+        await self.executors.open(self._registry.jobs.values())
         self.started_at = self.clock.now()
         loop = asyncio.get_running_loop()
         # Not under a virtual clock: the watchdog's pings are real I/O, which a virtual

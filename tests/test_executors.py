@@ -170,7 +170,7 @@ def test_an_outcome_for_a_previous_process_is_recorded_reconciled(
         async with scheduler:
             await asyncio.wrap_future(scheduler.run_now("job"))
             report = sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")
-            scripted[0].late("job", fire, 1, "abc", report)
+            await scripted[0].late("job", fire, 1, "abc", report)
 
     virtual_clock.run(main())
     (late,) = [r for r in scheduler.store.history("job") if r.run_id == "abc"]

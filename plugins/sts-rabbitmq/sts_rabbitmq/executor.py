@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,11 @@ logger = logging.getLogger("sts.rabbitmq")
 
 #: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
 REMEMBERED = 100_000
+#: How long an outcome waits for its record to be durable before it is acked anyway (a
+#: store that cannot commit must not hold the outcomes queue forever).
+RECORD_WAIT = 60.0
+
+Late = Callable[[str, datetime, int, str, sts.AttemptReport], Awaitable[None]]
 
 
 def _now() -> datetime:
@@ -120,7 +125,7 @@ class RabbitExecutor:
             0,
         )
         # Records the outcomes of attempts a previous process of this scheduler dispatched.
-        self._late: Callable[[str, datetime, int, str, sts.AttemptReport], None] | None = None
+        self._late: Late | None = None
 
     @property
     def outcomes_queue(self) -> str:
@@ -128,9 +133,7 @@ class RabbitExecutor:
 
     # -- connection -------------------------------------------------------------------------
 
-    async def start(
-        self, late: Callable[[str, datetime, int, str, sts.AttemptReport], None]
-    ) -> None:
+    async def start(self, late: Late) -> None:
         """Connect in the background: a broker that is down when the scheduler starts is
         the same as one that goes down later (attempts wait for it up to their grace)."""
         self._late = late
@@ -399,7 +402,26 @@ class RabbitExecutor:
         key = (sent.key, sent.attempt)
         pending = self._pending.get(key)
         if pending is not None and pending.holder == sent.worker and not pending.outcome.done():
-            pending.outcome.set_result(_report(sent, pending.taken_over))
+            # Acked (by the caller) only once the record is durable: a scheduler killed
+            # before that gets the outcome again from the broker, and reconciles it.
+            recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def on_recorded() -> None:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+            report = _report(sent, pending.taken_over)
+            report.on_recorded = on_recorded
+            pending.outcome.set_result(report)
+            try:
+                await asyncio.wait_for(recorded, RECORD_WAIT)
+            except TimeoutError:
+                logger.warning(
+                    "rabbitmq: the outcome of %s#%d was not recorded within %gs; acked anyway",
+                    sent.key,
+                    sent.attempt,
+                    RECORD_WAIT,
+                )
             return
         if pending is not None or key in self._recorded:
             self.counts["duplicate_outcomes"] += 1
@@ -424,7 +446,7 @@ class RabbitExecutor:
             sent.worker,
         )
         if self._late is not None:
-            self._late(
+            await self._late(
                 job,
                 datetime.fromisoformat(fire_time),
                 sent.attempt,

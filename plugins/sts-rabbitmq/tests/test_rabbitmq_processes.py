@@ -181,3 +181,62 @@ def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
     assert all("misfire_grace (3s)" in str(r["error"]) for r in missed), missed[0]["error"]
     # ... and the ones before the cut, and after the reconnection, ran.
     assert outcomes["succeeded"] >= 100
+
+
+def test_kill_9_of_the_scheduler_mid_burst_and_a_restart(rabbit: Namespace, workdir: Path) -> None:
+    start, end = _window(6.0, lead=3.0)
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:slow]\ntype = python\ncallable = rabbit_jobs:slow\nschedule = every 100ms\n"
+        f"start = {start}\nend = {end}\noverlap = allow\ncoalesce = false\n"
+        "misfire_grace = 60s\n",
+        state="success_history = 1000\nfailure_history = 1000",
+    )
+    env = {"STS_TEST_SLOW": "1.5"}
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
+        for _ in range(2)
+    ]
+    first = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    second = None
+    try:
+        wait_for(lambda: len(lines(out)) >= 15, "a burst under way", 120)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        under_way = {line.key for line in lines(out, "start")} - {line.key for line in lines(out)}
+        time.sleep(1.0)
+        second = sts_command("run", str(config), cwd=workdir, env=env)
+        wait_for(lambda: datetime.now(UTC).isoformat() > end, "the end of the window", 120)
+        time.sleep(5.0)  # the last outcomes
+    finally:
+        stop([p for p in (second,) if p is not None])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    ended = Counter(line.key for line in lines(out))
+    started = Counter(line.key for line in lines(out, "start"))
+
+    def key(record: dict[str, object]) -> str:
+        fire = datetime.fromisoformat(str(record["fire_time"])).astimezone(UTC).isoformat()
+        return f"slow@{fire}"
+
+    by_outcome: dict[str, set[str]] = {}
+    for record in found:
+        by_outcome.setdefault(str(record["outcome"]), set()).add(key(record))
+    reconciled = [r for r in found if "reconciled" in r["output"]]
+    print(
+        f"fires={len(set(map(key, found)))} outcomes={ {k: len(v) for k, v in by_outcome.items()} }"
+        f" under way at the kill={len(under_way)} reconciled={len(reconciled)}"
+    )
+    # No fire dispatched again: each started once (a redelivery would say so, and none
+    # happened: no worker died).
+    assert all(count == 1 for count in started.values()), started.most_common(3)
+    assert all(count == 1 for count in ended.values())
+    # Every run that ended has its outcome recorded (from the first scheduler, or, for the
+    # ones under way at the kill, reconciled by the second when their outcomes arrived).
+    assert set(ended) <= by_outcome.get("succeeded", set())
+    assert under_way and {key(r) for r in reconciled} == under_way & set(ended)
+    # Every fire has a record: none lost silently.
+    assert set(started) <= set(map(key, found))
+    assert set(by_outcome) <= {"succeeded", "interrupted"}
