@@ -240,3 +240,47 @@ def test_kill_9_of_the_scheduler_mid_burst_and_a_restart(rabbit: Namespace, work
     # Every fire has a record: none lost silently.
     assert set(started) <= set(map(key, found))
     assert set(by_outcome) <= {"succeeded", "interrupted"}
+
+
+def test_the_schedulers_backstop_times_out_a_worker_that_went_silent(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A worker frozen mid-run (SIGSTOP: its connection stays open, so the broker does not
+    redeliver) is timed out by the scheduler at timeout + backstop; the worker's own
+    outcome, sent once it is thawed, is dropped as a duplicate."""
+    at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    config = write_config(
+        workdir,
+        rabbit,
+        f"[job:slow]\ntype = python\ncallable = rabbit_jobs:slow\nschedule = at {at}\n"
+        "timeout = 1s\nmisfire_grace = 60s\n",
+    )
+    env = {"STS_TEST_SLOW": "3"}
+    worker = sts_command("worker", str(config), "--concurrency", "1", cwd=workdir, env=env)
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    database = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
+    try:
+        wait_for(lambda: len(lines(out, "start")) == 1, "the run to start", 120)
+        os.kill(worker.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        log = next(workdir.glob("run-*.log"))
+        wait_for(lambda: "the scheduler's backstop" in log.read_text(), "the backstop", 120)
+        waited = time.monotonic() - stopped_at
+        os.kill(worker.pid, signal.SIGCONT)
+        wait_for(
+            lambda: "timed out after 1s (on worker" in log.read_text()
+            or "dropped an outcome" in log.read_text(),
+            "the worker's own outcome",
+            60,
+        )
+        time.sleep(1.0)
+    finally:
+        stop([scheduler])
+        stop([worker])
+    found = records(database)
+    print(f"backstop fired {waited:.1f}s after the worker froze (timeout 1s + backstop 5s)")
+    assert len(found) == 1, found
+    assert found[0]["outcome"] == "timed_out"
+    assert "within timeout (1s) + backstop (5s): the scheduler's backstop" in str(found[0]["error"])
+    assert lines(out) == []  # the worker's run was cut short by its own timeout too
