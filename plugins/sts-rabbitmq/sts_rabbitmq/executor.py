@@ -34,7 +34,7 @@ import sts
 from .digest import job_digest
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
 from .settings import DEFAULT_URL, RabbitSettings
-from .topology import declare_exchanges, declare_outcomes, declare_pool
+from .topology import declare_claims, declare_exchanges, declare_outcomes, declare_pool
 
 logger = logging.getLogger("sts.rabbitmq")
 
@@ -106,6 +106,7 @@ class RabbitExecutor:
         self._recorded: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
+        self._answers: AbstractChannel | None = None
         self._fires: AbstractExchange | None = None
         self._pools: set[str] = set()
         self._ready = asyncio.Event()
@@ -170,6 +171,10 @@ class RabbitExecutor:
         self._publisher = publisher
         outcomes = await declare_outcomes(consumer, self.settings, self.scheduler_name)
         await outcomes.consume(self._on_message)
+        # Claims: answered at once, without confirms (a lost one is asked again).
+        self._answers = await connection.channel(publisher_confirms=False)
+        claims = await declare_claims(consumer, self.settings, self.scheduler_name)
+        await claims.consume(self._on_claim, no_ack=True)
         logger.info(
             "rabbitmq: connected; outcomes on %s", self.outcomes_queue, extra={"event": "rabbitmq"}
         )
@@ -256,7 +261,11 @@ class RabbitExecutor:
                     # The broker drops (dead-letters) a fire no worker took in time.
                     expiration=None if remaining is None else max(remaining, 0.001),
                     app_id="sts",
-                    headers={"x-sts-job": fire.job, "x-sts-attempt": fire.attempt},
+                    headers={
+                        "x-sts-job": fire.job,
+                        "x-sts-attempt": fire.attempt,
+                        "x-sts-claims": self.settings.claims_queue(self.scheduler_name),
+                    },
                 )
                 await self._fires.publish(
                     message,
@@ -337,6 +346,15 @@ class RabbitExecutor:
             logger.exception("rabbitmq: failed to handle a message from a worker")
             await message.nack(requeue=True)
 
+    async def _on_claim(self, message: AbstractIncomingMessage) -> None:
+        try:
+            claim = WorkerMessage.decode(message.body)
+        except BadMessage as error:
+            logger.error("rabbitmq: dropped a claim: %s", error)
+            return
+        if claim.kind == "claim" and message.reply_to:
+            await self._answer(message, self._claim(claim))
+
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
             sent = WorkerMessage.decode(message.body)
@@ -388,9 +406,9 @@ class RabbitExecutor:
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
 
     async def _answer(self, message: AbstractIncomingMessage, answer: Answer) -> None:
-        assert self._publisher is not None and message.reply_to is not None
+        assert self._answers is not None and message.reply_to is not None
         try:
-            await self._publisher.default_exchange.publish(
+            await self._answers.default_exchange.publish(
                 aio_pika.Message(answer.encode(), correlation_id=message.correlation_id),
                 routing_key=message.reply_to,
                 mandatory=False,

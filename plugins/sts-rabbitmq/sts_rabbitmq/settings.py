@@ -117,6 +117,9 @@ class RabbitSettings:
     def outcomes_queue(self, scheduler_name: str) -> str:
         return f"{self.prefix}.outcomes.{scheduler_name}"
 
+    def claims_queue(self, scheduler_name: str) -> str:
+        return f"{self.prefix}.claims.{scheduler_name}"
+
     # -- connecting -----------------------------------------------------------------------
 
     def resolved_url(self) -> str:

@@ -9,8 +9,12 @@ both sides take them from the same ``[rabbitmq]`` section).
 - ``<prefix>.dead`` (fanout exchange) -> the quorum queue ``<prefix>.dead``: also where a
   worker puts a fire it refuses (unknown job, a different definition) or whose run failed
   for good, with the reason in the header ``x-sts-reason``.
-- ``<prefix>.outcomes.<scheduler>`` (quorum queue, default exchange): claims and outcomes
-  from the workers, for the scheduler of that name.
+- ``<prefix>.outcomes.<scheduler>`` (quorum queue, default exchange): outcomes from the
+  workers, for the scheduler of that name.
+- ``<prefix>.claims.<scheduler>`` (a classic queue of the scheduler's connection: it lives
+  while the scheduler does): claims, answered at once on each worker's own queue. A claim
+  is worth nothing once its scheduler is gone (the worker asks again), so it is neither
+  durable nor confirmed: the fast path to a run's start.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ async def declare_pool(
     )
     await queue.bind(fires, routing_key=name)
     return queue
+
+
+async def declare_claims(
+    channel: AbstractChannel, settings: RabbitSettings, scheduler_name: str
+) -> AbstractQueue:
+    return await channel.declare_queue(
+        settings.claims_queue(scheduler_name), durable=False, exclusive=True, auto_delete=True
+    )
 
 
 async def declare_outcomes(

@@ -71,6 +71,7 @@ class Worker:
         self._answers: dict[str, asyncio.Future[Answer]] = {}
         self._answer_queue = f"{settings.prefix}.worker.{self.identity}.{uuid.uuid4().hex[:8]}"
         self._publisher: AbstractChannel | None = None
+        self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -93,6 +94,7 @@ class Worker:
             await consumer.set_qos(prefetch_count=self.concurrency)
             fires, self._dead = await declare_exchanges(publisher, self.settings)
             self._publisher = publisher
+            self._claimer = await connection.channel(publisher_confirms=False)
             queue = await declare_pool(consumer, self.settings, self.pool, fires)
             answers = await consumer.declare_queue(
                 self._answer_queue, exclusive=True, auto_delete=True
@@ -236,15 +238,34 @@ class Worker:
             self.identity,
             redelivered=bool(message.redelivered),
         )
+        # The scheduler's claims queue (it lives while the scheduler does); a claim is not
+        # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
+        claims = (message.headers or {}).get("x-sts-claims")
         loop = asyncio.get_running_loop()
         while True:
             correlation = uuid.uuid4().hex
             answer: asyncio.Future[Answer] = loop.create_future()
             self._answers[correlation] = answer
             try:
-                await self._send(
-                    message.reply_to, claim, reply_to=self._answer_queue, correlation=correlation
-                )
+                if isinstance(claims, str) and self._claimer is not None:
+                    await _quietly(
+                        self._claimer.default_exchange.publish(
+                            aio_pika.Message(
+                                claim.encode(),
+                                reply_to=self._answer_queue,
+                                correlation_id=correlation,
+                            ),
+                            routing_key=claims,
+                            mandatory=False,
+                        )
+                    )
+                else:
+                    await self._send(
+                        message.reply_to,
+                        claim,
+                        reply_to=self._answer_queue,
+                        correlation=correlation,
+                    )
                 return await asyncio.wait_for(answer, self.settings.claim_timeout)
             except TimeoutError:
                 logger.warning(
