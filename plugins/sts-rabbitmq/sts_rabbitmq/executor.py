@@ -246,7 +246,9 @@ class RabbitExecutor:
             if remaining is not None and remaining <= 0:
                 return problem
             try:
-                await asyncio.wait_for(self._ready.wait(), remaining)
+                if not self._ready.is_set():
+                    problem = "no connection to the broker"
+                    await asyncio.wait_for(self._ready.wait(), remaining)
                 assert self._fires is not None and self._publisher is not None
                 if pool not in self._pools:
                     await declare_pool(self._publisher, self.settings, pool, self._fires)
@@ -271,12 +273,16 @@ class RabbitExecutor:
                     message,
                     routing_key=pool,
                     mandatory=True,
-                    timeout=10.0 if remaining is None else max(min(remaining, 10.0), 0.001),
+                    # No shorter bound: a slow confirm on a live connection is waited
+                    # for (publishing again would only add load); a lost connection
+                    # raises at once.
+                    timeout=None if remaining is None else max(remaining, 0.001),
                 )
                 self.counts["dispatched"] += 1
                 return None
             except TimeoutError:
-                problem = "the broker did not confirm it in time (no connection)"
+                if self._ready.is_set():
+                    problem = "the broker did not confirm it before the grace ran out"
             except Exception as error:
                 problem = sts.redact(describe(error))
                 self._pools.discard(pool)  # an unroutable fire: declare the pool again
