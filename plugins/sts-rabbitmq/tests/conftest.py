@@ -49,6 +49,11 @@ async def hang():
     _line("end")
 
 
+async def die():
+    _line("start")
+    os.kill(os.getpid(), 9)  # a poison message: it kills every worker that takes it
+
+
 async def fail():
     _line("start")
     raise RuntimeError("failing on purpose")

@@ -74,7 +74,10 @@ class Namespace:
         connection = await aio_pika.connect(BROKER_URL)
         async with connection:
             channel = await connection.channel()
-            queue = await channel.declare_queue(f"{self.prefix}.dead", passive=True)
+            try:
+                queue = await channel.declare_queue(f"{self.prefix}.dead", passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return 0  # not declared yet
             count = queue.declaration_result.message_count
             return int(count or 0)
 

@@ -3,6 +3,7 @@ off from the broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -284,3 +285,41 @@ def test_the_schedulers_backstop_times_out_a_worker_that_went_silent(
     assert found[0]["outcome"] == "timed_out"
     assert "within timeout (1s) + backstop (5s): the scheduler's backstop" in str(found[0]["error"])
     assert lines(out) == []  # the worker's run was cut short by its own timeout too
+
+
+def test_a_poison_message_is_dead_lettered_after_the_delivery_limit(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A fire whose run kills every worker that takes it: the broker gives up on it after
+    ``delivery_limit`` deliveries (dead-lettered, reason ``delivery_limit``) instead of
+    killing workers forever; the scheduler records the attempt timed out at its backstop."""
+    at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    config = write_config(
+        workdir,
+        rabbit,
+        f"[job:die]\ntype = python\ncallable = rabbit_jobs:die\nschedule = at {at}\n"
+        "timeout = 2s\nmisfire_grace = 60s\n",
+        extra="delivery_limit = 2",
+    )
+    scheduler = sts_command("run", str(config), cwd=workdir)
+    out = workdir / "out.txt"
+    workers = [sts_command("worker", str(config), cwd=workdir)]
+    database = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
+    try:
+        deadline = time.monotonic() + 120
+        while asyncio.run(rabbit.dead_letter_count()) == 0:
+            assert time.monotonic() < deadline, "the poison message was never dead-lettered"
+            if workers[-1].poll() is not None:  # killed by the message: a new one comes up
+                workers.append(sts_command("worker", str(config), cwd=workdir))
+            time.sleep(0.2)
+        log = next(workdir.glob("run-*.log"))
+        wait_for(lambda: "the scheduler's backstop" in log.read_text(), "the backstop", 60)
+    finally:
+        stop([scheduler])
+        stop(workers)
+    (dead,) = asyncio.run(rabbit.dead_letters())
+    deaths = (dead.headers or {}).get("x-death")
+    assert isinstance(deaths, list) and deaths[0]["reason"] == "delivery_limit"
+    assert len(lines(out, "start")) == 3  # the first delivery and 2 redeliveries
+    (record,) = records(database)
+    assert record["outcome"] == "timed_out" and "backstop" in str(record["error"])
