@@ -30,6 +30,10 @@ if typing.TYPE_CHECKING:
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
+    from sts_core.placeholders import PLACEHOLDER as PLACEHOLDER
+    from sts_core.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
+    from sts_core.placeholders import fill_placeholders as fill_placeholders
+    from sts_core.placeholders import run_facts as run_facts
     from sts_core.plugins import PluginError as PluginError
     from sts_core.plugins import Plugins as Plugins
     from sts_core.plugins import create_plugins as create_plugins
@@ -95,6 +99,10 @@ _API = {
     "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
     "printable": "sts_core.printable",
+    "PLACEHOLDER": "sts_core.placeholders",
+    "PLACEHOLDER_NAMES": "sts_core.placeholders",
+    "fill_placeholders": "sts_core.placeholders",
+    "run_facts": "sts_core.placeholders",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",

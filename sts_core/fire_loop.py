@@ -19,17 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from heapq import heapify, heappop, heappush
-from typing import Protocol
 
 from .catch_up import sort_overdue
-from .clock import Clock
 from .durations import format_duration
 from .events import Notifier
+from .host import Host
 from .job import BrokenTrigger, Job
 from .logfields import fire_due_line, misfire_line, next_fire_line, run_record_fields
 from .runner import Runner, error_line
 from .secrets import redact
-from .store import StateStore
 
 __all__ = ["ClockStep", "FireLoop"]
 
@@ -46,14 +44,6 @@ CATCH_UP_LIMIT = 1000
 CLOCK_STEP = 1.0
 #: How many due jobs the loop fires before it lets their runs start.
 FIRE_BATCH = 128
-
-
-class Host(Protocol):
-    """What the fire loop uses of its scheduler (read each time: a store may be swapped
-    before the start)."""
-
-    clock: Clock
-    store: StateStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -450,6 +450,7 @@ class TaskScheduler:
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._fires.restore()
+        self.notifications.restore()
         # After the runs a crash left in flight are recorded interrupted: an executor may
         # record their late outcomes as soon as it starts.
         await self.executors.open(self._registry.jobs.values())

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sts
 
@@ -28,7 +28,6 @@ from .options import (
     parse_flag,
     parse_size,
     parse_success_codes,
-    substitute_placeholders,
 )
 from .output import UTF8_WIDTH, CommandProtocol, LineLogger, OutputTail
 from .parent_death import die_with_parent
@@ -131,7 +130,7 @@ class ShellTask(sts.Task):
     async def run(self) -> ShellResult:
         """Run the command once; raise :class:`CommandFailed` unless it succeeds."""
         run = _current_run_or_none()
-        facts = self._facts(run)
+        facts = sts.run_facts(self.name)
         secrets: list[str] = []
         env = self._environment(facts, secrets)
         stdin_data = None if self.stdin is None else self._resolve(self.stdin, "stdin", secrets)
@@ -184,23 +183,6 @@ class ShellTask(sts.Task):
             raise CommandFailed(program, returncode, self.success_codes, stderr.last_line(mask))
         return ShellResult(returncode, stdout.text(mask), stderr.text(mask))
 
-    def _facts(self, run: sts.RunContext | None) -> dict[str, str]:
-        if run is None:
-            # Awaited directly, outside a scheduler: a run of its own, starting now.
-            fire_time = datetime.now(UTC)
-            run_id, job, attempt = os.urandom(8).hex(), self.name, 1
-            key = f"{job}@{fire_time.isoformat()}"
-        else:
-            fire_time, run_id, job, attempt = run.fire_time, run.run_id, run.job, run.attempt
-            key = run.idempotency_key
-        return {
-            "run_id": run_id,
-            "fire_time": fire_time.isoformat(),
-            "job": job,
-            "attempt": str(attempt),
-            "idempotency_key": key,
-        }
-
     def _environment(self, facts: Mapping[str, str], secrets: list[str]) -> dict[str, str]:
         env = {} if self.env_clear else dict(os.environ)
         for key, value in self.env.items():
@@ -225,7 +207,7 @@ class ShellTask(sts.Task):
             )
         if self.shell:
             return [SHELL, "-c", self.arguments[0]], SHELL
-        arguments = [substitute_placeholders(argument, facts) for argument in self.arguments]
+        arguments = [sts.fill_placeholders(argument, facts) for argument in self.arguments]
         search_path = env.get("PATH", os.defpath)
         return arguments, find_executable(arguments[0], search_path=search_path, cwd=self.cwd)
 
