@@ -11,6 +11,7 @@ worker, whose claim takes the attempt over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -74,6 +75,9 @@ class Worker:
         self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
+        # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
+        # worker's connection waits for the run instead of running it again.
+        self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._stopping = False
         #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
         #: scheduler said no).
@@ -124,16 +128,21 @@ class Worker:
     # -- a fire -----------------------------------------------------------------------------
 
     async def _on_fire(self, message: AbstractIncomingMessage) -> None:
-        this = asyncio.current_task()
-        assert this is not None
-        self._runs.add(this)
+        # The run is a task of its own: aio-pika cancels its consumer's tasks when the
+        # channel closes (a blip of the connection), and a run must not die of that. It
+        # goes on, reports once reconnected, and its redelivered copy is acked then.
+        run = asyncio.get_running_loop().create_task(self._guarded(message))
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(run)
+
+    async def _guarded(self, message: AbstractIncomingMessage) -> None:
         try:
             await self._handle(message)
         except asyncio.CancelledError:
             # Stopping: unacked, so the broker hands the fire to another worker.
             await _quietly(message.nack(requeue=True))
-        finally:
-            self._runs.discard(this)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -143,6 +152,24 @@ class Worker:
             self.counts["refused"] += 1
             await message.ack()
             return
+        attempt = (fire.key, fire.attempt)
+        running = self._running.get(attempt)
+        if running is not None:
+            # This worker runs it already: its connection blipped, and the broker handed
+            # the fire back. Not run twice: this copy is acked once the run has reported.
+            await asyncio.shield(running)
+            self.counts["dropped"] += 1
+            await _ack(message)
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._running[attempt] = done
+        try:
+            await self._claimed(fire, message)
+        finally:
+            del self._running[attempt]
+            done.set_result(None)
+
+    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> None:
         refusal = self._refusal(fire)
         answer = await self._claim(fire, message)
         if not answer.granted:
@@ -154,7 +181,7 @@ class Worker:
                 fire.attempt,
                 answer.reason,
             )
-            await message.ack()
+            await _ack(message)
             return
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
@@ -163,14 +190,18 @@ class Worker:
             )
             await self._dead_letter(message, refusal)
             self.counts["refused"] += 1
-            await message.ack()
+            await _ack(message)
             return
         sent = await self._run(fire, message)
+        if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
+            # Cut short by this worker's stop, not by the job: another worker runs it.
+            await _quietly(message.nack(requeue=True))
+            return
         await self._publish_outcome(message, sent)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
             await self._dead_letter(message, f"its run failed for good: {sent.error}")
         self.counts["ran"] += 1
-        await message.ack()
+        await _ack(message)
 
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
@@ -381,6 +412,15 @@ def _outcome_message(
         error=error,
         finished_at=_now(),
     )
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """Ack, unless the channel it came on is gone (the connection blipped): the broker has
+    handed the message out again, and that copy is acked instead."""
+    try:
+        await message.ack()
+    except Exception as error:
+        logger.info("worker: could not ack %s (%s)", message.message_id, describe(error))
 
 
 async def _quietly(action: object) -> None:

@@ -323,3 +323,57 @@ def test_a_poison_message_is_dead_lettered_after_the_delivery_limit(
     assert len(lines(out, "start")) == 3  # the first delivery and 2 redeliveries
     (record,) = records(database)
     assert record["outcome"] == "timed_out" and "backstop" in str(record["error"])
+
+
+def test_a_worker_cut_off_from_the_broker_reconnects_and_runs_nothing_twice(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The worker's connections are cut for 5 s while it runs fires: it reconnects, sends
+    the outcomes it held, takes its redelivered fires back without running them again,
+    and goes on with the ones queued meanwhile."""
+    proxy = CuttableProxy()
+    start, end = _window(10.0, lead=3.0)
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:slow]\ntype = python\ncallable = rabbit_jobs:slow\nschedule = every 200ms\n"
+        f"start = {start}\nend = {end}\noverlap = allow\ncoalesce = false\n"
+        "misfire_grace = 60s\n",
+        state="success_history = 1000",
+    )
+    through_proxy = workdir / "worker.ini"
+    through_proxy.write_text(config.read_text().replace(BROKER_URL, proxy.url))
+    env = {"STS_TEST_SLOW": "1"}
+    worker = sts_command("worker", str(through_proxy), "--concurrency", "20", cwd=workdir, env=env)
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len(lines(out)) >= 5, "the first runs", 120)
+        proxy.cut()
+        time.sleep(5.0)
+        proxy.restore()
+        wait_for(lambda: datetime.now(UTC).isoformat() > end, "the end of the window", 120)
+        fires = 0
+
+        def settled() -> bool:
+            nonlocal fires
+            now = len(lines(out))
+            settled_now, fires = now == fires, now
+            return settled_now
+
+        time.sleep(3.0)
+        wait_for(settled, "the last runs", 120)
+    finally:
+        stop([scheduler])
+        stop([worker])
+        proxy.close()
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    ended = Counter(line.key for line in lines(out))
+    started = Counter(line.key for line in lines(out, "start"))
+    print(
+        f"fires={len(found)} ran={len(ended)} started twice={sum(started.values()) - len(started)}"
+    )
+    assert {str(r["outcome"]) for r in found} == {"succeeded"}
+    assert len(found) == len(ended) >= 40
+    assert all(count == 1 for count in ended.values())
+    assert all(count == 1 for count in started.values())
