@@ -14,6 +14,8 @@ STS_VARIANTS = ("sts-info", "sts-sqlite")
 NOTIFY = ("sts", "sts-email")
 #: The replicas case: one and three STS processes on one PostgreSQL database.
 REPLICAS = ("sts-1", "sts-3")
+#: The distributed case (bench/distributed.py): the same broker, two workers each.
+DISTRIBUTED = ("celery", "sts")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,21 @@ def full_plan() -> list[Case]:
             REPLICAS,
             {"jobs": 10_000, "seconds": 15},
         ),
+        *distributed_cases(),
+    ]
+
+
+def distributed_cases() -> list[Case]:
+    """Issue 16's case: fires run by two worker processes through RabbitMQ (a running
+    broker on 127.0.0.1:5672); not in the quick plan, which needs no broker."""
+    return [
+        Case(
+            "distributed",
+            f"{jobs} fires due together every second, 10 s, 2 workers x 32",
+            DISTRIBUTED,
+            {"jobs": jobs, "seconds": 10, "concurrency": 32},
+        )
+        for jobs in (100, 300)
     ]
 
 
