@@ -53,6 +53,7 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("p99_ms", "p99 ms", 2),
         ("duplicates", "run twice", 0),
         ("missed", "missed", 0),
+    ],
     "distributed": [
         ("dispatched_per_s", "dispatched / s", 0),
         ("completed_per_s", "completed / s", 1),
