@@ -73,7 +73,7 @@ class Count:
             lost = f" (lost {times[0].time()} .. {times[-1].time()})"
         return (
             f"{self.fires} nominal fires: {self.ran} ran, {self.doubled} doubled{lost}, "
-            f"{self.lost} lost, {self.recorded_not_run} recorded missed/interrupted; "
+            f"{self.lost} lost, {self.recorded_not_run} recorded missed/skipped/interrupted; "
             f"split {split}"
         )
 
@@ -101,7 +101,7 @@ def count(dsn: str, log: Path, start: datetime, end: datetime, group: str = "rep
         for job, fire in query(
             dsn,
             "SELECT job, fire_time FROM sts_runs WHERE grp = %s "
-            "AND outcome IN ('missed', 'interrupted')",
+            "AND outcome IN ('missed', 'skipped', 'interrupted')",
             group,
         )
     }
