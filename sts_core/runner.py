@@ -25,7 +25,9 @@ from .secrets import SecretError, redact
 from .task import thread_pool
 
 if TYPE_CHECKING:
+    from .policy import JobPolicy
     from .scheduler import TaskScheduler
+    from .task import Task
 
 logger = logging.getLogger("sts")
 
@@ -152,12 +154,13 @@ class Runner:
         this = asyncio.current_task()
         record: RunRecord | None = None
         try:
-            policy = job.policy
+            # Taken once: a live reload that changes the job leaves this run as it started.
+            task, policy = job.task, job.policy
             if policy.jitter and not manual:
                 await asyncio.sleep(self._rng.uniform(0, policy.jitter))
             attempt = 1
             while True:
-                record = await self._attempt(job, fire, run_id, attempt, manual)
+                record = await self._attempt(job, task, policy, fire, run_id, attempt, manual)
                 if record.retry_at is None:
                     break
                 clock = self._scheduler.clock
@@ -203,10 +206,16 @@ class Runner:
                 self.launch(job, queued, manual=False, done=None)
 
     async def _attempt(
-        self, job: Job, fire: datetime, run_id: str, attempt: int, manual: bool
+        self,
+        job: Job,
+        task: Task,
+        policy: JobPolicy,
+        fire: datetime,
+        run_id: str,
+        attempt: int,
+        manual: bool,
     ) -> RunRecord:
         scheduler = self._scheduler
-        policy = job.policy
         started = scheduler.clock.now()
         context = RunContext(run_id, job.name, fire, attempt, started, manual, {}, scheduler.name)
         _current_run.set(context)
@@ -224,10 +233,10 @@ class Runner:
         try:
             await self._durable()
             if policy.timeout is None:
-                await job.task.run()
+                await task.run()
             else:
                 async with asyncio.timeout(policy.timeout) as deadline:
-                    await job.task.run()
+                    await task.run()
             outcome = Outcome.SUCCEEDED
         except asyncio.CancelledError as cancelled:
             outcome, error = Outcome.CANCELLED, cancelled

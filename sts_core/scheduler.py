@@ -403,6 +403,62 @@ class TaskScheduler:
             return task.name
         return _fresh_name(self._jobs, self._next_job_suffix, task.name, "{}[{}]")
 
+    def replace_job(
+        self,
+        name: str,
+        task: Task,
+        trigger: Trigger | Callable[[datetime], datetime | None] | str,
+        *,
+        job_policy: JobPolicy,
+        reschedule: bool = True,
+    ) -> Job:
+        """Give the job ``name`` a new task, trigger and policy in place (a live reload).
+
+        The job keeps its name, its stored history, its last fire and its runs under way,
+        which finish with the task and policy they started with. With ``reschedule`` the
+        next fire is computed anew from now (a changed schedule); without, it stays.
+
+        :raises KeyError: naming the job and the scheduled ones.
+        """
+        job: Job = self._call(self._replace_job, name, task, trigger, job_policy, reschedule)
+        return job
+
+    def _replace_job(
+        self, name: str, task: Task, trigger: Any, policy: JobPolicy, reschedule: bool
+    ) -> Job:
+        job = self._jobs.get(name)
+        if job is None:
+            raise KeyError(self._unknown("job", name, self._jobs))
+        zone = policy.timezone or self.timezone
+        resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=name)
+        old = job.task
+        if task is not old:
+            siblings = self._jobs_of_task.get(old.name, [])
+            if job in siblings:
+                siblings.remove(job)
+            if not siblings:  # the old task served this job only: the new one takes its name
+                self._jobs_of_task.pop(old.name, None)
+                if self._tasks.get(old.name) is old:
+                    del self._tasks[old.name]
+                task._rename(old.name)
+            self._add_task(task, None)
+            self._jobs_of_task.setdefault(task.name, []).append(job)
+        job.task, job.trigger, job.policy = task, resolved, policy
+        job._schedule_text = None
+        if reschedule:
+            now = self.clock.now()
+            first = getattr(resolved, "first_fire_time", None)
+            try:
+                if first is not None and (policy.start is None or policy.start <= now):
+                    self._set_next(job, first(now))
+                else:
+                    self._set_next(job, job.fire_after(now))
+            except Exception as error:
+                self._set_aside(job, error, now)
+        self.store.save_job(job.state())
+        self._notifier.job_changed(job, "changed")
+        return job
+
     def schedule_at(self, task: Task, when: datetime | Duration, **policy: Any) -> Job:
         """Run ``task`` once at ``when`` (a datetime), or every ``when`` (a duration).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -87,13 +88,14 @@ def read_config(
     # Which config sources are on is known from every other layer; they sit in between.
     settings = _merge([*early, *late])
     sources: list[Layer] = []
+    source_objects: list[object] = []
     problems = check_sections(settings, plugin_sections)
     if settings.value("scheduler", "sources") and not problems:
         if plugins is None:
             from ...plugins import default_plugins
 
             plugins = default_plugins()
-        sources = source_layers(settings, plugins)
+        sources = source_layers(settings, plugins, source_objects)
         settings = _merge([*early, *sources, *late])
         problems = check_sections(settings, plugin_sections)
     warnings: list[str] = [skipped] if skipped is not None else []
@@ -102,7 +104,13 @@ def read_config(
         warnings += truncated_value_warnings(found)
     for warning in warnings:
         logger.warning("%s", warning)
-    return Config(found, settings, plugins=plugins, warnings=warnings, section_problems=problems)
+    config = Config(found, settings, plugins=plugins, warnings=warnings, section_problems=problems)
+    config.sources = source_objects
+    # How to read it again, for a live reload: the same file, overrides and plugins.
+    config.reread = functools.partial(
+        read_config, path, overrides=overrides, environ=environ, plugins=config.plugins
+    )
+    return config
 
 
 def _other_schedulers_file(

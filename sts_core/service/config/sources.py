@@ -15,9 +15,13 @@ from .options import convert_options, signature_of
 from .values import split_list
 
 
-def source_layers(settings: Settings, plugins: Plugins) -> list[Layer]:
+def source_layers(
+    settings: Settings, plugins: Plugins, loaded: list[object] | None = None
+) -> list[Layer]:
     """Load every source ``settings`` turns on, in the order listed.
 
+    :param loaded: filled with the source objects, in order (a live reload follows the
+        ones that can ``watch()``).
     :raises ConfigError: for a source that is not installed, has bad options, fails to
         load, or returns something other than sections of keys.
     """
@@ -26,6 +30,7 @@ def source_layers(settings: Settings, plugins: Plugins) -> list[Layer]:
         return []
     registry = plugins.config_sources
     layers = []
+    sources = loaded if loaded is not None else []
     for name in split_list(chosen.value):
         try:
             factory = registry.get(name)
@@ -43,14 +48,17 @@ def source_layers(settings: Settings, plugins: Plugins) -> list[Layer]:
         )
         if problems:
             raise ConfigError(problems)
-        layers.append(_load(name, factory, arguments))
+        layers.append(_load(name, factory, arguments, sources))
     return layers
 
 
-def _load(name: str, factory: Any, arguments: dict[str, Any]) -> Layer:
+def _load(name: str, factory: Any, arguments: dict[str, Any], sources: list[object]) -> Layer:
     try:
         source = factory(**arguments)
+        sources.append(source)
         loaded = source.load()
+    except ConfigError:
+        raise  # a source that names the key and revision of a bad value itself
     except Exception as error:
         raise ConfigError(
             Problem(

@@ -225,6 +225,19 @@ class ControlCommands:
         self.stats.forget(job.name)
         return {"job": job.name, "removed": True}
 
+    async def _reload(self, arguments: _Arguments) -> dict[str, Any]:
+        from ..reload.registry import reloader_of
+
+        reloader = reloader_of(self.scheduler)
+        if reloader is None:
+            raise ControlError(
+                "not_reloadable",
+                f"the scheduler {self.scheduler.name!r} was not built from a configuration "
+                f"(sts run module:object): it has nothing to read again; restart it instead",
+            )
+        result = await reloader.reload("sts reload")
+        return result.to_dict()
+
     async def _stats(self, arguments: _Arguments) -> dict[str, Any]:
         scheduler = self.scheduler
         now = scheduler.clock.now()
