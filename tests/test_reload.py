@@ -222,3 +222,73 @@ def test_reload_of_ten_thousand_jobs_touches_only_the_changed_one(
     print(f"reload of 10,000 jobs, one changed: {result.seconds:.3f}s")
     # Not a timing bound (the machine is shared): the number goes to the notes.
     assert result.seconds > 0
+
+
+class WatchedSource:
+    """A config source whose values and change notices the test controls."""
+
+    values: dict[str, dict[str, str]] = {}
+    notices: asyncio.Queue[str] | None = None
+    loads = 0
+    origin = "test source"
+
+    def load(self) -> dict[str, dict[str, str]]:
+        WatchedSource.loads += 1
+        return {section: dict(keys) for section, keys in WatchedSource.values.items()}
+
+    async def watch(self) -> Any:
+        assert WatchedSource.notices is not None
+        while True:
+            yield await WatchedSource.notices.get()
+
+
+class WatchedSourcePlugin:
+    @sts.hookimpl
+    def sts_register_config_sources(self, register: Any) -> None:
+        register("watched", WatchedSource)
+
+
+def test_a_burst_of_change_notices_makes_one_reload_within_a_second(
+    tmp_path: Path, virtual_clock: sts.testing.VirtualClock
+) -> None:
+    WatchedSource.values = {"job:w": {"type": "greet", "who": "w", "schedule": "every 10s"}}
+    WatchedSource.loads = 0
+    path = write_config(tmp_path, "[scheduler]\nname = watched\nsources = watched\n")
+    config = load_config(path, plugins=make_plugins(WatchedSourcePlugin()))
+    scheduler = reloadable_scheduler(config, clock=virtual_clock, store=sts.MemoryStore())
+    results: list[tuple[float, ReloadResult]] = []
+    start = virtual_clock.now()
+
+    async def main() -> None:
+        WatchedSource.notices = asyncio.Queue()
+        async with scheduler:
+            reloader = reloader_of(scheduler)
+            assert reloader is not None
+            reloader.listeners.append(
+                lambda result: results.append(
+                    ((virtual_clock.now() - start).total_seconds(), result)
+                )
+            )
+            await asyncio.sleep(5)
+            for number in range(20):  # a script writing twenty keys, 10 ms apart
+                WatchedSource.values[f"job:n{number}"] = {
+                    "type": "greet",
+                    "who": str(number),
+                    "schedule": "every 1m",
+                }
+                WatchedSource.notices.put_nowait(f"put {number}")
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(3)
+            WatchedSource.values["job:w"]["schedule"] = "every 2s"
+            WatchedSource.notices.put_nowait("put w")
+            await asyncio.sleep(3)
+
+    virtual_clock.run(main())
+    assert WatchedSource.loads == 3  # at start, then one per burst
+    (burst_at, burst), (single_at, single) = results
+    assert burst.ok and len(burst.added) == 20 and burst.trigger.startswith("test source changed")
+    # The burst ran 5.0 .. 5.2 s: applied once it settled, within a second of its start.
+    assert 5.2 < burst_at <= 6.0
+    # A lone change at 8.2 s: applied 0.2 s later, when no other notice came.
+    assert single.ok and single.changed == {"w": ["schedule"]}
+    assert 8.3 < single_at <= 8.5
