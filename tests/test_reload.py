@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from config_helpers import make_plugins, write_config
+
 import sts
 from sts_core.service.config import load_config
 from sts_core.service.reload import ReloadResult, reloadable_scheduler, reloader_of
-
-from config_helpers import make_plugins, write_config
 
 BASE = """
 [scheduler]
