@@ -119,7 +119,8 @@ def sts_register_config_sources(register: RegisterConfigSource) -> None:
         with ``load() -> dict[str, dict[str, str]]`` (section -> key -> value; a value may
         also be a ``(value, origin)`` pair, naming where it came from) and ``origin: str``
         (shown by ``sts config``). ``load()`` is called off the event loop, on a fresh
-        object for every (re)load.
+        object for every (re)load. A factory parameter named ``scheduler_name`` gets the
+        scheduler's name.
 
         The object may also have ``watch()``: an async iterator of change notices (any
         object; its text is logged). While a scheduler built from the configuration runs,

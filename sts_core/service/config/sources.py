@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,10 @@ from .errors import ConfigError, Problem
 from .layers import Layer, Settings
 from .options import convert_options, signature_of
 from .values import split_list
+
+#: A factory parameter of this name gets the scheduler's name (a source's default key
+#: prefix, ``/sts/<name>/``), not an option of ``[source:NAME]``.
+SCHEDULER_NAME = "scheduler_name"
 
 
 def source_layers(
@@ -40,7 +45,7 @@ def source_layers(
             ) from None
         section = f"source:{name}"
         arguments, problems = convert_options(
-            signature_of(factory),
+            signature_of(factory, skip=(SCHEDULER_NAME,)),
             section,
             settings.sections.get(section, {}),
             what=f"the config source {name!r}",
@@ -48,8 +53,17 @@ def source_layers(
         )
         if problems:
             raise ConfigError(problems)
+        if _takes(factory, SCHEDULER_NAME):
+            arguments[SCHEDULER_NAME] = (settings.value("scheduler", "name") or "sts").strip()
         layers.append(_load(name, factory, arguments, sources))
     return layers
+
+
+def _takes(factory: Any, parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _load(name: str, factory: Any, arguments: dict[str, Any], sources: list[object]) -> Layer:
