@@ -83,3 +83,39 @@ def test_sighup_reloads_sts_run(tmp_path: Path) -> None:
         code, _, err = sts.stop(process)
         assert code == 0, err
         assert "reloaded (SIGHUP): +1 -1 ~0, 1 unchanged" in err
+
+
+def test_control_clients_get_a_reloaded_event(tmp_path: Path) -> None:
+    import asyncio
+
+    import sts
+
+    with sts_environment(tmp_path) as sts_env:
+        config = sts_env.write("sts.ini", CONFIG)
+        process = sts_env.start("run", str(config))
+        socket_path = sts_env.socket("hup")
+        wait_for(socket_path.exists, what="the control socket", process=process)
+
+        async def follow() -> dict[str, object]:
+            async with sts.ControlClient(socket_path) as client:
+                hello = await client.request("hello")
+                assert "reload" in hello["commands"] and "reloaded" in hello["events"]
+                await client.subscribe(["reloaded", "job_changed"])
+                config.write_text(CONFIG.replace("every 1h", "every 3h", 1))
+                answer = await client.request("reload")
+                assert answer["ok"] and answer["changed"] == {"kept": ["schedule"]}
+                seen: dict[str, object] = {}
+                async for event in client.events():
+                    seen[str(event["event"])] = event["data"]
+                    if "reloaded" in seen:
+                        return seen
+                raise AssertionError("no reloaded event")
+
+        seen = asyncio.run(follow())
+        changed = seen["job_changed"]
+        assert isinstance(changed, dict) and changed["change"] == "changed"
+        assert changed["job"]["schedule"] == "every 3h"
+        reloaded = seen["reloaded"]
+        assert isinstance(reloaded, dict) and reloaded["summary"] == "+0 -0 ~1"
+        code, _, err = sts_env.stop(process)
+        assert code == 0, err
