@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .discovery import find_config_file, is_named
 from .environment import environment_layer
 from .errors import ConfigError
+from .ini_reuse import parse_ini_again
 from .inifile import read_ini, truncated_value_warnings
 from .layers import Layer, Settings
 from .model import Config
@@ -66,7 +67,9 @@ def read_config(
     """
     environment = os.environ if environ is None else environ
     found = find_config_file(path, environment)
-    file_layer = read_ini(found) if found is not None else None
+    # Sections whose text did not change since the last read are not parsed again: a
+    # reload of 10,000 jobs where one changed parses one section.
+    file_layer = read_ini(found, parse_ini_again) if found is not None else None
     skipped = None
     if found is not None and file_layer is not None and not is_named(path, environment):
         skipped = _other_schedulers_file(found, file_layer, overrides)
