@@ -1,8 +1,9 @@
 """sts-etcd: jobs and settings from etcd, watched and applied live.
 
 Registers the config source ``etcd`` (``[scheduler] sources = etcd``, options in
-``[source:etcd]``; see docs/plugins/etcd.md). The etcd client is imported when the source
-is used, not when the plugin loads: ``sts --help`` does not pay for gRPC.
+``[source:etcd]``) and the secret provider ``etcd`` (``[secrets] providers = env, etcd``,
+options in ``[secrets:etcd]``); see docs/plugins/etcd.md. The etcd client is imported
+when one is used, not when the plugin loads: ``sts --help`` does not pay for gRPC.
 """
 
 from __future__ import annotations
@@ -37,3 +38,10 @@ def sts_register_config_sources(register: Callable[..., None]) -> None:
     from .source import EtcdSource
 
     register("etcd", EtcdSource)
+
+
+@sts.hookimpl
+def sts_register_secret_providers(register: Callable[..., None]) -> None:
+    from .secrets import EtcdSecrets
+
+    register("etcd", EtcdSecrets)

@@ -108,7 +108,7 @@ class EtcdSource:
             revision), or etcd is down and the source is ``required`` or has no cache.
         """
         try:
-            revision, entries = _run(self._read())
+            revision, entries = run_to_end(self._read())
         except Exception as error:
             cached = None if self.required else read_cache(self.cache_file, self.prefix)
             if cached is None:
@@ -221,7 +221,7 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _run(work: Coroutine[Any, Any, T]) -> T:
+def run_to_end(work: Coroutine[Any, Any, T]) -> T:
     """Run ``work`` to its end from synchronous code, even under a running loop (the
     config is read on a thread by a reload, but a caller may read it from async code)."""
     try:
