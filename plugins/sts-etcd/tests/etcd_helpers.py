@@ -27,8 +27,16 @@ class EtcdServer:
     :param tls: ``(ca_file, cert_file, key_file)``: serve clients over TLS.
     """
 
-    def __init__(self, directory: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        tls: tuple[Path, Path, Path] | None = None,
+        client_certificates: bool = False,
+    ) -> None:
         self.directory = directory
+        self.client_certificates = client_certificates
+        #: etcdctl's own certificate and key, for a server that asks for one.
+        self.client_files: tuple[Path, Path] | None = None
         self.client_port = free_port()
         self.peer_port = free_port()
         self.tls = tls
@@ -55,9 +63,11 @@ class EtcdServer:
             "--logger=zap",
             "--log-level=error",
         ]
-        if self.tls:  # server TLS (a --trusted-ca-file would demand client certificates)
-            _, cert, key = self.tls
+        if self.tls:  # a --trusted-ca-file makes the server demand client certificates
+            ca, cert, key = self.tls
             command += [f"--cert-file={cert}", f"--key-file={key}"]
+            if self.client_certificates:
+                command += [f"--trusted-ca-file={ca}", "--client-cert-auth"]
         log = (self.directory / "etcd.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log)
         deadline = time.monotonic() + 30
@@ -82,6 +92,8 @@ class EtcdServer:
         if self.tls:
             ca, _, _ = self.tls
             command.append(f"--cacert={ca}")
+        if self.client_files is not None:
+            command += [f"--cert={self.client_files[0]}", f"--key={self.client_files[1]}"]
         if self.user is not None:
             command.append(f"--user={self.user[0]}:{self.user[1]}")
         environment = {**os.environ, "ETCDCTL_API": "3"}

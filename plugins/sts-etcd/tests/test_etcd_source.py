@@ -211,3 +211,73 @@ def test_tls_and_a_user_with_a_password(
             config_of(write_ini(tmp_path, server, prefix, untrusted))
     finally:
         server.stop()
+
+
+def test_a_burst_of_twenty_puts_is_one_reload(
+    etcd: EtcdServer, prefix: str, tmp_path: Path
+) -> None:
+    from etcd3aio import Etcd3Client
+
+    for key, value in job_keys(prefix, "first", "every 1h").items():
+        etcd.put(key, value)
+    scheduler = load(write_ini(tmp_path, etcd, prefix))
+    burst = {}
+    for number in range(6):
+        burst.update(job_keys(prefix, f"burst{number}", "every 1h"))
+    burst[f"{prefix}job/first/retries"] = "2"
+    burst[f"{prefix}job/first/timeout"] = "1m"
+    assert len(burst) == 20
+
+    async def main() -> None:
+        async with scheduler:
+            results = Results(scheduler)
+            async with Etcd3Client([etcd.endpoint]) as client:  # a script, writing fast
+                assert client.kv is not None
+                for key, value in burst.items():
+                    await client.kv.put(key, value)
+            result = await results.next()
+            assert result.ok, result.errors
+            assert sorted(result.added) == [f"burst{number}" for number in range(6)]
+            assert result.changed == {"first": ["retries", "timeout"]}
+            await asyncio.sleep(1.5)
+            assert results.items == []  # one reload for the twenty puts, not twenty
+
+    asyncio.run(main())
+
+
+def test_tls_with_client_certificates(tmp_path: Path, prefix: str) -> None:
+    from etcd_helpers import ETCD, ETCDCTL, MISSING
+
+    require(ETCD is not None and ETCDCTL is not None, MISSING)
+    ca = trustme.CA()
+    server_certificate = ca.issue_cert("127.0.0.1", "localhost")
+    client_certificate = ca.issue_cert("sts-client")
+    files = {
+        name: tmp_path / f"{name}.pem"
+        for name in ("ca", "cert", "key", "client-cert", "client-key")
+    }
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    server_certificate.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    server_certificate.private_key_pem.write_to_path(str(files["key"]))
+    client_certificate.cert_chain_pems[0].write_to_path(str(files["client-cert"]))
+    client_certificate.private_key_pem.write_to_path(str(files["client-key"]))
+    server = EtcdServer(
+        tmp_path, tls=(files["ca"], files["cert"], files["key"]), client_certificates=True
+    )
+    server.client_files = (files["client-cert"], files["client-key"])
+    server.start()
+    try:
+        for key, value in job_keys(prefix, "mutual", "every 1h").items():
+            server.put(key, value)
+        extra = (
+            f"ca_file = {files['ca']}\ncert_file = {files['client-cert']}\n"
+            f"key_file = {files['client-key']}\nrequired = true\n"
+        )
+        assert (
+            "job:mutual" in config_of(write_ini(tmp_path, server, prefix, extra)).settings.sections
+        )
+        without = f"ca_file = {files['ca']}\nrequired = true\n"
+        with pytest.raises(ValueError, match="cannot be read"):
+            config_of(write_ini(tmp_path, server, prefix, without))
+    finally:
+        server.stop()
