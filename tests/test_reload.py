@@ -292,3 +292,41 @@ def test_a_burst_of_change_notices_makes_one_reload_within_a_second(
     # A lone change at 8.2 s: applied 0.2 s later, when no other notice came.
     assert single.ok and single.changed == {"w": ["schedule"]}
     assert 8.3 < single_at <= 8.5
+
+
+class Labelled(sts.Task):
+    """Takes 5 s and says which version of the job ran."""
+
+    ran: list[tuple[str, float]] = []
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    async def run(self) -> None:
+        await asyncio.sleep(5)
+        Labelled.ran.append((self.label, sts.current_run().fire_time.timestamp()))
+
+
+def test_schedule_replace_keeps_the_job_and_its_run_under_way(
+    virtual_clock: sts.testing.VirtualClock,
+) -> None:
+    Labelled.ran = []
+    scheduler = sts.TaskScheduler(clock=virtual_clock, timezone="UTC")
+    start = virtual_clock.now().timestamp()
+
+    async def main() -> None:
+        async with scheduler:
+            job = scheduler.schedule(Labelled("old"), "every 10s", name="j", timeout="1h")
+            await asyncio.sleep(12)  # the 10 s run is under way (until 15 s)
+            assert job.running
+            same = scheduler.schedule(
+                Labelled("new"), "every 10s", name="j", replace=True, timeout="2h"
+            )
+            assert same is job and job.next_fire is not None
+            assert (job.next_fire.timestamp() - start) == 20  # same schedule: same next fire
+            assert job.policy.timeout == 7200 and scheduler.tasks == [job.task]
+            await asyncio.sleep(14)
+
+    virtual_clock.run(main())
+    assert [(label, fire - start) for label, fire in Labelled.ran] == [("old", 10), ("new", 20)]

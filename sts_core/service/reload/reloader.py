@@ -206,8 +206,8 @@ class Reloader:
         for name, keys in plan.changed.items():
             spec = plan.specs[name]
             moved = not SCHEDULE_KEYS.isdisjoint(keys)
-            job = scheduler.replace_job(
-                name, spec.task, spec.trigger, job_policy=spec.policy, reschedule=moved
+            job = scheduler.schedule(
+                spec.task, spec.trigger, name=name, job_policy=spec.policy, replace=True
             )
             if "paused" in keys and job.paused != spec.policy.paused:
                 (scheduler.pause if spec.policy.paused else scheduler.resume)(job)
