@@ -330,3 +330,24 @@ def test_schedule_replace_keeps_the_job_and_its_run_under_way(
 
     virtual_clock.run(main())
     assert [(label, fire - start) for label, fire in Labelled.ran] == [("old", 10), ("new", 20)]
+
+
+def test_a_job_removed_by_hand_then_from_the_file(
+    tmp_path: Path, virtual_clock: sts.testing.VirtualClock
+) -> None:
+    path = write_config(tmp_path, BASE)
+    scheduler, _ = build(path, virtual_clock)
+    results: list[ReloadResult] = []
+
+    async def main() -> None:
+        async with scheduler:
+            reloader = reloader_of(scheduler)
+            assert reloader is not None
+            scheduler.remove_job("often")  # `sts remove often`
+            path.write_text(BASE[: BASE.index("[job:often]")] + BASE[BASE.index("[job:steady]") :])
+            results.append(await reloader.reload("test"))
+
+    virtual_clock.run(main())
+    (result,) = results
+    assert result.ok and result.removed == ["often"]
+    assert [job.name for job in scheduler.jobs] == ["steady"]

@@ -198,7 +198,8 @@ class Reloader:
             config.value("scheduler", "stop_grace") or "30s", what="stop_grace"
         )
         for name in plan.removed:
-            scheduler.remove_task(scheduler.get_job(name).task)
+            if _exists(scheduler.get_job, name):  # `sts remove` may have removed it already
+                scheduler.remove_task(scheduler.get_job(name).task)
         for name in plan.added:
             spec = plan.specs[name]
             scheduler.add_task(spec.task, name=spec.name)
