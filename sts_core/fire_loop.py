@@ -148,6 +148,7 @@ class FireLoop:
                 continue
             if state.paused and not job.paused:
                 job.paused = True
+                job.paused_reason = state.paused_reason
                 self.retire(job)
             job.last_fire = state.last_fire
             if state.schedule == job.schedule and state.next_fire is not None:
