@@ -13,6 +13,7 @@ from ... import __version__
 from ...records import RunRecord
 from ...store import DurableStore
 from ...timezones import zone_label
+from ..reload.registry import reloader_of
 from .protocol import (
     COMMANDS,
     EVENTS,
@@ -226,8 +227,6 @@ class ControlCommands:
         return {"job": job.name, "removed": True}
 
     async def _reload(self, arguments: _Arguments) -> dict[str, Any]:
-        from ..reload.registry import reloader_of
-
         reloader = reloader_of(self.scheduler)
         if reloader is None:
             raise ControlError(
