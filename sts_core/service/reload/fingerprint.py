@@ -9,6 +9,8 @@ a value that moved to another line, or from the file to etcd, has not changed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ...notify_policy import parse_channels, split_channel
 from ..config.jobs import JOB_PREFIX, job_sections
 from ..config.layers import Settings
@@ -26,6 +28,7 @@ FIXED_AT_START: tuple[tuple[str, str | None], ...] = (
     ("scheduler", "max_workers"),
     ("scheduler", "loop_block_threshold"),
     ("scheduler", "sources"),
+    ("scheduler", "executor"),
     ("state", None),
     ("logging", None),
     ("secrets", None),
@@ -67,13 +70,17 @@ def _inherited_sections(values: dict[str, str]) -> list[str]:
     return sections
 
 
-def fixed_settings(settings: Settings) -> dict[str, str]:
-    """The values of the settings fixed at start, by label (``[scheduler] state``)."""
+def fixed_settings(settings: Settings, executors: Collection[str] = ()) -> dict[str, str]:
+    """The values of the settings fixed at start, by label (``[scheduler] state``).
+
+    :param executors: the executors' names: their sections (``[rabbitmq]``) hold options
+        the scheduler opens its executors with, at start.
+    """
     values: dict[str, str] = {}
     for section, keys in settings.sections.items():
         kind, colon, _ = section.partition(":")
         every_key = (colon and kind in FIXED_PREFIXES and kind in PREFIXES) or (
-            not colon and (section, None) in FIXED_AT_START
+            not colon and ((section, None) in FIXED_AT_START or section in executors)
         )
         for key, setting in keys.items():
             if every_key or (section, key) in FIXED_AT_START:

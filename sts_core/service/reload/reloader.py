@@ -63,7 +63,7 @@ class Reloader:
         self.config = config
         self._reread: Callable[[], Config] = config.reread
         self._fingerprints = job_fingerprints(config.settings)
-        self._fixed = fixed_settings(config.settings)
+        self._fixed = fixed_settings(config.settings, set(config.plugins.executors))
         self._lock: asyncio.Lock | None = None
         #: Called with every result, applied or refused (the control socket's event).
         self.listeners: list[ReloadListener] = []
@@ -153,7 +153,7 @@ class Reloader:
         problems += plan_store(settings, plugins.state_stores, name)[1]
         if problems:
             raise ConfigError(problems)
-        fixed = fixed_settings(settings)
+        fixed = fixed_settings(settings, set(plugins.executors))
         return _Plan(
             config,
             new,
