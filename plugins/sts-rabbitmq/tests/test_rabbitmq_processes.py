@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rabbit_helpers import (
     BROKER_URL,
     CuttableProxy,
@@ -22,6 +23,9 @@ from rabbit_helpers import (
     wait_for,
     write_config,
 )
+
+#: Real schedulers, workers and kills for ~2 minutes: in the full run, not the per-plugin one.
+pytestmark = pytest.mark.slow
 
 
 def _window(seconds: float, lead: float = 4.0) -> tuple[str, str]:
