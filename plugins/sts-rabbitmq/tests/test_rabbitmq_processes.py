@@ -27,6 +27,10 @@ from rabbit_helpers import (
 #: Real schedulers, workers and kills for ~2 minutes: in the full run, not the per-plugin one.
 pytestmark = pytest.mark.slow
 
+# Minutes of real processes killed and cut off: the full run has them, the per-plugin
+# dependency runs of .ci/run skip them (CONTRIBUTING.md).
+pytestmark = pytest.mark.slow
+
 
 def _window(seconds: float, lead: float = 4.0) -> tuple[str, str]:
     start = datetime.now(UTC) + timedelta(seconds=lead)
