@@ -17,6 +17,9 @@ import pytest
 from etcd_helpers import EtcdServer, job_keys, write_ini
 from test_etcd_source import Results, load
 
+#: About 20 s of real time: the full run has it, the per-plugin run of .ci/run skips it.
+pytestmark = pytest.mark.slow
+
 JOBS = 100
 
 
