@@ -209,7 +209,12 @@ class LeaseKeeper:
             wait_real = getattr(clock, "wait_real", None)
 
             def run(work: Coroutine[Any, Any, T]) -> Awaitable[T]:
-                done = asyncio.wrap_future(store._thread.submit(work))
+                try:
+                    submitted = store._thread.submit(work)
+                except RuntimeError:  # the store's loop closed: the store is closed
+                    work.close()
+                    raise asyncio.CancelledError from None
+                done = asyncio.wrap_future(submitted)
                 return wait_real(done) if wait_real is not None else done
 
             self._task_loop = engine_loop

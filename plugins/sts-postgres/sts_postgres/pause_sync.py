@@ -52,12 +52,16 @@ async def _follow(scheduler: sts.TaskScheduler, store: PostgresStore) -> None:
 
     while True:
         await asyncio.sleep(PAUSE_SYNC)
+        if store.closed:
+            return
+        fetch = store._fetch(sql.PAUSED_JOBS, {"grp": store.group})
         try:
-            rows: list[tuple[Any, ...]] = await real(
-                asyncio.wrap_future(
-                    store._thread.submit(store._fetch(sql.PAUSED_JOBS, {"grp": store.group}))
-                )
-            )
+            submitted = store._thread.submit(fetch)
+        except RuntimeError:  # the store's loop closed meanwhile
+            fetch.close()
+            return
+        try:
+            rows: list[tuple[Any, ...]] = await real(asyncio.wrap_future(submitted))
         except (psycopg.Error, psycopg_pool.PoolTimeout, OSError):
             continue  # the store says the database is gone; claims stop meanwhile
         apply_pauses(scheduler, store, {name: paused for name, paused in rows})

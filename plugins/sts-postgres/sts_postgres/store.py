@@ -368,6 +368,10 @@ class PostgresStore:
 
     # -- writes: buffered ---------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _buffer(self, write: _Write) -> None:
         if self._abandoned:
             return

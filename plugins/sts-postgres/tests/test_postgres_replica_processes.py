@@ -36,14 +36,15 @@ def start_replicas(sts: object, config: Path, log: Path, dsn: str, n: int = 3) -
         # Output to files, not pipes: a pipe nobody reads during the run fills up, and a
         # replica writing a warning would then block on it.
         output = config.parent / f"replica{number}.err"
-        replica = subprocess.Popen(
-            [str(STS), "run", str(config)],
-            cwd=config.parent,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=output.open("w"),
-            text=True,
-        )
+        with output.open("w") as stderr:
+            replica = subprocess.Popen(
+                [str(STS), "run", str(config)],
+                cwd=config.parent,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
         replica.output = output  # type: ignore[attr-defined]
         sts.processes.append(replica)  # type: ignore[attr-defined]
         replicas.append(replica)

@@ -35,6 +35,13 @@ def replica(
     return scheduler
 
 
+async def close_stores(*schedulers: sts.TaskScheduler) -> None:
+    """Close what the schedulers' stores hold (connections, the lease), as ``sts run`` does
+    after the scheduler stops."""
+    for scheduler in schedulers:
+        await asyncio.to_thread(scheduler.store.close)
+
+
 def test_every_fire_runs_once_across_replicas(dsn: str, virtual_clock: VirtualClock) -> None:
     ran: list[tuple[str, datetime, int]] = []
 
@@ -43,6 +50,7 @@ def test_every_fire_runs_once_across_replicas(dsn: str, virtual_clock: VirtualCl
         second = replica(dsn, virtual_clock, ran, 1)
         async with first, second:
             await asyncio.sleep(30.5)
+        await close_stores(first, second)
 
     virtual_clock.run(main())
     fires = Counter((job, fire) for job, fire, _ in ran)
@@ -83,6 +91,7 @@ def test_a_dead_replicas_runs_are_taken_over_when_its_lease_expires(
             await asyncio.sleep(25)  # past 30s without a heartbeat
             records = survivor.store.history("long")
             await doomed.stop(grace=0)
+        await close_stores(survivor)
         assert {fire for job, fire, _ in ran if job == "job0" and fire > died}, "schedule stopped"
         return records
 
@@ -114,6 +123,7 @@ def test_a_pause_on_one_replica_reaches_the_others(dsn: str, virtual_clock: Virt
             first_store = first.store
             assert isinstance(first_store, PostgresStore)
             stored = first_store.load_jobs()["job0"].paused
+        await close_stores(first, second)
         return paused_there, resumed_here, fired_while_paused, stored
 
     paused_there, resumed_here, fired_while_paused, stored = virtual_clock.run(main())
