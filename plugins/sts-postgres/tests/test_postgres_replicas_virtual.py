@@ -110,7 +110,10 @@ def test_a_pause_on_one_replica_reaches_the_others(dsn: str, virtual_clock: Virt
         async with first, second:
             await asyncio.sleep(3)
             first.pause("job0")
-            await asyncio.sleep(5)  # the pause reaches the second replica
+            # Written at once (the store's writer works in real time, which the virtual
+            # clock outruns), then the pause reaches the second replica.
+            await asyncio.to_thread(first.store.flush)
+            await asyncio.sleep(5)
             paused_there = second.get_job("job0").paused
             paused_at = virtual_clock.now()
             await asyncio.sleep(3)
@@ -118,6 +121,7 @@ def test_a_pause_on_one_replica_reaches_the_others(dsn: str, virtual_clock: Virt
                 1 for job, fire, _ in ran if job == "job0" and fire > paused_at
             )
             second.resume("job0")  # resumed on the other replica
+            await asyncio.to_thread(second.store.flush)
             await asyncio.sleep(5)
             resumed_here = not first.get_job("job0").paused
             first_store = first.store
