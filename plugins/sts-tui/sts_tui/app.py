@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 import sts
 
@@ -28,11 +28,15 @@ from .dialogs import ConfirmRemove, HelpScreen
 from .event_log import EventLog
 from .header import StatsHeader
 from .jobs_table import JobsTable
+from .times import TimeZones
 
 #: Events are applied in batches at most this often, so a burst costs one screen update.
 BATCH_INTERVAL = 0.1
-#: The most log lines one batch writes; the rest are summed up in one line.
-LOG_LINES_PER_BATCH = 200
+#: The most log lines one batch writes (a screenful); the rest are summed up in one line.
+LOG_LINES_PER_BATCH = 30
+#: Job rows asked for first (a screenful and more: the table shows at once), then per page.
+FIRST_PAGE = 200
+PAGE = 2000
 #: Seconds of no typing after which the filter applies.
 FILTER_DELAY = 0.2
 
@@ -55,7 +59,8 @@ class SchedulerApp(App[int]):
     """Shows the scheduler listening on ``socket_path`` and reconnects when it comes back.
 
     :param clock: the UI's idea of now (countdowns, uptime); tests pin it.
-    :param zone: the zone for clock times in the log; the machine's by default.
+    :param zone: the zone to use as the scheduler's (tests pin it); by default the one the
+        scheduler names in its ``hello``.
     :param retry_interval: seconds between connection attempts.
     """
 
@@ -67,6 +72,7 @@ class SchedulerApp(App[int]):
         Binding("x,delete", "remove", "Remove"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
+        Binding("z", "zone", "Zone"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -83,6 +89,9 @@ class SchedulerApp(App[int]):
         self.socket_path = Path(socket_path)
         self.clock = clock
         self.zone = zone
+        #: Which zone every time on screen is written in; ``z`` cycles it.
+        self.times = TimeZones()
+        self.times.set_scheduler_zone(None, zone)
         self.retry_interval = retry_interval
         self.client: sts.ControlClient | None = None
         self.hello: dict[str, Any] = {}
@@ -90,7 +99,10 @@ class SchedulerApp(App[int]):
         #: ``waiting`` (no scheduler yet), ``connected``, ``reconnecting`` (it went away).
         self.connection_state = "connecting"
         self.events_applied = 0
+        #: Every page of the job list is in (the table is complete).
+        self.loaded = False
         self._stats_busy = False
+        self._uptime = 0.0
         self._filter_timer: Timer | None = None
 
     # -- layout -----------------------------------------------------------------------------
@@ -101,9 +113,8 @@ class SchedulerApp(App[int]):
         self._header = StatsHeader()
         self._status = Static("", id="status")
         self._table = JobsTable(self.clock, id="jobs")
-        self._table.zone = self.zone
-        self._event_log = EventLog(self.clock, id="events")
-        self._event_log.zone = self.zone
+        self._table.times = self.times
+        self._event_log = EventLog(self.clock, self.times, id="events")
         yield self._header
         yield FilterInput(
             placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
@@ -135,8 +146,10 @@ class SchedulerApp(App[int]):
             client = sts.ControlClient(self.socket_path)
             try:
                 self.hello = await client.connect()
+                # Subscribed before the first page: no event falls between the two, and
+                # the rows' revisions say which of an event's and a page's row is newer.
                 await client.subscribe()
-                jobs = await client.request("jobs")
+                first = await client.request("jobs", offset=0, limit=FIRST_PAGE)
             except sts.ControlError as error:
                 await client.close()
                 self._show_status("failed", f"The scheduler refused this client: {error}")
@@ -150,7 +163,7 @@ class SchedulerApp(App[int]):
             name = str(self.hello.get("scheduler", "?"))
             self.client = client
             try:
-                await self._follow_connected(client, name, jobs["jobs"])
+                await self._follow_connected(client, name, first)
             finally:  # also when the app quits and cancels this worker
                 self.client = None
                 await client.close()
@@ -158,14 +171,42 @@ class SchedulerApp(App[int]):
             self._show_status("reconnecting")
 
     async def _follow_connected(
-        self, client: sts.ControlClient, name: str, jobs: list[dict[str, Any]]
+        self, client: sts.ControlClient, name: str, first: dict[str, Any]
     ) -> None:
-        self.table.load(jobs)
+        self.times.set_scheduler_zone(self.hello.get("timezone"), self.zone)
+        self.loaded = False
+        self.table.load(first["jobs"])
         self.event_log.add(f"connected to scheduler {name}", "bold green")
         self._show_status("connected")
         self.refresh_stats()
-        with contextlib.suppress(ConnectionError):
-            await self._pump(client)
+        # Events are applied while the other pages load: the socket is read all along.
+        pump = asyncio.ensure_future(self._pump(client))
+        try:
+            with contextlib.suppress(ConnectionError):
+                await self._load_pages(client, first)
+                await pump
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pump
+
+    async def _load_pages(self, client: sts.ControlClient, first: dict[str, Any]) -> None:
+        """The jobs after the first page, a page at a time; over again if jobs were added
+        or removed meanwhile (the ``generation`` moved)."""
+        page = first
+        while "total" in page:  # a scheduler without pages sent every job at once
+            generation = page.get("generation")
+            offset = len(page["jobs"])
+            while offset < page["total"] and page["jobs"]:
+                page = await client.request("jobs", offset=offset, limit=PAGE)
+                self.table.extend(page["jobs"])
+                offset += len(page["jobs"])
+            if page.get("generation") == generation:
+                break
+            page = await client.request("jobs", offset=0, limit=FIRST_PAGE)
+            self.table.load(page["jobs"])
+        self.table.resort()
+        self.loaded = True
 
     async def _pump(self, client: sts.ControlClient) -> None:
         async for event in client.events():
@@ -197,11 +238,8 @@ class SchedulerApp(App[int]):
             elif detail is not None and event == "job_changed":  # paused, set aside, resumed
                 reload_detail = reload_detail or row["name"] == detail.job
         table = self.table
-        for job_name, job_row in rows.items():
-            if job_row is None:
-                table.discard(job_name)
-            else:
-                table.upsert(job_row)
+        table.discard_many(name for name, job_row in rows.items() if job_row is None)
+        table.upsert_many(job_row for job_row in rows.values() if job_row is not None)
         self.events_applied += len(batch)
         if detail is not None and reload_detail:
             detail.action_reload()
@@ -228,8 +266,9 @@ class SchedulerApp(App[int]):
         elif state == "reconnecting":
             name = self.hello.get("scheduler", "?")
             header.show_text(f" STS  {name} stopped")
+            stopped = self.times.clock(self.clock())
             text = (
-                f"The scheduler {name} stopped at {fmt.clock_time(self.clock(), self.zone)}.\n"
+                f"The scheduler {name} stopped at {stopped} ({self.times.label()}).\n"
                 f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"
             )
         status.update(fmt.plain_lines(text))  # names and errors: escaped, never markup
@@ -255,7 +294,13 @@ class SchedulerApp(App[int]):
             self._stats_busy = False
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
-        self._header.show(str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats)
+        self._show_header(max(0.0, uptime))
+
+    def _show_header(self, uptime: float | None = None) -> None:
+        if uptime is not None:
+            self._uptime = uptime
+        name = str(self.hello.get("scheduler", "?"))
+        self._header.show(name, self._uptime, self.stats, self.times.label())
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -358,12 +403,23 @@ class SchedulerApp(App[int]):
         column = self.table.cycle_sort()
         self.notify(f"Sorted by {column}.", timeout=1.5)
 
+    def action_zone(self) -> None:
+        """Cycle the zone of every time on screen: scheduler's, each job's, UTC."""
+        self.times.cycle()
+        self.table.refresh()
+        self.event_log.redraw()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobDetailScreen):
+                screen.redraw()
+        if self.connection_state == "connected":
+            self._show_header()
+        self.notify(self.times.label(), timeout=1.5)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if isinstance(event.data_table, JobsTable) and event.row_key.value is not None:
-            self.push_screen(JobDetailScreen(str(event.row_key.value), self._request, self.zone))
+    def on_jobs_table_job_selected(self, event: JobsTable.JobSelected) -> None:
+        self.push_screen(JobDetailScreen(event.job, self._request, self.times))
 
     async def _request(self, command: str, **arguments: Any) -> dict[str, Any]:
         client = self.client

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, tzinfo
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.widgets import RichLog
 
 from . import format as fmt
+from .times import TimeZones
 
 MAX_LINES = 500
 
 
-def describe(event: str, data: dict[str, Any]) -> tuple[str, str] | None:
+class Line(NamedTuple):
+    """A line of the log, kept so that it can be written again in another zone."""
+
+    when: datetime
+    text: str
+    style: str
+    job_zone: str | None
+
+
+def describe(event: str, data: dict[str, Any], times: TimeZones) -> tuple[str, str] | None:
     """An event as (text, style), or ``None`` for events the log does not show."""
     if event == "run_started":
         run = data["run"]
@@ -36,9 +46,9 @@ def describe(event: str, data: dict[str, Any]) -> tuple[str, str] | None:
         if record["error"]:
             text += f": {record['error']}"
         if record["retry_at"]:
-            retry_at = fmt.parse(record["retry_at"])
-            assert retry_at is not None
-            return f"{text}; retrying at {fmt.clock_time(retry_at)}", "yellow"
+            row = data.get("job") or {}
+            retry_at = times.clock(fmt.parse(record["retry_at"]), row.get("timezone"))
+            return f"{text}; retrying at {retry_at}", "yellow"
         return text, fmt.outcome_style(outcome)
     if event == "job_changed":
         job = data["job"]
@@ -46,25 +56,58 @@ def describe(event: str, data: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-class EventLog(RichLog):
-    """The log, plus its plain text (``entries``) for tests and copying."""
+def _when(event: str, data: dict[str, Any]) -> datetime | None:
+    """When the event happened, by the scheduler's clock."""
+    if event == "run_started":
+        return fmt.parse(data["run"]["started_at"])
+    if event == "run_finished":
+        record = data["record"]
+        return fmt.parse(record["finished_at"] or record["fire_time"])
+    return None
 
-    def __init__(self, clock: Callable[[], datetime], **options: Any) -> None:
+
+class EventLog(RichLog):
+    """The log, plus its plain text (``entries``) for tests and copying. Its times are in
+    the zone ``times`` says; :meth:`redraw` writes them again when that changes."""
+
+    def __init__(
+        self, clock: Callable[[], datetime], times: TimeZones | None = None, **options: Any
+    ) -> None:
         super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **options)
         self.clock = clock
-        self.zone: tzinfo | None = None
+        self.times = times or TimeZones()
+        self.kept: deque[Line] = deque(maxlen=MAX_LINES)
         self.entries: deque[str] = deque(maxlen=MAX_LINES)
 
-    def add(self, text: str, style: str = "", when: datetime | None = None) -> None:
+    def add(
+        self,
+        text: str,
+        style: str = "",
+        when: datetime | None = None,
+        job_zone: str | None = None,
+    ) -> None:
         """A line of the log; ``text`` may hold job names and errors: it is shown escaped."""
-        stamp = fmt.clock_time(when or self.clock(), self.zone)
-        shown = fmt.plain(text, style)
+        line = Line(when or self.clock(), text, style, job_zone)
+        self.kept.append(line)
+        self._write(line)
+
+    def _write(self, line: Line) -> None:
+        stamp = self.times.clock(line.when, line.job_zone)
+        shown = fmt.plain(line.text, line.style)
         self.entries.append(f"{stamp} {shown.plain}")
-        line = Text(f"{stamp} ", style="dim")
-        line.append_text(shown)
-        self.write(line)
+        rendered = Text(f"{stamp} ", style="dim")
+        rendered.append_text(shown)
+        self.write(rendered)
 
     def add_event(self, event: str, data: dict[str, Any]) -> None:
-        described = describe(event, data)
+        described = describe(event, data, self.times)
         if described is not None:
-            self.add(*described)
+            row = data.get("job") or {}
+            self.add(*described, when=_when(event, data), job_zone=row.get("timezone"))
+
+    def redraw(self) -> None:
+        """Write every kept line again, in the zone ``times`` now says."""
+        self.clear()
+        self.entries.clear()
+        for line in self.kept:
+            self._write(line)

@@ -12,7 +12,7 @@ from textual.widgets import Sparkline, Static
 from . import format as fmt
 
 
-def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
+def stats_text(name: str, uptime: float, stats: dict[str, Any], zone_label: str = "") -> Text:
     p99 = stats.get("lateness_p99")
     text = Text()
     text.append(" STS ", style="bold reverse")
@@ -23,6 +23,8 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any]) -> Text:
     text.append(f"{stats.get('fires_last_minute', 0)} fires/min · ")
     text.append("p99 lateness ")
     text.append(fmt.duration(p99) if p99 is not None else "—", style="bold")
+    if zone_label:
+        text.append(f" · {zone_label}", style="bold cyan")
     return text
 
 
@@ -40,8 +42,8 @@ class StatsHeader(Horizontal):
         yield self._text
         yield self._lateness
 
-    def show(self, name: str, uptime: float, stats: dict[str, Any]) -> None:
-        self._text.update(stats_text(name, uptime, stats))
+    def show(self, name: str, uptime: float, stats: dict[str, Any], zone_label: str = "") -> None:
+        self._text.update(stats_text(name, uptime, stats, zone_label))
         self._lateness.data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:

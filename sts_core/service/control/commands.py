@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 MAX_PLAN = 1000
 MAX_HISTORY = 10_000
+#: The most job rows one page of ``jobs`` holds.
+MAX_PAGE = 10_000
+MAX_OFFSET = 10**9
 
 
 def job_row(
@@ -52,6 +55,7 @@ def job_row(
         "failed": counts.failed if counts else 0,
         "mean_duration": counts.mean_duration if counts else None,
         "last_duration": counts.last_duration if counts else None,
+        "revision": stats.revision,
     }
 
 
@@ -158,8 +162,20 @@ class ControlCommands:
 
     async def _jobs(self, arguments: _Arguments) -> dict[str, Any]:
         name = arguments.text("job")
-        jobs = [self._job(arguments)] if name is not None else self.scheduler.jobs
-        return {"jobs": [job_row(job, self.stats, self.scheduler.timezone) for job in jobs]}
+        if name is not None:
+            return {"jobs": [job_row(self._job(arguments), self.stats, self.scheduler.timezone)]}
+        jobs = self.scheduler.jobs
+        # A page: a client shows its first screen before the 10,000th row is even encoded,
+        # and the scheduler's loop never builds one answer of megabytes at once.
+        offset = arguments.whole("offset", 0, 0, MAX_OFFSET)
+        limit = arguments.whole("limit", 0, 1, MAX_PAGE) if "limit" in arguments.values else None
+        page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
+        return {
+            "jobs": [job_row(job, self.stats, self.scheduler.timezone) for job in page],
+            "offset": offset,
+            "total": len(jobs),
+            "generation": self.stats.generation,
+        }
 
     async def _history(self, arguments: _Arguments) -> dict[str, Any]:
         job = arguments.text("job")

@@ -67,8 +67,9 @@ class _RequestBudget:
 class _Connection:
     """One client: its writer, its subscription, and its requests under way."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, max_pending_bytes: int) -> None:
         self.writer = writer
+        self.max_pending_bytes = max_pending_bytes
         self.events: frozenset[str] = frozenset()
         self.requests: set[asyncio.Task[None]] = set()
         #: Set while the rest of a refused (too long) request line is being skipped.
@@ -78,7 +79,7 @@ class _Connection:
         if self.writer.is_closing():
             return
         self.writer.write(line)
-        if self.writer.transport.get_write_buffer_size() > MAX_PENDING_BYTES:
+        if self.writer.transport.get_write_buffer_size() > self.max_pending_bytes:
             logger.warning("control client too slow to follow the events: disconnected")
             self.writer.transport.abort()  # close() would wait to send what piled up
 
@@ -87,11 +88,22 @@ class ControlServer:
     """Listens on ``path`` for one scheduler, as an async context manager that wraps it
     from outside: ``async with ControlServer(scheduler, path), scheduler: ...`` binds the
     socket before the first fire and closes it after the last run. (``TaskScheduler(
-    control_socket=...)`` does the same through the service's built-in plugin.)"""
+    control_socket=...)`` does the same through the service's built-in plugin.)
 
-    def __init__(self, scheduler: TaskScheduler, path: Path) -> None:
+    :param max_pending_bytes: unsent bytes past which a subscriber that does not read is
+        disconnected (:data:`MAX_PENDING_BYTES` by default; tests of clients lower it).
+    """
+
+    def __init__(
+        self,
+        scheduler: TaskScheduler,
+        path: Path,
+        *,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
         self.scheduler = scheduler
         self.path = path
+        self.max_pending_bytes = max_pending_bytes
         self.stats = SchedulerStats()
         self.commands = ControlCommands(scheduler, self.stats)
         self._connections: set[_Connection] = set()
@@ -157,6 +169,7 @@ class ControlServer:
 
     def _on_event(self, event: str, **facts: Any) -> None:
         now = self.scheduler.clock.timestamp()
+        self.stats.revision += 1  # before the event's row is built: it carries the new one
         if event == "run_started":
             run = facts["run"]
             self.stats.run_started(run, now)
@@ -171,6 +184,8 @@ class ControlServer:
         elif event == "job_changed":
             job: Job = facts["job"]
             change: str = facts["change"]
+            if change in ("added", "removed"):
+                self.stats.generation += 1
             if self._subscribers:
                 self._publish(event, {"change": change, "job": self._row_of(job)})
             if change == "removed":
@@ -208,7 +223,7 @@ class ControlServer:
     # -- connections ------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(writer)
+        connection = _Connection(writer, self.max_pending_bytes)
         self._connections.add(connection)
         line = bytearray()
         try:

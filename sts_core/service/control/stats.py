@@ -50,6 +50,13 @@ class SchedulerStats:
 
     def __init__(self) -> None:
         self.jobs: dict[str, JobStats] = {}
+        #: Counts the scheduler's events. A job row carries the count at which it was built
+        #: (its ``revision``): of two rows of one job, the larger revision is the newer, so
+        #: a client that mixes event rows with ``jobs`` pages keeps the latest.
+        self.revision = 0
+        #: Counts jobs added and removed: a client paging through ``jobs`` sees the same
+        #: number on every page, or knows the list moved under it and starts over.
+        self.generation = 0
         self._fires: deque[float] = deque()
         self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
 
