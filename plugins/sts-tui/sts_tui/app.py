@@ -30,10 +30,13 @@ from .header import StatsHeader
 from .jobs_table import JobsTable
 from .times import TimeZones
 
-#: Events are applied in batches at most this often, so a burst costs one screen update.
-BATCH_INTERVAL = 0.1
+#: Events are applied in batches at most this often, so a burst costs one screen update;
+#: at most every BUSY_INTERVAL once a batch holds BUSY_BATCH events or more.
+BATCH_INTERVAL = 0.25
+BUSY_BATCH = 200
+BUSY_INTERVAL = 0.5
 #: The most log lines one batch writes (a screenful); the rest are summed up in one line.
-LOG_LINES_PER_BATCH = 30
+LOG_LINES_PER_BATCH = 20
 #: Job rows asked for first (a screenful and more: the table shows at once), then per page.
 FIRST_PAGE = 200
 PAGE = 2000
@@ -196,11 +199,19 @@ class SchedulerApp(App[int]):
         page = first
         while "total" in page:  # a scheduler without pages sent every job at once
             generation = page.get("generation")
-            offset = len(page["jobs"])
-            while offset < page["total"] and page["jobs"]:
-                page = await client.request("jobs", offset=offset, limit=PAGE)
-                self.table.extend(page["jobs"])
-                offset += len(page["jobs"])
+            # Every page asked for at once: the scheduler answers them back to back, and
+            # the table takes each as it comes.
+            requests = [
+                asyncio.ensure_future(client.request("jobs", offset=offset, limit=PAGE))
+                for offset in range(len(page["jobs"]), page["total"], PAGE)
+            ]
+            try:
+                for request in requests:
+                    page = await request
+                    self.table.extend(page["jobs"])
+            finally:
+                for request in requests:
+                    request.cancel()
             if page.get("generation") == generation:
                 break
             page = await client.request("jobs", offset=0, limit=FIRST_PAGE)
@@ -210,15 +221,17 @@ class SchedulerApp(App[int]):
 
     async def _pump(self, client: sts.ControlClient) -> None:
         async for event in client.events():
-            self.apply_events([event, *client.pending_events()])
-            await asyncio.sleep(BATCH_INTERVAL)
+            batch = [event, *client.pending_events()]
+            self.apply_events(batch)
+            # Under load, fewer and larger batches: each costs a frame, whatever its size.
+            await asyncio.sleep(BATCH_INTERVAL if len(batch) < BUSY_BATCH else BUSY_INTERVAL)
 
     def apply_events(self, batch: list[dict[str, Any]]) -> None:
         """Apply a batch of events: each job's row once, the log lines in order."""
         rows: dict[str, dict[str, Any] | None] = {}
         skipped = max(0, len(batch) - LOG_LINES_PER_BATCH)
         if skipped:
-            self.event_log.add(f"… {skipped} earlier events not shown", "dim")
+            self.event_log.add(f"… {skipped} earlier events not shown", "dim", flush=False)
         reload_detail = False
         # The detail screen may be under a dialog: it still reloads when its job ran.
         detail = next(
@@ -227,7 +240,7 @@ class SchedulerApp(App[int]):
         for index, message in enumerate(batch):
             event, data = message["event"], message["data"]
             if index >= skipped:
-                self.event_log.add_event(event, data)
+                self.event_log.add_event(event, data, flush=False)
             row = data.get("job")
             if event == "job_changed" and data["change"] == "removed":
                 rows[row["name"]] = None
@@ -237,6 +250,7 @@ class SchedulerApp(App[int]):
                 reload_detail = reload_detail or data["record"]["job"] == detail.job
             elif detail is not None and event == "job_changed":  # paused, set aside, resumed
                 reload_detail = reload_detail or row["name"] == detail.job
+        self.event_log.flush()
         table = self.table
         table.discard_many(name for name, job_row in rows.items() if job_row is None)
         table.upsert_many(job_row for job_row in rows.values() if job_row is not None)

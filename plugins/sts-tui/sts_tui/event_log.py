@@ -14,7 +14,8 @@ from textual.widgets import RichLog
 from . import format as fmt
 from .times import TimeZones
 
-MAX_LINES = 500
+#: Lines kept (to scroll back through). Until it is full each write costs a layout pass.
+MAX_LINES = 200
 
 
 class Line(NamedTuple):
@@ -78,6 +79,7 @@ class EventLog(RichLog):
         self.times = times or TimeZones()
         self.kept: deque[Line] = deque(maxlen=MAX_LINES)
         self.entries: deque[str] = deque(maxlen=MAX_LINES)
+        self._unwritten: list[Text] = []
 
     def add(
         self,
@@ -85,29 +87,45 @@ class EventLog(RichLog):
         style: str = "",
         when: datetime | None = None,
         job_zone: str | None = None,
+        *,
+        flush: bool = True,
     ) -> None:
-        """A line of the log; ``text`` may hold job names and errors: it is shown escaped."""
+        """A line of the log; ``text`` may hold job names and errors: it is shown escaped.
+
+        :param flush: write it now; else it waits for :meth:`flush` (a batch of events is
+            one write: each write of a ``RichLog`` costs milliseconds, whatever its size).
+        """
         line = Line(when or self.clock(), text, style, job_zone)
         self.kept.append(line)
-        self._write(line)
+        self._stamp(line)
+        if flush:
+            self.flush()
 
-    def _write(self, line: Line) -> None:
+    def _stamp(self, line: Line) -> None:
         stamp = self.times.clock(line.when, line.job_zone)
         shown = fmt.plain(line.text, line.style)
         self.entries.append(f"{stamp} {shown.plain}")
         rendered = Text(f"{stamp} ", style="dim")
         rendered.append_text(shown)
-        self.write(rendered)
+        self._unwritten.append(rendered)
 
-    def add_event(self, event: str, data: dict[str, Any]) -> None:
+    def flush(self) -> None:
+        """Write the lines added since the last write, in one write."""
+        if self._unwritten:
+            self.write(Text("\n").join(self._unwritten))
+            self._unwritten = []
+
+    def add_event(self, event: str, data: dict[str, Any], *, flush: bool = True) -> None:
         described = describe(event, data, self.times)
         if described is not None:
             row = data.get("job") or {}
-            self.add(*described, when=_when(event, data), job_zone=row.get("timezone"))
+            when = _when(event, data)
+            self.add(*described, when=when, job_zone=row.get("timezone"), flush=flush)
 
     def redraw(self) -> None:
         """Write every kept line again, in the zone ``times`` now says."""
         self.clear()
         self.entries.clear()
         for line in self.kept:
-            self._write(line)
+            self._stamp(line)
+        self.flush()

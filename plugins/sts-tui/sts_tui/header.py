@@ -43,7 +43,8 @@ class StatsHeader(Horizontal):
         yield self._lateness
 
     def show(self, name: str, uptime: float, stats: dict[str, Any], zone_label: str = "") -> None:
-        self._text.update(stats_text(name, uptime, stats, zone_label))
+        # No layout: the line keeps its size, and a layout pass repaints the whole screen.
+        self._text.update(stats_text(name, uptime, stats, zone_label), layout=False)
         self._lateness.data = list(stats.get("lateness_recent") or [])
 
     def show_text(self, text: str) -> None:

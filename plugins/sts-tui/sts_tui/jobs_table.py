@@ -24,6 +24,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+import sts
+
 from . import format as fmt
 from .times import TimeZones
 
@@ -151,6 +153,10 @@ class JobsTable(ScrollView, can_focus=True):
         #: Rows changed by events since the last load: lets tests see incrementality.
         self.updates = 0
         self._widths: dict[str, int] = {}
+        # Drawn lines by what they show: a row drawn at 10 frames a second is built once
+        # per change or second of countdown. Cleared when the styles or the widths change.
+        self._lines: dict[tuple[Any, ...], Strip] = {}
+        self._styles: dict[str, Style] = {}
         self._size_columns()
 
     # -- the model --------------------------------------------------------------------------
@@ -195,11 +201,13 @@ class JobsTable(ScrollView, can_focus=True):
         self._changed()
 
     def upsert_many(self, rows: Iterable[dict[str, Any]]) -> None:
-        """:meth:`upsert` for a batch of events, with one repaint."""
+        """:meth:`upsert` for a batch of events, with one repaint if one is on screen."""
+        names = []
         for row in rows:
             self._put(row)
+            names.append(row["name"])
             self.updates += 1
-        self._changed()
+        self._changed(names)
 
     def discard(self, name: str) -> None:
         self.discard_many([name])
@@ -221,7 +229,10 @@ class JobsTable(ScrollView, can_focus=True):
         if known is None and self.matches(name):
             self._index[name] = len(self.order)
             self.order.append(name)
-        self._widen(row)
+        # Only a new job or a new set-aside reason can need a wider column (the running
+        # marker fits the state column's least width).
+        if known is None or row.get("paused_reason") != known.get("paused_reason"):
+            self._widen(row)
 
     def _reorder(self) -> None:
         selected = self.selected_job
@@ -252,19 +263,30 @@ class JobsTable(ScrollView, can_focus=True):
 
     def _widen(self, row: dict[str, Any]) -> None:
         """A longer name, schedule or set-aside reason widens its column (never narrows)."""
-        for key, text in (
-            ("name", fmt.plain(row["name"])),
-            ("schedule", fmt.plain(row["schedule"])),
-            ("state", _state(row)),
+        widths = self._widths
+        for key, length, most in (
+            ("name", len(sts.printable(row["name"])), MAX_TEXT_WIDTH),
+            ("schedule", len(sts.printable(row["schedule"])), MAX_TEXT_WIDTH),
+            ("state", len(_state(row)) if row["paused"] else 0, MAX_STATE_WIDTH),
         ):
-            most = MAX_STATE_WIDTH if key == "state" else MAX_TEXT_WIDTH
-            if len(text) > self._widths[key]:
-                self._widths[key] = min(most, len(text))
+            if length > widths[key]:
+                widths[key] = min(most, length)
 
-    def _changed(self) -> None:
+    def _changed(self, names: Iterable[str] | None = None) -> None:
+        """Repaint after a change (of ``names`` only, when given: off screen, no repaint)."""
         width = sum(self._widths.values()) + 2 * len(COLUMNS)
-        self.virtual_size = Size(width, len(self.order) + 1)  # + the header line
-        self.refresh()
+        size = Size(width, len(self.order) + 1)  # + the header line
+        if size != self.virtual_size:
+            self.virtual_size = size  # a layout pass: only when the size changed
+            self._lines.clear()
+        if names is None or self._any_on_screen(names):
+            self.refresh()
+
+    def _any_on_screen(self, names: Iterable[str]) -> bool:
+        top = int(self.scroll_y)
+        bottom = top + self._page_rows()
+        index = self._index
+        return any(top <= index.get(name, -1) < bottom for name in names)
 
     # -- reading it back (tests, actions) ---------------------------------------------------
 
@@ -302,24 +324,61 @@ class JobsTable(ScrollView, can_focus=True):
             line.append(" ")
         return line
 
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            base = self.rich_style
+            style = base if name == "row" else base + self.get_component_rich_style(name)
+            self._styles[name] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines.clear()
+
+    def on_focus(self, event: events.Focus) -> None:
+        self.notify_style_update()  # the cursor's colour depends on the focus
+
+    def on_blur(self, event: events.Blur) -> None:
+        self.notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        base = self.rich_style
         if y == 0:
-            style = base + self.get_component_rich_style("jobs-table--header")
-            text = self._line((Text(label) for _, label, _ in COLUMNS), style)
+            name: str | None = None
+            kind = "jobs-table--header"
+            key: tuple[Any, ...] = (kind, scroll_x, width)
         else:
             index = scroll_y + y - 1
             if index >= len(self.order):
-                return Strip.blank(width, base)
+                return Strip.blank(width, self._style("row"))
+            name = self.order[index]
             if index == self.cursor_row:
-                style = base + self.get_component_rich_style("jobs-table--cursor")
+                kind = "jobs-table--cursor"
             elif index % 2:
-                style = base + self.get_component_rich_style("jobs-table--even-row")
+                kind = "jobs-table--even-row"
             else:
-                style = base
-            row = cells(self.jobs[self.order[index]], self.clock(), self.times)
+                kind = "row"
+            # What the line shows: the row (a new dict per change), the second of its
+            # countdown, the zone, its look and where it is cut.
+            row = self.jobs[name]
+            second = int(self.clock().timestamp())
+            key = (id(row), second, self.times.mode, kind, scroll_x, width)
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._draw(name, self._style(kind), scroll_x, width)
+            if len(self._lines) > 4 * max(1, self.size.height):
+                self._lines.clear()
+            self._lines[key] = strip
+        return strip
+
+    def _draw(self, name: str | None, style: Style, scroll_x: int, width: int) -> Strip:
+        if name is None:
+            text = self._line((Text(label) for _, label, _ in COLUMNS), style)
+        else:
+            row = cells(self.jobs[name], self.clock(), self.times)
             text = self._line((row[key] for key in COLUMN_KEYS), style)
         segments = [
             Segment(segment.text, style + segment.style if segment.style else style)

@@ -50,9 +50,7 @@ class TimeZones:
     def set_scheduler_zone(self, name: str | None, override: tzinfo | None = None) -> None:
         zone = override or zone_named(name)
         self.scheduler_zone = zone or UTC
-        self.scheduler_name = (
-            str(getattr(zone, "key", None) or zone) if zone is not None else "UTC"
-        )
+        self.scheduler_name = str(getattr(zone, "key", None) or zone) if zone is not None else "UTC"
 
     def zone(self, job_zone: str | None = None) -> tzinfo:
         """The zone a time about a job (or about nothing in particular) is written in."""
