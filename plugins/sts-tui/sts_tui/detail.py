@@ -134,6 +134,7 @@ class JobDetailScreen(Screen[None]):
         self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
         self.show_state(row)
         table = self.query_one("#runs", DataTable)
+        cursor = table.cursor_row
         table.clear()
         for run in runs:
             started = fmt.parse(run["started_at"] or run["fire_time"])
@@ -148,6 +149,7 @@ class JobDetailScreen(Screen[None]):
         if not runs:
             self.query_one("#run-text", Static).update("No runs yet.")
         else:
+            table.move_cursor(row=min(cursor, len(runs) - 1))
             self._show_run(min(table.cursor_row, len(runs) - 1))
         if isinstance(plan, str):
             self.plan = {}

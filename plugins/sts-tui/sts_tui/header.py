@@ -17,14 +17,14 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any], zone_label: str 
     text = Text()
     text.append(" STS ", style="bold reverse")
     text.append_text(fmt.plain(f" {name} ", style="bold"))
+    if zone_label:  # first: the numbers may be cut on a narrow screen, the zone is not
+        text.append(f"· {zone_label} ", style="bold cyan")
     text.append(f"· up {fmt.span(uptime)} · ", style="dim")
     text.append(f"{stats.get('jobs', 0)} jobs · ")
     text.append(f"{stats.get('runs_in_flight', 0)} in flight · ")
     text.append(f"{stats.get('fires_last_minute', 0)} fires/min · ")
     text.append("p99 lateness ")
     text.append(fmt.duration(p99) if p99 is not None else "—", style="bold")
-    if zone_label:
-        text.append(f" · {zone_label}", style="bold cyan")
     return text
 
 

@@ -37,10 +37,10 @@ COLUMNS = (
     ("next", "Next fire", 11),
     ("at", "At", 14),
     ("outcome", "Last outcome", 13),
-    ("succeeded", "OK", 6),
+    ("succeeded", "OK", 5),
     ("failed", "Failed", 6),
-    ("mean", "Mean", 7),
-    ("last", "Last", 7),
+    ("mean", "Mean", 6),
+    ("last", "Last", 6),
     ("state", "State", None),
 )
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
@@ -274,7 +274,7 @@ class JobsTable(ScrollView, can_focus=True):
 
     def _changed(self, names: Iterable[str] | None = None) -> None:
         """Repaint after a change (of ``names`` only, when given: off screen, no repaint)."""
-        width = sum(self._widths.values()) + 2 * len(COLUMNS)
+        width = sum(self._widths.values()) + len(COLUMNS)  # a space before each column
         size = Size(width, len(self.order) + 1)  # + the header line
         if size != self.virtual_size:
             self.virtual_size = size  # a layout pass: only when the size changed
@@ -321,7 +321,6 @@ class JobsTable(ScrollView, can_focus=True):
             cell.truncate(self._widths[key], overflow="ellipsis", pad=True)
             line.append(" ")
             line.append_text(cell)
-            line.append(" ")
         return line
 
     def _style(self, name: str) -> Style:

@@ -1,0 +1,84 @@
+"""Pages of the job list and row revisions: what a client following 10,000 jobs needs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from control_helpers import running_scheduler, succeed
+
+import sts
+from sts_core.service.control import ControlClient, ControlError, request
+
+
+def _many(scheduler: sts.TaskScheduler) -> None:
+    task = sts.FunctionTask(succeed, name="work")
+    for number in range(25):
+        scheduler.schedule(task, "every 1h", name=f"job-{number:02d}")
+
+
+def test_pages_of_the_job_list_cover_every_job_once_in_scheduling_order() -> None:
+    with running_scheduler(_many) as (_, path):
+        names: list[str] = []
+        offset = 0
+        while True:
+            page = request(path, "jobs", offset=offset, limit=10)
+            assert page["total"] == 25 and page["offset"] == offset
+            names += [row["name"] for row in page["jobs"]]
+            offset += len(page["jobs"])
+            if offset >= page["total"]:
+                break
+        everything = request(path, "jobs")
+    assert names == [f"job-{number:02d}" for number in range(25)]
+    assert [row["name"] for row in everything["jobs"]] == names  # no limit: all of them
+    assert everything["total"] == 25
+
+
+def test_a_page_past_the_end_is_empty_and_bad_bounds_are_refused() -> None:
+    with running_scheduler(_many) as (_, path):
+        assert request(path, "jobs", offset=100, limit=10)["jobs"] == []
+        for arguments, expected in (
+            ({"limit": 0}, "'limit' of 'jobs' must be a whole number from 1 to 10000"),
+            ({"offset": -1}, "'offset' of 'jobs' must be a whole number from 0"),
+            ({"offset": "3"}, "'offset' of 'jobs' must be a whole number"),
+        ):
+            with pytest.raises(ControlError) as caught:
+                request(path, "jobs", **arguments)
+            assert caught.value.code == "bad_argument"
+            assert expected in caught.value.message
+
+
+def test_the_generation_moves_when_a_job_is_added_or_removed_not_when_one_runs() -> None:
+    with running_scheduler(_many) as (scheduler, path):
+        before = request(path, "jobs", limit=1)["generation"]
+        request(path, "trigger", job="job-00", wait=True)
+        request(path, "pause", job="job-01")
+        assert request(path, "jobs", limit=1)["generation"] == before
+        request(path, "remove", job="job-02")
+        assert request(path, "jobs", limit=1)["generation"] > before
+
+
+def test_a_rows_revision_grows_with_every_event_so_the_newer_row_is_known() -> None:
+    async def follow(path: Path) -> None:
+        async with ControlClient(path) as client:
+            await client.subscribe()
+            (first,) = (await client.request("jobs", job="job-00"))["jobs"]
+            await client.request("trigger", job="job-00", wait=True)
+            events = [event async for event in _take(client, 2)]  # started, finished
+            (last,) = (await client.request("jobs", job="job-00"))["jobs"]
+        revisions = [event["data"]["job"]["revision"] for event in events]
+        assert first["revision"] < revisions[0] < revisions[1] <= last["revision"]
+
+    with running_scheduler(_many) as (_, path):
+        asyncio.run(follow(path))
+
+
+async def _take(client: ControlClient, count: int) -> AsyncIterator[dict[str, Any]]:
+    async for event in client.events():
+        yield event
+        count -= 1
+        if count == 0:
+            return
