@@ -28,6 +28,7 @@ from .dialogs import ConfirmRemove, HelpScreen
 from .event_log import EventLog
 from .header import StatsHeader
 from .jobs_table import JobsTable
+from .timeline import TimelineScreen
 from .times import TimeZones
 
 #: Events are applied in batches at most this often, so a burst costs one screen update;
@@ -76,6 +77,7 @@ class SchedulerApp(App[int]):
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
         Binding("z", "zone", "Zone"),
+        Binding("t", "timeline", "Timeline"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -237,6 +239,9 @@ class SchedulerApp(App[int]):
         detail = next(
             (screen for screen in self.screen_stack if isinstance(screen, JobDetailScreen)), None
         )
+        timeline = next(
+            (screen for screen in self.screen_stack if isinstance(screen, TimelineScreen)), None
+        )
         for index, message in enumerate(batch):
             event, data = message["event"], message["data"]
             if index >= skipped:
@@ -246,6 +251,8 @@ class SchedulerApp(App[int]):
                 rows[row["name"]] = None
             elif row is not None:
                 rows[row["name"]] = row
+            if timeline is not None and event == "run_finished":
+                timeline.rows.record(data["record"])
             if detail is not None and event == "run_finished":
                 reload_detail = reload_detail or data["record"]["job"] == detail.job
             elif detail is not None and event == "job_changed":  # paused, set aside, resumed
@@ -423,11 +430,20 @@ class SchedulerApp(App[int]):
         self.table.refresh()
         self.event_log.redraw()
         for screen in self.screen_stack:
-            if isinstance(screen, JobDetailScreen):
+            if isinstance(screen, JobDetailScreen | TimelineScreen):
                 screen.redraw()
         if self.connection_state == "connected":
             self._show_header()
         self.notify(self.times.label(), timeout=1.5)
+
+    def action_timeline(self) -> None:
+        """The jobs of the table (filtered and sorted as there) across the next hours."""
+        if isinstance(self.screen, TimelineScreen):
+            return
+        table = self.table
+        zones = {name: str(table.jobs[name].get("timezone") or "") for name in table.order}
+        screen = TimelineScreen(list(table.order), zones, self._request, self.times, self.clock)
+        self.push_screen(screen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -21,6 +21,8 @@ HELP = """\
   [b]x[/b]        remove the job, after you confirm
   [b]/[/b]        filter jobs by name ([b]esc[/b] clears the filter)
   [b]s[/b]        sort by the next column: name, next fire, failures, mean duration
+  [b]z[/b]        times in the scheduler's zone, each job's zone, or UTC
+  [b]t[/b]        the timeline: fires across 1 h / 24 h / 7 d ([b]-[/b] [b]+[/b] zoom)
   [b]?[/b]        this help
   [b]q[/b]        quit (a scheduler started by [i]sts run --tui[/i] stops with it)
 
