@@ -52,7 +52,7 @@ def test_a_page_past_the_end_is_empty_and_bad_bounds_are_refused() -> None:
 
 
 def test_the_generation_moves_when_a_job_is_added_or_removed_not_when_one_runs() -> None:
-    with running_scheduler(_many) as (scheduler, path):
+    with running_scheduler(_many) as (_, path):
         before = request(path, "jobs", limit=1)["generation"]
         request(path, "trigger", job="job-00", wait=True)
         request(path, "pause", job="job-01")

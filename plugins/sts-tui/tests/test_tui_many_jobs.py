@@ -67,7 +67,7 @@ async def test_only_the_rows_on_screen_are_drawn(
             drawn.append(name or "")
             return draw(name, *arguments)
 
-        app.table._draw = counting  # type: ignore[method-assign]
+        app.table._draw = counting  # type: ignore[method-assign,assignment]
         app.table.refresh()
         await pilot.pause()
         await pilot.press("end")  # to the last job: only the screen's rows are drawn again
