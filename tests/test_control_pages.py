@@ -82,3 +82,22 @@ async def _take(client: ControlClient, count: int) -> AsyncIterator[dict[str, An
         count -= 1
         if count == 0:
             return
+
+
+def test_catch_up_runs_after_a_restart_are_counted_apart_from_the_lateness() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sts_core.records import RunContext
+    from sts_core.service.control.stats import SchedulerStats
+
+    stats = SchedulerStats()
+    started = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    # A fire from an hour before the scheduler started, run at the start: an hour late.
+    overdue = RunContext("old", "job", started - timedelta(hours=1), 1, started)
+    stats.run_started(overdue, now=0.0, since=started)
+    fire = started + timedelta(seconds=5)
+    on_time = RunContext("new", "job", fire, 1, fire + timedelta(milliseconds=2))
+    stats.run_started(on_time, now=5.0, since=started)
+    assert stats.catch_up_runs == 1
+    assert stats.lateness_p99() == pytest.approx(0.002)  # not 3,600 s
+    assert stats.fires_last_minute(now=5.0) == 2  # both were fires

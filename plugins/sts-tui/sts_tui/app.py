@@ -255,8 +255,12 @@ class SchedulerApp(App[int]):
                 timeline.rows.record(data["record"])
             if detail is not None and event == "run_finished":
                 reload_detail = reload_detail or data["record"]["job"] == detail.job
-            elif detail is not None and event == "job_changed":  # paused, set aside, resumed
-                reload_detail = reload_detail or row["name"] == detail.job
+            elif detail is not None and event == "job_changed" and row["name"] == detail.job:
+                if data["change"] == "removed":
+                    detail.show_removed()  # what it showed stays; nothing to reload
+                    reload_detail = False
+                else:  # paused, set aside, resumed
+                    reload_detail = not detail.removed
         self.event_log.flush()
         table = self.table
         table.discard_many(name for name, job_row in rows.items() if job_row is None)

@@ -66,6 +66,8 @@ class JobDetailScreen(Screen[None]):
         self.runs: list[dict[str, Any]] = []
         self.plan: dict[str, Any] = {}
         self._plan_or_why: dict[str, Any] | str = {}
+        #: The job was removed while this screen was open: it keeps what it showed.
+        self.removed = False
         # The app asks for a reload when this job runs, possibly right after pushing this
         # screen and before it is composed (its widgets are not there yet: NoMatches).
         # On mount it loads anyway.
@@ -100,7 +102,7 @@ class JobDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="detail")
     async def action_reload(self) -> None:
-        if not self._ready:
+        if not self._ready or self.removed:
             return
         try:
             (row,) = (await self.request("jobs", job=self.job))["jobs"]
@@ -132,7 +134,8 @@ class JobDetailScreen(Screen[None]):
             f" · {self.times.label()}"
         )
         self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
-        self.show_state(row)
+        if not self.removed:
+            self.show_state(row)
         table = self.query_one("#runs", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -158,6 +161,20 @@ class JobDetailScreen(Screen[None]):
         else:
             self.plan = plan
             self._show_plan(plan)
+
+    def show_removed(self) -> None:
+        """The job is gone from the scheduler: say so above what was last loaded."""
+        self.removed = True
+        if not self._ready:
+            return
+        state = self.query_one("#detail-state", Static)
+        state.display = True
+        state.update(
+            Text.assemble(
+                (" ✗ removed from the scheduler", "bold red"),
+                ("  (its history went with it; esc goes back)", "dim"),
+            )
+        )
 
     def redraw(self) -> None:
         """Show what was loaded again (the zone changed)."""

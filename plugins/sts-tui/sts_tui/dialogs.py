@@ -26,9 +26,9 @@ HELP = """\
   [b]?[/b]        this help
   [b]q[/b]        quit (a scheduler started by [i]sts run --tui[/i] stops with it)
 
-Every action goes through the scheduler's control socket, with the same commands as
-the [i]sts[/i] command line. When the scheduler stops, this screen says so and reconnects
-by itself once it is back.
+Every action goes through the scheduler's control socket, with the same
+commands as the [i]sts[/i] command line. When the scheduler stops, this screen
+says so and reconnects by itself once it is back.
 """
 
 
@@ -68,4 +68,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(HELP)
+            yield Static(HELP.rstrip())

@@ -25,6 +25,9 @@ def stats_text(name: str, uptime: float, stats: dict[str, Any], zone_label: str 
     text.append(f"{stats.get('fires_last_minute', 0)} fires/min · ")
     text.append("p99 lateness ")
     text.append(fmt.duration(p99) if p99 is not None else "—", style="bold")
+    catch_up = stats.get("catch_up_runs") or 0
+    if catch_up:  # late by design (fires from before a restart): not in the p99
+        text.append(f" (+{catch_up} catch-up runs apart)", style="dim")
     return text
 
 

@@ -352,6 +352,8 @@ class JobsTable(ScrollView, can_focus=True):
         else:
             index = scroll_y + y - 1
             if index >= len(self.order):
+                if index == 0:  # nothing to show: say why, not a blank table
+                    return self._empty(width)
                 return Strip.blank(width, self._style("row"))
             name = self.order[index]
             if index == self.cursor_row:
@@ -372,6 +374,21 @@ class JobsTable(ScrollView, can_focus=True):
                 self._lines.clear()
             self._lines[key] = strip
         return strip
+
+    def _empty(self, width: int) -> Strip:
+        if self.filter_text:
+            text = fmt.plain(f" No job's name contains {self.filter_text!r} (esc clears).")
+        elif self.jobs:
+            text = Text(" No jobs shown.")
+        else:
+            text = Text(" This scheduler has no jobs yet: jobs it adds appear here.")
+        text.stylize("italic dim")
+        style = self._style("row")
+        segments = [
+            Segment(segment.text, style + segment.style if segment.style else style)
+            for segment in text.render(self.app.console)
+        ]
+        return Strip(segments).crop_extend(0, width, style)
 
     def _draw(self, name: str | None, style: Style, scroll_x: int, width: int) -> Strip:
         if name is None:

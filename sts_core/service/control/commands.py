@@ -254,6 +254,7 @@ class ControlCommands:
             "runs_in_flight": scheduler.runs_in_flight,
             "fires_last_minute": self.stats.fires_last_minute(now.timestamp()),
             "lateness_p99": self.stats.lateness_p99(),
+            "catch_up_runs": self.stats.catch_up_runs,
             "lateness_recent": self.stats.recent_lateness(),
         }
 

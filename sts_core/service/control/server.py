@@ -172,7 +172,7 @@ class ControlServer:
         self.stats.revision += 1  # before the event's row is built: it carries the new one
         if event == "run_started":
             run = facts["run"]
-            self.stats.run_started(run, now)
+            self.stats.run_started(run, now, self.scheduler.started_at)
             if self._subscribers:
                 self._publish(event, {"run": run_to_dict(run), "job": self._row(run.job)})
         elif event == "run_finished":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from ...records import Outcome, RunContext, RunRecord
 from ...store import is_failure
@@ -58,6 +59,8 @@ class SchedulerStats:
         #: number on every page, or knows the list moved under it and starts over.
         self.generation = 0
         self._fires: deque[float] = deque()
+        #: Fires from before the scheduler started, run when it did (catch-up runs).
+        self.catch_up_runs = 0
         self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
 
     def job(self, name: str) -> JobStats:
@@ -73,11 +76,16 @@ class SchedulerStats:
             stats.last_outcome = str(record.outcome)
             stats.last_duration = record.duration
 
-    def run_started(self, run: RunContext, now: float) -> None:
+    def run_started(self, run: RunContext, now: float, since: datetime | None = None) -> None:
+        """:param since: when the scheduler started: a fire from before it is a catch-up
+        run, late by design (the scheduler was down), counted apart from the lateness."""
         # A fire is counted once, at its first attempt; manual runs are no fires.
         if run.attempt == 1 and not run.manual:
             self._count_fire(now)
-            self._lateness.append(max(0.0, (run.started_at - run.fire_time).total_seconds()))
+            if since is not None and run.fire_time < since:
+                self.catch_up_runs += 1
+            else:
+                self._lateness.append(max(0.0, (run.started_at - run.fire_time).total_seconds()))
 
     def run_finished(self, record: RunRecord, now: float) -> None:
         if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):
