@@ -106,6 +106,8 @@ class SchedulerApp(App[int]):
         self.events_applied = 0
         #: Every page of the job list is in (the table is complete).
         self.loaded = False
+        #: When the scheduler said it stops (it may finish its runs before it hangs up).
+        self.stopping_at: datetime | None = None
         self._stats_busy = False
         self._uptime = 0.0
         self._filter_timer: Timer | None = None
@@ -180,6 +182,7 @@ class SchedulerApp(App[int]):
     ) -> None:
         self.times.set_scheduler_zone(self.hello.get("timezone"), self.zone)
         self.loaded = False
+        self.stopping_at = None
         self.table.load(first["jobs"])
         self.event_log.add(f"connected to scheduler {name}", "bold green")
         self._show_status("connected")
@@ -244,6 +247,8 @@ class SchedulerApp(App[int]):
         )
         for index, message in enumerate(batch):
             event, data = message["event"], message["data"]
+            if event == "scheduler_stopping":
+                self.stopping_at = fmt.parse(data["at"])
             if index >= skipped:
                 self.event_log.add_event(event, data, flush=False)
             row = data.get("job")
@@ -291,7 +296,8 @@ class SchedulerApp(App[int]):
         elif state == "reconnecting":
             name = self.hello.get("scheduler", "?")
             header.show_text(f" STS  {name} stopped")
-            stopped = self.times.clock(self.clock())
+            # The time it said it stops, not when it hung up after its last runs.
+            stopped = self.times.clock(self.stopping_at or self.clock())
             text = (
                 f"The scheduler {name} stopped at {stopped} ({self.times.label()}).\n"
                 f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"

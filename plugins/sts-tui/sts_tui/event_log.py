@@ -54,6 +54,10 @@ def describe(event: str, data: dict[str, Any], times: TimeZones) -> tuple[str, s
     if event == "job_changed":
         job = data["job"]
         return f"● {job['name']}: {data['change']}", "blue"
+    if event == "scheduler_stopping":
+        runs = data.get("runs_in_flight") or 0
+        waiting = f", waiting for {runs} runs to finish" if runs else ""
+        return f"■ the scheduler is stopping{waiting}", "bold red"
     return None
 
 
@@ -64,6 +68,8 @@ def _when(event: str, data: dict[str, Any]) -> datetime | None:
     if event == "run_finished":
         record = data["record"]
         return fmt.parse(record["finished_at"] or record["fire_time"])
+    if event == "scheduler_stopping":
+        return fmt.parse(data["at"])
     return None
 
 

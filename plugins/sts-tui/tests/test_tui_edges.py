@@ -1,9 +1,11 @@
 """The edges an operator meets: a scheduler with no jobs, a job removed (by someone else)
-while its detail is open, and the help that fits its box."""
+while its detail is open, the help that fits its box, and a "stopped at" that says when
+the scheduler stopped."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -72,3 +74,38 @@ async def test_the_help_fits_its_box_without_ragged_wrapping(
         assert max(len(line) for line in lines) <= width
         # Every line of the text is one line on screen: none was wrapped.
         assert box.content_region.height == len(lines)
+
+
+SLOW_JOB = """
+import asyncio
+
+async def slow():
+    await asyncio.sleep(3)
+
+scheduler.schedule(sts.FunctionTask(slow, name="slow"), "every 24h", name="slow")
+"""
+
+
+async def test_the_stopped_banner_gives_the_time_the_scheduler_stopped_not_when_it_hung_up(
+    scheduler_factory: Callable[..., Any], until: Until, control: Control
+) -> None:
+    process = scheduler_factory(SLOW_JOB)
+    app = SchedulerApp(process.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.loaded, "the job")
+        control(process.path, "trigger", job="slow")
+        await until(pilot, lambda: app.table.jobs["slow"]["running"], "the run")
+        assert process.process is not None
+        process.process.terminate()  # it stops firing now, and waits 3 s for its run
+        await until(pilot, lambda: app.stopping_at is not None, "the stopping event")
+        assert app.stopping_at is not None
+        assert _logged(app, "the scheduler is stopping, waiting for 1 runs to finish")
+        await until(pilot, lambda: app.connection_state == "reconnecting", "the hang-up")
+        noticed = datetime.now(UTC)
+        assert (noticed - app.stopping_at).total_seconds() > 1.5  # the run held the socket
+        stopped = app.stopping_at.astimezone(app.times.zone()).strftime("%H:%M:%S")
+        assert f"stopped at {stopped}" in app.status_text()
+
+
+def _logged(app: SchedulerApp, text: str) -> bool:
+    return any(text in entry for entry in app.event_log.entries)

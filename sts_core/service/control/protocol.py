@@ -47,7 +47,7 @@ COMMANDS = (
     "subscribe",
     "unsubscribe",
 )
-EVENTS = ("run_started", "run_finished", "job_changed")
+EVENTS = ("run_started", "run_finished", "job_changed", "scheduler_stopping")
 
 
 class ControlError(Exception):

@@ -22,6 +22,7 @@ from .protocol import (
     ControlError,
     decode,
     encode,
+    instant,
     record_to_dict,
     request_id,
     run_to_dict,
@@ -45,6 +46,17 @@ MAX_SOCKET_PATH = 107
 SEED_HISTORY = 10_000
 #: How much a connection reads at a time (and what its reader buffers before pausing).
 READ_CHUNK = 64 * 1024
+#: The servers listening now, by their scheduler's id: the ``sts_scheduler_stopping`` hook
+#: finds its scheduler's server here to tell the subscribers.
+_LISTENING: dict[int, ControlServer] = {}
+
+
+def announce_stopping(scheduler: TaskScheduler) -> None:
+    """Tell the subscribers of ``scheduler``'s control server that it stops firing (it
+    may still wait for its runs before the socket closes)."""
+    server = _LISTENING.get(id(scheduler))
+    if server is not None:
+        server.stopping()
 
 
 class _RequestBudget:
@@ -135,6 +147,7 @@ class ControlServer:
                 self._bind_lock.release()
             raise
         self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
+        _LISTENING[id(self.scheduler)] = self
         logger.info("control socket listening on %s", self.path)
 
     async def __aenter__(self) -> ControlServer:
@@ -147,6 +160,8 @@ class ControlServer:
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
         self.scheduler.remove_listener(self._on_event)
+        if _LISTENING.get(id(self.scheduler)) is self:
+            del _LISTENING[id(self.scheduler)]
         if self.scheduler.control_path == str(self.path):
             self.scheduler.control_path = None
         if self._server is not None:
@@ -190,6 +205,16 @@ class ControlServer:
                 self._publish(event, {"change": change, "job": self._row_of(job)})
             if change == "removed":
                 self.stats.forget(job.name)
+
+    def stopping(self) -> None:
+        """The scheduler stops firing: say when, before it waits for its runs."""
+        if self._subscribers:
+            scheduler = self.scheduler
+            data = {
+                "at": instant(scheduler.clock.now()),
+                "runs_in_flight": scheduler.runs_in_flight,
+            }
+            self._publish("scheduler_stopping", data)
 
     def _row(self, name: str) -> dict[str, Any] | None:
         try:
