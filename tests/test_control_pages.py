@@ -101,3 +101,28 @@ def test_catch_up_runs_after_a_restart_are_counted_apart_from_the_lateness() -> 
     assert stats.catch_up_runs == 1
     assert stats.lateness_p99() == pytest.approx(0.002)  # not 3,600 s
     assert stats.fires_last_minute(now=5.0) == 2  # both were fires
+
+
+def test_a_jobs_last_outcome_at_start_is_its_newest_stored_run() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    def setup(scheduler: sts.TaskScheduler) -> None:
+        _many(scheduler)
+        fire = datetime.now(UTC) - timedelta(hours=2)
+        for number, outcome in enumerate(["succeeded", "failed"]):  # the failure is newer
+            started = fire + timedelta(hours=number)
+            scheduler.store.record_run(
+                sts.RunRecord(
+                    run_id=f"run-{number}",
+                    job="job-00",
+                    fire_time=started,
+                    outcome=sts.Outcome(outcome),
+                    started_at=started,
+                    finished_at=started + timedelta(seconds=number + 1),
+                )
+            )
+
+    with running_scheduler(setup) as (_, path):
+        (row,) = request(path, "jobs", job="job-00")["jobs"]
+    assert row["last_outcome"] == "failed"
+    assert row["last_duration"] == 2.0

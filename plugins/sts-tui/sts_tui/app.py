@@ -169,6 +169,7 @@ class SchedulerApp(App[int]):
                 continue
             name = str(self.hello.get("scheduler", "?"))
             self.client = client
+            self.table.listed = False
             try:
                 await self._follow_connected(client, name, first)
             finally:  # also when the app quits and cancels this worker
@@ -222,7 +223,7 @@ class SchedulerApp(App[int]):
             page = await client.request("jobs", offset=0, limit=FIRST_PAGE)
             self.table.load(page["jobs"])
         self.table.resort()
-        self.loaded = True
+        self.table.listed = self.loaded = True
 
     async def _pump(self, client: sts.ControlClient) -> None:
         async for event in client.events():

@@ -149,6 +149,8 @@ class JobsTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self.filter_text = ""
         self.sort_index = 0
+        #: The scheduler's whole job list is in (an empty table then means no jobs).
+        self.listed = False
         self.cursor_row = 0
         #: Rows changed by events since the last load: lets tests see incrementality.
         self.updates = 0
@@ -352,7 +354,7 @@ class JobsTable(ScrollView, can_focus=True):
         else:
             index = scroll_y + y - 1
             if index >= len(self.order):
-                if index == 0:  # nothing to show: say why, not a blank table
+                if index == 0 and self.listed:  # nothing to show: say why, not a blank table
                     return self._empty(width)
                 return Strip.blank(width, self._style("row"))
             name = self.order[index]

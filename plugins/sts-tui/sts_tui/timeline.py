@@ -228,7 +228,11 @@ def axis(window: Window, zone: tzinfo, label: str) -> Text:
     width = window.width
     marks = [" "] * width
     styles = ["dim"] * width
-    # The daylight-saving changes first: the time labels go where they leave room.
+    # Now and the daylight-saving changes first: the time labels go where they leave room.
+    now = window.column(window.now)
+    if now is not None:
+        marks[now] = NOW
+        styles[now] = "bold"
     for change in offset_changes(zone, window.start, window.end):
         column = window.column(change)
         if column is not None:
@@ -251,10 +255,6 @@ def axis(window: Window, zone: tzinfo, label: str) -> Text:
         if column is not None and _free(marks, column, len(text)):
             marks[column : column + len(text)] = list(text)
         tick = (tick + step).astimezone(zone)
-    now = window.column(window.now)
-    if now is not None:
-        marks[now] = NOW
-        styles[now] = "bold"
     line = Text(label[:NAME_WIDTH].ljust(NAME_WIDTH) + " ", style="bold")
     for mark, style in zip(marks, styles, strict=True):
         line.append(mark, style=style)

@@ -130,7 +130,7 @@ class ControlServer:
         self.scheduler.add_listener(self._on_event)
         # On a thread: the read may wait for the writer and the file's busy timeout (§5).
         history = await asyncio.to_thread(self.scheduler.store.history, limit=SEED_HISTORY)
-        for record in reversed(history):
+        for record in history:  # newest first: a job's newest record is its last outcome
             self.stats.seed(record)
         try:
             self._bind_lock = _claim_socket_path(self.path)
