@@ -21,10 +21,15 @@ if typing.TYPE_CHECKING:
     from sts_core.clock import SystemClock as SystemClock
     from sts_core.durations import parse_duration as parse_duration
     from sts_core.exports import lazy_exports as lazy_exports
+    from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
+    from sts_core.placeholders import PLACEHOLDER as PLACEHOLDER
+    from sts_core.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
+    from sts_core.placeholders import fill_placeholders as fill_placeholders
+    from sts_core.placeholders import run_facts as run_facts
     from sts_core.plugins import PluginError as PluginError
     from sts_core.plugins import Plugins as Plugins
     from sts_core.plugins import create_plugins as create_plugins
@@ -38,7 +43,6 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
-    from sts_core.scheduler import ClockStep as ClockStep
     from sts_core.scheduler import TaskScheduler as TaskScheduler
     from sts_core.secrets import SecretError as SecretError
     from sts_core.secrets import redact as redact
@@ -87,11 +91,15 @@ _API = {
     "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
     "printable": "sts_core.printable",
+    "PLACEHOLDER": "sts_core.placeholders",
+    "PLACEHOLDER_NAMES": "sts_core.placeholders",
+    "fill_placeholders": "sts_core.placeholders",
+    "run_facts": "sts_core.placeholders",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
-    "ClockStep": "sts_core.scheduler",
+    "ClockStep": "sts_core.fire_loop",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.secrets",
     "SetupError": "sts_core.policy",

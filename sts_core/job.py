@@ -164,7 +164,14 @@ class Job:
         return upcoming_fires(self.trigger, after, count, self.policy.start, self.policy.end)
 
     def state(self) -> JobState:
-        return JobState(self.name, self.next_fire, self.last_fire, self.paused, self.schedule)
+        return JobState(
+            self.name,
+            self.next_fire,
+            self.last_fire,
+            self.paused,
+            self.schedule,
+            self.paused_reason,
+        )
 
     def __repr__(self) -> str:
         return f"<Job {self.name!r} {self.schedule} next={self.next_fire}>"

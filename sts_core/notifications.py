@@ -43,6 +43,9 @@ DELIVERY_BACKOFF = 5.0
 DELIVERY_TIMEOUT = 120.0
 
 _FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT})
+#: How many of a job's latest records the start reads to find its last final outcome
+#: (skipped, missed and undelivered records in between do not count).
+RESTORE_DEPTH = 20
 
 
 @lru_cache(maxsize=1)
@@ -189,6 +192,27 @@ class Notifications:
         if not self._listening:
             self._scheduler.add_listener(self._on_event)
             self._listening = True
+        if self._scheduler.running:  # else: at the start, once the store is the final one
+            self.restore(job)
+
+    def restore(self, job: Job | None = None) -> None:
+        """At the start (for every job) and for a job scheduled later: a job whose last
+        final run failed is failing still, as it was before a restart, so its first
+        success is a recovery, told where the failure was. (The throttle's clock itself
+        starts again, as Alertmanager's does.)"""
+        store = self._scheduler.store
+        for each in self._scheduler.jobs if job is None else [job]:
+            policy = each.policy.notify
+            if not policy.channels:
+                continue
+            for record in store.history(each.name, limit=RESTORE_DEPTH):
+                if record.outcome in _FAILED_OUTCOMES and record.retry_at is None:
+                    self._failing.add(each.name)
+                    if FAILURE in policy.on:
+                        self._told_failing.update((each.name, c) for c in policy.channels)
+                    break
+                if record.outcome is Outcome.SUCCEEDED:
+                    break
 
     def notifier(self, channel: str, policy: NotifyPolicy) -> Notifier:
         """The notifier of ``channel`` with the options ``policy`` gives its scheme."""

@@ -30,6 +30,8 @@ class JobState:
     last_fire: datetime | None = None
     paused: bool = False
     schedule: str = ""
+    #: Why STS paused the job itself (its trigger broke), shown until it is resumed.
+    paused_reason: str | None = None
 
 
 @runtime_checkable
@@ -140,6 +142,7 @@ class MemoryStore:
             state.last_fire,
             state.paused,
             state.schedule,
+            state.paused_reason,
         )
 
     def remove_job(self, name: str) -> None:

@@ -215,3 +215,26 @@ def test_a_store_failing_as_a_run_starts_still_records_the_run_and_the_rest_go_o
     assert [record.outcome for record in records] == [sts.Outcome.FAILED] * 3
     assert all("STS failed around the task: OSError" in (r.error or "") for r in records)
     assert sum("failed inside STS" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_why_a_job_was_set_aside_survives_a_restart(virtual_clock: VirtualClock) -> None:
+    """The reason is stored with the pause: a restarted scheduler still says why."""
+    store = MemoryStore()
+
+    def build(breaks_after: int) -> sts.TaskScheduler:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, store=store)
+        trigger = CountingTrigger(breaks_after=breaks_after, broken=_raise)
+        scheduler.schedule(Recorder(virtual_clock, name="bad"), trigger)
+        return scheduler
+
+    async def main() -> tuple[str | None, bool, str | None]:
+        async with build(breaks_after=1) as first:
+            await asyncio.sleep(3)
+            reason = first.get_job("bad").paused_reason
+        async with build(breaks_after=1000) as second:  # mended, but still paused
+            job = second.get_job("bad")
+            return reason, job.paused, job.paused_reason
+
+    reason, paused, restored = virtual_clock.run(main())
+    assert reason is not None and "divided by zero" in reason
+    assert paused and restored == reason

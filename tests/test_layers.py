@@ -55,3 +55,22 @@ def test_a_cycle_would_be_found(tmp_path, monkeypatch) -> None:  # type: ignore[
     (package / "b.py").write_text("def f():\n    from . import a  # dodged, still a cycle\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("cyclic") == [["cyclic.a", "cyclic.b"]]
+
+
+def methods_of(cls: type) -> list[str]:
+    """The functions a class's own body defines (methods, properties, class methods)."""
+    return [
+        name
+        for name, value in vars(cls).items()
+        if callable(value) or isinstance(value, (property, classmethod, staticmethod))
+    ]
+
+
+def test_the_scheduler_keeps_to_its_api_and_its_start_and_stop() -> None:
+    """Its parts live in modules of their own (job_registry, fire_loop, loop_thread): a
+    scheduler that grows past 30 methods is taking a role back (issue 11)."""
+    from sts_core.scheduler import TaskScheduler
+
+    methods = methods_of(TaskScheduler)
+    assert "schedule" in methods and "start" in methods
+    assert len(methods) <= 30, methods

@@ -410,3 +410,26 @@ def test_schedulers_without_notifications_add_no_listener(virtual_clock: Virtual
     scheduler = sts.TaskScheduler(clock=virtual_clock)
     scheduler.schedule(Flaky(), "every 1m")
     assert scheduler._notifier.listeners == []
+
+
+def test_a_job_failing_before_a_restart_recovers_after_it(
+    virtual_clock: VirtualClock, inbox: Inbox
+) -> None:
+    """The failing state comes back from the store: the first success after a restart is
+    a recovery, told to the channel that heard of the failure."""
+    task = Flaky()
+    store = sts.MemoryStore()
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, store=store) as scheduler:
+            scheduler.schedule(task, "every 10m", notify="test:ops")
+            await asyncio.sleep(10 * 60 + 30)
+        assert kinds(inbox) == ["failure"]
+        task.failing = False
+        restarted = sts.TaskScheduler(clock=virtual_clock, store=store)
+        restarted.schedule(task, "every 10m", notify="test:ops")
+        async with restarted:
+            await asyncio.sleep(10 * 60)
+
+    virtual_clock.run(main())
+    assert kinds(inbox) == ["failure", "recovery"]

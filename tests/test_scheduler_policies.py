@@ -321,3 +321,22 @@ def test_a_changed_class_attribute_changes_the_next_jobs_policy(
     Tunable.retries = True  # type: ignore[assignment]
     with pytest.raises(ValueError, match="invalid retries True"):
         scheduler.schedule(Tunable(virtual_clock), "every 1h")
+
+
+def test_a_failure_keeps_its_traceback_with_its_cause_and_no_markers() -> None:
+    from sts_core.runner import traceback_text
+
+    def inner() -> None:
+        raise KeyError("token")
+
+    try:
+        try:
+            inner()
+        except KeyError as error:
+            raise RuntimeError("the disk is full") from error
+    except RuntimeError as error:
+        text = traceback_text(error)
+    assert text.count("Traceback (most recent call last):") == 2
+    assert 'raise KeyError("token")' in text and "KeyError: 'token'" in text
+    assert "direct cause" in text and text.endswith("RuntimeError: the disk is full\n")
+    assert "^^^" not in text

@@ -179,3 +179,29 @@ def test_writes_after_close_are_an_error(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StateStoreError, match="closed"):
         store.save_job(JobState("x"))
+
+
+def test_why_a_job_was_set_aside_survives_reopening(tmp_path: Path) -> None:
+    reason = "the trigger answered a naive datetime"
+    with SQLiteStore(tmp_path / "s.db", flush_interval=None) as first:
+        first.save_job(JobState("a", paused=True, schedule="x", paused_reason=reason))
+    with SQLiteStore(tmp_path / "s.db", flush_interval=None) as second:
+        assert second.load_jobs()["a"].paused_reason == reason
+
+
+def test_a_file_of_schema_1_is_upgraded_keeping_its_jobs_and_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the tables as schema 1 made them
+        old.executescript(
+            "CREATE TABLE jobs (name TEXT PRIMARY KEY, next_fire TEXT, last_fire TEXT, "
+            "paused INTEGER NOT NULL, schedule TEXT NOT NULL);"
+            "INSERT INTO jobs VALUES ('a', NULL, NULL, 1, 'every 1s');"
+            "PRAGMA user_version=1;"
+        )
+    with SQLiteStore(path, flush_interval=None) as store:
+        assert store.load_jobs() == {"a": JobState("a", paused=True, schedule="every 1s")}
+        store.save_job(JobState("a", paused=True, schedule="every 1s", paused_reason="broken"))
+    with SQLiteStore(path, flush_interval=None) as again:
+        assert again.load_jobs()["a"].paused_reason == "broken"
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -287,7 +287,7 @@ def test_stop_while_another_process_holds_the_file_keeps_the_loop_free_and_commi
     scheduler = sts.TaskScheduler(name="held-stop", blocking=False, store=store)
     scheduler.schedule(sts.FunctionTask(_nothing, name="tick"), "every 1h")
     scheduler.run()
-    loop = scheduler._loop
+    loop = scheduler._thread.loop
     assert loop is not None
     other = sqlite3.connect(path, isolation_level=None, timeout=10)
     try:

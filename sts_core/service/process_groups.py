@@ -12,6 +12,11 @@ atomically on each change. Two things read it:
   processes that are gone, in case the guard was killed too. So a job with
   ``overlap = skip`` never runs beside a copy left behind by a killed scheduler.
 
+A run records its group *before* it starts the command (with no number yet), then again
+with the group's number once started: a scheduler killed in between, after the command has
+started a child of its own, still left a record of it. A group without a number is found
+by the run's ``STS_RUN_ID`` in its processes' environment.
+
 A group is killed only once it is proven to be the one recorded, never another that
 reuses its number: one of its processes carries the run's ``STS_RUN_ID`` in its
 environment, or its leader has the recorded start time (Linux ``/proc``; elsewhere
@@ -104,18 +109,39 @@ def _has_run_id(pid: int, run_id: str) -> bool:
 # -- the record --------------------------------------------------------------------------------
 
 
+def _groups_of_run(run_id: str) -> set[int]:
+    """The process groups of the live processes that carry ``run_id`` in their environment."""
+    groups = set()
+    with os.scandir(_PROC) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and _has_run_id(int(entry.name), run_id):
+                fields = _stat_fields(int(entry.name))
+                if fields is not None and len(fields) >= 3 and fields[0] not in (b"Z", b"X"):
+                    groups.add(int(fields[2]))
+    return groups
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedGroup:
-    """A process group a run started, as the record keeps it."""
+    """A process group a run started, as the record keeps it; ``pgid`` is ``None`` while
+    the command is being started (its group has no number yet)."""
 
-    pgid: int
+    pgid: int | None
     leader_start: int | None
     run_id: str
     job: str
 
+    def live_groups(self) -> set[int]:
+        """The numbers of the groups this record proves to be its run's and that still run."""
+        if self.pgid is None:
+            return _groups_of_run(self.run_id) if _PROC.is_dir() else set()
+        return {self.pgid} if self.is_ours() else set()
+
     def is_ours(self) -> bool:
         """Whether the group that has this number now is the recorded one (see the module's
         docstring); ``False`` also when it is gone."""
+        if self.pgid is None:
+            return False
         members = process_group_members(self.pgid)
         leader = self.pgid in members and self.leader_start is not None
         if leader and process_start_time(self.pgid) == self.leader_start:
@@ -131,7 +157,7 @@ class _Registry:
         self._reset()
 
     def _reset(self) -> None:
-        self._groups: dict[int, RecordedGroup] = {}
+        self._groups: dict[str, RecordedGroup] = {}  # by run id
         self._write_failed = False
         self._path: Path | None = None
         self._guard: subprocess.Popen[bytes] | None = None
@@ -141,14 +167,14 @@ class _Registry:
     def add(self, group: RecordedGroup) -> None:
         with self._lock:
             self._fork_check()
-            self._groups[group.pgid] = group
+            self._groups[group.run_id] = group
             self._write()
             if self._guard is None or self._guard.poll() is not None:
                 self._start_guard()
 
-    def discard(self, pgid: int) -> None:
+    def discard(self, run_id: str) -> None:
         with self._lock:
-            if self._groups.pop(pgid, None) is not None:
+            if self._groups.pop(run_id, None) is not None:
                 self._write()
 
     def _fork_check(self) -> None:
@@ -230,15 +256,20 @@ class _Registry:
 _registry = _Registry()
 
 
-def track_process_group(pgid: int, *, run_id: str, job: str) -> None:
+def track_process_group(pgid: int | None, *, run_id: str, job: str) -> None:
     """Record that the run ``run_id`` of ``job`` started process group ``pgid`` (its
-    leader's pid), so that the group is killed if this process ends while it lives."""
-    _registry.add(RecordedGroup(pgid, process_start_time(pgid), run_id, job))
+    leader's pid), so that the group is killed if this process ends while it lives.
+
+    Call it with ``None`` just before starting the command, and again with the number once
+    it started: a kill in between then still finds the command's processes, by the run's
+    ``STS_RUN_ID`` in their environment (the command must get it)."""
+    leader_start = None if pgid is None else process_start_time(pgid)
+    _registry.add(RecordedGroup(pgid, leader_start, run_id, job))
 
 
-def untrack_process_group(pgid: int) -> None:
-    """The group ``pgid`` is gone (or stopped for good): forget it."""
-    _registry.discard(pgid)
+def untrack_process_group(run_id: str) -> None:
+    """The group the run ``run_id`` started is gone, or never started: forget it."""
+    _registry.discard(run_id)
 
 
 # -- killing what a dead scheduler left ------------------------------------------------------
@@ -248,8 +279,9 @@ def kill_recorded(groups: list[RecordedGroup], owner: str) -> list[RecordedGroup
     """SIGKILL each group that is proven to be the recorded one; the ones killed."""
     killed = []
     for group in groups:
-        if not group.is_ours():
-            if process_group_members(group.pgid):
+        numbers = group.live_groups()
+        if not numbers:
+            if group.pgid is not None and process_group_members(group.pgid):
                 logger.warning(
                     "process group %d (job=%s run=%s, left by %s) now belongs to another "
                     "program: left alone",
@@ -259,14 +291,15 @@ def kill_recorded(groups: list[RecordedGroup], owner: str) -> list[RecordedGroup
                     owner,
                 )
             continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group.pgid, signal.SIGKILL)
+        for number in numbers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(number, signal.SIGKILL)
         deadline = time.monotonic() + KILL_WAIT
-        while process_group_members(group.pgid) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and any(map(process_group_members, numbers)):
             time.sleep(0.01)
         logger.warning(
-            "killed process group %d of job=%s run=%s, left running by %s",
-            group.pgid,
+            "killed process group %s of job=%s run=%s, left running by %s",
+            ", ".join(map(str, sorted(numbers))),
             group.job,
             group.run_id,
             owner,

@@ -46,7 +46,7 @@ from ..store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, 
 from .file_lock import ExclusiveLock, LockHeld
 
 #: Bumped when the tables change; a file with a newer version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_FLUSH_INTERVAL = 0.2
 DEFAULT_BATCH_SIZE = 200
 #: How long a read waits for buffered writes to be committed before it reads without them.
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     next_fire TEXT,
     last_fire TEXT,
     paused INTEGER NOT NULL,
-    schedule TEXT NOT NULL
+    schedule TEXT NOT NULL,
+    paused_reason TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,6 +94,26 @@ CREATE TABLE IF NOT EXISTS runs_in_flight (
     PRIMARY KEY (run_id, attempt)
 );
 """
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Bring the file to ``SCHEMA_VERSION``, in one transaction: a new file gets the
+    tables, an older one the columns added since (of two processes opening it at once, the
+    second finds it done)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                connection.execute(statement)  # IF NOT EXISTS: a no-op where they exist
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+            if "paused_reason" not in columns:  # version 2: why STS set a job aside
+                connection.execute("ALTER TABLE jobs ADD COLUMN paused_reason TEXT")
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
 
 _RUN_COLUMNS = (
     "run_id, job, fire_time, outcome, failed, attempt, started_at, finished_at, error, "
@@ -264,9 +285,8 @@ class SQLiteStore:
                     f"the state database {self.path} has schema version {version}, newer than "
                     f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
                 )
-            if version < SCHEMA_VERSION:  # a reader of an existing file writes nothing
-                connection.executescript(_SCHEMA)
-                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:  # a reader of an up-to-date file writes nothing
+                _upgrade(connection)
             self._file = _identity(os.stat(self.path))
         except (sqlite3.DatabaseError, OSError) as error:
             described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
@@ -321,6 +341,7 @@ class SQLiteStore:
             state.last_fire,
             state.paused,
             state.schedule,
+            state.paused_reason,
         )
         self._buffer((_save_jobs, state))
 
@@ -563,10 +584,14 @@ class SQLiteStore:
                 ) from None
 
     def load_jobs(self) -> dict[str, JobState]:
-        rows = self._query("SELECT name, next_fire, last_fire, paused, schedule FROM jobs")
+        rows = self._query(
+            "SELECT name, next_fire, last_fire, paused, schedule, paused_reason FROM jobs"
+        )
         return {
-            name: JobState(name, _moment(next_fire), _moment(last_fire), bool(paused), schedule)
-            for name, next_fire, last_fire, paused, schedule in rows
+            name: JobState(
+                name, _moment(next_fire), _moment(last_fire), bool(paused), schedule, reason
+            )
+            for name, next_fire, last_fire, paused, schedule, reason in rows
         }
 
     def history(
@@ -678,8 +703,8 @@ def _must(text: str) -> datetime:
 
 def _save_jobs(connection: sqlite3.Connection, states: list[JobState]) -> None:
     connection.executemany(
-        "INSERT OR REPLACE INTO jobs (name, next_fire, last_fire, paused, schedule) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO jobs (name, next_fire, last_fire, paused, schedule, "
+        "paused_reason) VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
                 state.name,
@@ -687,6 +712,7 @@ def _save_jobs(connection: sqlite3.Connection, states: list[JobState]) -> None:
                 _text(state.last_fire),
                 int(state.paused),
                 state.schedule,
+                state.paused_reason,
             )
             for state in states
         ],

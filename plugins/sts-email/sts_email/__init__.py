@@ -9,22 +9,20 @@ standard library's :class:`email.message.EmailMessage`; their SMTP settings come
 
 from __future__ import annotations
 
-import importlib
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import sts
 
-if TYPE_CHECKING:
-    from .errors import AttachmentError, SMTPRejected
-    from .notifier import EmailNotifier
-    from .settings import SMTPSettings
-    from .task import EmailTask
-
-__all__ = ["AttachmentError", "EmailNotifier", "EmailTask", "SMTPRejected", "SMTPSettings"]
+if typing.TYPE_CHECKING:
+    from .errors import AttachmentError as AttachmentError
+    from .errors import SMTPRejected as SMTPRejected
+    from .notifier import EmailNotifier as EmailNotifier
+    from .settings import SMTPSettings as SMTPSettings
+    from .task import EmailTask as EmailTask
 
 # Imported on use: loading the plugin (as `sts --help` does) must not import aiosmtplib.
-_LAZY = {
+_API = {
     "AttachmentError": ".errors",
     "SMTPRejected": ".errors",
     "EmailNotifier": ".notifier",
@@ -32,12 +30,10 @@ _LAZY = {
     "EmailTask": ".task",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sts_email' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+__all__, __getattr__, __dir__ = sts.lazy_exports(
+    __name__, _API, eager=["sts_register_task_types", "sts_register_notifiers"]
+)
+del typing
 
 
 @sts.hookimpl

@@ -13,11 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import sts
 
-#: The run facts a command's arguments may name: ``{run_id}``, ``{fire_time}``, ...
-PLACEHOLDER_NAMES = ("run_id", "fire_time", "job", "attempt", "idempotency_key")
-_NAMES = "|".join(PLACEHOLDER_NAMES)
-#: ``{{job}}`` is the escape for a literal ``{job}``.
-PLACEHOLDER = re.compile(rf"\{{\{{({_NAMES})\}}\}}|\{{({_NAMES})\}}")
 SECRET_REFERENCE = re.compile(r"\$\{secret:[^}]*\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -34,7 +29,7 @@ def parse_command(command: str | Sequence[str], *, shell: bool) -> list[str]:
             )
         if not command.strip():
             raise ValueError("invalid command '': it is empty; expected shell code to run")
-        if PLACEHOLDER.search(command):
+        if sts.PLACEHOLDER.search(command):
             raise ValueError(
                 f"invalid command {command!r}: placeholders such as {{job}} are not "
                 f"substituted into shell code, where a shell would parse them again; use "
@@ -84,19 +79,6 @@ def _refuse_secret(command: str | Sequence[str], text: str, where: str) -> None:
             f"not secret (any user of the machine sees it in 'ps'); pass it through env "
             f"instead, e.g. env = PASSWORD=${{secret:NAME}}"
         )
-
-
-def substitute_placeholders(argument: str, facts: Mapping[str, str]) -> str:
-    """``argument`` with ``{run_id}``, ``{job}``, ... replaced by the run's facts.
-
-    The result stays one argument whatever the values contain: nothing re-parses it.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        escaped, name = match.group(1), match.group(2)
-        return "{" + escaped + "}" if escaped else facts[name]
-
-    return PLACEHOLDER.sub(replace, argument)
 
 
 def parse_env(env: str | Mapping[str, str] | None) -> dict[str, str]:

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sts
 
@@ -28,7 +28,6 @@ from .options import (
     parse_flag,
     parse_size,
     parse_success_codes,
-    substitute_placeholders,
 )
 from .output import UTF8_WIDTH, CommandProtocol, LineLogger, OutputTail
 from .parent_death import die_with_parent
@@ -131,7 +130,7 @@ class ShellTask(sts.Task):
     async def run(self) -> ShellResult:
         """Run the command once; raise :class:`CommandFailed` unless it succeeds."""
         run = _current_run_or_none()
-        facts = self._facts(run)
+        facts = sts.run_facts(self.name)
         secrets: list[str] = []
         env = self._environment(facts, secrets)
         stdin_data = None if self.stdin is None else self._resolve(self.stdin, "stdin", secrets)
@@ -149,10 +148,17 @@ class ShellTask(sts.Task):
                 2: (stderr, LineLogger(logger, "stderr", job, run_id, mask, **limits)),
             }
         )
-        transport = await self._spawn(protocol, arguments, program, env, stdin_data)
-        pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
         # Recorded until the group is gone: if the scheduler dies first, a guard process
-        # (or the next scheduler, before its first fire) kills the group.
+        # (or the next scheduler, before its first fire) kills the group. First with no
+        # number: a kill just after the spawn, before the number is written, must still
+        # find a child the command started meanwhile (the death signal misses it).
+        sts.track_process_group(None, run_id=run_id, job=job)
+        try:
+            transport = await self._spawn(protocol, arguments, program, env, stdin_data)
+        except BaseException:
+            sts.untrack_process_group(run_id)
+            raise
+        pgid = transport.get_pid()  # the leader of a new group: its pid is the group id
         sts.track_process_group(pgid, run_id=run_id, job=job)
         logger.debug("job=%s run=%s: started %s (pid %d)", job, run_id, self.display, pgid)
         try:
@@ -165,7 +171,7 @@ class ShellTask(sts.Task):
                 raise
             returncode = transport.get_returncode()
         finally:
-            sts.untrack_process_group(pgid)
+            sts.untrack_process_group(run_id)
             transport.close()
             if run is not None:
                 for key, tail in (("stdout", stdout), ("stderr", stderr)):
@@ -176,23 +182,6 @@ class ShellTask(sts.Task):
             program = "shell code" if self.shell else self.arguments[0]
             raise CommandFailed(program, returncode, self.success_codes, stderr.last_line(mask))
         return ShellResult(returncode, stdout.text(mask), stderr.text(mask))
-
-    def _facts(self, run: sts.RunContext | None) -> dict[str, str]:
-        if run is None:
-            # Awaited directly, outside a scheduler: a run of its own, starting now.
-            fire_time = datetime.now(UTC)
-            run_id, job, attempt = os.urandom(8).hex(), self.name, 1
-            key = f"{job}@{fire_time.isoformat()}"
-        else:
-            fire_time, run_id, job, attempt = run.fire_time, run.run_id, run.job, run.attempt
-            key = run.idempotency_key
-        return {
-            "run_id": run_id,
-            "fire_time": fire_time.isoformat(),
-            "job": job,
-            "attempt": str(attempt),
-            "idempotency_key": key,
-        }
 
     def _environment(self, facts: Mapping[str, str], secrets: list[str]) -> dict[str, str]:
         env = {} if self.env_clear else dict(os.environ)
@@ -218,7 +207,7 @@ class ShellTask(sts.Task):
             )
         if self.shell:
             return [SHELL, "-c", self.arguments[0]], SHELL
-        arguments = [substitute_placeholders(argument, facts) for argument in self.arguments]
+        arguments = [sts.fill_placeholders(argument, facts) for argument in self.arguments]
         search_path = env.get("PATH", os.defpath)
         return arguments, find_executable(arguments[0], search_path=search_path, cwd=self.cwd)
 

@@ -10,7 +10,6 @@ from sts_shell.options import (
     parse_flag,
     parse_size,
     parse_success_codes,
-    substitute_placeholders,
 )
 
 import sts
@@ -63,9 +62,9 @@ def test_shell_mode_keeps_one_string_and_refuses_placeholders() -> None:
 
 def test_placeholders_are_replaced_inside_one_argument_and_can_be_escaped() -> None:
     facts = {"run_id": "ab12", "fire_time": "t", "job": "a b; c", "attempt": "2"}
-    assert substitute_placeholders("--tag={job}-{run_id}", facts) == "--tag=a b; c-ab12"
-    assert substitute_placeholders("{{job}} {attempt}", facts) == "{job} 2"
-    assert substitute_placeholders("awk '{print $1}'", facts) == "awk '{print $1}'"
+    assert sts.fill_placeholders("--tag={job}-{run_id}", facts) == "--tag=a b; c-ab12"
+    assert sts.fill_placeholders("{{job}} {attempt}", facts) == "{job} 2"
+    assert sts.fill_placeholders("awk '{print $1}'", facts) == "awk '{print $1}'"
 
 
 def test_env_text_is_key_value_entries_with_shell_quoting() -> None:

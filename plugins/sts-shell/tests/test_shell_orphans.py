@@ -146,6 +146,38 @@ def test_a_group_number_reused_by_another_program_is_left_alone(tmp_path: Path) 
         stranger.wait()
 
 
+def test_a_group_recorded_before_its_start_is_found_by_its_run_id(tmp_path: Path) -> None:
+    """A scheduler killed between the spawn and the record of the group's number left a
+    record without a number; the command's child (which the death signal misses) carries
+    the run's id and is killed, a process without it is left alone."""
+    child = subprocess.Popen(
+        ["sleep", "60"], start_new_session=True, env=os.environ | {"STS_RUN_ID": "r1"}
+    )
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    try:
+        registry = tmp_path / "registry"
+        registry.mkdir()
+        record = {
+            "owner_pid": dead_owner.pid,
+            "owner_start": 1,
+            "groups": [
+                {"pgid": None, "leader_start": None, "run_id": "r1", "job": "long"},
+                {"pgid": None, "leader_start": None, "run_id": "r2", "job": "long"},
+            ],
+        }
+        (registry / "1-1.json").write_text(json.dumps(record))
+        killed = reap_orphaned_process_groups(registry)
+        assert [group.run_id for group in killed] == ["r1"]
+        assert child.wait(timeout=5) == -signal.SIGKILL
+        assert stranger.poll() is None, "an unrelated process was killed"
+    finally:
+        for process in (child, stranger):
+            process.kill()
+            process.wait()
+
+
 def test_a_record_of_a_live_scheduler_is_left_alone(tmp_path: Path) -> None:
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:

@@ -9,33 +9,24 @@ client, closed when it stops (see :mod:`sts_webhook.clients`).
 
 from __future__ import annotations
 
-import importlib
 import sys
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import sts
 
-if TYPE_CHECKING:
-    from .destinations import DestinationRefused
-    from .errors import WebhookRefused, WebhookRejected, WebhookServerError, WebhookUnreachable
-    from .notifier import WebhookNotifier
-    from .sender import WebhookResult
-    from .task import WebhookTask
-
-__all__ = [
-    "DestinationRefused",
-    "WebhookNotifier",
-    "WebhookRefused",
-    "WebhookRejected",
-    "WebhookResult",
-    "WebhookServerError",
-    "WebhookTask",
-    "WebhookUnreachable",
-]
+if typing.TYPE_CHECKING:
+    from .destinations import DestinationRefused as DestinationRefused
+    from .errors import WebhookRefused as WebhookRefused
+    from .errors import WebhookRejected as WebhookRejected
+    from .errors import WebhookServerError as WebhookServerError
+    from .errors import WebhookUnreachable as WebhookUnreachable
+    from .notifier import WebhookNotifier as WebhookNotifier
+    from .sender import WebhookResult as WebhookResult
+    from .task import WebhookTask as WebhookTask
 
 # Imported on use: loading the plugin (as `sts --help` does) must not import httpx.
-_LAZY = {
+_API = {
     "DestinationRefused": ".destinations",
     "WebhookRefused": ".errors",
     "WebhookRejected": ".errors",
@@ -46,12 +37,17 @@ _LAZY = {
     "WebhookTask": ".task",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sts_webhook' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+__all__, __getattr__, __dir__ = sts.lazy_exports(
+    __name__,
+    _API,
+    eager=[
+        "sts_register_task_types",
+        "sts_register_notifiers",
+        "sts_scheduler_started",
+        "sts_scheduler_stopping",
+    ],
+)
+del typing
 
 
 @sts.hookimpl

@@ -19,7 +19,7 @@ import httpx
 import sts
 
 from .options import parse_headers, parse_json, parse_method, parse_pairs
-from .placeholders import fill, fill_json, has_placeholder, run_facts
+from .placeholders import fill, fill_json, has_placeholder
 from .sender import Sender, WebhookResult, check_url, resolve_headers, resolve_url
 
 __all__ = ["WebhookResult", "WebhookTask"]
@@ -127,7 +127,7 @@ class WebhookTask(sts.Task):
             run: sts.RunContext | None = sts.current_run()
         except LookupError:
             run = None
-        facts = run_facts(run, self.name)
+        facts = sts.run_facts(self.name)
         url = resolve_url(fill(self.url, facts, in_url=True))
         content, content_type = self._static_body or self._content(facts)
         headers = resolve_headers(
