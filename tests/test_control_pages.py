@@ -126,3 +126,47 @@ def test_a_jobs_last_outcome_at_start_is_its_newest_stored_run() -> None:
         (row,) = request(path, "jobs", job="job-00")["jobs"]
     assert row["last_outcome"] == "failed"
     assert row["last_duration"] == 2.0
+
+
+def test_a_coalesced_subscription_gets_each_changed_row_once_per_batch() -> None:
+    def every_50ms(scheduler: sts.TaskScheduler) -> None:
+        task = sts.FunctionTask(succeed, name="work")
+        for number in range(5):
+            scheduler.schedule(task, "every 50ms", name=f"fast-{number}")
+        scheduler.schedule(task, "every 1h", name="slow")
+
+    async def follow(path: Path) -> list[dict[str, Any]]:
+        async with ControlClient(path) as client:
+            assert "coalesce" in client.hello["features"]
+            answer = await client.subscribe_coalesced(0.3)
+            assert answer["coalesce"] == 0.3
+            batches = [event async for event in _take(client, 3)]
+            await client.request("remove", job="slow")
+            async for event in client.events():
+                if event["data"]["removed"]:
+                    batches.append(event)
+                    break
+        return batches
+
+    with running_scheduler(every_50ms) as (_, path):
+        batches = asyncio.run(follow(path))
+    assert {batch["event"] for batch in batches} == {"batch"}  # nothing one by one
+    for batch in batches[:3]:
+        data = batch["data"]
+        names = [row["name"] for row in data["jobs"]]
+        assert len(names) == len(set(names))  # each changed job's row once
+        assert set(names) <= {f"fast-{number}" for number in range(5)}
+        # 5 jobs every 50 ms for 0.3 s: about 60 events, 50 of them whole, all counted.
+        assert data["count"] >= len(data["events"]) > 0
+        assert len(data["events"]) <= 50
+        assert all("job" not in event["data"] for event in data["events"])
+        assert all(event["event"] in ("run_started", "run_finished") for event in data["events"])
+    assert batches[-1]["data"]["removed"] == ["slow"]
+
+
+def test_coalesce_out_of_bounds_is_refused() -> None:
+    with running_scheduler(_many) as (_, path):
+        for value in (0, 0.01, 11, True, "1"):
+            with pytest.raises(ControlError) as caught:
+                request(path, "subscribe", coalesce=value)
+            assert "'coalesce' of 'subscribe' must be a number of seconds" in caught.value.message

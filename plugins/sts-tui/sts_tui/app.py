@@ -36,6 +36,8 @@ from .times import TimeZones
 BATCH_INTERVAL = 0.25
 BUSY_BATCH = 200
 BUSY_INTERVAL = 0.5
+#: How often a scheduler that can coalesce sends its batch of events (seconds).
+COALESCE = 0.25
 #: The most log lines one batch writes (a screenful); the rest are summed up in one line.
 LOG_LINES_PER_BATCH = 20
 #: Job rows asked for first (a screenful and more: the table shows at once), then per page.
@@ -43,6 +45,17 @@ FIRST_PAGE = 200
 PAGE = 2000
 #: Seconds of no typing after which the filter applies.
 FILTER_DELAY = 0.2
+
+
+def _job_of(event: str, data: dict[str, Any]) -> str | None:
+    """The name of the job an event is about, if any."""
+    if event == "run_started":
+        return str(data["run"]["job"])
+    if event == "run_finished":
+        return str(data["record"]["job"])
+    if event == "job_changed":
+        return str((data.get("job") or {}).get("name", data.get("name", "")))
+    return None
 
 
 def _now() -> datetime:
@@ -106,6 +119,8 @@ class SchedulerApp(App[int]):
         self.events_applied = 0
         #: Every page of the job list is in (the table is complete).
         self.loaded = False
+        #: The scheduler sends the events in batches (``subscribe`` with ``coalesce``).
+        self.coalesced = False
         #: When the scheduler said it stops (it may finish its runs before it hangs up).
         self.stopping_at: datetime | None = None
         self._stats_busy = False
@@ -155,7 +170,12 @@ class SchedulerApp(App[int]):
                 self.hello = await client.connect()
                 # Subscribed before the first page: no event falls between the two, and
                 # the rows' revisions say which of an event's and a page's row is newer.
-                await client.subscribe()
+                # Coalesced where the scheduler can: each changed row once per batch.
+                self.coalesced = "coalesce" in self.hello.get("features", [])
+                if self.coalesced:
+                    await client.subscribe_coalesced(COALESCE)
+                else:
+                    await client.subscribe()
                 first = await client.request("jobs", offset=0, limit=FIRST_PAGE)
             except sts.ControlError as error:
                 await client.close()
@@ -229,50 +249,84 @@ class SchedulerApp(App[int]):
         async for event in client.events():
             batch = [event, *client.pending_events()]
             self.apply_events(batch)
+            if self.coalesced:
+                continue  # the scheduler batches them already, every COALESCE seconds
             # Under load, fewer and larger batches: each costs a frame, whatever its size.
             await asyncio.sleep(BATCH_INTERVAL if len(batch) < BUSY_BATCH else BUSY_INTERVAL)
 
     def apply_events(self, batch: list[dict[str, Any]]) -> None:
-        """Apply a batch of events: each job's row once, the log lines in order."""
+        """Apply a batch of events (or of coalesced ``batch`` events): each job's row once,
+        the log's lines in order."""
         rows: dict[str, dict[str, Any] | None] = {}
-        skipped = max(0, len(batch) - LOG_LINES_PER_BATCH)
-        if skipped:
-            self.event_log.add(f"… {skipped} earlier events not shown", "dim", flush=False)
-        reload_detail = False
-        # The detail screen may be under a dialog: it still reloads when its job ran.
-        detail = next(
-            (screen for screen in self.screen_stack if isinstance(screen, JobDetailScreen)), None
-        )
-        timeline = next(
-            (screen for screen in self.screen_stack if isinstance(screen, TimelineScreen)), None
-        )
-        for index, message in enumerate(batch):
+        whole: list[tuple[str, dict[str, Any]]] = []  # the events themselves, in order
+        count = 0
+        for message in batch:
             event, data = message["event"], message["data"]
-            if event == "scheduler_stopping":
-                self.stopping_at = fmt.parse(data["at"])
-            if index >= skipped:
-                self.event_log.add_event(event, data, flush=False)
+            if event == "batch":  # coalesced by the scheduler: rows apart, last events whole
+                rows.update((row["name"], row) for row in data["jobs"])
+                rows.update((name, None) for name in data["removed"])
+                whole += ((inner["event"], inner["data"]) for inner in data["events"])
+                count += data["count"]
+                continue
             row = data.get("job")
-            if event == "job_changed" and data["change"] == "removed":
-                rows[row["name"]] = None
-            elif row is not None:
-                rows[row["name"]] = row
-            if timeline is not None and event == "run_finished":
-                timeline.rows.record(data["record"])
-            if detail is not None and event == "run_finished":
-                reload_detail = reload_detail or data["record"]["job"] == detail.job
-            elif detail is not None and event == "job_changed" and row["name"] == detail.job:
-                if data["change"] == "removed":
-                    detail.show_removed()  # what it showed stays; nothing to reload
-                    reload_detail = False
-                else:  # paused, set aside, resumed
-                    reload_detail = not detail.removed
-        self.event_log.flush()
+            if isinstance(row, dict):
+                removed = event == "job_changed" and data["change"] == "removed"
+                rows[row["name"]] = None if removed else row
+            whole.append((event, data))
+            count += 1
+        self._log_events(whole, count, rows)
+        self._follow_screens(whole, rows, complete=count == len(whole))
         table = self.table
         table.discard_many(name for name, job_row in rows.items() if job_row is None)
         table.upsert_many(job_row for job_row in rows.values() if job_row is not None)
-        self.events_applied += len(batch)
-        if detail is not None and reload_detail:
+        self.events_applied += count
+
+    def _log_events(
+        self,
+        events: list[tuple[str, dict[str, Any]]],
+        count: int,
+        rows: dict[str, dict[str, Any] | None],
+    ) -> None:
+        shown = events[-LOG_LINES_PER_BATCH:]
+        if count > len(shown):
+            self.event_log.add(
+                f"… {count - len(shown)} earlier events not shown", "dim", flush=False
+            )
+        jobs = self.table.jobs
+        for event, data in shown:
+            if event == "scheduler_stopping":
+                self.stopping_at = fmt.parse(data["at"])
+            name = _job_of(event, data)
+            row = data.get("job") or rows.get(name or "") or jobs.get(name or "") or {}
+            self.event_log.add_event(event, data, job_zone=row.get("timezone"), flush=False)
+        self.event_log.flush()
+
+    def _follow_screens(
+        self,
+        events: list[tuple[str, dict[str, Any]]],
+        rows: dict[str, dict[str, Any] | None],
+        *,
+        complete: bool,
+    ) -> None:
+        """The detail (even under a dialog) reloads when its job ran or changed, or says it
+        was removed; the timeline colours the fires that ended."""
+        detail = next((s for s in self.screen_stack if isinstance(s, JobDetailScreen)), None)
+        timeline = next((s for s in self.screen_stack if isinstance(s, TimelineScreen)), None)
+        if timeline is not None:
+            for event, data in events:
+                if event == "run_finished":
+                    timeline.rows.record(data["record"])
+        if detail is None or detail.job not in rows:
+            return
+        if rows[detail.job] is None:
+            detail.show_removed()  # what it showed stays; nothing to reload
+            return
+        ended = any(
+            event in ("run_finished", "job_changed") and _job_of(event, data) == detail.job
+            for event, data in events
+        )
+        # When some events were only counted (a busy scheduler), its row changed: reload.
+        if not detail.removed and (ended or not complete):
             detail.action_reload()
 
     def _show_status(self, state: str, text: str = "") -> None:

@@ -27,8 +27,13 @@ class Line(NamedTuple):
     job_zone: str | None
 
 
-def describe(event: str, data: dict[str, Any], times: TimeZones) -> tuple[str, str] | None:
-    """An event as (text, style), or ``None`` for events the log does not show."""
+def describe(
+    event: str, data: dict[str, Any], times: TimeZones, job_zone: str | None = None
+) -> tuple[str, str] | None:
+    """An event as (text, style), or ``None`` for events the log does not show.
+
+    :param job_zone: the zone of the event's job (for "each job's zone").
+    """
     if event == "run_started":
         run = data["run"]
         how = "manual run" if run["manual"] else "run"
@@ -47,13 +52,13 @@ def describe(event: str, data: dict[str, Any], times: TimeZones) -> tuple[str, s
         if record["error"]:
             text += f": {record['error']}"
         if record["retry_at"]:
-            row = data.get("job") or {}
-            retry_at = times.clock(fmt.parse(record["retry_at"]), row.get("timezone"))
+            retry_at = times.clock(fmt.parse(record["retry_at"]), job_zone)
             return f"{text}; retrying at {retry_at}", "yellow"
         return text, fmt.outcome_style(outcome)
     if event == "job_changed":
-        job = data["job"]
-        return f"● {job['name']}: {data['change']}", "blue"
+        # A coalesced batch names the job instead of carrying its row.
+        name = (data.get("job") or {}).get("name") or data.get("name", "?")
+        return f"● {name}: {data['change']}", "blue"
     if event == "scheduler_stopping":
         runs = data.get("runs_in_flight") or 0
         waiting = f", waiting for {runs} runs to finish" if runs else ""
@@ -121,12 +126,19 @@ class EventLog(RichLog):
             self.write(Text("\n").join(self._unwritten))
             self._unwritten = []
 
-    def add_event(self, event: str, data: dict[str, Any], *, flush: bool = True) -> None:
-        described = describe(event, data, self.times)
+    def add_event(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        job_zone: str | None = None,
+        flush: bool = True,
+    ) -> None:
+        """:param job_zone: the event's job's zone; by default its row's, if it has one."""
+        zone = job_zone or (data.get("job") or {}).get("timezone")
+        described = describe(event, data, self.times, zone)
         if described is not None:
-            row = data.get("job") or {}
-            when = _when(event, data)
-            self.add(*described, when=when, job_zone=row.get("timezone"), flush=flush)
+            self.add(*described, when=_when(event, data), job_zone=zone, flush=flush)
 
     def redraw(self) -> None:
         """Write every kept line again, in the zone ``times`` now says."""

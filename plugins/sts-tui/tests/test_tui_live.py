@@ -81,7 +81,7 @@ async def test_pause_shows_the_marker_and_stops_fires(
         await pilot.press("p")
         await until(pilot, lambda: "paused" in _cell(app, "tick", "state"), "the paused marker")
         assert _cell(app, "tick", "next") == "paused"
-        assert _logged(app, "tick: paused")
+        await until(pilot, lambda: _logged(app, "tick: paused"), "the log line")
         before = await asyncio.to_thread(tick_runs)
         await pilot.pause(1.0)  # three intervals of the job
         assert await asyncio.to_thread(tick_runs) - before <= 1  # one may have been under way

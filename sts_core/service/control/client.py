@@ -137,6 +137,16 @@ class ControlClient:
         arguments: dict[str, Any] = {} if events is None else {"events": events}
         return await self.request("subscribe", **arguments)
 
+    async def subscribe_coalesced(
+        self, interval: float, events: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Ask for the events as one ``batch`` event every ``interval`` seconds: each
+        changed job's row once, the jobs removed, the interval's last events (counted)."""
+        arguments: dict[str, Any] = {"coalesce": interval}
+        if events is not None:
+            arguments["events"] = events
+        return await self.request("subscribe", **arguments)
+
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Events as they come: ``{"event": name, "data": {...}}``.
 

@@ -16,6 +16,7 @@ from ...timezones import zone_label
 from .protocol import (
     COMMANDS,
     EVENTS,
+    FEATURES,
     PROTOCOL_VERSION,
     ControlError,
     instant,
@@ -158,6 +159,8 @@ class ControlCommands:
             "started_at": instant(scheduler.started_at),
             "commands": list(COMMANDS),
             "events": list(EVENTS),
+            # What a client may ask for beyond protocol 1's first form (all additions).
+            "features": list(FEATURES),
         }
 
     async def _jobs(self, arguments: _Arguments) -> dict[str, Any]:

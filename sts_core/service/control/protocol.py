@@ -48,6 +48,8 @@ COMMANDS = (
     "unsubscribe",
 )
 EVENTS = ("run_started", "run_finished", "job_changed", "scheduler_stopping")
+#: Additions to protocol 1 that ``hello`` lists, so that a client knows what it may ask.
+FEATURES = ("jobs_pages", "row_revisions", "coalesce")
 
 
 class ControlError(Exception):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...secrets import redact
 from ..file_lock import ExclusiveLock, LockHeld
+from .coalesce import LONGEST, SHORTEST, Coalescer
 from .commands import ControlCommands, job_row
 from .protocol import (
     EVENTS,
@@ -86,6 +87,27 @@ class _Connection:
         self.requests: set[asyncio.Task[None]] = set()
         #: Set while the rest of a refused (too long) request line is being skipped.
         self.skipping = False
+        #: Collects the events of a ``subscribe`` with ``coalesce``; None: each at once.
+        self.coalescer: Coalescer | None = None
+
+    def deliver(self, event: str, data: dict[str, Any], line: bytes) -> None:
+        """An event: at once as ``line``, or into the next batch."""
+        if self.coalescer is None:
+            self.send(line)
+        else:
+            self.coalescer.add(event, data)
+
+    def subscribe(self, events: frozenset[str], coalesce: float | None) -> None:
+        self.events = events
+        if self.coalescer is not None:
+            self.coalescer.flush()  # what was collected goes out before the answer
+            self.coalescer = None
+        if coalesce is not None:
+            self.coalescer = Coalescer(coalesce, self.send)
+
+    def closed(self) -> None:
+        if self.coalescer is not None:
+            self.coalescer.close()
 
     def send(self, line: bytes) -> None:
         if self.writer.is_closing():
@@ -243,7 +265,7 @@ class ControlServer:
         line = encode({"event": event, "data": data})
         for connection in list(self._subscribers):
             if event in connection.events:
-                connection.send(line)
+                connection.deliver(event, data, line)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -264,6 +286,7 @@ class ControlServer:
             self._budget.give(len(line))
             self._connections.discard(connection)
             self._subscribers.discard(connection)
+            connection.closed()
             for request in connection.requests:
                 request.cancel()
             writer.close()
@@ -344,7 +367,7 @@ class ControlServer:
 
     def _subscribe(self, connection: _Connection, command: str, arguments: Any) -> dict[str, Any]:
         if command == "unsubscribe":
-            connection.events = frozenset()
+            connection.subscribe(frozenset(), None)
             self._subscribers.discard(connection)
             return {"subscribed": []}
         wanted = arguments.get("events", list(EVENTS)) if isinstance(arguments, dict) else None
@@ -354,9 +377,23 @@ class ControlServer:
                 f"the argument 'events' of 'subscribe' must be a list of event names from "
                 f"{', '.join(EVENTS)}, got {wanted!r}",
             )
-        connection.events = frozenset(wanted)
+        coalesce = arguments.get("coalesce")
+        if coalesce is not None and (
+            isinstance(coalesce, bool)
+            or not isinstance(coalesce, int | float)
+            or not SHORTEST <= coalesce <= LONGEST
+        ):
+            raise ControlError(
+                "bad_argument",
+                f"the argument 'coalesce' of 'subscribe' must be a number of seconds from "
+                f"{SHORTEST:g} to {LONGEST:g}, got {coalesce!r}",
+            )
+        connection.subscribe(frozenset(wanted), None if coalesce is None else float(coalesce))
         self._subscribers.add(connection)
-        return {"subscribed": sorted(connection.events)}
+        result: dict[str, Any] = {"subscribed": sorted(connection.events)}
+        if coalesce is not None:
+            result["coalesce"] = float(coalesce)
+        return result
 
 
 _TOO_LARGE = (
