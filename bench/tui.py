@@ -70,6 +70,8 @@ scheduler.run()
 #: start in the past counts from now, so the start, one period before the burst, must
 #: come after the scheduler has scheduled its 10,000 jobs.)
 BURST_PERIOD = 15.0
+#: Seconds between the scheduler's first answer and the attach.
+SETTLE = 3.0
 
 
 class Scheduler:
@@ -153,6 +155,8 @@ async def scale_case(jobs: int, lead: float) -> dict[str, Any]:
         fire_at = time.time() + lead
         scheduler = Scheduler(Path(directory), jobs, BURST_PERIOD, fire_at)
         scheduler.wait_ready()
+        # Attach to a running scheduler, not to one still settling after its start.
+        await asyncio.sleep(SETTLE)
         result: dict[str, Any] = {"jobs": jobs}
         app = SchedulerApp(scheduler.path)
         try:
