@@ -108,9 +108,9 @@ def _headers(name: str, nominal: float) -> dict[str, str]:
 
 
 def _client() -> httpx.AsyncClient:
-    from sts_webhook.clients import LIMITS
+    from sts_webhook.clients import pool_limits
 
-    return httpx.AsyncClient(limits=LIMITS, timeout=httpx.Timeout(10.0, read=30.0))
+    return httpx.AsyncClient(limits=pool_limits(), timeout=httpx.Timeout(10.0, read=30.0))
 
 
 async def _bare_httpx(url: str, phases: list[float], calls: Calls, stop_at: float) -> Any:

@@ -114,8 +114,12 @@ class Sender:
         if pool is None:  # outside a scheduler: a client for this call alone
             async with make_client(self.client_settings) as own:
                 return await self._send(own, method, url, headers, content, params, output)
-        client = pool.get(self.client_settings)
-        return await self._send(client, method, url, headers, content, params, output)
+        group = pool.get(self.client_settings)
+        try:
+            async with group.client(self.timeout.pool) as client:
+                return await self._send(client, method, url, headers, content, params, output)
+        except httpx.PoolTimeout as error:
+            raise transport_failure(error, _origin(url), self.read_timeout) from None
 
     async def _send(
         self,
@@ -136,7 +140,7 @@ class Sender:
             timeout=self.timeout,
             extensions={EXTENSION: self.destinations},
         )
-        where = f"{request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}"
+        where = _origin(request.url)
         started = time.perf_counter()
         try:
             response = await client.send(
@@ -204,6 +208,12 @@ def resolve_url(url: str) -> str:
     if problem:  # the message names the option, never the secret URL
         raise WebhookRefused(f"url: the secret it refers to is not a usable URL: {problem}")
     return resolved
+
+
+def _origin(url: httpx.URL | str) -> str:
+    """``scheme://host:port`` of ``url``, for messages (never its path or query)."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii', 'replace')}"
 
 
 def _url_problem(url: str) -> str | None:

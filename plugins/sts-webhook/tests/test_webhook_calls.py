@@ -8,10 +8,12 @@ import json
 import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
-from sts_webhook import WebhookTask
+import pytest
+from sts_webhook import WebhookResult, WebhookTask
 from webhook_helpers import Reply, ScriptedServer, run_on_virtual_clock, run_once
 
 import sts
@@ -195,9 +197,47 @@ def test_one_client_per_scheduler_reused_and_closed_on_stop(server: ScriptedServ
                 await asyncio.wrap_future(scheduler.run_now(job))
             pool = shared_pool()
             assert pool is not None
-            clients.append(pool.get(task.sender.client_settings))
+            clients.extend(pool.get(task.sender.client_settings).clients)
             assert not clients[0].is_closed
 
     asyncio.run(main())
     assert len({seen.client for seen in server.seen}) == 1  # one kept-alive connection
     assert clients[0].is_closed  # closed once the scheduler stopped
+
+
+def test_calls_beyond_the_pool_wait_in_the_plugin_on_small_httpcore_pools(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a slow server, calls beyond the connections wait in the plugin (O(1) each),
+    never in httpcore's queue, and no httpcore pool grows past SHARD_CONNECTIONS: each
+    start and end of a request costs httpcore O(connections x (idle + waiting)), which
+    stalled the loop at 1,000 calls/s with one pool of 200."""
+    from httpcore._async.connection_pool import AsyncConnectionPool
+    from sts_webhook import clients
+
+    monkeypatch.setattr(clients, "MAX_CONNECTIONS", 20)
+    monkeypatch.setattr(clients, "SHARD_CONNECTIONS", 5)
+    most_waiting = most_connections = 0
+    assign = AsyncConnectionPool._assign_requests_to_connections
+
+    def counting(pool: AsyncConnectionPool) -> Any:
+        nonlocal most_waiting, most_connections
+        waiting = sum(1 for request in pool._requests if request.is_queued())
+        most_waiting = max(most_waiting, waiting)
+        most_connections = max(most_connections, len(pool._connections))
+        return assign(pool)
+
+    monkeypatch.setattr(AsyncConnectionPool, "_assign_requests_to_connections", counting)
+    server.default = Reply(hold=0.2)
+    task = WebhookTask(server.url, allow_hosts=LOCAL)
+
+    async def main() -> list[WebhookResult]:
+        async with sts.TaskScheduler(name="webhook-gate"):
+            return await asyncio.gather(*(task.run() for _ in range(60)))
+
+    results = asyncio.run(main())
+    assert [result.status for result in results] == [200] * 60
+    assert len(server.seen) == 60
+    assert most_waiting <= 1  # the request being placed; none left waiting inside
+    assert most_connections <= 5
+    assert len({seen.client for seen in server.seen}) == 20  # 4 clients of 5, all used
