@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="WORKLOAD",
-        help="run only the cases of one workload (lateness, burst, scale, idle, unnamed)",
+        help="run only the cases of one workload (lateness, burst, scale, idle, unnamed, "
+        "notify, webhook, distributed)",
     )
     options = parser.parse_args(argv)
     started = time.monotonic()

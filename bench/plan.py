@@ -12,6 +12,8 @@ WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 STS_VARIANTS = ("sts-info", "sts-sqlite")
 #: The notification case: failing jobs without a notifier, and with an email: one.
 NOTIFY = ("sts", "sts-email")
+#: The distributed case (bench/distributed.py): the same broker, two workers each.
+DISTRIBUTED = ("celery", "sts")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,21 @@ def full_plan() -> list[Case]:
             {"jobs": 1000, "seconds": 20},
         ),
         *unnamed_cases((2_000, 20_000, 200_000)),
+        *distributed_cases(),
+    ]
+
+
+def distributed_cases() -> list[Case]:
+    """Issue 16's case: fires run by two worker processes through RabbitMQ (a running
+    broker on 127.0.0.1:5672); not in the quick plan, which needs no broker."""
+    return [
+        Case(
+            "distributed",
+            f"{jobs} fires due together every second, 10 s, 2 workers x 32",
+            DISTRIBUTED,
+            {"jobs": jobs, "seconds": 10, "concurrency": 32},
+        )
+        for jobs in (100, 300)
     ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 CEILING = "asyncio"
 #: A workload whose floor is another contender than bare asyncio.
-CEILINGS = {"webhook": "httpx"}
+CEILINGS = {"webhook": "httpx", "distributed": "celery"}
 
 #: Per workload: (result key, column heading, decimals).
 COLUMNS: dict[str, list[tuple[str, str, int]]] = {
@@ -46,6 +46,15 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("mails", "mails", 0),
         ("mails_per_job_window", "mails / job / window", 2),
         ("cpu_s", "CPU s", 2),
+    ],
+    "distributed": [
+        ("dispatched_per_s", "dispatched / s", 0),
+        ("completed_per_s", "completed / s", 1),
+        ("p50_ms", "start p50 ms", 1),
+        ("p99_ms", "start p99 ms", 1),
+        ("max_ms", "start max ms", 0),
+        ("lost", "lost", 0),
+        ("doubled", "doubled", 0),
     ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),
@@ -225,6 +234,27 @@ def targets(cases: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
                     cost <= 1.2 * floor,
                 )
             )
+        elif case["workload"] == "distributed":
+            rate, peer = _get(results, "sts", "completed_per_s"), _get(
+                results, "celery", "completed_per_s"
+            )
+            checks.append(
+                (
+                    f"distributed: completed / s >= Celery's ({jobs} fires / s)",
+                    f"{rate:.1f} vs {peer:.1f}",
+                    rate >= peer,
+                )
+            )
+            p99, peer = _get(results, "sts", "p99_ms"), _get(results, "celery", "p99_ms")
+            checks.append(
+                (
+                    f"distributed: start p99 <= Celery's ({jobs} fires / s)",
+                    f"{p99:.1f} vs {peer:.1f} ms",
+                    p99 <= peer,
+                )
+            )
+            lost = _get(results, "sts", "lost") + _get(results, "sts", "doubled")
+            checks.append(("distributed: 0 lost, 0 doubled", f"{lost:.0f}", lost == 0))
         elif case["workload"] == "idle":
             wakeups = _get(results, "sts", "wakeups_per_s")
             checks.append(("idle: no periodic wakeups", f"{wakeups:.2f} / s", wakeups == 0))

@@ -59,6 +59,10 @@ async def measure(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
         from .webhook import webhook_calls
 
         return await webhook_calls(spec["contender"], **spec["params"])
+    if spec["workload"] == "distributed":  # Celery beside STS: see bench/distributed.py
+        from .distributed import distributed
+
+        return await distributed(spec["contender"], **spec["params"])
     if spec["workload"] in STS_WORKLOADS:
         from .notify import notify
 

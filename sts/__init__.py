@@ -20,6 +20,10 @@ if typing.TYPE_CHECKING:
     from sts_core.clock import Clock as Clock
     from sts_core.clock import SystemClock as SystemClock
     from sts_core.durations import parse_duration as parse_duration
+    from sts_core.executors import AttemptReport as AttemptReport
+    from sts_core.executors import Executor as Executor
+    from sts_core.executors import Fire as Fire
+    from sts_core.executors import run_in_process as run_in_process
     from sts_core.exports import lazy_exports as lazy_exports
     from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.job import BrokenTrigger as BrokenTrigger
@@ -78,6 +82,10 @@ _API = {
     "Clock": "sts_core.clock",
     "SystemClock": "sts_core.clock",
     "parse_duration": "sts_core.durations",
+    "AttemptReport": "sts_core.executors",
+    "Executor": "sts_core.executors",
+    "Fire": "sts_core.executors",
+    "run_in_process": "sts_core.executors",
     "lazy_exports": "sts_core.exports",
     "BrokenTrigger": "sts_core.job",
     "Job": "sts_core.job",

@@ -29,6 +29,17 @@ def sts_register_task_types(register: Register) -> None:
 
 
 @hookimpl
+def sts_register_executors(register: Register) -> None:
+    register("local", _local_executor)
+
+
+def _local_executor(scheduler_name: str) -> object:
+    from .executors import LocalExecutor
+
+    return LocalExecutor()
+
+
+@hookimpl
 def sts_register_state_stores(register: Register) -> None:
     register("memory", _memory_store)
 

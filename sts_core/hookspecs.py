@@ -18,6 +18,7 @@ from .markers import hookspec
 if TYPE_CHECKING:
     import logging
 
+    from .executors import Executor
     from .notifications import Notifier
     from .records import RunContext, RunRecord
     from .scheduler import Job, TaskScheduler
@@ -70,6 +71,10 @@ class RegisterCommand(Protocol):
 
 class RegisterNotifier(Protocol):
     def __call__(self, scheme: str, factory: Callable[..., Notifier], /) -> None: ...
+
+
+class RegisterExecutor(Protocol):
+    def __call__(self, name: str, factory: Callable[..., Executor], /) -> None: ...
 
 
 # -------------------------------------------------------------------------------------------
@@ -179,6 +184,29 @@ def sts_register_notifiers(register: RegisterNotifier) -> None:
         @sts.hookimpl
         def sts_register_notifiers(register):
             register("email", EmailNotifier)
+    """
+
+
+@hookspec
+def sts_register_executors(register: RegisterExecutor) -> None:
+    """Register executors: where the attempts of a job's runs are carried out, chosen with
+    ``executor = NAME`` or ``NAME:TARGET`` (per job, or in ``[scheduler]`` for all jobs;
+    ``TaskScheduler(executor=...)`` in Python). The built-in ``local`` runs them in the
+    scheduler's process.
+
+    :param register: ``register(name, factory)``. ``factory(scheduler_name, **options)``
+        takes the options of the section named after the executor (``[rabbitmq]``) and
+        returns an ``sts.Executor``: ``async start()``, ``async execute(job, fire) ->
+        sts.AttemptReport`` (returns once the attempt's outcome is known; ``fire`` has
+        ``job``, ``fire_time``, ``idempotency_key``, ``attempt``, ``target``) and
+        ``async aclose()``. The scheduler keeps the overlap policy, decides retries from
+        the report, and records it like a local run.
+
+    Example::
+
+        @sts.hookimpl
+        def sts_register_executors(register):
+            register("rabbitmq", RabbitExecutor)
     """
 
 

@@ -117,6 +117,7 @@ KNOWN_PLUGINS = {
     ("command", "tui"): "sts-tui",
     ("notifier scheme", "email"): "sts-email",
     ("notifier scheme", "webhook"): "sts-webhook",
+    ("executor", "rabbitmq"): "sts-rabbitmq",
 }
 
 
@@ -156,6 +157,7 @@ _REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
     "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
     "commands": ("sts_register_commands", "command", _command),
     "notifiers": ("sts_register_notifiers", "notifier scheme", _single),
+    "executors": ("sts_register_executors", "executor", _single),
 }
 
 
@@ -247,6 +249,10 @@ class Plugins:
     @property
     def notifiers(self) -> Registry[Callable[..., Any]]:
         return self.registry("notifiers")
+
+    @property
+    def executors(self) -> Registry[Callable[..., Any]]:
+        return self.registry("executors")
 
     def make_trigger(
         self, trigger: object, *, timezone: tzinfo | None = None, job_name: str = ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from .booleans import parse_boolean
 from .durations import Duration, parse_duration
+from .executor_spec import parse_executor
 from .importing import import_callable
 from .notify_policy import NO_NOTIFY, NotifyPolicy
 from .numbers import parse_whole_number
@@ -136,6 +137,9 @@ class JobPolicy:
     paused: bool = False
     notify: NotifyPolicy = NO_NOTIFY
     """Where and when the job's failures are notified (``notify_policy.py``)."""
+    executor: str | None = None
+    """Where the job's attempts run: ``NAME`` or ``NAME:TARGET`` of a registered executor
+    (``executors.py``); ``None`` for the scheduler's default (``local``: in process)."""
 
     #: The keys ``build`` and config files accept.
     KEYS = (
@@ -157,6 +161,7 @@ class JobPolicy:
         "notify_on",
         "notify_interval",
         "notify_options",
+        "executor",
     )
 
     #: Keys for which ``None`` (or the text ``none``) means "no limit" rather than "default".
@@ -258,6 +263,7 @@ class JobPolicy:
                 values.get("notify_interval"),
                 values.get("notify_options"),
             ),
+            executor=_executor(values.get("executor")),
         )
 
 
@@ -284,6 +290,13 @@ def _cache_key(values: dict[str, Any]) -> tuple[Any, ...] | None:
             return None
         key.append((name, kind, value))
     return tuple(key)
+
+
+def _executor(value: object) -> str | None:
+    if value is None:
+        return None
+    name, target = parse_executor(value)
+    return name if target is None else f"{name}:{target}"
 
 
 def _boolean(key: str, value: object) -> bool:

@@ -44,6 +44,11 @@ class RunContext:
     ``sts.current_run().output["stderr"] = tail``."""
     scheduler: str = ""
     """The name of the scheduler running it (for messages that say where they come from)."""
+    worker: str = ""
+    """Where a remote executor runs it (``host:pid``); empty in the scheduler's process."""
+    redelivered: bool = False
+    """Whether this attempt was handed to this worker again after the worker that had it
+    was lost (it may have done part of its work: use ``idempotency_key``)."""
 
     @property
     def idempotency_key(self) -> str:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .events import Notifier
+from .executors import Executors, remote_attempt
 from .host import Host
 from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
@@ -91,6 +92,8 @@ class Runner:
         self.committed: Callable[[], Awaitable[None] | None] | None = None
         #: Called when a run starts while none is under way (the loop watchdog's cue).
         self.on_busy: Callable[[], None] | None = None
+        #: Where attempts run when a job's executor is not ``local`` (``executors.py``).
+        self.executors: Executors | None = None
 
     # -- starting runs ----------------------------------------------------------------------
 
@@ -238,9 +241,13 @@ class Runner:
                 attempt,
                 extra=run_started_fields(context),
             )
+        executors = self.executors
+        if executors is not None and not executors.is_local(job):
+            await self.durable()
+            return await remote_attempt(self, executors, job, context, self._rng, scheduler.clock)
         error: BaseException | None = None
         try:
-            await self._durable()
+            await self.durable()
             if policy.timeout is None:
                 await job.task.run()
             else:
@@ -284,7 +291,7 @@ class Runner:
         self.record(record, level, error if outcome is Outcome.FAILED else None)
         return record
 
-    async def _durable(self) -> None:
+    async def durable(self) -> None:
         """Commit before run: wait until the fire's next-fire state (saved when it fired)
         and this attempt's start are on disk, so that a crash during the run neither runs
         the fire again nor loses the run. Runs started together share one commit."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from datetime import datetime, tzinfo
 from types import TracebackType
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from .booleans import parse_boolean
 from .clock import Clock, SystemClock
 from .durations import Duration, parse_duration
 from .events import Listener, Notifier
+from .executors import Executors
 from .fire_loop import ClockStep, FireLoop
 from .job import Job
 from .job_registry import JobRegistry
@@ -80,6 +81,11 @@ class TaskScheduler:
         not serve it itself: the service's built-in plugin does, through the
         ``sts_scheduler_lifespan`` hook (the same as wrapping the scheduler in
         ``async with ControlServer(scheduler, path), scheduler:``).
+    :param executor: where attempts run unless a job says otherwise: ``"local"`` (the
+        default, in this process) or a registered executor, ``"NAME"`` or
+        ``"NAME:TARGET"`` (``"rabbitmq"``, with the plugin ``sts-rabbitmq``).
+    :param executor_options: options of each executor's factory, by executor name
+        (``{"rabbitmq": {"url": ...}}``; a config file's ``[rabbitmq]`` section).
     :param loop_block_threshold: a run that keeps the event loop busy longer than this
         (an ``async def`` task calling ``time.sleep``) is named in a warning; ``None`` to
         not watch. Not watched under a ``VirtualClock``, whose time would not jump while
@@ -127,6 +133,8 @@ class TaskScheduler:
         seed: int | None = None,
         control_socket: str | os.PathLike[str] | bool | None = None,
         loop_block_threshold: Duration | None = "1s",
+        executor: str | None = None,
+        executor_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.blocking = _env_blocking() if blocking is None else blocking
@@ -158,6 +166,17 @@ class TaskScheduler:
         self._registry = JobRegistry()
         self._notifier = Notifier(self)
         self._runner = Runner(self, self._notifier, random.Random(seed), max_workers)
+        #: Where attempts run: ``local`` unless a job or ``executor`` names another.
+        self.executors = Executors(
+            self.plugins,
+            name,
+            executor,
+            executor_options,
+            self._runner.record,
+            self.clock,
+            self._runner.durable,
+        )
+        self._runner.executors = self.executors
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)
         #: The wall-clock steps noticed (the latest 100), also logged as warnings.
         self.clock_steps = self._fires.clock_steps
@@ -432,6 +451,9 @@ class TaskScheduler:
         self._runner.open_threads()
         self._fires.restore()
         self.notifications.restore()
+        # After the runs a crash left in flight are recorded interrupted: an executor may
+        # record their late outcomes as soon as it starts.
+        await self.executors.open(self._registry.jobs.values())
         self.started_at = self.clock.now()
         loop = asyncio.get_running_loop()
         # Not under a virtual clock: the watchdog's pings are real I/O, which a virtual
@@ -512,6 +534,7 @@ class TaskScheduler:
             if pending:
                 await asyncio.wait(pending)
         await self.notifications.close(seconds)
+        await self.executors.aclose()
         if self._lifespan is not None:
             await self._lifespan.aclose()
             self._lifespan = None

@@ -16,12 +16,14 @@ sinks and the run records pass through it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9_.\-/]+)\}")
 #: What replaces a secret wherever it would be shown.
@@ -169,6 +171,43 @@ def redact(text: str) -> str:
     if not _revealed:
         return text
     return _compiled().sub(REDACTED, text)
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Hide resolved secrets in a log record before any handler sees it: its message,
+    formatted once, and its traceback, kept as redacted text (``exc_text``, which
+    ``logging.Formatter`` prints) instead of the exception, which a handler could format
+    again from the frames."""
+    message = record.getMessage()
+    masked = redact(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = "".join(traceback.format_exception(record.exc_info[1])).rstrip("\n")
+        record.exc_text, record.exc_info = redact(text), None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def _install_record_redaction() -> None:
+    """One choke point for every log record of an STS logger (``sts``, ``sts.*``), for
+    every handler: STS's sinks, a plugin's, or the application's own. It costs nothing
+    until a secret has been resolved."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts_sts_records", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _revealed and (record.name == "sts" or record.name.startswith("sts.")):
+            redact_record(record)
+        return record
+
+    factory.redacts_sts_records = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_redaction()
 
 
 def redaction_margin() -> int:

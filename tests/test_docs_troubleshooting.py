@@ -53,3 +53,33 @@ def test_each_quoted_message_is_what_sts_prints(
         # The doc may shorten a long list with "..." and shows an example home directory.
         head = line.split("; looked in")[0].split("expected one of command")[0]
         assert head in TROUBLESHOOTING, head
+
+
+def test_the_quoted_store_in_use_and_nothing_to_run_messages_are_what_sts_prints(
+    tmp_path: Path,
+) -> None:
+    """Two entries that are not about the config file: a second scheduler on one state
+    file, and ``sts run`` with nothing to run."""
+    import os
+    import re
+    import socket
+
+    from sts_core.service.cli.run_command import NOTHING_TO_RUN
+    from sts_core.service.sqlite_store import SQLiteStore, StoreInUseError
+
+    path = tmp_path / "sts.db"
+    first, second = (SQLiteStore(path, flush_interval=None) for _ in range(2))
+    try:
+        first.acquire()
+        with pytest.raises(StoreInUseError) as raised:
+            second.acquire()
+    finally:
+        first.close()
+        second.close()
+    printed = str(raised.value).replace(str(path), "/home/me/.local/share/sts/sts.db")
+    printed = printed.replace(
+        f"pid {os.getpid()} on host {socket.gethostname()}", "pid 4242 on host web1"
+    )
+    assert f"`sts run: error: {printed}`" in TROUBLESHOOTING
+    assert f"`sts run: error: {NOTHING_TO_RUN}`" in TROUBLESHOOTING
+    assert re.search(r"STS_CONFIG` names, else `\./sts\.ini`, then\s+`\./config\.ini`", DOC)

@@ -342,3 +342,36 @@ def test_sync_tasks_run_in_the_schedulers_own_threads() -> None:
     clock.run(main())
     assert len(threads) == 2
     assert all(name.startswith("sts-pool-test") for name in threads), threads
+
+
+class CountingDict(dict):  # type: ignore[type-arg]
+    """A dict that counts the membership tests made on it (the cost of naming)."""
+
+    checks = 0
+
+    def __contains__(self, key: object) -> bool:
+        CountingDict.checks += 1
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("size", [2_000, 20_000])
+def test_the_cost_of_naming_an_add_does_not_grow_with_the_jobs(size: int) -> None:
+    """Issue 12's item 8, counted rather than timed: the name checks an unnamed add makes
+    are the same at 2,000 jobs and at 20,000, for tasks of one class and for one task
+    scheduled again and again."""
+    from sts_core.job_registry import JobRegistry
+
+    registry = JobRegistry()
+    registry.tasks, registry.jobs = CountingDict(), CountingDict()
+    clock = VirtualClock()
+    report = registry.add_task(Recorder(clock, name="report"))
+    CountingDict.checks = 0
+    for _ in range(size):
+        registry.add_task(Recorder(clock))
+    per_task = CountingDict.checks / size
+    CountingDict.checks = 0
+    for _ in range(size):
+        name = registry.job_name(report, None)
+        registry.jobs[name] = None  # type: ignore[assignment]
+    per_job = CountingDict.checks / size
+    assert per_task <= 3 and per_job <= 3, (per_task, per_job)

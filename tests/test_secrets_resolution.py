@@ -303,3 +303,44 @@ def test_secret_like_names_inside_values_warn_in_a_shared_file(
     text = caplog.text + "".join(config.warnings)
     assert "hunter2secret" not in text and "k3y-plain-text" not in text
     assert load_config(write_config(tmp_path, EMBEDDED, mode=0o600), environ={}).warnings == []
+
+
+def test_any_handler_of_an_sts_logger_gets_records_with_the_secret_hidden(
+    virtual_clock: VirtualClock,
+) -> None:
+    """One choke point: an application's own handler (or a plugin's sink) on the ``sts``
+    loggers never sees a resolved secret, in the message or in the traceback."""
+    import io
+
+    value = resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": SECRET})])
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # a plain handler, as an application adds
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    sts_logger = logging.getLogger("sts")
+    for added in (handler, keep):
+        sts_logger.addHandler(added)
+
+    async def leaky() -> None:
+        raise RuntimeError(f"login refused for password {value!r}")
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(sts.FunctionTask(leaky, name="leaky"), "every 10s")
+            await asyncio.sleep(15)
+        logging.getLogger("sts.shell").warning("child logger: %s", value)
+
+    try:
+        virtual_clock.run(main())
+    finally:
+        for added in (handler, keep):
+            sts_logger.removeHandler(added)
+    text = stream.getvalue()
+    assert "login refused" in text and "Traceback" in text and "child logger" in text
+    assert SECRET not in text and repr(SECRET) not in text
+    assert all(SECRET not in record.getMessage() for record in seen)

@@ -82,7 +82,7 @@ def read_config(
             from ...plugins import default_plugins
 
             plugins = default_plugins()
-        return {*plugins.notifiers, *plugins.task_types}
+        return {*plugins.notifiers, *plugins.task_types, *plugins.executors}
 
     # Which config sources are on is known from every other layer; they sit in between.
     settings = _merge([*early, *late])

@@ -10,6 +10,7 @@ from ...plugins import Plugins, default_plugins
 from ...secrets import use_secret_providers
 from ...timezones import resolve_timezone
 from .errors import ConfigError, Problem
+from .executors import plan_executors
 from .factories import (
     FactoryCall,
     LoggingPlan,
@@ -181,7 +182,11 @@ class Config:
         :param secrets: whether to ask the providers for each referenced secret.
         """
         plan, problems = self._plan(with_store=True)
-        problems = [*self.section_problems, *problems]
+        problems = [
+            *self.section_problems,
+            *problems,
+            *plan_executors(self.settings, self.plugins)[2],
+        ]
         specs, _, provider_calls, _ = plan
         if secrets and not any(problem.section == "secrets" for problem in problems):
             try:
@@ -215,7 +220,8 @@ class Config:
         plugins = self.plugins
         name = self.scheduler_name
         plan, problems = self._plan(with_store=store is None)
-        problems = [*self.section_problems, *problems]  # a [scheduler] typo with the rest
+        executor, executor_options, found = plan_executors(self.settings, plugins)
+        problems = [*self.section_problems, *problems, *found]  # a [scheduler] typo too
         if problems:
             raise ConfigError(problems)
         specs, logging_plan, provider_calls, store_call = plan
@@ -233,6 +239,8 @@ class Config:
             "store": store,
             "plugins": plugins,
             "stop_grace": self.value("scheduler", "stop_grace") or "30s",
+            "executor": executor,
+            "executor_options": executor_options,
         }
         threshold = (self.value("scheduler", "loop_block_threshold") or "1s").strip()
         arguments["loop_block_threshold"] = None if threshold.lower() == "none" else threshold

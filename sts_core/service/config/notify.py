@@ -143,8 +143,8 @@ def plan_notifications(
 
 
 def check_plugin_sections(settings: Settings, plugins: Plugins) -> list[Problem]:
-    """Every key of a section named after a notifier scheme or a task type must be an
-    option of one of them."""
+    """Every key of a section named after a notifier scheme, a task type or an executor
+    must be an option of one of them."""
     problems: list[Problem] = []
     for section, keys in settings.sections.items():
         if ":" in section:
@@ -154,6 +154,8 @@ def check_plugin_sections(settings: Settings, plugins: Plugins) -> list[Problem]
             takers.append(signature_of(plugins.notifiers.get(section), positional=1))
         if section in plugins.task_types:
             takers.append(signature_of(plugins.task_types.get(section), skip=("name",)))
+        if section in plugins.executors:
+            takers.append(signature_of(plugins.executors.get(section), positional=1))
         if not takers or any(signature.takes_any for signature in takers):
             continue
         accepted = sorted({name for signature in takers for name in signature.options})

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...booleans import BOOLEAN_FORMS
 from ...durations import DurationError, duration_problem, parse_duration
+from ...executor_spec import parse_executor
 from ...notify_policy import NotifyPolicy
 from ...suggest import did_you_mean
 from ...timezones import resolve_timezone
@@ -62,6 +63,13 @@ def _timezone(text: str) -> None:
 def _word(text: str) -> None:
     if not _WORD.fullmatch(text.strip()):
         raise ValueError("expected the name of an installed plugin's registration")
+
+
+def _executor(text: str) -> None:
+    try:
+        parse_executor(text)
+    except ValueError as error:
+        raise ValueError(str(error).split(": ", 1)[-1]) from None
 
 
 def _duration(text: str) -> None:
@@ -141,6 +149,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
             "1s", _duration_or_none, "warn when a run blocks the event loop longer (none: off)"
         ),
         "sources": Key(None, _names, "config sources from plugins (options in [source:NAME])"),
+        "executor": Key(
+            None, _executor, "where attempts run: local, or NAME[:TARGET] (options in [NAME])"
+        ),
     },
     "logging": {
         "level": Key("INFO", _level, "the sts logger's level"),

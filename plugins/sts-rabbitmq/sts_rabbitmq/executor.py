@@ -1,0 +1,495 @@
+"""The scheduler's side: the ``rabbitmq`` executor.
+
+Each attempt is published as a persistent message to its pool's quorum queue, with
+publisher confirms (dispatched = confirmed by the broker); then the scheduler waits for a
+worker to *claim* it and for the worker's *outcome*. The scheduler answers every claim and
+so is the one place that decides whether an attempt starts: the first claim gets it, a
+claim past the misfire grace or for an attempt already recorded is refused, and a claim of
+a message the broker *redelivered* (its worker was lost) takes the attempt over. An
+outcome is recorded once, from the worker that holds the attempt; any other copy is
+counted and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
+
+import sts
+
+from .digest import job_digest
+from .messages import Answer, BadMessage, FireMessage, WorkerMessage
+from .settings import DEFAULT_URL, RabbitSettings
+from .topology import declare_claims, declare_exchanges, declare_outcomes, declare_pool
+
+logger = logging.getLogger("sts.rabbitmq")
+
+#: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
+REMEMBERED = 100_000
+#: How long an outcome waits for its record to be durable before it is acked anyway (a
+#: store that cannot commit must not hold the outcomes queue forever).
+RECORD_WAIT = 60.0
+
+Late = Callable[[str, datetime, int, str, sts.AttemptReport], Awaitable[None]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@dataclass(eq=False)
+class _Pending:
+    """An attempt dispatched and not yet recorded."""
+
+    fire: sts.Fire
+    deadline: datetime | None
+    granted: asyncio.Future[None]
+    outcome: asyncio.Future[sts.AttemptReport]
+    holder: str | None = None
+    taken_over: bool = False
+    restarted: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RabbitExecutor:
+    """Runs attempts on ``sts worker`` processes through RabbitMQ (``executor = rabbitmq``,
+    or ``rabbitmq:POOL`` for the workers started with ``--queue POOL``). Options: those of
+    ``[rabbitmq]`` (``RabbitSettings``)."""
+
+    def __init__(
+        self,
+        scheduler_name: str,
+        *,
+        url: str = DEFAULT_URL,
+        prefix: str = "sts",
+        queue: str = "default",
+        prefetch: int = 256,
+        backstop: str = "30s",
+        claim_timeout: str = "10s",
+        delivery_limit: int = 5,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
+        self.settings = RabbitSettings.build(
+            url=url,
+            prefix=prefix,
+            queue=queue,
+            prefetch=prefetch,
+            backstop=backstop,
+            claim_timeout=claim_timeout,
+            delivery_limit=delivery_limit,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+        )
+        self.scheduler_name = scheduler_name
+        self._pending: dict[tuple[str, int], _Pending] = {}
+        self._recorded: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractChannel | None = None
+        self._answers: AbstractChannel | None = None
+        self._fires: AbstractExchange | None = None
+        self._pools: set[str] = set()
+        self._ready = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
+        self._digests: dict[int, tuple[sts.Job, str]] = {}
+        #: Counters for operators and tests: ``dispatched``, ``publish_retries``,
+        #: ``claims_refused``, ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
+        self.counts: dict[str, int] = dict.fromkeys(
+            (
+                "dispatched",
+                "publish_retries",
+                "claims_refused",
+                "takeovers",
+                "duplicate_outcomes",
+                "stray_outcomes",
+            ),
+            0,
+        )
+        # Records the outcomes of attempts a previous process of this scheduler dispatched.
+        self._late: Late | None = None
+
+    @property
+    def outcomes_queue(self) -> str:
+        return self.settings.outcomes_queue(self.scheduler_name)
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def start(self, late: Late) -> None:
+        """Connect in the background: a broker that is down when the scheduler starts is
+        the same as one that goes down later (attempts wait for it up to their grace)."""
+        self._late = late
+        self._connecting = asyncio.get_running_loop().create_task(
+            self._connect(), name="sts rabbitmq connect"
+        )
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                connection = await aio_pika.connect_robust(
+                    self.settings.resolved_url(),
+                    ssl_context=self.settings.ssl_context(),
+                    client_properties={"connection_name": f"sts scheduler {self.scheduler_name}"},
+                    reconnect_interval=1,
+                )
+                break
+            except Exception as error:
+                logger.warning(
+                    "rabbitmq: cannot connect (%s); trying again in %.1fs",
+                    sts.redact(describe(error)),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._connection = connection
+        # One channel per role: publishing (with confirms; an unroutable fire raises), and
+        # consuming the outcomes (with a prefetch).
+        publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        consumer = await connection.channel()
+        await consumer.set_qos(prefetch_count=self.settings.prefetch)
+        self._fires, _ = await declare_exchanges(publisher, self.settings)
+        self._publisher = publisher
+        outcomes = await declare_outcomes(consumer, self.settings, self.scheduler_name)
+        await outcomes.consume(self._on_message)
+        # Claims: answered at once, without confirms (a lost one is asked again).
+        self._answers = await connection.channel(publisher_confirms=False)
+        claims = await declare_claims(consumer, self.settings, self.scheduler_name)
+        await claims.consume(self._on_claim, no_ack=True)
+        logger.info(
+            "rabbitmq: connected; outcomes on %s", self.outcomes_queue, extra={"event": "rabbitmq"}
+        )
+        self._ready.set()
+
+    async def aclose(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        self._ready.clear()
+
+    # -- an attempt -------------------------------------------------------------------------
+
+    def digest(self, job: sts.Job) -> str:
+        known = self._digests.get(id(job))
+        if known is None or known[0] is not job:
+            known = self._digests[id(job)] = (job, job_digest(job))
+        return known[1]
+
+    async def execute(self, job: sts.Job, fire: sts.Fire) -> sts.AttemptReport:
+        key = (fire.idempotency_key, fire.attempt)
+        loop = asyncio.get_running_loop()
+        deadline = fire.start_deadline(job.policy.misfire_grace)
+        pending = _Pending(fire, deadline, loop.create_future(), loop.create_future())
+        self._pending[key] = pending
+        try:
+            problem = await self._dispatch(job, fire, deadline)
+            if problem is not None:
+                return sts.AttemptReport(
+                    sts.Outcome.MISSED,
+                    error=f"not dispatched within misfire_grace "
+                    f"({job.policy.misfire_grace:g}s): {problem}",
+                )
+            if not await self._granted(pending):
+                pool = fire.target or self.settings.queue
+                return sts.AttemptReport(
+                    sts.Outcome.MISSED,
+                    error=f"no worker started it within misfire_grace "
+                    f"({job.policy.misfire_grace:g}s): are workers of the queue "
+                    f"{self.settings.fires_queue(pool)!r} running?",
+                )
+            return await self._outcome(job, pending)
+        finally:
+            del self._pending[key]
+            self._remember(key)
+
+    async def _dispatch(
+        self, job: sts.Job, fire: sts.Fire, deadline: datetime | None
+    ) -> str | None:
+        """Publish the fire until the broker confirms it: ``None``, or why it could not be
+        before ``deadline``. Retried across broker outages, with backoff."""
+        pool = fire.target or self.settings.queue
+        body = FireMessage(
+            fire.run_id,
+            fire.job,
+            fire.fire_time,
+            fire.attempt,
+            fire.manual,
+            self.digest(job),
+            self.scheduler_name,
+            deadline,
+        ).encode()
+        delay, problem = 0.1, "no connection to the broker yet"
+        while True:
+            remaining = None if deadline is None else (deadline - _now()).total_seconds()
+            if remaining is not None and remaining <= 0:
+                return problem
+            try:
+                if not self._ready.is_set():
+                    problem = "no connection to the broker"
+                    await asyncio.wait_for(self._ready.wait(), remaining)
+                assert self._fires is not None and self._publisher is not None
+                if pool not in self._pools:
+                    await declare_pool(self._publisher, self.settings, pool, self._fires)
+                    self._pools.add(pool)
+                message = aio_pika.Message(
+                    body,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=fire.idempotency_key,
+                    correlation_id=f"{fire.idempotency_key}#{fire.attempt}",
+                    reply_to=self.outcomes_queue,
+                    # The broker drops (dead-letters) a fire no worker took in time.
+                    expiration=None if remaining is None else max(remaining, 0.001),
+                    app_id="sts",
+                    headers={
+                        "x-sts-job": fire.job,
+                        "x-sts-attempt": fire.attempt,
+                        "x-sts-claims": self.settings.claims_queue(self.scheduler_name),
+                    },
+                )
+                await self._fires.publish(
+                    message,
+                    routing_key=pool,
+                    mandatory=True,
+                    # No shorter bound: a slow confirm on a live connection is waited
+                    # for (publishing again would only add load); a lost connection
+                    # raises at once.
+                    timeout=None if remaining is None else max(remaining, 0.001),
+                )
+                self.counts["dispatched"] += 1
+                return None
+            except TimeoutError:
+                if self._ready.is_set():
+                    problem = "the broker did not confirm it before the grace ran out"
+            except Exception as error:
+                problem = sts.redact(describe(error))
+                self._pools.discard(pool)  # an unroutable fire: declare the pool again
+            self.counts["publish_retries"] += 1
+            logger.warning(
+                "rabbitmq: could not dispatch job=%s attempt=%d: %s; retrying",
+                fire.job,
+                fire.attempt,
+                problem,
+            )
+            wait = delay if remaining is None else min(delay, max(remaining, 0.0))
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 5.0)
+
+    async def _granted(self, pending: _Pending) -> bool:
+        """Wait for a worker's claim: ``False`` once the misfire deadline passed."""
+        remaining = (
+            None if pending.deadline is None else (pending.deadline - _now()).total_seconds()
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pending.granted), remaining)
+        return pending.granted.done()
+
+    async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
+        """Wait for the holder's outcome; past ``timeout`` + ``backstop`` (counted again
+        from a takeover) the scheduler records the attempt ``timed_out`` itself."""
+        timeout = job.policy.timeout
+        limit = None if timeout is None else timeout + self.settings.backstop
+        while True:
+            pending.restarted.clear()
+            restarted: asyncio.Future[Any] = asyncio.ensure_future(pending.restarted.wait())
+            outcome: asyncio.Future[Any] = pending.outcome
+            try:
+                await asyncio.wait(
+                    {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                restarted.cancel()
+            if pending.outcome.done():
+                return pending.outcome.result()
+            if pending.restarted.is_set():
+                continue
+            assert timeout is not None and limit is not None
+            error = TimeoutError()
+            return sts.AttemptReport(
+                sts.Outcome.TIMED_OUT,
+                started_at=None,
+                error=f"no outcome from worker {pending.holder} within timeout ({timeout:g}s) "
+                f"+ backstop ({self.settings.backstop:g}s): the scheduler's backstop",
+                retry=job.policy.retry.should_retry(error, pending.fire.attempt),
+                worker=pending.holder,
+                redelivered=pending.taken_over,
+            )
+
+    def _remember(self, key: tuple[str, int]) -> None:
+        self._recorded[key] = None
+        if len(self._recorded) > REMEMBERED:
+            self._recorded.popitem(last=False)
+
+    # -- what workers send ------------------------------------------------------------------
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._handle(message)
+        except Exception:
+            # A bug here must not leave the message unacked forever, nor be silent.
+            logger.exception("rabbitmq: failed to handle a message from a worker")
+            await message.nack(requeue=True)
+
+    async def _on_claim(self, message: AbstractIncomingMessage) -> None:
+        try:
+            claim = WorkerMessage.decode(message.body)
+        except BadMessage as error:
+            logger.error("rabbitmq: dropped a claim: %s", error)
+            return
+        if claim.kind == "claim" and message.reply_to:
+            await self._answer(message, self._claim(claim))
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            sent = WorkerMessage.decode(message.body)
+        except BadMessage as error:
+            logger.error("rabbitmq: dropped a message on %s: %s", self.outcomes_queue, error)
+            await message.reject(requeue=False)
+            return
+        if sent.kind == "claim":
+            answer = self._claim(sent)
+            if message.reply_to:
+                await self._answer(message, answer)
+        else:
+            await self._on_outcome(sent)
+        await message.ack()
+
+    def _claim(self, claim: WorkerMessage) -> Answer:
+        key = (claim.key, claim.attempt)
+        pending = self._pending.get(key)
+        if pending is None:
+            self.counts["claims_refused"] += 1
+            if key in self._recorded:
+                return Answer(False, "this attempt is recorded already")
+            return Answer(False, "this scheduler does not follow this attempt (it restarted)")
+        if pending.granted.done() and pending.holder == claim.worker:
+            return Answer(True)  # the same worker asking again: its answer was lost
+        if pending.deadline is not None and _now() > pending.deadline:
+            self.counts["claims_refused"] += 1
+            return Answer(False, "past its misfire_grace: recorded missed")
+        if not pending.granted.done():
+            pending.holder = claim.worker
+            pending.granted.set_result(None)
+            return Answer(True)
+        if claim.redelivered:
+            # The broker redelivers only after the holder's channel closed (the worker
+            # died, or lost its connection): the attempt is this worker's now.
+            self.counts["takeovers"] += 1
+            logger.warning(
+                "rabbitmq: job attempt %s#%d redelivered: worker %s takes it over from %s",
+                claim.key,
+                claim.attempt,
+                claim.worker,
+                pending.holder,
+            )
+            pending.holder = claim.worker
+            pending.taken_over = True
+            pending.restarted.set()
+            return Answer(True)
+        self.counts["claims_refused"] += 1
+        return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
+
+    async def _answer(self, message: AbstractIncomingMessage, answer: Answer) -> None:
+        assert self._answers is not None and message.reply_to is not None
+        try:
+            await self._answers.default_exchange.publish(
+                aio_pika.Message(answer.encode(), correlation_id=message.correlation_id),
+                routing_key=message.reply_to,
+                mandatory=False,
+            )
+        except Exception as error:  # the worker asks again after its claim_timeout
+            logger.warning("rabbitmq: could not answer a claim: %s", describe(error))
+
+    async def _on_outcome(self, sent: WorkerMessage) -> None:
+        key = (sent.key, sent.attempt)
+        pending = self._pending.get(key)
+        if pending is not None and pending.holder == sent.worker and not pending.outcome.done():
+            # Acked (by the caller) only once the record is durable: a scheduler killed
+            # before that gets the outcome again from the broker, and reconciles it.
+            recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def on_recorded() -> None:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+            report = _report(sent, pending.taken_over)
+            report.on_recorded = on_recorded
+            pending.outcome.set_result(report)
+            try:
+                await asyncio.wait_for(recorded, RECORD_WAIT)
+            except TimeoutError:
+                logger.warning(
+                    "rabbitmq: the outcome of %s#%d was not recorded within %gs; acked anyway",
+                    sent.key,
+                    sent.attempt,
+                    RECORD_WAIT,
+                )
+            return
+        if pending is not None or key in self._recorded:
+            self.counts["duplicate_outcomes"] += 1
+            logger.info(
+                "rabbitmq: dropped an outcome of %s#%d from worker %s: recorded already",
+                sent.key,
+                sent.attempt,
+                sent.worker,
+            )
+            return
+        # An attempt a previous process of this scheduler dispatched (it was recorded
+        # interrupted when this one started): its outcome is recorded now, once.
+        self.counts["stray_outcomes"] += 1
+        self._remember(key)
+        job, _, fire_time = sent.key.rpartition("@")
+        logger.warning(
+            "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
+            "before the scheduler restarted; recorded as reconciled",
+            job,
+            sent.attempt,
+            sent.outcome,
+            sent.worker,
+        )
+        if self._late is not None:
+            await self._late(
+                job,
+                datetime.fromisoformat(fire_time),
+                sent.attempt,
+                sent.run_id,
+                _report(sent, False),
+            )
+
+
+def _report(sent: WorkerMessage, taken_over: bool) -> sts.AttemptReport:
+    output: dict[str, Any] = dict(sent.output)
+    return sts.AttemptReport(
+        sts.Outcome(str(sent.outcome)),
+        started_at=sent.started_at,
+        finished_at=sent.finished_at,
+        error=sent.error,
+        traceback=sent.traceback,
+        output=output,
+        retry=sent.retry,
+        retry_after=sent.retry_after,
+        worker=sent.worker,
+        redelivered=taken_over or sent.redelivered,
+    )

@@ -1,0 +1,186 @@
+"""What travels through the broker, as JSON: a fire (scheduler -> worker), a claim and an
+outcome (worker -> scheduler), an answer to a claim (scheduler -> worker).
+
+Every message names its attempt by ``(idempotency key, attempt)``: the key is the AMQP
+``message_id`` of a fire, and what the scheduler records each attempt under exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sts
+
+VERSION = 1
+
+
+class BadMessage(ValueError):
+    """A message that is not one STS wrote (or one from an incompatible version)."""
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: Any, key: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadMessage(f"{key} is not an ISO time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise BadMessage(f"{key} has no UTC offset: {value!r}")
+    return parsed
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadMessage(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("not a JSON object")
+    if data.get("v") != VERSION:
+        raise BadMessage(f"version {data.get('v')!r}, expected {VERSION}")
+    return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadMessage(f"{key} missing or not a {kind.__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class FireMessage:
+    """An attempt to run: what a worker needs besides the job's definition (which it
+    loads from the same configuration, and checks against ``digest``)."""
+
+    run_id: str
+    job: str
+    fire_time: datetime
+    attempt: int
+    manual: bool
+    digest: str
+    scheduler: str
+    start_deadline: datetime | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.job}@{self.fire_time.astimezone(UTC).isoformat()}"
+
+    def encode(self) -> bytes:
+        data = {
+            "v": VERSION,
+            "run_id": self.run_id,
+            "job": self.job,
+            "fire_time": _time(self.fire_time),
+            "attempt": self.attempt,
+            "manual": self.manual,
+            "digest": self.digest,
+            "scheduler": self.scheduler,
+            "start_deadline": _time(self.start_deadline),
+        }
+        return json.dumps(data).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> FireMessage:
+        data = _load(body)
+        fire_time = _parse_time(_field(data, "fire_time", str), "fire_time")
+        assert fire_time is not None
+        return cls(
+            run_id=_field(data, "run_id", str),
+            job=_field(data, "job", str),
+            fire_time=fire_time,
+            attempt=_field(data, "attempt", int),
+            manual=bool(data.get("manual")),
+            digest=_field(data, "digest", str),
+            scheduler=_field(data, "scheduler", str),
+            start_deadline=_parse_time(data.get("start_deadline"), "start_deadline"),
+        )
+
+
+@dataclass(slots=True)
+class WorkerMessage:
+    """A worker's claim of an attempt (``kind = "claim"``: may I run it?) or its outcome
+    (``kind = "outcome"``)."""
+
+    kind: str
+    key: str
+    attempt: int
+    run_id: str
+    worker: str
+    redelivered: bool = False
+    outcome: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    traceback: str | None = None
+    output: dict[str, str] = field(default_factory=dict)
+    retry: bool = False
+    retry_after: float = 0.0
+
+    def encode(self) -> bytes:
+        data = asdict(self)
+        data["v"] = VERSION
+        data["started_at"] = _time(self.started_at)
+        data["finished_at"] = _time(self.finished_at)
+        return json.dumps(data).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> WorkerMessage:
+        data = _load(body)
+        kind = _field(data, "kind", str)
+        if kind not in ("claim", "outcome"):
+            raise BadMessage(f"kind {kind!r}, expected claim or outcome")
+        outcome = data.get("outcome")
+        if kind == "outcome":
+            try:
+                sts.Outcome(str(outcome))
+            except ValueError:
+                raise BadMessage(f"outcome {outcome!r} is not an sts.Outcome") from None
+        output = data.get("output") or {}
+        if not isinstance(output, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in output.items()
+        ):
+            raise BadMessage("output is not an object of texts")
+        retry_after = data.get("retry_after") or 0.0
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+            raise BadMessage("retry_after is not a number")
+        return cls(
+            kind=kind,
+            key=_field(data, "key", str),
+            attempt=_field(data, "attempt", int),
+            run_id=_field(data, "run_id", str),
+            worker=_field(data, "worker", str),
+            redelivered=bool(data.get("redelivered")),
+            outcome=outcome,
+            started_at=_parse_time(data.get("started_at"), "started_at"),
+            finished_at=_parse_time(data.get("finished_at"), "finished_at"),
+            error=data.get("error") if isinstance(data.get("error"), str) else None,
+            traceback=data.get("traceback") if isinstance(data.get("traceback"), str) else None,
+            output=output,
+            retry=bool(data.get("retry")),
+            retry_after=float(retry_after),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The scheduler's answer to a claim: run it, or drop it and why."""
+
+    granted: bool
+    reason: str = ""
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": VERSION, "granted": self.granted, "reason": self.reason}).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> Answer:
+        data = _load(body)
+        return cls(bool(data.get("granted")), str(data.get("reason") or ""))

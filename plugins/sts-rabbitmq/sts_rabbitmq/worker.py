@@ -1,0 +1,431 @@
+"""The worker's side: ``sts worker`` takes fires from its pool's queue and runs them.
+
+For each fire: check it (a job this worker knows, defined the same way: else it goes to
+the dead-letter queue with the reason), *claim* it from the scheduler (which answers go
+or drop), run it here under its timeout, publish its outcome (confirmed by the broker),
+dead-letter it if it failed for good, and only then ack it. A worker that dies at any
+point before the ack leaves the message unacked: the broker redelivers it to another
+worker, whose claim takes the attempt over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
+
+import sts
+
+from .digest import job_digest
+from .executor import describe
+from .messages import Answer, BadMessage, FireMessage, WorkerMessage
+from .settings import RabbitSettings
+from .topology import declare_exchanges, declare_pool
+
+logger = logging.getLogger("sts.rabbitmq")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_identity() -> str:
+    """``host:pid``: who ran an attempt, in its record."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Runs the fires of one pool's queue, ``concurrency`` at a time (the prefetch)."""
+
+    def __init__(
+        self,
+        jobs: Iterable[sts.Job],
+        settings: RabbitSettings,
+        *,
+        pool: str | None = None,
+        concurrency: int = 4,
+        stop_grace: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"invalid concurrency {concurrency!r}: expected a whole number >= 1")
+        self.jobs = {job.name: job for job in jobs}
+        self.digests = {name: job_digest(job) for name, job in self.jobs.items()}
+        self.settings = settings
+        self.pool = pool or settings.queue
+        self.concurrency = concurrency
+        self.stop_grace = stop_grace
+        self.identity = worker_identity()
+        self._answers: dict[str, asyncio.Future[Answer]] = {}
+        self._answer_queue = f"{settings.prefix}.worker.{self.identity}.{uuid.uuid4().hex[:8]}"
+        self._publisher: AbstractChannel | None = None
+        self._claimer: AbstractChannel | None = None
+        self._dead: AbstractExchange | None = None
+        self._runs: set[asyncio.Task[None]] = set()
+        # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
+        # worker's connection waits for the run instead of running it again.
+        self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._stopping = False
+        #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
+        #: scheduler said no).
+        self.counts = {"ran": 0, "refused": 0, "dropped": 0}
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Consume until ``stop`` is set; then let runs under way finish (up to
+        ``stop_grace``; the broker redelivers the others)."""
+        connection: AbstractRobustConnection = await aio_pika.connect_robust(
+            self.settings.resolved_url(),
+            ssl_context=self.settings.ssl_context(),
+            client_properties={"connection_name": f"sts worker {self.identity}"},
+            reconnect_interval=1,
+        )
+        async with connection:
+            publisher = await connection.channel(publisher_confirms=True)
+            consumer = await connection.channel()
+            await consumer.set_qos(prefetch_count=self.concurrency)
+            fires, self._dead = await declare_exchanges(publisher, self.settings)
+            self._publisher = publisher
+            self._claimer = await connection.channel(publisher_confirms=False)
+            queue = await declare_pool(consumer, self.settings, self.pool, fires)
+            answers = await consumer.declare_queue(
+                self._answer_queue, exclusive=True, auto_delete=True
+            )
+            await answers.consume(self._on_answer, no_ack=True)
+            tag = await queue.consume(self._on_fire)
+            logger.info(
+                "worker %s: consuming %s, %d at a time",
+                self.identity,
+                queue.name,
+                self.concurrency,
+                extra={"event": "worker_started"},
+            )
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            self._stopping = True
+            await queue.cancel(tag)
+            if self._runs:
+                await asyncio.wait(set(self._runs), timeout=self.stop_grace)
+            for run in set(self._runs):
+                run.cancel()
+            if self._runs:
+                await asyncio.wait(set(self._runs))
+        logger.info("worker %s stopped", self.identity, extra={"event": "worker_stopped"})
+
+    # -- a fire -----------------------------------------------------------------------------
+
+    async def _on_fire(self, message: AbstractIncomingMessage) -> None:
+        # The run is a task of its own: aio-pika cancels its consumer's tasks when the
+        # channel closes (a blip of the connection), and a run must not die of that. It
+        # goes on, reports once reconnected, and its redelivered copy is acked then.
+        run = asyncio.get_running_loop().create_task(self._guarded(message))
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(run)
+
+    async def _guarded(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._handle(message)
+        except asyncio.CancelledError:
+            # Stopping: unacked, so the broker hands the fire to another worker.
+            await _quietly(message.nack(requeue=True))
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            fire = FireMessage.decode(message.body)
+        except BadMessage as error:
+            await self._dead_letter(message, f"not an STS fire: {error}")
+            self.counts["refused"] += 1
+            await message.ack()
+            return
+        attempt = (fire.key, fire.attempt)
+        running = self._running.get(attempt)
+        if running is not None:
+            # This worker runs it already: its connection blipped, and the broker handed
+            # the fire back. Not run twice: this copy is acked once the run has reported.
+            await asyncio.shield(running)
+            self.counts["dropped"] += 1
+            await _ack(message)
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._running[attempt] = done
+        try:
+            await self._claimed(fire, message)
+        finally:
+            del self._running[attempt]
+            done.set_result(None)
+
+    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> None:
+        refusal = self._refusal(fire)
+        answer = await self._claim(fire, message)
+        if not answer.granted:
+            self.counts["dropped"] += 1
+            logger.info(
+                "worker %s: dropped job=%s attempt=%d: %s",
+                self.identity,
+                fire.job,
+                fire.attempt,
+                answer.reason,
+            )
+            await _ack(message)
+            return
+        if refusal is not None:
+            # Recorded failed by the scheduler, and kept in the dead-letter queue.
+            await self._publish_outcome(
+                message, _outcome_message(fire, self.identity, message, sts.Outcome.FAILED, refusal)
+            )
+            await self._dead_letter(message, refusal)
+            self.counts["refused"] += 1
+            await _ack(message)
+            return
+        sent = await self._run(fire, message)
+        if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
+            # Cut short by this worker's stop, not by the job: another worker runs it.
+            await _quietly(message.nack(requeue=True))
+            return
+        await self._publish_outcome(message, sent)
+        if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
+            await self._dead_letter(message, f"its run failed for good: {sent.error}")
+        self.counts["ran"] += 1
+        await _ack(message)
+
+    def _refusal(self, fire: FireMessage) -> str | None:
+        """Why this worker must not run ``fire``, or ``None``."""
+        if fire.job not in self.jobs:
+            known = ", ".join(sorted(self.jobs)[:20]) or "none"
+            return (
+                f"unknown job {fire.job!r} on worker {self.identity}: its configuration "
+                f"has no such job (known: {known})"
+            )
+        mine = self.digests[fire.job]
+        if mine != fire.digest:
+            return (
+                f"config drift: worker {self.identity} defines job {fire.job!r} differently "
+                f"(digest {mine}) than scheduler {fire.scheduler!r} (digest {fire.digest}); "
+                f"run both on the same configuration"
+            )
+        return None
+
+    async def _run(self, fire: FireMessage, message: AbstractIncomingMessage) -> WorkerMessage:
+        job = self.jobs[fire.job]
+        started = _now()
+        context = sts.RunContext(
+            fire.run_id,
+            fire.job,
+            fire.fire_time,
+            fire.attempt,
+            started,
+            fire.manual,
+            {},
+            fire.scheduler,
+            worker=self.identity,
+            redelivered=bool(message.redelivered),
+        )
+        # Each run its own context, so that sts.current_run() is this run's.
+        outcome, error = await asyncio.create_task(sts.run_in_process(job, context))
+        sent = _outcome_message(fire, self.identity, message, outcome, None)
+        sent.started_at, sent.finished_at = started, _now()
+        sent.output = {key: sts.redact(text) for key, text in context.output.items()}
+        if error is not None:
+            if outcome is sts.Outcome.TIMED_OUT:
+                sent.error = f"timed out after {job.policy.timeout:g}s (on worker {self.identity})"
+            else:
+                text = str(error)
+                sent.error = sts.redact(
+                    f"{type(error).__name__}: {text}" if text else type(error).__name__
+                )
+                sent.traceback = sts.redact("".join(traceback.format_exception(error)))
+            sent.retry = outcome is not sts.Outcome.CANCELLED and job.policy.retry.should_retry(
+                error, fire.attempt
+            )
+            if isinstance(error, sts.RetryAfter):
+                sent.retry_after = error.seconds
+        return sent
+
+    # -- talking to the scheduler -----------------------------------------------------------
+
+    async def _claim(self, fire: FireMessage, message: AbstractIncomingMessage) -> Answer:
+        """Ask the scheduler whether to run ``fire``; ask again if no answer comes."""
+        assert message.reply_to is not None
+        claim = WorkerMessage(
+            "claim",
+            fire.key,
+            fire.attempt,
+            fire.run_id,
+            self.identity,
+            redelivered=bool(message.redelivered),
+        )
+        # The scheduler's claims queue (it lives while the scheduler does); a claim is not
+        # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
+        claims = (message.headers or {}).get("x-sts-claims")
+        loop = asyncio.get_running_loop()
+        while True:
+            correlation = uuid.uuid4().hex
+            answer: asyncio.Future[Answer] = loop.create_future()
+            self._answers[correlation] = answer
+            try:
+                if isinstance(claims, str) and self._claimer is not None:
+                    await _quietly(
+                        self._claimer.default_exchange.publish(
+                            aio_pika.Message(
+                                claim.encode(),
+                                reply_to=self._answer_queue,
+                                correlation_id=correlation,
+                            ),
+                            routing_key=claims,
+                            mandatory=False,
+                        )
+                    )
+                else:
+                    await self._send(
+                        message.reply_to,
+                        claim,
+                        reply_to=self._answer_queue,
+                        correlation=correlation,
+                    )
+                return await asyncio.wait_for(answer, self.settings.claim_timeout)
+            except TimeoutError:
+                logger.warning(
+                    "worker %s: no answer to the claim of job=%s from scheduler %s; asking again",
+                    self.identity,
+                    fire.job,
+                    fire.scheduler,
+                )
+            finally:
+                self._answers.pop(correlation, None)
+
+    async def _on_answer(self, message: AbstractIncomingMessage) -> None:
+        waiting = self._answers.get(message.correlation_id or "")
+        if waiting is None or waiting.done():
+            return
+        try:
+            waiting.set_result(Answer.decode(message.body))
+        except BadMessage as error:
+            logger.error("worker %s: a bad answer to a claim: %s", self.identity, error)
+
+    async def _publish_outcome(self, message: AbstractIncomingMessage, sent: WorkerMessage) -> None:
+        """The outcome, to the scheduler that sent the fire (its ``reply_to``)."""
+        assert message.reply_to is not None
+        await self._send(message.reply_to, sent)
+
+    async def _send(
+        self,
+        routing_key: str,
+        sent: WorkerMessage,
+        *,
+        reply_to: str | None = None,
+        correlation: str | None = None,
+    ) -> None:
+        """Publish to the scheduler until the broker confirms it (across outages)."""
+        delay = 0.1
+        while True:
+            assert self._publisher is not None
+            try:
+                await self._publisher.default_exchange.publish(
+                    aio_pika.Message(
+                        sent.encode(),
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        reply_to=reply_to,
+                        correlation_id=correlation,
+                        app_id="sts",
+                    ),
+                    routing_key=routing_key,
+                    timeout=10.0,
+                )
+                return
+            except Exception as error:
+                logger.warning(
+                    "worker %s: could not send a %s of %s#%d: %s; retrying",
+                    self.identity,
+                    sent.kind,
+                    sent.key,
+                    sent.attempt,
+                    describe(error),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """A copy of ``message`` in the dead-letter queue, saying why."""
+        assert self._dead is not None
+        headers = dict(message.headers or {})
+        headers["x-sts-reason"] = reason
+        headers["x-sts-worker"] = self.identity
+        delay = 0.1
+        while True:
+            try:
+                await self._dead.publish(
+                    aio_pika.Message(
+                        message.body,
+                        headers=headers,
+                        content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=message.message_id,
+                        app_id="sts",
+                    ),
+                    routing_key="",
+                    timeout=10.0,
+                )
+                logger.error(
+                    "worker %s: dead-lettered %s: %s",
+                    self.identity,
+                    message.message_id,
+                    reason,
+                )
+                return
+            except Exception as error:
+                logger.warning("worker %s: could not dead-letter: %s", self.identity, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _outcome_message(
+    fire: FireMessage,
+    identity: str,
+    message: AbstractIncomingMessage,
+    outcome: sts.Outcome,
+    error: str | None,
+) -> WorkerMessage:
+    return WorkerMessage(
+        "outcome",
+        fire.key,
+        fire.attempt,
+        fire.run_id,
+        identity,
+        redelivered=bool(message.redelivered),
+        outcome=str(outcome),
+        error=error,
+        finished_at=_now(),
+    )
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """Ack, unless the channel it came on is gone (the connection blipped): the broker has
+    handed the message out again, and that copy is acked instead."""
+    try:
+        await message.ack()
+    except Exception as error:
+        logger.info("worker: could not ack %s (%s)", message.message_id, describe(error))
+
+
+async def _quietly(action: object) -> None:
+    try:
+        if asyncio.iscoroutine(action):
+            await action
+    except Exception:
+        pass

@@ -1,0 +1,241 @@
+"""Policies under the rabbitmq executor, on the real broker, with the scheduler and its
+workers on one event loop: a timeout enforced on the worker, retries with backoff across
+workers, the dead-letter queue and its reasons, config drift, misfire grace with no
+worker, run now."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rabbit_helpers import BROKER_URL, Namespace
+from sts_rabbitmq import RabbitSettings, Worker
+
+import sts
+
+Body = Callable[[], Awaitable[None]]
+
+
+class Probe(sts.Task):
+    """A task whose work is a function the test gives (the same on every worker, as in a
+    shared configuration)."""
+
+    def __init__(self, body: Body, name: str) -> None:
+        super().__init__(name=name)
+        self.body = body
+
+    async def run(self) -> None:
+        await self.body()
+
+
+@asynccontextmanager
+async def cluster(
+    rabbit: Namespace,
+    schedule: Callable[[sts.TaskScheduler], None],
+    *,
+    workers: int = 2,
+    worker_jobs: Callable[[sts.TaskScheduler], list[sts.Job]] | None = None,
+) -> AsyncIterator[tuple[sts.TaskScheduler, list[Worker]]]:
+    """A started scheduler with executor = rabbitmq, and ``workers`` workers on its jobs
+    (or on ``worker_jobs(scheduler)``)."""
+    options: dict[str, Any] = {"prefix": rabbit.prefix, "backstop": "3s", "claim_timeout": "2s"}
+    scheduler = sts.TaskScheduler(
+        name=rabbit.scheduler_name(),
+        executor="rabbitmq",
+        executor_options={"rabbitmq": options},
+        loop_block_threshold=None,
+        stop_grace="5s",
+    )
+    schedule(scheduler)
+    jobs = worker_jobs(scheduler) if worker_jobs is not None else scheduler.jobs
+    settings = RabbitSettings.build(**options)
+    started = [Worker(jobs, settings, concurrency=4, stop_grace=2.0) for _ in range(workers)]
+    stop = asyncio.Event()
+    ready = [asyncio.Event() for _ in started]
+    running = [
+        asyncio.create_task(worker.run(stop, flag))
+        for worker, flag in zip(started, ready, strict=True)
+    ]
+    await asyncio.gather(*(flag.wait() for flag in ready))
+    try:
+        async with scheduler:
+            yield scheduler, started
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
+
+
+def history(scheduler: sts.TaskScheduler, job: str) -> list[sts.RunRecord]:
+    return list(reversed(scheduler.store.history(job, limit=100)))
+
+
+def test_timeout_is_enforced_on_the_worker(rabbit: Namespace) -> None:
+    async def hang() -> None:
+        await asyncio.sleep(60)
+
+    async def main() -> list[sts.RunRecord]:
+        def schedule(scheduler: sts.TaskScheduler) -> None:
+            scheduler.schedule(Probe(hang, "hang"), "every 1h", name="hang", timeout="1s")
+
+        async with cluster(rabbit, schedule, workers=1) as (scheduler, _):
+            record = await asyncio.wrap_future(scheduler.run_now("hang"))
+            assert record.outcome is sts.Outcome.TIMED_OUT
+            return history(scheduler, "hang")
+
+    records = asyncio.run(main())
+    assert [r.outcome for r in records] == [sts.Outcome.TIMED_OUT]
+    record = records[0]
+    assert record.error is not None and "timed out after 1s (on worker" in record.error
+    assert record.duration is not None and 1.0 <= record.duration < 30  # killed there, not 60s
+    assert "worker" in record.output
+
+
+def test_retries_with_backoff_across_workers_then_the_dead_letter_queue(
+    rabbit: Namespace,
+) -> None:
+    async def fail() -> None:
+        raise RuntimeError("failing on purpose")
+
+    async def main() -> list[sts.RunRecord]:
+        def schedule(scheduler: sts.TaskScheduler) -> None:
+            scheduler.schedule(
+                Probe(fail, "fail"),
+                "every 1h",
+                name="fail",
+                retries=3,
+                backoff="200ms",
+                backoff_jitter=0,
+            )
+
+        async with cluster(rabbit, schedule) as (scheduler, _):
+            record = await asyncio.wrap_future(scheduler.run_now("fail"))
+            assert record.outcome is sts.Outcome.FAILED and record.attempt == 4
+            return history(scheduler, "fail")
+
+    records = asyncio.run(main())
+    assert [r.attempt for r in records] == [1, 2, 3, 4]
+    assert all(r.outcome is sts.Outcome.FAILED for r in records)
+    assert all(r.error == "RuntimeError: failing on purpose" for r in records)
+    assert all(r.traceback and "failing on purpose" in r.traceback for r in records)
+    # Backoff: 0.2, 0.4, 0.8 s between attempts, decided by the scheduler.
+    for before, after, wait in zip(records, records[1:], (0.2, 0.4, 0.8), strict=False):
+        assert before.retry_at is not None and after.started_at is not None
+        assert after.started_at >= before.retry_at
+        assert before.finished_at is not None
+        assert (before.retry_at - before.finished_at).total_seconds() == wait
+    assert records[-1].retry_at is None
+    # Each attempt was its own message, for whichever worker of the pool took it.
+    assert all(r.output["worker"].rpartition(":")[2].isdigit() for r in records)
+    dead = asyncio.run(rabbit.dead_letters())
+    assert len(dead) == 1  # only the last attempt: the others were retried
+    reason = str((dead[0].headers or {})["x-sts-reason"])
+    assert reason == "its run failed for good: RuntimeError: failing on purpose"
+    assert json.loads(dead[0].body)["attempt"] == 4
+
+
+def test_config_drift_is_refused_to_the_dead_letter_queue(rabbit: Namespace) -> None:
+    ran: list[str] = []
+
+    async def work() -> None:
+        ran.append(sts.current_run().worker)
+
+    def schedule(scheduler: sts.TaskScheduler) -> None:
+        scheduler.schedule(Probe(work, "report"), "every 1h", name="report", timeout="10s")
+
+    def drifted(scheduler: sts.TaskScheduler) -> list[sts.Job]:
+        # The worker's configuration says timeout = 20s for the same job.
+        other = sts.TaskScheduler(loop_block_threshold=None)
+        other.schedule(Probe(work, "report"), "every 1h", name="report", timeout="20s")
+        return other.jobs
+
+    async def main() -> sts.RunRecord:
+        async with cluster(rabbit, schedule, workers=1, worker_jobs=drifted) as (scheduler, _):
+            return await asyncio.wrap_future(scheduler.run_now("report"))
+
+    record = asyncio.run(main())
+    assert ran == []
+    assert record.outcome is sts.Outcome.FAILED
+    assert record.error is not None and record.error.startswith("config drift: worker ")
+    assert "defines job 'report' differently" in record.error
+    dead = asyncio.run(rabbit.dead_letters())
+    assert len(dead) == 1
+    assert str((dead[0].headers or {})["x-sts-reason"]).startswith("config drift: worker ")
+
+
+def test_unknown_job_and_poison_message_land_in_the_dead_letter_queue(
+    rabbit: Namespace,
+) -> None:
+    async def work() -> None:
+        return None
+
+    def schedule(scheduler: sts.TaskScheduler) -> None:
+        scheduler.schedule(Probe(work, "known"), "every 1h", name="known")
+        scheduler.schedule(Probe(work, "secret"), "every 1h", name="secret")
+
+    def fewer(scheduler: sts.TaskScheduler) -> list[sts.Job]:
+        return [scheduler.get_job("known")]
+
+    async def main() -> sts.RunRecord:
+        import aio_pika
+
+        async with cluster(rabbit, schedule, workers=1, worker_jobs=fewer) as (scheduler, _):
+            record = await asyncio.wrap_future(scheduler.run_now("secret"))
+            # Hostile input on the pool's queue: not JSON, then JSON of the wrong shape.
+            connection = await aio_pika.connect(BROKER_URL)
+            async with connection:
+                channel = await connection.channel()
+                for body in (b"\xff\xfe not json", b'{"v": 1, "job": 3}'):
+                    await channel.default_exchange.publish(
+                        aio_pika.Message(body), routing_key=f"{rabbit.prefix}.fires.default"
+                    )
+            for _ in range(100):
+                if await rabbit.dead_letter_count() >= 3:
+                    break
+                await asyncio.sleep(0.1)
+            # The worker lives on: the next fire runs.
+            after = await asyncio.wrap_future(scheduler.run_now("known"))
+            assert after.outcome is sts.Outcome.SUCCEEDED
+            return record
+
+    record = asyncio.run(main())
+    assert record.outcome is sts.Outcome.FAILED
+    assert record.error is not None and "unknown job 'secret' on worker" in record.error
+    reasons = sorted(
+        str((m.headers or {})["x-sts-reason"]) for m in asyncio.run(rabbit.dead_letters())
+    )
+    assert len(reasons) == 3
+    assert reasons[0] == "not an STS fire: fire_time missing or not a str"
+    assert reasons[1].startswith("not an STS fire: not JSON")
+    assert reasons[2].startswith("unknown job 'secret' on worker")
+
+
+def test_a_fire_no_worker_takes_within_misfire_grace_is_missed(rabbit: Namespace) -> None:
+    async def work() -> None:
+        return None
+
+    def schedule(scheduler: sts.TaskScheduler) -> None:
+        scheduler.schedule(Probe(work, "lonely"), "every 1h", name="lonely", misfire_grace="1s")
+
+    async def main() -> sts.RunRecord:
+        async with cluster(rabbit, schedule, workers=0) as (scheduler, _):
+            return await asyncio.wrap_future(scheduler.run_now("lonely"))
+
+    record = asyncio.run(main())
+    assert record.outcome is sts.Outcome.MISSED
+    assert record.error is not None
+    assert "no worker started it within misfire_grace (1s)" in record.error
+    assert f"{rabbit.prefix}.fires.default" in record.error
+    # The broker expires the message (its TTL was the grace): it is dead-lettered, not
+    # left for a worker that starts later.
+
+    async def expired() -> int:
+        for _ in range(200):
+            if await rabbit.dead_letter_count():
+                break
+            await asyncio.sleep(0.1)
+        return await rabbit.dead_letter_count()
+
+    assert asyncio.run(expired()) == 1
