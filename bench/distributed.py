@@ -247,10 +247,13 @@ async def _sts(
             await _wait_lines(directory / "out.txt", jobs * seconds, settle)
             executor: Any = await scheduler.executors.get("rabbitmq")
             dispatched = executor.counts["dispatched"]
+            counts = dict(executor.counts)
         runs = _read(directory / "out.txt")
         figures = _figures(runs, dispatched, float(seconds), start + 1.0)
         # Dispatched per second: the scheduler publishes as the fires fall due.
         figures["dispatched_per_s"] = dispatched / seconds
+        figures["republished"] = counts["publish_retries"]
+        figures["claims_refused"] = counts["claims_refused"]
         return figures
     finally:
         _stop(workers)

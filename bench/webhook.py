@@ -2,7 +2,8 @@
 local server (uvicorn, in its own process).
 
 Three contenders make the same call (``POST`` of a small JSON body with an
-``Idempotency-Key``, through one pooled ``httpx.AsyncClient``):
+``Idempotency-Key``; the peers through one ``httpx.AsyncClient`` with httpx's default
+limits, STS through the plugin's clients):
 
 - ``httpx``: the floor, a bare asyncio loop per job that sleeps until its next second and
   awaits ``client.post``;
@@ -108,9 +109,8 @@ def _headers(name: str, nominal: float) -> dict[str, str]:
 
 
 def _client() -> httpx.AsyncClient:
-    from sts_webhook.clients import pool_limits
-
-    return httpx.AsyncClient(limits=pool_limits(), timeout=httpx.Timeout(10.0, read=30.0))
+    # httpx's default limits (100 connections, 20 kept alive): what a user writes.
+    return httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=30.0))
 
 
 async def _bare_httpx(url: str, phases: list[float], calls: Calls, stop_at: float) -> Any:

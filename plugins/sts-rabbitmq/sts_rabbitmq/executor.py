@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ from .topology import declare_claims, declare_exchanges, declare_outcomes, decla
 
 logger = logging.getLogger("sts.rabbitmq")
 
+#: Channels per publishing role (fires, answers to claims).
+LANES = 4
 #: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
 REMEMBERED = 100_000
 #: How long an outcome waits for its record to be durable before it is acked anyway (a
@@ -106,8 +109,12 @@ class RabbitExecutor:
         self._recorded: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
-        self._answers: AbstractChannel | None = None
-        self._fires: AbstractExchange | None = None
+        # Several channels per role: aiormq writes one publish of a channel at a time,
+        # each waiting for its frames to be flushed, so one channel caps the rate at one
+        # publish per turn of the event loop.
+        self._fires_lanes: list[AbstractExchange] = []
+        self._answer_lanes: list[AbstractChannel] = []
+        self._turn = itertools.count()
         self._pools: set[str] = set()
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
@@ -167,12 +174,18 @@ class RabbitExecutor:
         publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
         consumer = await connection.channel()
         await consumer.set_qos(prefetch_count=self.settings.prefetch)
-        self._fires, _ = await declare_exchanges(publisher, self.settings)
+        fires, _ = await declare_exchanges(publisher, self.settings)
         self._publisher = publisher
+        self._fires_lanes = [fires]
+        for _ in range(LANES - 1):
+            lane = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._fires_lanes.append(await lane.get_exchange(fires.name, ensure=False))
         outcomes = await declare_outcomes(consumer, self.settings, self.scheduler_name)
         await outcomes.consume(self._on_message)
         # Claims: answered at once, without confirms (a lost one is asked again).
-        self._answers = await connection.channel(publisher_confirms=False)
+        self._answer_lanes = [
+            await connection.channel(publisher_confirms=False) for _ in range(LANES)
+        ]
         claims = await declare_claims(consumer, self.settings, self.scheduler_name)
         await claims.consume(self._on_claim, no_ack=True)
         logger.info(
@@ -249,9 +262,9 @@ class RabbitExecutor:
                 if not self._ready.is_set():
                     problem = "no connection to the broker"
                     await asyncio.wait_for(self._ready.wait(), remaining)
-                assert self._fires is not None and self._publisher is not None
+                assert self._fires_lanes and self._publisher is not None
                 if pool not in self._pools:
-                    await declare_pool(self._publisher, self.settings, pool, self._fires)
+                    await declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
                     self._pools.add(pool)
                 message = aio_pika.Message(
                     body,
@@ -269,7 +282,8 @@ class RabbitExecutor:
                         "x-sts-claims": self.settings.claims_queue(self.scheduler_name),
                     },
                 )
-                await self._fires.publish(
+                lane = self._fires_lanes[next(self._turn) % len(self._fires_lanes)]
+                await lane.publish(
                     message,
                     routing_key=pool,
                     mandatory=True,
@@ -412,9 +426,10 @@ class RabbitExecutor:
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
 
     async def _answer(self, message: AbstractIncomingMessage, answer: Answer) -> None:
-        assert self._answers is not None and message.reply_to is not None
+        assert self._answer_lanes and message.reply_to is not None
+        lane = self._answer_lanes[next(self._turn) % len(self._answer_lanes)]
         try:
-            await self._answers.default_exchange.publish(
+            await lane.default_exchange.publish(
                 aio_pika.Message(answer.encode(), correlation_id=message.correlation_id),
                 routing_key=message.reply_to,
                 mandatory=False,

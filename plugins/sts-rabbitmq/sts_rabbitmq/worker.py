@@ -43,13 +43,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: Fires a worker holds per run it may run at once: the others are being claimed from the
+#: scheduler or reported back (round trips that need no run of their own).
+PREFETCH_PER_RUN = 4
+
+
 def worker_identity() -> str:
     """``host:pid``: who ran an attempt, in its record."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Worker:
-    """Runs the fires of one pool's queue, ``concurrency`` at a time (the prefetch)."""
+    """Runs the fires of one pool's queue, ``concurrency`` at a time. It holds up to
+    ``PREFETCH_PER_RUN`` times as many (the prefetch): fires being claimed or reported do
+    not take a run's place."""
 
     def __init__(
         self,
@@ -67,6 +74,7 @@ class Worker:
         self.settings = settings
         self.pool = pool or settings.queue
         self.concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
         self.stop_grace = stop_grace
         self.identity = worker_identity()
         self._answers: dict[str, asyncio.Future[Answer]] = {}
@@ -95,7 +103,7 @@ class Worker:
         async with connection:
             publisher = await connection.channel(publisher_confirms=True)
             consumer = await connection.channel()
-            await consumer.set_qos(prefetch_count=self.concurrency)
+            await consumer.set_qos(prefetch_count=self.concurrency * PREFETCH_PER_RUN)
             fires, self._dead = await declare_exchanges(publisher, self.settings)
             self._publisher = publisher
             self._claimer = await connection.channel(publisher_confirms=False)
@@ -192,7 +200,8 @@ class Worker:
             self.counts["refused"] += 1
             await _ack(message)
             return
-        sent = await self._run(fire, message)
+        async with self._slots:
+            sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
             await _quietly(message.nack(requeue=True))

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rabbit_helpers import (
     BROKER_URL,
     CuttableProxy,
@@ -22,6 +23,13 @@ from rabbit_helpers import (
     wait_for,
     write_config,
 )
+
+#: Real schedulers, workers and kills for ~2 minutes: in the full run, not the per-plugin one.
+pytestmark = pytest.mark.slow
+
+# Minutes of real processes killed and cut off: the full run has them, the per-plugin
+# dependency runs of .ci/run skip them (CONTRIBUTING.md).
+pytestmark = pytest.mark.slow
 
 
 def _window(seconds: float, lead: float = 4.0) -> tuple[str, str]:
@@ -106,6 +114,9 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
         started = Counter(line.worker.rpartition(":")[2] for line in lines(out, "start"))
         victim = next(w for w in workers if str(w.pid) == started.most_common(1)[0][0])
         killed = started[str(victim.pid)]
+        cut_short = {
+            line.key for line in lines(out, "start") if line.worker.endswith(f":{victim.pid}")
+        }
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         wait_for(lambda: len(lines(out)) >= fires, "every run to end", 120)
@@ -121,10 +132,13 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
     assert all(count == 1 for count in done.values()), done  # 0 doubled
     assert {r["outcome"] for r in found} == {"succeeded"}  # 0 lost
     redelivered = [r for r in found if "redelivered" in r["output"]]
-    assert len(redelivered) == killed > 0
+    # Every run cut short is recorded redelivered (and so may be a fire the dead worker
+    # held, claimed, but had not started yet).
+    keys = {f"slow@{datetime.fromisoformat(str(r['fire_time'])).isoformat()}" for r in redelivered}
+    assert killed > 0 and cut_short <= keys
     assert all(r["output"]["worker"].endswith(f":{survivor.pid}") for r in redelivered)
     # The task saw it too (sts.current_run().redelivered), and the run's key.
-    assert sum(line.redelivered for line in lines(out)) == killed
+    assert {line.key for line in lines(out) if line.redelivered} >= cut_short
 
 
 def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(

@@ -28,12 +28,17 @@ class Line(NamedTuple):
 
 
 def describe(
-    event: str, data: dict[str, Any], times: TimeZones, job_zone: str | None = None
+    event: str,
+    data: dict[str, Any],
+    times: TimeZones | None = None,
+    job_zone: str | None = None,
 ) -> tuple[str, str] | None:
     """An event as (text, style), or ``None`` for events the log does not show.
 
+    :param times: the zone setting for the times in the text (the scheduler's zone, UTC).
     :param job_zone: the zone of the event's job (for "each job's zone").
     """
+    times = times or TimeZones()
     if event == "run_started":
         run = data["run"]
         how = "manual run" if run["manual"] else "run"
@@ -59,6 +64,11 @@ def describe(
         # A coalesced batch names the job instead of carrying its row.
         name = (data.get("job") or {}).get("name") or data.get("name", "?")
         return f"● {name}: {data['change']}", "blue"
+    if event == "reloaded":
+        if not data.get("ok"):
+            errors = data.get("errors") or ["?"]
+            return f"✗ reload refused: {errors[0]}", "red"
+        return f"↻ reloaded: {data.get('summary', '')}", "blue"
     if event == "scheduler_stopping":
         runs = data.get("runs_in_flight") or 0
         waiting = f", waiting for {runs} runs to finish" if runs else ""

@@ -44,10 +44,11 @@ COMMANDS = (
     "resume",
     "remove",
     "stats",
+    "reload",
     "subscribe",
     "unsubscribe",
 )
-EVENTS = ("run_started", "run_finished", "job_changed", "scheduler_stopping")
+EVENTS = ("run_started", "run_finished", "job_changed", "reloaded", "scheduler_stopping")
 #: Additions to protocol 1 that ``hello`` lists, so that a client knows what it may ask.
 FEATURES = ("jobs_pages", "row_revisions", "coalesce")
 
