@@ -64,6 +64,9 @@ if typing.TYPE_CHECKING:
     )
     from sts_core.service.process_groups import track_process_group as track_process_group
     from sts_core.service.process_groups import untrack_process_group as untrack_process_group
+    from sts_core.service.reload import Reloader as Reloader
+    from sts_core.service.reload import ReloadResult as ReloadResult
+    from sts_core.service.reload import reloader_of as reloader_of
     from sts_core.sizes import parse_size as parse_size
     from sts_core.store import DurableStore as DurableStore
     from sts_core.store import JobState as JobState
@@ -125,6 +128,9 @@ _API = {
     "reap_orphaned_process_groups": "sts_core.service.process_groups",
     "track_process_group": "sts_core.service.process_groups",
     "untrack_process_group": "sts_core.service.process_groups",
+    "Reloader": "sts_core.service.reload",
+    "ReloadResult": "sts_core.service.reload",
+    "reloader_of": "sts_core.service.reload",
     "parse_size": "sts_core.sizes",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",

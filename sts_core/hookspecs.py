@@ -121,8 +121,25 @@ def sts_register_config_sources(register: RegisterConfigSource) -> None:
     """Register configuration sources, layered between ``config.ini`` and the environment.
 
     :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
-        with ``load() -> dict[str, dict[str, str]]`` (section -> key -> value) and
-        ``origin: str`` (shown by ``sts config``).
+        with ``load() -> dict[str, dict[str, str]]`` (section -> key -> value; a value may
+        also be a ``(value, origin)`` pair, naming where it came from) and ``origin: str``
+        (shown by ``sts config``). ``load()`` is called off the event loop, on a fresh
+        object for every (re)load. A factory parameter named ``scheduler_name`` gets the
+        scheduler's name.
+
+        The object may also have ``watch()``: an async iterator of change notices (any
+        object; its text is logged). While a scheduler built from the configuration runs,
+        it iterates the ``watch()`` of the source object it started with and reloads once
+        a burst of notices settles. A ``watch()`` that raises or ends is started again.
+
+    Example::
+
+        class EtcdSource:
+            origin = "etcd"
+            def load(self): ...            # {"job:backup": {"schedule": "cron 0 3 * * *"}}
+            async def watch(self):          # optional
+                async for revision in self._changes():
+                    yield f"revision {revision}"
     """
 
 

@@ -113,6 +113,24 @@ class JobRegistry:
             siblings.remove(job)
         return job
 
+    def swap_task(self, job: Job, task: Task) -> None:
+        """Give ``job`` the task ``task`` (a live reload). The old task goes when it has no
+        other job, and the new one takes its name: a config's task is named after its job."""
+        old = job.task
+        if task is old:
+            return
+        siblings = self._jobs_of_task.get(old.name, [])
+        if job in siblings:
+            siblings.remove(job)
+        if not siblings:
+            self._jobs_of_task.pop(old.name, None)
+            if self.tasks.get(old.name) is old:
+                del self.tasks[old.name]
+            task._rename(old.name)
+        self.add_task(task)
+        job.task = task
+        self._jobs_of_task.setdefault(task.name, []).append(job)
+
     def jobs_of_task(self, task: Task | str) -> list[Job]:
         return list(self._jobs_of_task.get(task if isinstance(task, str) else task.name, []))
 

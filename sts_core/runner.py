@@ -21,10 +21,10 @@ from .executors import Executors, remote_attempt
 from .host import Host
 from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
-from .policy import MAX_BACKOFF, SetupError
+from .policy import MAX_BACKOFF, JobPolicy, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .secrets import SecretError, redact
-from .task import thread_pool
+from .task import Task, thread_pool
 
 logger = logging.getLogger("sts")
 
@@ -173,12 +173,13 @@ class Runner:
         this = asyncio.current_task()
         record: RunRecord | None = None
         try:
-            policy = job.policy
+            # Taken once: a live reload that changes the job leaves this run as it started.
+            task, policy = job.task, job.policy
             if policy.jitter and not manual:
                 await asyncio.sleep(self._rng.uniform(0, policy.jitter))
             attempt = 1
             while True:
-                record = await self._attempt(job, fire, run_id, attempt, manual)
+                record = await self._attempt(job, task, policy, fire, run_id, attempt, manual)
                 if record.retry_at is None:
                     break
                 clock = self._scheduler.clock
@@ -224,10 +225,16 @@ class Runner:
                 self.launch(job, queued, manual=False, done=None)
 
     async def _attempt(
-        self, job: Job, fire: datetime, run_id: str, attempt: int, manual: bool
+        self,
+        job: Job,
+        task: Task,
+        policy: JobPolicy,
+        fire: datetime,
+        run_id: str,
+        attempt: int,
+        manual: bool,
     ) -> RunRecord:
         scheduler = self._scheduler
-        policy = job.policy
         started = scheduler.clock.now()
         context = RunContext(run_id, job.name, fire, attempt, started, manual, {}, scheduler.name)
         _current_run.set(context)
@@ -249,10 +256,10 @@ class Runner:
         try:
             await self.durable()
             if policy.timeout is None:
-                await job.task.run()
+                await task.run()
             else:
                 async with asyncio.timeout(policy.timeout) as deadline:
-                    await job.task.run()
+                    await task.run()
             outcome = Outcome.SUCCEEDED
         except asyncio.CancelledError as cancelled:
             outcome, error = Outcome.CANCELLED, cancelled

@@ -265,6 +265,7 @@ class TaskScheduler:
         *,
         name: str | None = None,
         job_policy: JobPolicy | None = None,
+        replace: bool = False,
         **policy: Any,
     ) -> Job:
         """Schedule ``task`` on ``trigger`` and return the job.
@@ -279,6 +280,10 @@ class TaskScheduler:
             (``notify``, ``notify_on``, ``notify_interval``, ``notify_options``).
         :param job_policy: instead of ``policy``, a policy built already with
             ``JobPolicy.build(task, ...)`` (a config file's job is checked and built once).
+        :param replace: if a job ``name`` exists, give it this task, trigger and policy in
+            place (a live reload): it keeps its stored state, history, last fire and runs
+            under way (which finish with the task and policy they started with); its next
+            fire is computed anew only if its schedule, zone, start or end changed.
         """
         if job_policy is None:
             job_policy = JobPolicy.build(task, **policy)
@@ -287,6 +292,9 @@ class TaskScheduler:
         built = job_policy
 
         def add() -> Job:
+            existing = self._registry.jobs.get(name) if replace and name is not None else None
+            if existing is not None:
+                return _replace_in_place(self, existing, task, trigger, built)
             self._registry.add_task(task)
             job_name = self._registry.job_name(task, name)
             zone = built.timezone or self.timezone
@@ -601,3 +609,29 @@ class TaskScheduler:
             f"<TaskScheduler {self.name!r} tasks={len(registry.tasks)} "
             f"jobs={len(registry.jobs)}>"
         )
+
+
+def _replace_in_place(
+    scheduler: TaskScheduler, job: Job, task: Task, trigger: Any, policy: JobPolicy
+) -> Job:
+    """``schedule(..., replace=True)`` of a job that exists (on the scheduler's loop)."""
+    zone = policy.timezone or scheduler.timezone
+    resolved = scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job.name)
+    before = (job.schedule, job.timezone, job.policy.start, job.policy.end)
+    scheduler._registry.swap_task(job, task)
+    job.trigger, job.policy = resolved, policy
+    job._schedule_text = None
+    scheduler.notifications.follow(job)
+    if (job.schedule, job.timezone, policy.start, policy.end) != before:
+        now = scheduler.clock.now()
+        first = getattr(resolved, "first_fire_time", None)
+        try:
+            if first is not None and (policy.start is None or policy.start <= now):
+                scheduler._fires.set_next(job, first(now))
+            else:
+                scheduler._fires.set_next(job, job.fire_after(now))
+        except Exception as error:  # a trigger that breaks: set aside, as in a fire
+            scheduler._fires.set_aside(job, error, now)
+    scheduler.store.save_job(job.state())
+    scheduler._notifier.job_changed(job, "changed")
+    return job

@@ -9,7 +9,9 @@ loads: ``sts --help`` loads every plugin, and must not pay for SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +51,10 @@ def sts_scheduler_from_config(
     path: str | os.PathLike[str] | None, options: dict[str, Any]
 ) -> TaskScheduler:
     from .config import load_config
+    from .reload import reloadable_scheduler
 
     plugins = options.get("plugins")
-    return load_config(path, plugins=plugins).build_scheduler(**options)
+    return reloadable_scheduler(load_config(path, plugins=plugins), **options)
 
 
 @hookimpl
@@ -62,11 +65,29 @@ def sts_scheduler_lifespan(
         from .logsinks import configure_logging
 
         configure_logging()
-    if not scheduler.control_socket:
-        return None
-    from .control import control_server
+    from .reload.registry import reloader_of
 
-    return control_server(scheduler, scheduler.control_socket)
+    contexts: list[AbstractAsyncContextManager[object]] = []
+    if scheduler.control_socket:
+        from .control import control_server
+
+        contexts.append(control_server(scheduler, scheduler.control_socket))
+    reloader = reloader_of(scheduler)
+    if reloader is not None:  # after the socket, which sends the `reloaded` events
+        from .reload.lifespan import reload_lifespan
+
+        contexts.append(reload_lifespan(reloader, main))
+    if len(contexts) <= 1:
+        return contexts[0] if contexts else None
+    return _together(contexts)
+
+
+@contextlib.asynccontextmanager
+async def _together(contexts: list[AbstractAsyncContextManager[object]]) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for context in contexts:
+            await stack.enter_async_context(context)
+        yield
 
 
 @hookimpl

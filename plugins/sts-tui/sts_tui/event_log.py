@@ -43,6 +43,11 @@ def describe(event: str, data: dict[str, Any]) -> tuple[str, str] | None:
     if event == "job_changed":
         job = data["job"]
         return f"● {job['name']}: {data['change']}", "blue"
+    if event == "reloaded":
+        if not data.get("ok"):
+            errors = data.get("errors") or ["?"]
+            return f"✗ reload refused: {errors[0]}", "red"
+        return f"↻ reloaded: {data.get('summary', '')}", "blue"
     return None
 
 

@@ -243,6 +243,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
         _configure_job_only,
         "sts_core.service.cli.act:remove",
     ),
+    "reload": (
+        "read the configuration again and apply the difference, on the running scheduler",
+        _configure_nothing,
+        "sts_core.service.cli.reload_command:reload",
+    ),
     "plugins": (
         "installed plugins and what each registers",
         _configure_nothing,

@@ -79,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if config.path is None and not config.job_names:
             # Idling forever with nothing to do helps nobody who forgot the file's name.
             raise CommandError(NOTHING_TO_RUN)
-        scheduler = config.build_scheduler(blocking=True, control_socket=True)
+        from ..reload import reloadable_scheduler
+
+        # SIGHUP and `sts reload` read the configuration again and apply the difference.
+        scheduler = reloadable_scheduler(config, blocking=True, control_socket=True)
     try:
         if args.tui:
             return attach_front_end(scheduler, FRONT_END)

@@ -4,6 +4,7 @@ scheduler starts."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any
@@ -46,15 +47,21 @@ def job_sections(settings: Settings) -> list[str]:
 
 
 def build_jobs(
-    settings: Settings, plugins: Plugins, timezone: tzinfo
+    settings: Settings,
+    plugins: Plugins,
+    timezone: tzinfo,
+    only: Collection[str] | None = None,
 ) -> tuple[list[JobSpec], list[Problem]]:
     """The jobs of ``settings`` and every problem found in them.
 
     :param timezone: the scheduler's zone, for the schedules of jobs that name none.
+    :param only: build just these job sections (a live reload builds what changed).
     """
     specs: list[JobSpec] = []
     problems: list[Problem] = check_plugin_sections(settings, plugins)
     for section in job_sections(settings):
+        if only is not None and section not in only:
+            continue
         spec, found = _build_job(section, settings, plugins, timezone)
         problems.extend(found)
         if spec is not None:

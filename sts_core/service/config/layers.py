@@ -24,14 +24,19 @@ class Layer:
 
     @classmethod
     def from_mapping(cls, name: str, values: Mapping[str, Mapping[str, object]]) -> Layer:
-        """A layer whose every value has the origin ``name`` (values become text)."""
+        """A layer whose every value has the origin ``name`` (values become text), or its
+        own: a value may be a ``(value, origin)`` pair (``etcd:/sts/x/job/a/schedule@42``)."""
         settings = {
-            str(section): {
-                str(key).lower(): Setting(_text(value), name) for key, value in keys.items()
-            }
+            str(section): {str(key).lower(): _setting(value, name) for key, value in keys.items()}
             for section, keys in values.items()
         }
         return cls(name, settings, {section: name for section in settings})
+
+
+def _setting(value: object, origin: str) -> Setting:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
+        return Setting(_text(value[0]), value[1])
+    return Setting(_text(value), origin)
 
 
 def _text(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -11,12 +12,13 @@ from typing import TYPE_CHECKING
 from .discovery import find_config_file, is_named
 from .environment import environment_layer
 from .errors import ConfigError
+from .ini_reuse import parse_ini_again
 from .inifile import read_ini, truncated_value_warnings
 from .layers import Layer, Settings
 from .model import Config
 from .plaintext import plain_text_secret_warnings
 from .schema import SECTIONS, check_sections, defaults_layer
-from .sources import source_layers
+from .sources import source_layers, sources_key
 
 if TYPE_CHECKING:
     from ...plugins import Plugins
@@ -65,7 +67,9 @@ def read_config(
     """
     environment = os.environ if environ is None else environ
     found = find_config_file(path, environment)
-    file_layer = read_ini(found) if found is not None else None
+    # Sections whose text did not change since the last read are not parsed again: a
+    # reload of 10,000 jobs where one changed parses one section.
+    file_layer = read_ini(found, parse_ini_again) if found is not None else None
     skipped = None
     if found is not None and file_layer is not None and not is_named(path, environment):
         skipped = _other_schedulers_file(found, file_layer, overrides)
@@ -87,13 +91,14 @@ def read_config(
     # Which config sources are on is known from every other layer; they sit in between.
     settings = _merge([*early, *late])
     sources: list[Layer] = []
+    source_objects: list[object] = []
     problems = check_sections(settings, plugin_sections)
-    if settings.value("scheduler", "sources") and not problems:
+    if settings.value(*sources_key(settings)) and not problems:
         if plugins is None:
             from ...plugins import default_plugins
 
             plugins = default_plugins()
-        sources = source_layers(settings, plugins)
+        sources = source_layers(settings, plugins, source_objects)
         settings = _merge([*early, *sources, *late])
         problems = check_sections(settings, plugin_sections)
     warnings: list[str] = [skipped] if skipped is not None else []
@@ -102,7 +107,13 @@ def read_config(
         warnings += truncated_value_warnings(found)
     for warning in warnings:
         logger.warning("%s", warning)
-    return Config(found, settings, plugins=plugins, warnings=warnings, section_problems=problems)
+    config = Config(found, settings, plugins=plugins, warnings=warnings, section_problems=problems)
+    config.sources = source_objects
+    # How to read it again, for a live reload: the same file, overrides and plugins.
+    config.reread = functools.partial(
+        read_config, path, overrides=overrides, environ=environ, plugins=config.plugins
+    )
+    return config
 
 
 def _other_schedulers_file(

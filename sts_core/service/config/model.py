@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,11 @@ class Config:
         self.section_problems: list[Problem] = section_problems or []
         """Problems of the fixed sections; ``load_config`` raises them, ``read_config``
         keeps them here for ``check``."""
+        self.sources: list[object] = []
+        """The config sources that were loaded, in order (``read_config`` sets them)."""
+        self.reread: Callable[[], Config] | None = None
+        """Reads this configuration again from all its layers (``read_config`` sets it):
+        what a live reload calls."""
 
     @property
     def scheduler_name(self) -> str:
@@ -98,13 +104,14 @@ class Config:
             self.settings, f"effective configuration; file: {where}", warnings=warnings
         )
 
-    def jobs(self) -> list[JobSpec]:
+    def jobs(self, only: Collection[str] | None = None) -> list[JobSpec]:
         """Every job, checked and built once: its task, its trigger and its policy.
 
+        :param only: build just these job sections (``job:NAME``).
         :raises ConfigError: listing every problem of every job.
         """
         make_importable(callable_directories(self.path))
-        specs, problems = build_jobs(self.settings, self.plugins, self._job_zone())
+        specs, problems = build_jobs(self.settings, self.plugins, self._job_zone(), only)
         if problems:
             raise ConfigError(problems)
         return specs

@@ -13,6 +13,7 @@ from ... import __version__
 from ...records import RunRecord
 from ...store import DurableStore
 from ...timezones import zone_label
+from ..reload.registry import reloader_of
 from .protocol import (
     COMMANDS,
     EVENTS,
@@ -224,6 +225,17 @@ class ControlCommands:
         self.scheduler.remove_job(job)
         self.stats.forget(job.name)
         return {"job": job.name, "removed": True}
+
+    async def _reload(self, arguments: _Arguments) -> dict[str, Any]:
+        reloader = reloader_of(self.scheduler)
+        if reloader is None:
+            raise ControlError(
+                "not_reloadable",
+                f"the scheduler {self.scheduler.name!r} was not built from a configuration "
+                f"(sts run module:object): it has nothing to read again; restart it instead",
+            )
+        result = await reloader.reload("sts reload")
+        return result.to_dict()
 
     async def _stats(self, arguments: _Arguments) -> dict[str, Any]:
         scheduler = self.scheduler

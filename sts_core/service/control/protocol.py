@@ -44,10 +44,11 @@ COMMANDS = (
     "resume",
     "remove",
     "stats",
+    "reload",
     "subscribe",
     "unsubscribe",
 )
-EVENTS = ("run_started", "run_finished", "job_changed")
+EVENTS = ("run_started", "run_finished", "job_changed", "reloaded")
 
 
 class ControlError(Exception):

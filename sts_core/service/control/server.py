@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...secrets import redact
 from ..file_lock import ExclusiveLock, LockHeld
+from ..reload.registry import reloader_of
 from .commands import ControlCommands, job_row
 from .protocol import (
     EVENTS,
@@ -31,6 +32,7 @@ from .stats import SchedulerStats
 if TYPE_CHECKING:
     from ...records import RunRecord
     from ...scheduler import Job, TaskScheduler
+    from ..reload.diff import ReloadResult
 
 logger = logging.getLogger("sts.control")
 
@@ -104,6 +106,9 @@ class ControlServer:
     async def start(self) -> None:
         # The listener goes first: the fire loop may fire while the socket is being bound.
         self.scheduler.add_listener(self._on_event)
+        reloader = reloader_of(self.scheduler)
+        if reloader is not None:
+            reloader.listeners.append(self._on_reloaded)
         # On a thread: the read may wait for the writer and the file's busy timeout (§5).
         history = await asyncio.to_thread(self.scheduler.store.history, limit=SEED_HISTORY)
         for record in reversed(history):
@@ -117,6 +122,8 @@ class ControlServer:
             self._inode = self.path.stat().st_ino
         except BaseException:
             self.scheduler.remove_listener(self._on_event)
+            if reloader is not None:
+                reloader.listeners.remove(self._on_reloaded)
             if self._server is not None:
                 self._server.close()
             if self._bind_lock is not None:
@@ -135,6 +142,9 @@ class ControlServer:
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
         self.scheduler.remove_listener(self._on_event)
+        reloader = reloader_of(self.scheduler)
+        if reloader is not None and self._on_reloaded in reloader.listeners:
+            reloader.listeners.remove(self._on_reloaded)
         if self.scheduler.control_path == str(self.path):
             self.scheduler.control_path = None
         if self._server is not None:
@@ -175,6 +185,10 @@ class ControlServer:
                 self._publish(event, {"change": change, "job": self._row_of(job)})
             if change == "removed":
                 self.stats.forget(job.name)
+
+    def _on_reloaded(self, result: ReloadResult) -> None:
+        if self._subscribers:
+            self._publish("reloaded", result.to_dict())
 
     def _row(self, name: str) -> dict[str, Any] | None:
         try:
