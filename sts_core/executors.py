@@ -8,7 +8,7 @@ attempt to a pool of workers); a job chooses one with ``executor = NAME`` or
 ``executor = NAME:TARGET`` (a target such as a queue), the scheduler with
 ``TaskScheduler(executor=...)`` or ``[scheduler] executor``.
 
-A remote executor answers ``execute(job, fire)`` with a ``AttemptReport``; the runner keeps the
+A remote executor answers ``execute(job, fire)`` with an ``AttemptReport``; the runner keeps the
 rest as for a local run: the overlap policy, the decision to retry and the backoff, the
 record in the store, the hooks and the log.
 """

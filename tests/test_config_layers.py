@@ -142,6 +142,24 @@ def test_a_missing_config_source_names_the_installed_ones(tmp_path: Path) -> Non
     assert "no config source 'etcd' is installed" in text
 
 
+@pytest.mark.parametrize("where", ["[config] sources", "STS_CONFIG_SOURCES"])
+def test_config_sources_are_listed_in_the_config_section_or_its_variable(
+    tmp_path: Path, where: str
+) -> None:
+    """``[config] sources`` (the issue's spelling) and ``STS_CONFIG_SOURCES`` turn a source
+    on, as ``[scheduler] sources`` does; a missing one is named with its key."""
+    in_file = "[config]\nsources = dict\n" if where.startswith("[") else ""
+    environ = {} if in_file else {"STS_CONFIG_SOURCES": "dict"}
+    path = write_config(tmp_path, f"{FILE}\n{in_file}\n[source:dict]\nprefix = /c\n")
+    DictSource.loaded.clear()
+    config = load_config(path, environ=environ, plugins=make_plugins(DictSourcePlugin()))
+    assert DictSource.loaded == [{"prefix": "/c", "retries": 0}]
+    assert config.origin("scheduler", "timezone") == "dict:///c"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=environ, plugins=make_plugins())
+    assert "[config] sources" in str(caught.value)
+
+
 @pytest.mark.parametrize("how", ["argument", "env", "cwd", "cwd-config", "user"])
 def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     places = {

@@ -91,6 +91,15 @@ async def _together(contexts: list[AbstractAsyncContextManager[object]]) -> Asyn
 
 
 @hookimpl
+def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
+    # Clients of the control socket hear of the stop when it starts, not only when the
+    # socket closes after the last run (a UI would say "stopped" seconds late).
+    from .control.server import announce_stopping
+
+    announce_stopping(scheduler)
+
+
+@hookimpl
 def sts_scheduler_started(scheduler: TaskScheduler) -> None:
     # Before the first fire: commands a killed scheduler left running (and its guard did
     # not stop) are killed, so that no job runs beside its own leftover.

@@ -131,7 +131,7 @@ def job_keys(prefix: str, name: str, schedule: str) -> dict[str, str]:
 def write_ini(directory: Path, server: EtcdServer, prefix: str, extra: str = "") -> Path:
     path = directory / "sts.ini"
     path.write_text(
-        f"[scheduler]\nname = etcd-test\ntimezone = UTC\nsources = etcd\n\n"
+        f"[scheduler]\nname = etcd-test\ntimezone = UTC\n\n[config]\nsources = etcd\n\n"
         f"[source:etcd]\nendpoints = {server.endpoint}\nprefix = {prefix}\n"
         f"cache_file = {directory / 'cache.json'}\n{extra}"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -139,6 +141,15 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
     assert all(r["output"]["worker"].endswith(f":{survivor.pid}") for r in redelivered)
     # The task saw it too (sts.current_run().redelivered), and the run's key.
     assert {line.key for line in lines(out) if line.redelivered} >= cut_short
+    # And `sts history` shows where each ran.
+    shown = subprocess.run(
+        [sys.executable, "-m", "sts", "history", "--limit", "100", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    ).stdout
+    assert "WORKER" in shown.splitlines()[0]
+    assert shown.count(f":{survivor.pid} (redelivered)") == len(redelivered)
 
 
 def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(

@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 import sts
 
@@ -28,13 +28,34 @@ from .dialogs import ConfirmRemove, HelpScreen
 from .event_log import EventLog
 from .header import StatsHeader
 from .jobs_table import JobsTable
+from .timeline import TimelineScreen
+from .times import TimeZones
 
-#: Events are applied in batches at most this often, so a burst costs one screen update.
-BATCH_INTERVAL = 0.1
-#: The most log lines one batch writes; the rest are summed up in one line.
-LOG_LINES_PER_BATCH = 200
+#: Events are applied in batches at most this often, so a burst costs one screen update;
+#: at most every BUSY_INTERVAL once a batch holds BUSY_BATCH events or more.
+BATCH_INTERVAL = 0.25
+BUSY_BATCH = 200
+BUSY_INTERVAL = 0.5
+#: How often a scheduler that can coalesce sends its batch of events (seconds).
+COALESCE = 0.25
+#: The most log lines one batch writes (a screenful); the rest are summed up in one line.
+LOG_LINES_PER_BATCH = 20
+#: Job rows asked for first (a screenful and more: the table shows at once), then per page.
+FIRST_PAGE = 200
+PAGE = 2000
 #: Seconds of no typing after which the filter applies.
 FILTER_DELAY = 0.2
+
+
+def _job_of(event: str, data: dict[str, Any]) -> str | None:
+    """The name of the job an event is about, if any."""
+    if event == "run_started":
+        return str(data["run"]["job"])
+    if event == "run_finished":
+        return str(data["record"]["job"])
+    if event == "job_changed":
+        return str((data.get("job") or {}).get("name", data.get("name", "")))
+    return None
 
 
 def _now() -> datetime:
@@ -55,7 +76,8 @@ class SchedulerApp(App[int]):
     """Shows the scheduler listening on ``socket_path`` and reconnects when it comes back.
 
     :param clock: the UI's idea of now (countdowns, uptime); tests pin it.
-    :param zone: the zone for clock times in the log; the machine's by default.
+    :param zone: the zone to use as the scheduler's (tests pin it); by default the one the
+        scheduler names in its ``hello``.
     :param retry_interval: seconds between connection attempts.
     """
 
@@ -67,6 +89,8 @@ class SchedulerApp(App[int]):
         Binding("x,delete", "remove", "Remove"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
+        Binding("z", "zone", "Zone"),
+        Binding("t", "timeline", "Timeline"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -83,6 +107,9 @@ class SchedulerApp(App[int]):
         self.socket_path = Path(socket_path)
         self.clock = clock
         self.zone = zone
+        #: Which zone every time on screen is written in; ``z`` cycles it.
+        self.times = TimeZones()
+        self.times.set_scheduler_zone(None, zone)
         self.retry_interval = retry_interval
         self.client: sts.ControlClient | None = None
         self.hello: dict[str, Any] = {}
@@ -90,7 +117,14 @@ class SchedulerApp(App[int]):
         #: ``waiting`` (no scheduler yet), ``connected``, ``reconnecting`` (it went away).
         self.connection_state = "connecting"
         self.events_applied = 0
+        #: Every page of the job list is in (the table is complete).
+        self.loaded = False
+        #: The scheduler sends the events in batches (``subscribe`` with ``coalesce``).
+        self.coalesced = False
+        #: When the scheduler said it stops (it may finish its runs before it hangs up).
+        self.stopping_at: datetime | None = None
         self._stats_busy = False
+        self._uptime = 0.0
         self._filter_timer: Timer | None = None
 
     # -- layout -----------------------------------------------------------------------------
@@ -101,9 +135,8 @@ class SchedulerApp(App[int]):
         self._header = StatsHeader()
         self._status = Static("", id="status")
         self._table = JobsTable(self.clock, id="jobs")
-        self._table.zone = self.zone
-        self._event_log = EventLog(self.clock, id="events")
-        self._event_log.zone = self.zone
+        self._table.times = self.times
+        self._event_log = EventLog(self.clock, self.times, id="events")
         yield self._header
         yield FilterInput(
             placeholder="filter jobs by name (enter keeps it, esc clears)", id="filter"
@@ -135,8 +168,15 @@ class SchedulerApp(App[int]):
             client = sts.ControlClient(self.socket_path)
             try:
                 self.hello = await client.connect()
-                await client.subscribe()
-                jobs = await client.request("jobs")
+                # Subscribed before the first page: no event falls between the two, and
+                # the rows' revisions say which of an event's and a page's row is newer.
+                # Coalesced where the scheduler can: each changed row once per batch.
+                self.coalesced = "coalesce" in self.hello.get("features", [])
+                if self.coalesced:
+                    await client.subscribe_coalesced(COALESCE)
+                else:
+                    await client.subscribe()
+                first = await client.request("jobs", offset=0, limit=FIRST_PAGE)
             except sts.ControlError as error:
                 await client.close()
                 self._show_status("failed", f"The scheduler refused this client: {error}")
@@ -149,8 +189,9 @@ class SchedulerApp(App[int]):
                 continue
             name = str(self.hello.get("scheduler", "?"))
             self.client = client
+            self.table.listed = False
             try:
-                await self._follow_connected(client, name, jobs["jobs"])
+                await self._follow_connected(client, name, first)
             finally:  # also when the app quits and cancels this worker
                 self.client = None
                 await client.close()
@@ -158,52 +199,134 @@ class SchedulerApp(App[int]):
             self._show_status("reconnecting")
 
     async def _follow_connected(
-        self, client: sts.ControlClient, name: str, jobs: list[dict[str, Any]]
+        self, client: sts.ControlClient, name: str, first: dict[str, Any]
     ) -> None:
-        self.table.load(jobs)
+        self.times.set_scheduler_zone(self.hello.get("timezone"), self.zone)
+        self.loaded = False
+        self.stopping_at = None
+        self.table.load(first["jobs"])
         self.event_log.add(f"connected to scheduler {name}", "bold green")
         self._show_status("connected")
         self.refresh_stats()
-        with contextlib.suppress(ConnectionError):
-            await self._pump(client)
+        # Events are applied while the other pages load: the socket is read all along.
+        pump = asyncio.ensure_future(self._pump(client))
+        try:
+            with contextlib.suppress(ConnectionError):
+                await self._load_pages(client, first)
+                await pump
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pump
+
+    async def _load_pages(self, client: sts.ControlClient, first: dict[str, Any]) -> None:
+        """The jobs after the first page, a page at a time; over again if jobs were added
+        or removed meanwhile (the ``generation`` moved)."""
+        page = first
+        while "total" in page:  # a scheduler without pages sent every job at once
+            generation = page.get("generation")
+            # Every page asked for at once: the scheduler answers them back to back, and
+            # the table takes each as it comes.
+            requests = [
+                asyncio.ensure_future(client.request("jobs", offset=offset, limit=PAGE))
+                for offset in range(len(page["jobs"]), page["total"], PAGE)
+            ]
+            try:
+                for request in requests:
+                    page = await request
+                    self.table.extend(page["jobs"])
+            finally:
+                for request in requests:
+                    request.cancel()
+            if page.get("generation") == generation:
+                break
+            page = await client.request("jobs", offset=0, limit=FIRST_PAGE)
+            self.table.load(page["jobs"])
+        self.table.resort()
+        self.table.listed = self.loaded = True
 
     async def _pump(self, client: sts.ControlClient) -> None:
         async for event in client.events():
-            self.apply_events([event, *client.pending_events()])
-            await asyncio.sleep(BATCH_INTERVAL)
+            batch = [event, *client.pending_events()]
+            self.apply_events(batch)
+            if self.coalesced:
+                continue  # the scheduler batches them already, every COALESCE seconds
+            # Under load, fewer and larger batches: each costs a frame, whatever its size.
+            await asyncio.sleep(BATCH_INTERVAL if len(batch) < BUSY_BATCH else BUSY_INTERVAL)
 
     def apply_events(self, batch: list[dict[str, Any]]) -> None:
-        """Apply a batch of events: each job's row once, the log lines in order."""
+        """Apply a batch of events (or of coalesced ``batch`` events): each job's row once,
+        the log's lines in order."""
         rows: dict[str, dict[str, Any] | None] = {}
-        skipped = max(0, len(batch) - LOG_LINES_PER_BATCH)
-        if skipped:
-            self.event_log.add(f"… {skipped} earlier events not shown", "dim")
-        reload_detail = False
-        # The detail screen may be under a dialog: it still reloads when its job ran.
-        detail = next(
-            (screen for screen in self.screen_stack if isinstance(screen, JobDetailScreen)), None
-        )
-        for index, message in enumerate(batch):
+        whole: list[tuple[str, dict[str, Any]]] = []  # the events themselves, in order
+        count = 0
+        for message in batch:
             event, data = message["event"], message["data"]
-            if index >= skipped:
-                self.event_log.add_event(event, data)
+            if event == "batch":  # coalesced by the scheduler: rows apart, last events whole
+                rows.update((row["name"], row) for row in data["jobs"])
+                rows.update((name, None) for name in data["removed"])
+                whole += ((inner["event"], inner["data"]) for inner in data["events"])
+                count += data["count"]
+                continue
             row = data.get("job")
-            if event == "job_changed" and data["change"] == "removed":
-                rows[row["name"]] = None
-            elif row is not None:
-                rows[row["name"]] = row
-            if detail is not None and event == "run_finished":
-                reload_detail = reload_detail or data["record"]["job"] == detail.job
-            elif detail is not None and event == "job_changed":  # paused, set aside, resumed
-                reload_detail = reload_detail or row["name"] == detail.job
+            if isinstance(row, dict):
+                removed = event == "job_changed" and data["change"] == "removed"
+                rows[row["name"]] = None if removed else row
+            whole.append((event, data))
+            count += 1
+        self._log_events(whole, count, rows)
+        self._follow_screens(whole, rows, complete=count == len(whole))
         table = self.table
-        for job_name, job_row in rows.items():
-            if job_row is None:
-                table.discard(job_name)
-            else:
-                table.upsert(job_row)
-        self.events_applied += len(batch)
-        if detail is not None and reload_detail:
+        table.discard_many(name for name, job_row in rows.items() if job_row is None)
+        table.upsert_many(job_row for job_row in rows.values() if job_row is not None)
+        self.events_applied += count
+
+    def _log_events(
+        self,
+        events: list[tuple[str, dict[str, Any]]],
+        count: int,
+        rows: dict[str, dict[str, Any] | None],
+    ) -> None:
+        shown = events[-LOG_LINES_PER_BATCH:]
+        if count > len(shown):
+            self.event_log.add(
+                f"… {count - len(shown)} earlier events not shown", "dim", flush=False
+            )
+        jobs = self.table.jobs
+        for event, data in shown:
+            if event == "scheduler_stopping":
+                self.stopping_at = fmt.parse(data["at"])
+            name = _job_of(event, data)
+            row = data.get("job") or rows.get(name or "") or jobs.get(name or "") or {}
+            self.event_log.add_event(event, data, job_zone=row.get("timezone"), flush=False)
+        self.event_log.flush()
+
+    def _follow_screens(
+        self,
+        events: list[tuple[str, dict[str, Any]]],
+        rows: dict[str, dict[str, Any] | None],
+        *,
+        complete: bool,
+    ) -> None:
+        """The detail (even under a dialog) reloads when its job ran or changed, or says it
+        was removed; the timeline colours the fires that ended."""
+        detail = next((s for s in self.screen_stack if isinstance(s, JobDetailScreen)), None)
+        timeline = next((s for s in self.screen_stack if isinstance(s, TimelineScreen)), None)
+        if timeline is not None:
+            for event, data in events:
+                if event == "run_finished":
+                    timeline.rows.record(data["record"])
+        if detail is None or detail.job not in rows:
+            return
+        if rows[detail.job] is None:
+            detail.show_removed()  # what it showed stays; nothing to reload
+            return
+        ended = any(
+            event in ("run_finished", "job_changed") and _job_of(event, data) == detail.job
+            for event, data in events
+        )
+        # When some events were only counted (a busy scheduler), its row changed: reload.
+        if not detail.removed and (ended or not complete):
             detail.action_reload()
 
     def _show_status(self, state: str, text: str = "") -> None:
@@ -228,8 +351,10 @@ class SchedulerApp(App[int]):
         elif state == "reconnecting":
             name = self.hello.get("scheduler", "?")
             header.show_text(f" STS  {name} stopped")
+            # The time it said it stops, not when it hung up after its last runs.
+            stopped = self.times.clock(self.stopping_at or self.clock())
             text = (
-                f"The scheduler {name} stopped at {fmt.clock_time(self.clock(), self.zone)}.\n"
+                f"The scheduler {name} stopped at {stopped} ({self.times.label()}).\n"
                 f"Reconnecting to {path}… (it reconnects by itself when the scheduler is back)"
             )
         status.update(fmt.plain_lines(text))  # names and errors: escaped, never markup
@@ -255,7 +380,13 @@ class SchedulerApp(App[int]):
             self._stats_busy = False
         started = fmt.parse(self.stats.get("started_at"))
         uptime = (self.clock() - started).total_seconds() if started else 0.0
-        self._header.show(str(self.hello.get("scheduler", "?")), max(0.0, uptime), self.stats)
+        self._show_header(max(0.0, uptime))
+
+    def _show_header(self, uptime: float | None = None) -> None:
+        if uptime is not None:
+            self._uptime = uptime
+        name = str(self.hello.get("scheduler", "?"))
+        self._header.show(name, self._uptime, self.stats, self.times.label())
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -358,12 +489,32 @@ class SchedulerApp(App[int]):
         column = self.table.cycle_sort()
         self.notify(f"Sorted by {column}.", timeout=1.5)
 
+    def action_zone(self) -> None:
+        """Cycle the zone of every time on screen: scheduler's, each job's, UTC."""
+        self.times.cycle()
+        self.table.refresh()
+        self.event_log.redraw()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobDetailScreen | TimelineScreen):
+                screen.redraw()
+        if self.connection_state == "connected":
+            self._show_header()
+        self.notify(self.times.label(), timeout=1.5)
+
+    def action_timeline(self) -> None:
+        """The jobs of the table (filtered and sorted as there) across the next hours."""
+        if isinstance(self.screen, TimelineScreen):
+            return
+        table = self.table
+        zones = {name: str(table.jobs[name].get("timezone") or "") for name in table.order}
+        screen = TimelineScreen(list(table.order), zones, self._request, self.times, self.clock)
+        self.push_screen(screen)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if isinstance(event.data_table, JobsTable) and event.row_key.value is not None:
-            self.push_screen(JobDetailScreen(str(event.row_key.value), self._request, self.zone))
+    def on_jobs_table_job_selected(self, event: JobsTable.JobSelected) -> None:
+        self.push_screen(JobDetailScreen(event.job, self._request, self.times))
 
     async def _request(self, command: str, **arguments: Any) -> dict[str, Any]:
         client = self.client

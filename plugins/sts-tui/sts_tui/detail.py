@@ -4,7 +4,6 @@ next fire times in its own zone and UTC, with daylight-saving changes marked."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import tzinfo
 from typing import Any
 
 from rich.text import Text
@@ -18,6 +17,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 import sts
 
 from . import format as fmt
+from .times import TimeZones
 
 Request = Callable[..., Awaitable[dict[str, Any]]]
 PLAN_COUNT = 10
@@ -57,13 +57,17 @@ class JobDetailScreen(Screen[None]):
         Binding("f5", "reload", "Reload"),
     ]
 
-    def __init__(self, job: str, request: Request, zone: tzinfo | None = None) -> None:
+    def __init__(self, job: str, request: Request, times: TimeZones | None = None) -> None:
         super().__init__()
         self.job = job
         self.request = request
-        self.zone = zone
+        self.times = times or TimeZones()
+        self.row: dict[str, Any] = {}
         self.runs: list[dict[str, Any]] = []
         self.plan: dict[str, Any] = {}
+        self._plan_or_why: dict[str, Any] | str = {}
+        #: The job was removed while this screen was open: it keeps what it showed.
+        self.removed = False
         # The app asks for a reload when this job runs, possibly right after pushing this
         # screen and before it is composed (its widgets are not there yet: NoMatches).
         # On mount it loads anyway.
@@ -75,7 +79,7 @@ class JobDetailScreen(Screen[None]):
         runs: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         runs.add_columns("Started", "Outcome", "Try", "Duration", "Error")
         plan: DataTable[Any] = DataTable(id="plan", cursor_type="none", zebra_stripes=True)
-        plan.add_column("Local", width=24)
+        plan.add_column("When", width=26)
         plan.add_column("UTC", width=14)
         plan.add_column("", width=24)
         yield Static(fmt.plain(f" Job {self.job}", style="bold"), id="detail-title")
@@ -98,7 +102,7 @@ class JobDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="detail")
     async def action_reload(self) -> None:
-        if not self._ready:
+        if not self._ready or self.removed:
             return
         try:
             (row,) = (await self.request("jobs", job=self.job))["jobs"]
@@ -124,17 +128,22 @@ class JobDetailScreen(Screen[None]):
         self, row: dict[str, Any], runs: list[dict[str, Any]], plan: dict[str, Any] | str
     ) -> None:
         """The job's row, its recent runs and its next fires (or why they cannot be told)."""
-        self.runs = runs
-        title = f" Job {self.job} · {row['schedule']} · {row['timezone']}"
+        self.row, self.runs, self._plan_or_why = row, runs, plan
+        title = (
+            f" Job {self.job} · {row['schedule']} · its zone {row['timezone']}"
+            f" · {self.times.label()}"
+        )
         self.query_one("#detail-title", Static).update(fmt.plain(title, style="bold"))
-        self.show_state(row)
+        if not self.removed:
+            self.show_state(row)
         table = self.query_one("#runs", DataTable)
+        cursor = table.cursor_row
         table.clear()
         for run in runs:
             started = fmt.parse(run["started_at"] or run["fire_time"])
             outcome = run["outcome"]
             table.add_row(
-                fmt.clock_time(started, self.zone) + (" (manual)" if run["manual"] else ""),
+                self.times.clock(started, row["timezone"]) + (" (manual)" if run["manual"] else ""),
                 Text(fmt.outcome_label(outcome), style=fmt.outcome_style(outcome)),
                 str(run["attempt"]),
                 fmt.duration(run["duration"]),
@@ -143,6 +152,7 @@ class JobDetailScreen(Screen[None]):
         if not runs:
             self.query_one("#run-text", Static).update("No runs yet.")
         else:
+            table.move_cursor(row=min(cursor, len(runs) - 1))
             self._show_run(min(table.cursor_row, len(runs) - 1))
         if isinstance(plan, str):
             self.plan = {}
@@ -152,8 +162,29 @@ class JobDetailScreen(Screen[None]):
             self.plan = plan
             self._show_plan(plan)
 
+    def show_removed(self) -> None:
+        """The job is gone from the scheduler: say so above what was last loaded."""
+        self.removed = True
+        if not self._ready:
+            return
+        state = self.query_one("#detail-state", Static)
+        state.display = True
+        state.update(
+            Text.assemble(
+                (" ✗ removed from the scheduler", "bold red"),
+                ("  (its history went with it; esc goes back)", "dim"),
+            )
+        )
+
+    def redraw(self) -> None:
+        """Show what was loaded again (the zone changed)."""
+        if self._ready and self.row:
+            self.show(self.row, self.runs, self._plan_or_why)
+
     def _show_plan(self, plan: dict[str, Any]) -> None:
-        zones = "UTC" if plan["timezone"] == "UTC" else f"{plan['timezone']} and UTC"
+        zone = self.times.zone(plan["timezone"])
+        named = str(getattr(zone, "key", zone))
+        zones = "UTC" if named == "UTC" else f"{named} and UTC"
         self.query_one("#plan-title", Label).update(
             f"Next {len(plan['fires'])} fire times ({zones})"
         )
@@ -161,11 +192,10 @@ class JobDetailScreen(Screen[None]):
         table.clear()
         previous: str | None = None
         for fire in plan["fires"]:
-            local = fmt.parse(fire["local"])
             utc = fmt.parse(fire["utc"])
-            assert local is not None and utc is not None
+            assert utc is not None
             table.add_row(
-                local.strftime("%a %m-%d %H:%M:%S %z"),
+                utc.astimezone(zone).strftime("%a %m-%d %H:%M:%S %Z"),
                 utc.strftime("%m-%d %H:%M:%S"),
                 plan_note(fire, previous),
             )

@@ -21,12 +21,14 @@ HELP = """\
   [b]x[/b]        remove the job, after you confirm
   [b]/[/b]        filter jobs by name ([b]esc[/b] clears the filter)
   [b]s[/b]        sort by the next column: name, next fire, failures, mean duration
+  [b]z[/b]        times in the scheduler's zone, each job's zone, or UTC
+  [b]t[/b]        the timeline: fires across 1 h / 24 h / 7 d ([b]-[/b] [b]+[/b] zoom)
   [b]?[/b]        this help
   [b]q[/b]        quit (a scheduler started by [i]sts run --tui[/i] stops with it)
 
-Every action goes through the scheduler's control socket, with the same commands as
-the [i]sts[/i] command line. When the scheduler stops, this screen says so and reconnects
-by itself once it is back.
+Every action goes through the scheduler's control socket, with the same
+commands as the [i]sts[/i] command line. When the scheduler stops, this screen
+says so and reconnects by itself once it is back.
 """
 
 
@@ -66,4 +68,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(HELP)
+            yield Static(HELP.rstrip())

@@ -113,3 +113,19 @@ def offset_text(instant: datetime) -> str:
     sign = "+" if total >= 0 else "-"
     hours, minutes = divmod(abs(total) // 60, 60)
     return f"UTC{sign}{hours:02d}:{minutes:02d}"
+
+
+def short_time(
+    instant: datetime | None, now: datetime, zone: tzinfo | None, *, with_zone: bool = False
+) -> str:
+    """``15:04:05`` today, ``Mon 03:00`` on another day, in ``zone``; with ``with_zone``
+    the zone's abbreviation follows (``15:04:05 CEST``). ``—`` for none."""
+    if instant is None:
+        return "—"
+    local = instant.astimezone(zone)
+    shown = (
+        local.strftime("%H:%M:%S")
+        if local.date() == now.astimezone(zone).date()
+        else local.strftime("%a %H:%M")
+    )
+    return f"{shown} {local.strftime('%Z')}" if with_zone else shown

@@ -41,12 +41,33 @@ scheduler.run()
 """
 
 
+#: The scheduler behind a control server that drops a subscriber past 8 MiB of unread
+#: events (the default is 64 MiB): a client must keep reading while it loads.
+SMALL_BUFFER_PROGRAM = """
+import asyncio
+import sys
+from pathlib import Path
+
+import sts
+
+scheduler = sts.TaskScheduler(name="tui-test", timezone="UTC")
+{jobs}
+
+async def main():
+    server = sts.ControlServer(scheduler, Path(sys.argv[1]), max_pending_bytes=8 * 2**20)
+    async with server, scheduler:
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
 class SchedulerProcess:
     """``python -c PROGRAM``: a scheduler listening on ``path``; start, stop, start again."""
 
-    def __init__(self, path: Path, jobs: str, log: Path) -> None:
+    def __init__(self, path: Path, jobs: str, log: Path, program: str = PROGRAM) -> None:
         self.path = path
-        self.program = PROGRAM.format(jobs=textwrap.dedent(jobs))
+        self.program = program.format(jobs=textwrap.dedent(jobs))
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -102,8 +123,13 @@ def socket_dir() -> Iterator[Path]:
 def scheduler_factory(socket_dir: Path) -> Iterator[Callable[..., SchedulerProcess]]:
     started: list[SchedulerProcess] = []
 
-    def make(jobs: str = JOBS, *, start: bool = True) -> SchedulerProcess:
-        process = SchedulerProcess(socket_dir / "s.sock", jobs, socket_dir / "scheduler.log")
+    def make(
+        jobs: str = JOBS, *, start: bool = True, small_buffer: bool = False
+    ) -> SchedulerProcess:
+        program = SMALL_BUFFER_PROGRAM if small_buffer else PROGRAM
+        process = SchedulerProcess(
+            socket_dir / "s.sock", jobs, socket_dir / "scheduler.log", program
+        )
         started.append(process)
         if start:
             process.start()

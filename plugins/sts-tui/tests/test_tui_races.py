@@ -98,8 +98,9 @@ async def test_jobs_loaded_and_updated_before_the_table_is_mounted_are_shown_onc
     app = _TableApp(table)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert len(table.columns) == len(COLUMNS)
-        assert [row.key.value for row in table.ordered_rows] == ["a", "c"]
+        header = table.render_line(0).text
+        assert all(label in header for _, label, _ in COLUMNS)
+        assert table.order == ["a", "c"]
         assert str(table.get_cell("a", "failed")) == "2"
         assert table.get_cell("c", "succeeded") == "3"
         table.upsert(_row("d"))  # and once mounted, rows go straight in

@@ -101,6 +101,7 @@ def test_snapshot_of_a_jobs_detail_across_a_dst_change(
         while not screen.plan:
             await pilot.pause(0.05)
         await pilot.press("down")
+        await pilot.press("z")  # each job's zone: the fires in Europe/Berlin, CET then CEST
         await pilot.pause(0.2)
 
     assert snap_compare(_app(process.path), terminal_size=(130, 30), run_before=detail)

@@ -187,6 +187,15 @@ def _job_option(args: argparse.Namespace) -> str | None:
     return given.pop() if given else None
 
 
+def _worker(run: dict[str, Any]) -> str:
+    """Where a remote executor ran ``run`` (its record's ``output``), or ``""``."""
+    output = run.get("output") or {}
+    worker = output.get("worker") if isinstance(output, dict) else None
+    if not isinstance(worker, str) or not worker:
+        return ""
+    return worker + (" (redelivered)" if output.get("redelivered") else "")
+
+
 def show_history(args: argparse.Namespace) -> int:
     context = CommandContext(args)
     job = _job_option(args)
@@ -225,6 +234,11 @@ def show_history(args: argparse.Namespace) -> int:
         for run in runs
     ]
     headers = ["FIRE TIME", "JOB", "OUTCOME", "TRY", "DURATION", "RUN", "ERROR"]
+    if any(_worker(run) for run in runs):
+        # Runs of a remote executor (sts-rabbitmq): where each ran, before the error.
+        headers.insert(-1, "WORKER")
+        for row, run in zip(rows_text, runs, strict=True):
+            row.insert(-1, _worker(run) or "-")
     width = error_width(headers, rows_text)
     if width is not None:
         for row in rows_text:

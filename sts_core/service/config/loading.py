@@ -18,7 +18,7 @@ from .layers import Layer, Settings
 from .model import Config
 from .plaintext import plain_text_secret_warnings
 from .schema import SECTIONS, check_sections, defaults_layer
-from .sources import source_layers
+from .sources import source_layers, sources_key
 
 if TYPE_CHECKING:
     from ...plugins import Plugins
@@ -93,7 +93,7 @@ def read_config(
     sources: list[Layer] = []
     source_objects: list[object] = []
     problems = check_sections(settings, plugin_sections)
-    if settings.value("scheduler", "sources") and not problems:
+    if settings.value(*sources_key(settings)) and not problems:
         if plugins is None:
             from ...plugins import default_plugins
 

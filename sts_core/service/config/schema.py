@@ -153,6 +153,14 @@ SECTIONS: dict[str, dict[str, Key]] = {
             None, _executor, "where attempts run: local, or NAME[:TARGET] (options in [NAME])"
         ),
     },
+    "config": {
+        "sources": Key(
+            None,
+            _names,
+            "config sources from plugins (options in [source:NAME]); wins over "
+            "[scheduler] sources",
+        ),
+    },
     "logging": {
         "level": Key("INFO", _level, "the sts logger's level"),
         "console": Key("on", _boolean, "log to stderr"),

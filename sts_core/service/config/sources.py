@@ -20,6 +20,14 @@ from .values import split_list
 SCHEDULER_NAME = "scheduler_name"
 
 
+def sources_key(settings: Settings) -> tuple[str, str]:
+    """Where the config sources are listed: ``[config] sources`` (``STS_CONFIG_SOURCES``),
+    else ``[scheduler] sources`` (``STS_SCHEDULER_SOURCES``), the older spelling."""
+    return (
+        ("config", "sources") if settings.value("config", "sources") else ("scheduler", "sources")
+    )
+
+
 def source_layers(
     settings: Settings, plugins: Plugins, loaded: list[object] | None = None
 ) -> list[Layer]:
@@ -30,7 +38,8 @@ def source_layers(
     :raises ConfigError: for a source that is not installed, has bad options, fails to
         load, or returns something other than sections of keys.
     """
-    chosen = settings.get("scheduler", "sources")
+    where = sources_key(settings)
+    chosen = settings.get(*where)
     if chosen is None or not split_list(chosen.value):
         return []
     registry = plugins.config_sources
@@ -41,7 +50,7 @@ def source_layers(
             factory = registry.get(name)
         except PluginError as error:
             raise ConfigError(
-                Problem(str(error), origin=chosen.origin, section="scheduler", key="sources")
+                Problem(str(error), origin=chosen.origin, section=where[0], key=where[1])
             ) from None
         section = f"source:{name}"
         arguments, problems = convert_options(

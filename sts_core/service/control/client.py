@@ -12,9 +12,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .protocol import MAX_LINE, PROTOCOL_VERSION, ControlError, decode, encode
+from .protocol import MAX_LINE, PROTOCOL_VERSION, ControlError, decode_answer, encode
 
 DEFAULT_TIMEOUT = 30.0
+#: Lines read in a row before the reader lets the rest of the loop run: a burst that is
+#: already buffered would otherwise be decoded in one go, and a UI on the same loop
+#: would not answer a key until the whole burst was read.
+LINES_PER_TURN = 200
 
 
 def default_control_socket(scheduler_name: str = "sts") -> Path:
@@ -58,7 +62,7 @@ def request(
                     raise ConnectionError(
                         f"the scheduler on {os.fspath(path)!r} hung up before answering"
                     )
-                message = decode(line)
+                message = decode_answer(line)
                 if message.get("id") == 1:
                     return _result(message)
 
@@ -133,6 +137,16 @@ class ControlClient:
         arguments: dict[str, Any] = {} if events is None else {"events": events}
         return await self.request("subscribe", **arguments)
 
+    async def subscribe_coalesced(
+        self, interval: float, events: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Ask for the events as one ``batch`` event every ``interval`` seconds: each
+        changed job's row once, the jobs removed, the interval's last events (counted)."""
+        arguments: dict[str, Any] = {"coalesce": interval}
+        if events is not None:
+            arguments["events"] = events
+        return await self.request("subscribe", **arguments)
+
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Events as they come: ``{"event": name, "data": {...}}``.
 
@@ -179,11 +193,13 @@ class ControlClient:
         assert self._reader is not None
         reason = ConnectionError(f"the scheduler on {str(self.path)!r} hung up")
         try:
-            while True:
+            for count in itertools.count(1):
                 line = await self._reader.readline()
                 if not line:
                     break
-                message = decode(line)
+                if count % LINES_PER_TURN == 0:
+                    await asyncio.sleep(0)
+                message = decode_answer(line)
                 if "event" in message:
                     self._events.put_nowait(message)
                     continue

@@ -17,6 +17,7 @@ from ..reload.registry import reloader_of
 from .protocol import (
     COMMANDS,
     EVENTS,
+    FEATURES,
     PROTOCOL_VERSION,
     ControlError,
     instant,
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 MAX_PLAN = 1000
 MAX_HISTORY = 10_000
+#: The most job rows one page of ``jobs`` holds.
+MAX_PAGE = 10_000
+MAX_OFFSET = 10**9
 
 
 def job_row(
@@ -53,6 +57,7 @@ def job_row(
         "failed": counts.failed if counts else 0,
         "mean_duration": counts.mean_duration if counts else None,
         "last_duration": counts.last_duration if counts else None,
+        "revision": stats.revision,
     }
 
 
@@ -155,12 +160,26 @@ class ControlCommands:
             "started_at": instant(scheduler.started_at),
             "commands": list(COMMANDS),
             "events": list(EVENTS),
+            # What a client may ask for beyond protocol 1's first form (all additions).
+            "features": list(FEATURES),
         }
 
     async def _jobs(self, arguments: _Arguments) -> dict[str, Any]:
         name = arguments.text("job")
-        jobs = [self._job(arguments)] if name is not None else self.scheduler.jobs
-        return {"jobs": [job_row(job, self.stats, self.scheduler.timezone) for job in jobs]}
+        if name is not None:
+            return {"jobs": [job_row(self._job(arguments), self.stats, self.scheduler.timezone)]}
+        jobs = self.scheduler.jobs
+        # A page: a client shows its first screen before the 10,000th row is even encoded,
+        # and the scheduler's loop never builds one answer of megabytes at once.
+        offset = arguments.whole("offset", 0, 0, MAX_OFFSET)
+        limit = arguments.whole("limit", 0, 1, MAX_PAGE) if "limit" in arguments.values else None
+        page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
+        return {
+            "jobs": [job_row(job, self.stats, self.scheduler.timezone) for job in page],
+            "offset": offset,
+            "total": len(jobs),
+            "generation": self.stats.generation,
+        }
 
     async def _history(self, arguments: _Arguments) -> dict[str, Any]:
         job = arguments.text("job")
@@ -250,6 +269,7 @@ class ControlCommands:
             "runs_in_flight": scheduler.runs_in_flight,
             "fires_last_minute": self.stats.fires_last_minute(now.timestamp()),
             "lateness_p99": self.stats.lateness_p99(),
+            "catch_up_runs": self.stats.catch_up_runs,
             "lateness_recent": self.stats.recent_lateness(),
         }
 

@@ -48,7 +48,9 @@ COMMANDS = (
     "subscribe",
     "unsubscribe",
 )
-EVENTS = ("run_started", "run_finished", "job_changed", "reloaded")
+EVENTS = ("run_started", "run_finished", "job_changed", "reloaded", "scheduler_stopping")
+#: Additions to protocol 1 that ``hello`` lists, so that a client knows what it may ask.
+FEATURES = ("jobs_pages", "row_revisions", "coalesce")
 
 
 class ControlError(Exception):
@@ -88,6 +90,23 @@ def decode(line: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ControlError("bad_request", "each line must be one JSON object")
     _check_depth(message)
+    return message
+
+
+def decode_answer(line: bytes) -> dict[str, Any]:
+    """One line from the scheduler, for a client: plain JSON, without the limits that
+    :func:`decode` puts on requests. The scheduler's own lines need no guard against
+    hostile nesting or numbers, and a client following thousands of events a second
+    spent most of its time in those checks.
+
+    :raises ControlError: ``bad_request`` when the line is no JSON object.
+    """
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ControlError("bad_request", f"the line is not valid JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise ControlError("bad_request", "each line must be one JSON object")
     return message
 
 

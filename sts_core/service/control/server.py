@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ...secrets import redact
 from ..file_lock import ExclusiveLock, LockHeld
 from ..reload.registry import reloader_of
+from .coalesce import LONGEST, SHORTEST, Coalescer
 from .commands import ControlCommands, job_row
 from .protocol import (
     EVENTS,
@@ -23,6 +24,7 @@ from .protocol import (
     ControlError,
     decode,
     encode,
+    instant,
     record_to_dict,
     request_id,
     run_to_dict,
@@ -47,6 +49,17 @@ MAX_SOCKET_PATH = 107
 SEED_HISTORY = 10_000
 #: How much a connection reads at a time (and what its reader buffers before pausing).
 READ_CHUNK = 64 * 1024
+#: The servers listening now, by their scheduler's id: the ``sts_scheduler_stopping`` hook
+#: finds its scheduler's server here to tell the subscribers.
+_LISTENING: dict[int, ControlServer] = {}
+
+
+def announce_stopping(scheduler: TaskScheduler) -> None:
+    """Tell the subscribers of ``scheduler``'s control server that it stops firing (it
+    may still wait for its runs before the socket closes)."""
+    server = _LISTENING.get(id(scheduler))
+    if server is not None:
+        server.stopping()
 
 
 class _RequestBudget:
@@ -69,18 +82,40 @@ class _RequestBudget:
 class _Connection:
     """One client: its writer, its subscription, and its requests under way."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, max_pending_bytes: int) -> None:
         self.writer = writer
+        self.max_pending_bytes = max_pending_bytes
         self.events: frozenset[str] = frozenset()
         self.requests: set[asyncio.Task[None]] = set()
         #: Set while the rest of a refused (too long) request line is being skipped.
         self.skipping = False
+        #: Collects the events of a ``subscribe`` with ``coalesce``; None: each at once.
+        self.coalescer: Coalescer | None = None
+
+    def deliver(self, event: str, data: dict[str, Any], line: bytes) -> None:
+        """An event: at once as ``line``, or into the next batch."""
+        if self.coalescer is None:
+            self.send(line)
+        else:
+            self.coalescer.add(event, data)
+
+    def subscribe(self, events: frozenset[str], coalesce: float | None) -> None:
+        self.events = events
+        if self.coalescer is not None:
+            self.coalescer.flush()  # what was collected goes out before the answer
+            self.coalescer = None
+        if coalesce is not None:
+            self.coalescer = Coalescer(coalesce, self.send)
+
+    def closed(self) -> None:
+        if self.coalescer is not None:
+            self.coalescer.close()
 
     def send(self, line: bytes) -> None:
         if self.writer.is_closing():
             return
         self.writer.write(line)
-        if self.writer.transport.get_write_buffer_size() > MAX_PENDING_BYTES:
+        if self.writer.transport.get_write_buffer_size() > self.max_pending_bytes:
             logger.warning("control client too slow to follow the events: disconnected")
             self.writer.transport.abort()  # close() would wait to send what piled up
 
@@ -89,11 +124,22 @@ class ControlServer:
     """Listens on ``path`` for one scheduler, as an async context manager that wraps it
     from outside: ``async with ControlServer(scheduler, path), scheduler: ...`` binds the
     socket before the first fire and closes it after the last run. (``TaskScheduler(
-    control_socket=...)`` does the same through the service's built-in plugin.)"""
+    control_socket=...)`` does the same through the service's built-in plugin.)
 
-    def __init__(self, scheduler: TaskScheduler, path: Path) -> None:
+    :param max_pending_bytes: unsent bytes past which a subscriber that does not read is
+        disconnected (:data:`MAX_PENDING_BYTES` by default; tests of clients lower it).
+    """
+
+    def __init__(
+        self,
+        scheduler: TaskScheduler,
+        path: Path,
+        *,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
         self.scheduler = scheduler
         self.path = path
+        self.max_pending_bytes = max_pending_bytes
         self.stats = SchedulerStats()
         self.commands = ControlCommands(scheduler, self.stats)
         self._connections: set[_Connection] = set()
@@ -111,7 +157,7 @@ class ControlServer:
             reloader.listeners.append(self._on_reloaded)
         # On a thread: the read may wait for the writer and the file's busy timeout (§5).
         history = await asyncio.to_thread(self.scheduler.store.history, limit=SEED_HISTORY)
-        for record in reversed(history):
+        for record in history:  # newest first: a job's newest record is its last outcome
             self.stats.seed(record)
         try:
             self._bind_lock = _claim_socket_path(self.path)
@@ -130,6 +176,7 @@ class ControlServer:
                 self._bind_lock.release()
             raise
         self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
+        _LISTENING[id(self.scheduler)] = self
         logger.info("control socket listening on %s", self.path)
 
     async def __aenter__(self) -> ControlServer:
@@ -142,6 +189,8 @@ class ControlServer:
     async def close(self) -> None:
         """Stop listening, disconnect every client and remove the socket file."""
         self.scheduler.remove_listener(self._on_event)
+        if _LISTENING.get(id(self.scheduler)) is self:
+            del _LISTENING[id(self.scheduler)]
         reloader = reloader_of(self.scheduler)
         if reloader is not None and self._on_reloaded in reloader.listeners:
             reloader.listeners.remove(self._on_reloaded)
@@ -167,9 +216,10 @@ class ControlServer:
 
     def _on_event(self, event: str, **facts: Any) -> None:
         now = self.scheduler.clock.timestamp()
+        self.stats.revision += 1  # before the event's row is built: it carries the new one
         if event == "run_started":
             run = facts["run"]
-            self.stats.run_started(run, now)
+            self.stats.run_started(run, now, self.scheduler.started_at)
             if self._subscribers:
                 self._publish(event, {"run": run_to_dict(run), "job": self._row(run.job)})
         elif event == "run_finished":
@@ -181,10 +231,22 @@ class ControlServer:
         elif event == "job_changed":
             job: Job = facts["job"]
             change: str = facts["change"]
+            if change in ("added", "removed"):
+                self.stats.generation += 1
             if self._subscribers:
                 self._publish(event, {"change": change, "job": self._row_of(job)})
             if change == "removed":
                 self.stats.forget(job.name)
+
+    def stopping(self) -> None:
+        """The scheduler stops firing: say when, before it waits for its runs."""
+        if self._subscribers:
+            scheduler = self.scheduler
+            data = {
+                "at": instant(scheduler.clock.now()),
+                "runs_in_flight": scheduler.runs_in_flight,
+            }
+            self._publish("scheduler_stopping", data)
 
     def _on_reloaded(self, result: ReloadResult) -> None:
         if self._subscribers:
@@ -217,12 +279,12 @@ class ControlServer:
         line = encode({"event": event, "data": data})
         for connection in list(self._subscribers):
             if event in connection.events:
-                connection.send(line)
+                connection.deliver(event, data, line)
 
     # -- connections ------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(writer)
+        connection = _Connection(writer, self.max_pending_bytes)
         self._connections.add(connection)
         line = bytearray()
         try:
@@ -238,6 +300,7 @@ class ControlServer:
             self._budget.give(len(line))
             self._connections.discard(connection)
             self._subscribers.discard(connection)
+            connection.closed()
             for request in connection.requests:
                 request.cancel()
             writer.close()
@@ -318,7 +381,7 @@ class ControlServer:
 
     def _subscribe(self, connection: _Connection, command: str, arguments: Any) -> dict[str, Any]:
         if command == "unsubscribe":
-            connection.events = frozenset()
+            connection.subscribe(frozenset(), None)
             self._subscribers.discard(connection)
             return {"subscribed": []}
         wanted = arguments.get("events", list(EVENTS)) if isinstance(arguments, dict) else None
@@ -328,9 +391,23 @@ class ControlServer:
                 f"the argument 'events' of 'subscribe' must be a list of event names from "
                 f"{', '.join(EVENTS)}, got {wanted!r}",
             )
-        connection.events = frozenset(wanted)
+        coalesce = arguments.get("coalesce")
+        if coalesce is not None and (
+            isinstance(coalesce, bool)
+            or not isinstance(coalesce, int | float)
+            or not SHORTEST <= coalesce <= LONGEST
+        ):
+            raise ControlError(
+                "bad_argument",
+                f"the argument 'coalesce' of 'subscribe' must be a number of seconds from "
+                f"{SHORTEST:g} to {LONGEST:g}, got {coalesce!r}",
+            )
+        connection.subscribe(frozenset(wanted), None if coalesce is None else float(coalesce))
         self._subscribers.add(connection)
-        return {"subscribed": sorted(connection.events)}
+        result: dict[str, Any] = {"subscribed": sorted(connection.events)}
+        if coalesce is not None:
+            result["coalesce"] = float(coalesce)
+        return result
 
 
 _TOO_LARGE = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from ...records import Outcome, RunContext, RunRecord
 from ...store import is_failure
@@ -50,7 +51,16 @@ class SchedulerStats:
 
     def __init__(self) -> None:
         self.jobs: dict[str, JobStats] = {}
+        #: Counts the scheduler's events. A job row carries the count at which it was built
+        #: (its ``revision``): of two rows of one job, the larger revision is the newer, so
+        #: a client that mixes event rows with ``jobs`` pages keeps the latest.
+        self.revision = 0
+        #: Counts jobs added and removed: a client paging through ``jobs`` sees the same
+        #: number on every page, or knows the list moved under it and starts over.
+        self.generation = 0
         self._fires: deque[float] = deque()
+        #: Fires from before the scheduler started, run when it did (catch-up runs).
+        self.catch_up_runs = 0
         self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
 
     def job(self, name: str) -> JobStats:
@@ -66,11 +76,16 @@ class SchedulerStats:
             stats.last_outcome = str(record.outcome)
             stats.last_duration = record.duration
 
-    def run_started(self, run: RunContext, now: float) -> None:
+    def run_started(self, run: RunContext, now: float, since: datetime | None = None) -> None:
+        """:param since: when the scheduler started: a fire from before it is a catch-up
+        run, late by design (the scheduler was down), counted apart from the lateness."""
         # A fire is counted once, at its first attempt; manual runs are no fires.
         if run.attempt == 1 and not run.manual:
             self._count_fire(now)
-            self._lateness.append(max(0.0, (run.started_at - run.fire_time).total_seconds()))
+            if since is not None and run.fire_time < since:
+                self.catch_up_runs += 1
+            else:
+                self._lateness.append(max(0.0, (run.started_at - run.fire_time).total_seconds()))
 
     def run_finished(self, record: RunRecord, now: float) -> None:
         if record.outcome in (Outcome.MISSED, Outcome.SKIPPED):

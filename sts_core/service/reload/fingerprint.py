@@ -28,6 +28,7 @@ FIXED_AT_START: tuple[tuple[str, str | None], ...] = (
     ("scheduler", "max_workers"),
     ("scheduler", "loop_block_threshold"),
     ("scheduler", "sources"),
+    ("config", "sources"),
     ("scheduler", "executor"),
     ("state", None),
     ("logging", None),
