@@ -177,10 +177,15 @@ def redact_record(record: logging.LogRecord) -> None:
     """Hide resolved secrets in a log record before any handler sees it: its message,
     formatted once, and its traceback, kept as redacted text (``exc_text``, which
     ``logging.Formatter`` prints) instead of the exception, which a handler could format
-    again from the frames."""
-    message = record.getMessage()
+    again from the frames. Never raises: a record whose arguments do not fit its message
+    keeps both, shown as they are, instead of failing the caller. (Fields given with
+    ``extra=`` are added after the record is made: STS redacts those where it makes them.)"""
+    try:
+        message = record.getMessage()
+    except Exception:  # bad arguments: what logging would report, shown as they are
+        message = f"{record.msg!r} % {record.args!r}"
     masked = redact(message)
-    if masked != message:
+    if masked != message or record.args:
         record.msg, record.args = masked, None
     if record.exc_info and record.exc_info[1] is not None:
         text = "".join(traceback.format_exception(record.exc_info[1])).rstrip("\n")

@@ -118,7 +118,9 @@ class ClaimingStore(StateStore, Protocol):
         """On the event loop: an awaitable answering whether this scheduler won the fire
         ``(job, fire_time)`` and must run it; ``False`` when another replica has it (or it
         cannot be claimed now: the store then records it). The same ``(job, fire_time)``
-        is won by one replica only."""
+        is won by one replica only. It should not raise: a claim that raises is logged as
+        an error and the fire is not recorded by this replica, which cannot know whether
+        another one won it."""
         ...
 
 

@@ -351,3 +351,59 @@ def test_a_job_removed_by_hand_then_from_the_file(
     (result,) = results
     assert result.ok and result.removed == ["often"]
     assert [job.name for job in scheduler.jobs] == ["steady"]
+
+
+class Fragile:
+    """A schedule that parses, but cannot give a next fire (its calendar is away)."""
+
+    def __init__(self, spec: str, **options: Any) -> None:
+        self.spec = spec
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        raise ValueError("the calendar service is down")
+
+    def __str__(self) -> str:
+        return f"fragile {self.spec}"
+
+
+class FragilePlugin:
+    @sts.hookimpl
+    def sts_register_triggers(self, register: Any) -> None:
+        register("fragile", Fragile)
+
+
+def test_a_reload_whose_new_schedule_cannot_fire_is_refused_whole(
+    tmp_path: Path, virtual_clock: sts.testing.VirtualClock
+) -> None:
+    """What ``schedule`` asks a trigger first is asked before anything changes: a new job
+    whose schedule fails there refuses the whole reload (the removal too), and the next
+    good reload applies."""
+    path = write_config(tmp_path, BASE)
+    config = load_config(path, plugins=make_plugins(FragilePlugin()))
+    scheduler = reloadable_scheduler(config, clock=virtual_clock, store=sts.MemoryStore())
+    results: list[ReloadResult] = []
+
+    async def main() -> list[str]:
+        async with scheduler:
+            reloader = reloader_of(scheduler)
+            assert reloader is not None
+            broken = BASE.replace(
+                "[job:steady]",
+                "[job:new]\ntype = greet\nwho = x\n" "schedule = fragile soon\n\n[job:steady]",
+            )
+            path.write_text(
+                broken.replace("schedule = every 10s", "schedule = every 4s").split("[job:steady]")[
+                    0
+                ]
+            )  # also removes steady
+            results.append(await reloader.reload("test"))
+            names = sorted(job.name for job in scheduler.jobs)
+            path.write_text(BASE.replace("schedule = every 10s", "schedule = every 4s"))
+            results.append(await reloader.reload("test"))
+            return names
+
+    names = virtual_clock.run(main())
+    refused, applied = results
+    assert not refused.ok and "cannot give its next fire" in " ".join(refused.errors)
+    assert names == ["often", "steady"]  # nothing removed, nothing added
+    assert applied.ok and list(applied.changed) == ["often"]

@@ -344,3 +344,28 @@ def test_any_handler_of_an_sts_logger_gets_records_with_the_secret_hidden(
     assert "login refused" in text and "Traceback" in text and "child logger" in text
     assert SECRET not in text and repr(SECRET) not in text
     assert all(SECRET not in record.getMessage() for record in seen)
+
+
+def test_a_log_call_with_bad_arguments_never_fails_its_caller_once_a_secret_is_known() -> None:
+    """The record is made (and redacted) in the caller: a message whose arguments do not
+    fit, or whose argument cannot be shown, must not raise there."""
+    value = resolve_secrets("${secret:T}", [EnvironmentSecrets({"T": SECRET})])
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    class Unshowable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    logger = logging.getLogger("sts")
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        logger.error("value %s %s", value)
+        logger.error("shown %s", Unshowable())
+    finally:
+        logger.removeHandler(keep)
+    assert len(seen) == 2 and all(SECRET not in line for line in seen)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...durations import parse_duration
+from ...job import Job
 from ...timezones import resolve_timezone
 from ..config.errors import ConfigError, Problem
 from ..config.factories import plan_logging, plan_secret_providers, plan_store
@@ -105,7 +106,18 @@ class Reloader:
             except Exception as error:  # a config source or a task type may raise anything
                 result = ReloadResult(False, trigger, errors=[f"{type(error).__name__}: {error}"])
             else:
-                result = self._apply(plan, trigger)
+                try:
+                    result = self._apply(plan, trigger)
+                except Exception as error:  # checked before; never leave a watch dead on it
+                    logger.exception("reload failed while it was applied")
+                    result = ReloadResult(
+                        False,
+                        trigger,
+                        errors=[
+                            f"{type(error).__name__}: {error} (while applying: part of the "
+                            f"change may be in effect; restart the scheduler to be sure)"
+                        ],
+                    )
             result.seconds = time.perf_counter() - started
             self._tell(result)
             return result
@@ -177,6 +189,23 @@ class Reloader:
                         f"a job or task named {name!r} already runs, not from the "
                         f"configuration (added in Python?): rename the job",
                         section=spec.section,
+                    )
+                )
+        now = scheduler.clock.now()
+        for name in [*plan.added, *plan.changed]:
+            spec = plan.specs[name]
+            try:  # what schedule() asks the trigger first, asked here so it cannot fail there
+                first = getattr(spec.trigger, "first_fire_time", None)
+                if first is not None:
+                    first(now)
+                else:
+                    Job(spec.name, spec.task, spec.trigger, spec.policy).fire_after(now)
+            except Exception as error:
+                problems.append(
+                    Problem(
+                        f"the schedule cannot give its next fire: {error}",
+                        section=spec.section,
+                        key="schedule",
                     )
                 )
         for spec in plan.specs.values():

@@ -44,7 +44,12 @@ async def follow_source(reloader: Reloader, source: Any) -> None:
         while True:
             notice = await notices.get()
             await _settle(notices)
-            await reloader.reload(f"{label} changed ({notice})" if notice else f"{label} changed")
+            try:
+                await reloader.reload(
+                    f"{label} changed ({notice})" if notice else f"{label} changed"
+                )
+            except Exception:  # a bug in a reload must not end the watch for good
+                logger.exception("reload after a change of %s failed", label)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
