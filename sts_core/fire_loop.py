@@ -146,7 +146,10 @@ class FireLoop:
             if job is None:
                 store.remove_job(name)
                 continue
-            if state.paused and not job.paused:
+            # A job STS set aside for its schedule comes back unpaused when the schedule
+            # changed (as a live reload of the same fix resumes it); a pause by hand stays.
+            set_aside_then_mended = state.paused_reason and state.schedule != job.schedule
+            if state.paused and not job.paused and not set_aside_then_mended:
                 job.paused = True
                 job.paused_reason = state.paused_reason
                 self.retire(job)

@@ -238,3 +238,23 @@ def test_why_a_job_was_set_aside_survives_a_restart(virtual_clock: VirtualClock)
     reason, paused, restored = virtual_clock.run(main())
     assert reason is not None and "divided by zero" in reason
     assert paused and restored == reason
+
+
+def test_a_job_set_aside_comes_back_when_its_schedule_changed_at_a_restart(
+    virtual_clock: VirtualClock,
+) -> None:
+    """Fixing the schedule and restarting resumes the job, as a live reload of the fix
+    does; a job paused by hand stays paused."""
+    store = MemoryStore()
+    store.save_job(JobState("bad", paused=True, schedule="counting", paused_reason="broke"))
+    store.save_job(JobState("held", paused=True, schedule="counting"))
+    scheduler = sts.TaskScheduler(clock=virtual_clock, store=store)
+    scheduler.schedule(Recorder(virtual_clock, name="bad"), "every 5s")
+    scheduler.schedule(Recorder(virtual_clock, name="held"), "every 5s")
+
+    async def main() -> tuple[bool, bool]:
+        async with scheduler:
+            await asyncio.sleep(6)
+            return scheduler.get_job("bad").paused, scheduler.get_job("held").paused
+
+    assert virtual_clock.run(main()) == (False, True)
