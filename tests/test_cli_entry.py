@@ -58,15 +58,15 @@ def test_usage_errors_exit_2(
 
 
 def test_help_loads_nothing_heavy(tmp_path: Path) -> None:
-    """The engine, the config loader, the control client and the shell completion are
-    imported by the commands that need them, never to print help (that keeps ``sts --help``
-    fast)."""
+    """The engine, the config loader, the control client, the shell completion and asyncio
+    (which a plugin's command module may want) are imported by the commands that need them,
+    never to print help (that keeps ``sts --help`` fast)."""
     probe = (
         "import sys\n"
         "from sts_core.service.cli import main\n"
         "main(['--help'])\n"
         "heavy = {'sts_core.scheduler', 'sts_core.service.config', 'sts_core.service.control',"
-        " 'argcomplete', 'difflib'}\n"
+        " 'argcomplete', 'difflib', 'asyncio', 'ssl'}\n"
         "print('LOADED', sorted(heavy & set(sys.modules)))\n"
     )
     loaded = subprocess.run(

@@ -4,7 +4,6 @@ operators who apply migrations by hand (``[state] auto_migrate = false``)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import configparser
 import os
 import sys
@@ -75,6 +74,8 @@ def handler(args: argparse.Namespace) -> int:
         print(f"sts db: {error}", file=sys.stderr)
         return 2
     try:
+        import asyncio  # here: `sts --help` registers this command without paying for it
+
         print(asyncio.run(_run(args.action, dsn)))
     except (psycopg.Error, SchemaError) as error:
         message = sts.redact(str(error).strip().splitlines()[0] if str(error).strip() else "")

@@ -5,12 +5,9 @@ job's task and policies, and the ``[rabbitmq]`` section), and runs no schedule i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 
 import sts
-
-from .settings import RabbitSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +43,10 @@ def _positive(text: str) -> int:
 
 
 def handler(args: argparse.Namespace) -> int:
+    # Imported here: `sts --help` registers this command without paying for asyncio or ssl.
+    import asyncio
+
+    from .settings import RabbitSettings
     from .worker import Worker
 
     # The scheduler is built (its jobs checked, logging and secrets set up) but never
@@ -65,6 +66,8 @@ def handler(args: argparse.Namespace) -> int:
 
 
 async def _serve(worker: object) -> None:
+    import asyncio
+
     from .worker import Worker
 
     assert isinstance(worker, Worker)
