@@ -128,6 +128,9 @@ class JobDetailScreen(Screen[None]):
         self, row: dict[str, Any], runs: list[dict[str, Any]], plan: dict[str, Any] | str
     ) -> None:
         """The job's row, its recent runs and its next fires (or why they cannot be told)."""
+        if not self.query("#detail-title"):  # asked before the screen composed: after it
+            self.call_after_refresh(self.show, row, runs, plan)
+            return
         self.row, self.runs, self._plan_or_why = row, runs, plan
         title = (
             f" Job {self.job} · {row['schedule']} · its zone {row['timezone']}"
