@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from etcd3aio import Etcd3Client
+
+import sts
 
 #: etcd's default token lifetime is 5 minutes; a watch that runs for days renews its token.
 TOKEN_REFRESH = 240.0
@@ -36,6 +38,30 @@ class Connection:
     username: str | None = None
     password: str | None = None
     timeout: float = 5.0
+
+    @classmethod
+    def configured(
+        cls,
+        endpoints: Sequence[str] | None,
+        *,
+        ca_file: Path | None,
+        cert_file: Path | None,
+        key_file: Path | None,
+        username: str | None,
+        password: str | None,
+        timeout: float,
+    ) -> Connection:
+        """From a config section's options: the local member by default, the password's
+        ``${secret:...}`` resolved (the source and the secret provider read the same keys)."""
+        return cls(
+            tuple(endpoints or ["127.0.0.1:2379"]),
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            username=username,
+            password=sts.resolve_secrets(password) if password is not None else None,
+            timeout=timeout,
+        )
 
     def __post_init__(self) -> None:
         if not self.endpoints:

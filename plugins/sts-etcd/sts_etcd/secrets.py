@@ -35,13 +35,13 @@ class EtcdSecrets:
         timeout: float = 5.0,
     ) -> None:
         self.prefix = prefix if prefix.endswith("/") else f"{prefix}/"
-        self.connection = Connection(
-            tuple(endpoints or ["127.0.0.1:2379"]),
+        self.connection = Connection.configured(
+            endpoints,
             ca_file=ca_file,
             cert_file=cert_file,
             key_file=key_file,
             username=username,
-            password=sts.resolve_secrets(password) if password is not None else None,
+            password=password,
             timeout=timeout,
         )
         self._read: dict[str, tuple[float, str | None]] = {}

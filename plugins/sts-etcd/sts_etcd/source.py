@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 from etcd3aio.kv import prefix_range_end
 
-import sts
-
 from .cache import default_cache_file, read_cache, write_cache
 from .connection import Connection
 from .layout import Entry, sections_from
@@ -79,13 +77,13 @@ class EtcdSource:
         self.prefix = prefix if prefix is not None else f"/sts/{scheduler_name}/"
         if not self.prefix.endswith("/"):
             self.prefix += "/"
-        self.connection = Connection(
-            tuple(endpoints or ["127.0.0.1:2379"]),
+        self.connection = Connection.configured(
+            endpoints,
             ca_file=ca_file,
             cert_file=cert_file,
             key_file=key_file,
             username=username,
-            password=sts.resolve_secrets(password) if password is not None else None,
+            password=password,
             timeout=timeout,
         )
         self.required = required
