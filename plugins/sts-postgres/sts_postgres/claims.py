@@ -117,8 +117,10 @@ class ClaimQueue:
         try:
             answers = await self.send(keys)
         except Exception as error:  # the database is unreachable: run nothing unclaimed
-            _answer_all([(claim.future, False) for claim in batch])
+            # Recorded before the engine hears the answer: whoever reads the history after
+            # the fire was refused finds its missed record (buffered, so waited for).
             self.unclaimable(keys, str(error).strip() or type(error).__name__)
+            _answer_all([(claim.future, False) for claim in batch])
             return
         stale: list[tuple[str, datetime]] = []
         settled: list[tuple[asyncio.Future[bool], bool]] = []
@@ -130,9 +132,9 @@ class ClaimQueue:
             if answer.stale:
                 stale.append((claim.job, claim.fire_time))
             settled.append((claim.future, answer.won))
-        _answer_all(settled)
         if stale:
             self.unclaimable(stale, "the fire is older than the claims kept (claim_retention)")
+        _answer_all(settled)
 
 
 def _answer_all(answers: list[tuple[asyncio.Future[bool], bool]]) -> None:
