@@ -138,7 +138,41 @@ ON CONFLICT (grp, name) DO UPDATE SET
     schedule = EXCLUDED.schedule,
     saved_by = EXCLUDED.saved_by,
     saved_at = now()"""
-SAVE_JOBS = _SAVE_JOBS + "\n"
+#: A job's routine save (its next and last fire, after a fire): every replica of the group
+#: saves every job after every fire, the same times on the same grid. A row another
+#: replica's transaction holds is skipped (``SKIP LOCKED``), not waited for: that replica
+#: is writing the same progress, and waiting made the writers of N replicas queue behind
+#: one another on the same rows, holding their claims' rows meanwhile (which made other
+#: claims wait). A skipped save is made again after the job's next fire; a stored next
+#: fire a period behind only makes a restarted group try a fire whose claim is taken.
+SAVE_JOBS = """
+WITH u AS (
+    SELECT * FROM unnest(%(names)s::text[], %(next_fires)s::timestamptz[],
+                         %(last_fires)s::timestamptz[], %(paused)s::boolean[],
+                         %(schedules)s::text[], %(paused_reasons)s::text[])
+        AS u(name, next_fire, last_fire, paused, schedule, paused_reason)
+), free AS (
+    SELECT j.name FROM sts_jobs j JOIN u ON u.name = j.name
+    WHERE j.grp = %(grp)s
+    ORDER BY j.name
+    FOR UPDATE OF j SKIP LOCKED
+), saved AS (
+    UPDATE sts_jobs j SET
+        next_fire = u.next_fire,
+        last_fire = GREATEST(j.last_fire, u.last_fire),
+        schedule = u.schedule,
+        saved_by = %(replica)s,
+        saved_at = now()
+    FROM u JOIN free ON free.name = u.name
+    WHERE j.grp = %(grp)s AND j.name = u.name
+)
+INSERT INTO sts_jobs (grp, name, next_fire, last_fire, paused, schedule, paused_reason, saved_by)
+SELECT %(grp)s, u.name, u.next_fire, u.last_fire, u.paused, u.schedule, u.paused_reason,
+       %(replica)s
+FROM u WHERE NOT EXISTS (SELECT FROM sts_jobs j WHERE j.grp = %(grp)s AND j.name = u.name)
+ORDER BY u.name
+ON CONFLICT (grp, name) DO NOTHING
+"""
 SAVE_JOBS_PAUSED = (
     _SAVE_JOBS + ",\n    paused = EXCLUDED.paused,\n    paused_reason = EXCLUDED.paused_reason\n"
 )
