@@ -56,9 +56,26 @@ def preferred_index(job: str, fire_time: datetime, replicas: int) -> int:
 
 
 @dataclass(slots=True)
+class _Lane:
+    """Claims waiting to be sent; one batch in flight at a time (the next gathers while
+    it is)."""
+
+    #: Claims due within this long after the first one due go in its batch: handoffs
+    #: trickle in at every fire of other replicas, and each statement costs the server
+    #: more than each row; a handoff is late by design, so it gathers.
+    gather: float = 0.0
+    waiting: list[_Claim] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
 class ClaimQueue:
-    """Claims waiting to be sent, on the store's loop; one batch in flight at a time (the
-    next batch gathers while it is)."""
+    """Claims waiting to be sent, on the store's loop, in two lanes: the fires this replica
+    is preferred for, and the handoffs (fires another replica is preferred for, claimed
+    late). Each lane has one batch in flight at a time, so a handoff batch, which may wait
+    on the rows of the replica that ran the fire, never holds up the claims this replica
+    must win at once."""
 
     send: SendClaims
     unclaimable: Unclaimable
@@ -66,50 +83,55 @@ class ClaimQueue:
     #: This replica's id and the live replicas' ids, sorted (kept by the lease keeper).
     replica: str
     live: list[str] = field(default_factory=list)
-    _waiting: list[_Claim] = field(default_factory=list)
-    _wake: asyncio.Event | None = None
-    _task: asyncio.Task[None] | None = None
+    _lanes: tuple[_Lane, _Lane] | None = None
     claims_won: int = 0
     claims_lost: int = 0
 
     def start(self) -> None:
         """On the store's loop."""
-        self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._send_forever())
+        loop = asyncio.get_running_loop()
+        self._lanes = (_Lane(), _Lane(gather=self.handoff_delay / 4))
+        for lane in self._lanes:
+            lane.task = loop.create_task(self._send_forever(lane))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        _answer_all([(claim.future, False) for claim in self._waiting])
-        self._waiting.clear()
+        lanes, self._lanes = self._lanes, None
+        for lane in lanes or ():
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+            _answer_all([(claim.future, False) for claim in lane.waiting])
+            lane.waiting.clear()
 
     def add(self, job: str, fire_time: datetime, future: asyncio.Future[bool]) -> None:
         """On the store's loop: queue a claim; ``future`` (of the engine's loop) gets the
         answer."""
-        delay = 0.0
+        if self._lanes is None:  # stopped
+            _answer_all([(future, False)])
+            return
+        now, handoff = self._lanes
+        lane, delay = now, 0.0
         live = self.live
         if len(live) > 1 and live[preferred_index(job, fire_time, len(live))] != self.replica:
-            delay = self.handoff_delay
-        self._waiting.append(_Claim(job, fire_time, time.monotonic() + delay, future))
-        assert self._wake is not None
-        self._wake.set()
+            lane, delay = handoff, self.handoff_delay
+        lane.waiting.append(_Claim(job, fire_time, time.monotonic() + delay, future))
+        lane.wake.set()
 
-    async def _send_forever(self) -> None:
-        assert self._wake is not None
+    async def _send_forever(self, lane: _Lane) -> None:
         while True:
             now = time.monotonic()
-            ready = [claim for claim in self._waiting if claim.due <= now]
-            if not ready:
-                later = min((claim.due for claim in self._waiting), default=None)
-                self._wake.clear()
+            first = min((claim.due for claim in lane.waiting), default=None)
+            if first is None or first > now:
+                later = first
+                lane.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        self._wake.wait(), None if later is None else max(0.0, later - now)
+                        lane.wake.wait(), None if later is None else max(0.0, later - now)
                     )
                 continue
-            self._waiting = [claim for claim in self._waiting if claim.due > now]
+            horizon = now + lane.gather
+            ready = [claim for claim in lane.waiting if claim.due <= horizon]
+            lane.waiting = [claim for claim in lane.waiting if claim.due > horizon]
             await self._send(ready)
 
     async def _send(self, batch: list[_Claim]) -> None:
