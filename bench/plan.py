@@ -12,8 +12,11 @@ WEBHOOK_PEERS = ("httpx", "apscheduler", "sts")
 STS_VARIANTS = ("sts-info", "sts-sqlite")
 #: The notification case: failing jobs without a notifier, and with an email: one.
 NOTIFY = ("sts", "sts-email")
-#: The replicas case: one and three STS processes on one PostgreSQL database.
+#: The replicas case: one to three STS processes on one PostgreSQL database, and two
+#: APScheduler 4 processes on its SQLAlchemy data store (in a venv of its own, made on
+#: first use: not in the quick plan).
 REPLICAS = ("sts-1", "sts-3")
+REPLICAS_FULL = ("sts-1", "sts-2", "sts-3", "apscheduler4-2")
 #: The distributed case (bench/distributed.py): the same broker, two workers each.
 DISTRIBUTED = ("celery", "sts")
 
@@ -54,14 +57,20 @@ def full_plan() -> list[Case]:
         Case(
             "replicas",
             "1,000 jobs every second on PostgreSQL, 15 s",
-            REPLICAS,
+            REPLICAS_FULL,
             {"jobs": 1000, "seconds": 15},
         ),
         Case(
             "replicas",
             "10,000 jobs every second on PostgreSQL, 15 s",
-            REPLICAS,
+            REPLICAS_FULL,
             {"jobs": 10_000, "seconds": 15},
+        ),
+        Case(
+            "replicas",
+            "1,000 jobs due together every second on PostgreSQL, 15 s",
+            REPLICAS,
+            {"jobs": 1000, "seconds": 15, "spread": False},
         ),
         *distributed_cases(),
     ]

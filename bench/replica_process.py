@@ -1,32 +1,79 @@
-"""One replica of the replicas case: ``python -m bench.replica_process '<json>'``.
+"""One replica of the replicas case: ``python -m bench.replica_process SPEC.json``.
 
-A ``TaskScheduler`` on the shared PostgreSQL store with ``jobs`` jobs every second (on one
-grid, anchored at ``anchor``), each run noting its job, nominal fire and lateness. Once
-started it creates the file ``ready``; when the file ``stop`` appears it stops and writes
-``job fire lateness`` lines to ``out``.
+A ``TaskScheduler`` on the shared PostgreSQL store with ``jobs`` jobs every second (on the
+grid of ``anchor`` plus each job's ``phases`` entry), each run noting its job, nominal
+fire and lateness. Once started it creates the file ``ready``; when the file
+``stop`` appears it stops and writes
+``job fire lateness`` lines to ``out``, and its CPU time from ready to stop, per thread
+(the engine's loop, the store's loop), to ``out`` + ``.cpu.json``.
+
+With ``STS_BENCH_PROFILE=DIR`` each thread runs under cProfile, written to
+``DIR/replica<pid>-<thread>.prof`` (profiling slows the replica: read the shares, not the
+figures).
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
+import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sts_postgres import PostgresStore
+from sts_postgres import PostgresStore, loop_thread
 
 import sts
 
+PROFILE_DIR = os.environ.get("STS_BENCH_PROFILE")
 
-async def serve(spec: dict[str, Any]) -> list[tuple[int, float, float]]:
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of each thread of this process, by thread name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    times: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        # Python 3.11 does not give its threads' names to the OS: ask threading.
+        name = names.get(int(task.name), "other")
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        times[name] = times.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return times
+
+
+def profiled(name: str, work: Callable[[], Any]) -> Any:
+    if PROFILE_DIR is None:
+        return work()
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(work)
+    finally:
+        profile.dump_stats(Path(PROFILE_DIR) / f"replica{os.getpid()}-{name}.prof")
+
+
+if PROFILE_DIR is not None:
+    _run = loop_thread.LoopThread._run
+
+    def _profiled_run(self: loop_thread.LoopThread) -> None:
+        profiled("store", lambda: _run(self))
+
+    loop_thread.LoopThread._run = _profiled_run  # type: ignore[method-assign]
+
+
+async def serve(spec: dict[str, Any]) -> tuple[list[tuple[int, float, float]], dict[str, Any]]:
     seen: list[tuple[int, float, float]] = []
     store = PostgresStore(spec["dsn"], group="bench")
     scheduler = sts.TaskScheduler(name="bench", store=store, loop_block_threshold=None)
-    anchor = datetime.fromtimestamp(spec["anchor"], UTC)
-    for number in range(spec["jobs"]):
+    for number, phase in enumerate(spec["phases"]):
+        anchor = datetime.fromtimestamp(spec["anchor"] + phase, UTC)
 
         async def run(number: int = number) -> None:
             fire = sts.current_run().fire_time.timestamp()
@@ -39,18 +86,28 @@ async def serve(spec: dict[str, Any]) -> list[tuple[int, float, float]]:
         )
     async with scheduler:
         Path(spec["ready"]).touch()
+        started, threads_before = time.time(), thread_cpu()
         stop = Path(spec["stop"])
         while not stop.exists():
             await asyncio.sleep(0.1)
+        ended, threads_after = time.time(), thread_cpu()
     await asyncio.to_thread(store.close)
-    return seen
+    cpu = {
+        "started": started,
+        "ended": ended,
+        "threads": {
+            name: threads_after[name] - threads_before.get(name, 0.0) for name in threads_after
+        },
+    }
+    return seen, cpu
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
-    seen = asyncio.run(serve(spec))
+    spec = json.loads(Path(argv[0]).read_text())
+    seen, cpu = profiled("engine", lambda: asyncio.run(serve(spec)))
     with open(spec["out"], "w") as out:
         out.writelines(f"{job} {fire!r} {lateness!r}\n" for job, fire, lateness in seen)
+    Path(spec["out"] + ".cpu.json").write_text(json.dumps(cpu))
     return 0
 
 
