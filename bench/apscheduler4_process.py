@@ -5,10 +5,11 @@ Imports nothing of STS or of the bench (APScheduler 3 is installed where they ar
 the same import name). An ``AsyncScheduler`` on the ``SQLAlchemyDataStore`` of the
 database ``dsn`` (asyncpg), with an ``AsyncpgEventBroker`` so the schedulers of the
 group hear of one another's changes; the process with ``add`` set adds ``jobs``
-schedules, every second on the grid of ``anchor`` plus each job's ``phases`` entry,
-before it says it is ready. The protocol is bench/replica_process.py's: the file
-``ready`` once started, stop when the file ``stop`` appears, ``job fire lateness``
-lines to ``out`` and CPU seconds to ``out`` + ``.cpu.json``.
+schedules of one task (``max_running_jobs=None``), every second on the grid of
+``anchor`` plus each job's ``phases`` entry, before it says it is ready. The protocol
+is bench/replica_process.py's: the file ``ready`` once started, stop when the file
+``stop`` appears, ``job fire lateness`` lines to ``out`` and CPU seconds to ``out`` +
+``.cpu.json``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 # Checked by mypy against the bench venv's APScheduler 3, where these are untyped.
-from apscheduler import AsyncScheduler, ConflictPolicy, current_job  # type: ignore[import-untyped]
+from apscheduler import (  # type: ignore[import-untyped]
+    AsyncScheduler,
+    ConflictPolicy,
+    TaskDefaults,
+    current_job,
+)
 from apscheduler.datastores.sqlalchemy import (  # type: ignore[import-untyped]
     SQLAlchemyDataStore,
 )
@@ -55,13 +61,17 @@ async def serve(spec: dict[str, Any]) -> dict[str, Any]:
         identity=spec["identity"],
         # Every due job may start at once: the jobs are nothing but a note.
         max_concurrent_jobs=max(100, spec["jobs"]),
+        # Every job of the one task may run at once (its default is one at a time: a
+        # thousand jobs of one task would queue behind each other).
+        task_defaults=TaskDefaults(max_running_jobs=None),
         cleanup_interval=None,
     ) as scheduler:
         if spec["add"]:
+            task = await scheduler.configure_task(tick, max_running_jobs=None)
             for number, phase in enumerate(spec["phases"]):
                 start = datetime.fromtimestamp(spec["anchor"] + phase, UTC)
                 await scheduler.add_schedule(
-                    tick,
+                    task.id,
                     IntervalTrigger(seconds=1, start_time=start),
                     id=f"job{number}",
                     args=[number],
