@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,28 @@ def test_sts_db_names_an_unreachable_server_without_its_password() -> None:
     result = run_db("status", "--dsn", "postgresql://u:hunter22@127.0.0.1:1/x")
     assert result.returncode == 1
     assert "u@127.0.0.1:1/x" in result.stderr and "hunter22" not in result.stderr
+
+
+def test_sts_history_names_the_replica_of_each_run(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, f"dsn = {dsn}")
+    fire = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    stores = [PostgresStore(dsn, group="configured") for _ in range(2)]
+    try:
+        for number, store in enumerate(stores):
+            store.record_run(sts.RunRecord(f"run{number}", "tick", fire, sts.Outcome.SUCCEEDED))
+            store.flush()
+    finally:
+        for store in stores:
+            store.close()
+    # No scheduler answers (a runtime directory of its own): the stored state is read.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    result = subprocess.run(
+        [str(STS), "history", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert "REPLICA" in header.split()
+    for number, store in enumerate(stores):
+        assert any(f"run{number}" in row and store.replica in row for row in rows), rows

@@ -234,6 +234,11 @@ def show_history(args: argparse.Namespace) -> int:
         for run in runs
     ]
     headers = ["FIRE TIME", "JOB", "OUTCOME", "TRY", "DURATION", "RUN", "ERROR"]
+    if any(run.get("replica") for run in runs):
+        # A group of replicas on one store (sts-postgres): which one made each record.
+        headers.insert(-1, "REPLICA")
+        for row, run in zip(rows_text, runs, strict=True):
+            row.insert(-1, run.get("replica") or "-")
     if any(_worker(run) for run in runs):
         # Runs of a remote executor (sts-rabbitmq): where each ran, before the error.
         headers.insert(-1, "WORKER")

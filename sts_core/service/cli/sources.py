@@ -190,10 +190,9 @@ class StoredSource:
         return fires + upcoming_fires(job.trigger, since, count - len(fires), job.start, job.end)
 
     def history(self, job: str | None, limit: int, failed_only: bool) -> list[dict[str, Any]]:
-        from ..control.protocol import record_to_dict
+        from ..control.protocol import history_rows
 
-        records = self.store.history(job, limit=limit, failed_only=failed_only)
-        return [record_to_dict(record) for record in records]
+        return history_rows(self.store, job, limit=limit, failed_only=failed_only)
 
     def close(self) -> None:
         self.store.close()

@@ -20,6 +20,7 @@ from .protocol import (
     FEATURES,
     PROTOCOL_VERSION,
     ControlError,
+    history_rows,
     instant,
     record_to_dict,
 )
@@ -190,12 +191,13 @@ class ControlCommands:
         store = self.scheduler.store
         if isinstance(store, DurableStore):
             # Off the loop: a file another process holds locked must not stall the fires.
-            records = await asyncio.to_thread(
-                store.history, job, limit=limit, failed_only=failed_only
-            )
-        else:  # a memory store is only safe to read on the loop, and never waits
-            records = store.history(job, limit=limit, failed_only=failed_only)
-        return {"runs": [record_to_dict(record) for record in records]}
+            return {
+                "runs": await asyncio.to_thread(
+                    history_rows, store, job, limit=limit, failed_only=failed_only
+                )
+            }
+        # A memory store is only safe to read on the loop, and never waits.
+        return {"runs": history_rows(store, job, limit=limit, failed_only=failed_only)}
 
     async def _plan(self, arguments: _Arguments) -> dict[str, Any]:
         job = self._job(arguments)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...records import RunContext, RunRecord
+    from ...store import StateStore
 
 #: Bumped when a change would break an existing client; additions keep the number.
 PROTOCOL_VERSION = 1
@@ -184,6 +185,20 @@ def run_to_dict(run: RunContext) -> dict[str, Any]:
         "started_at": instant(run.started_at),
         "manual": run.manual,
     }
+
+
+def history_rows(
+    store: StateStore, job: str | None, *, limit: int, failed_only: bool
+) -> list[dict[str, Any]]:
+    """The runs ``history`` answers with. A store shared by replicas that says which one
+    made each record (``history_with_replicas``, as sts-postgres's does) adds
+    ``replica`` to each run."""
+    with_replicas = getattr(store, "history_with_replicas", None)
+    if with_replicas is None:
+        records = store.history(job, limit=limit, failed_only=failed_only)
+        return [record_to_dict(record) for record in records]
+    pairs: list[tuple[RunRecord, str]] = with_replicas(job, limit=limit, failed_only=failed_only)
+    return [record_to_dict(record) | {"replica": replica} for record, replica in pairs]
 
 
 def record_to_dict(record: RunRecord) -> dict[str, Any]:
