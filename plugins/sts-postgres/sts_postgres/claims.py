@@ -103,6 +103,12 @@ class ClaimQueue:
             _answer_all([(claim.future, False) for claim in lane.waiting])
             lane.waiting.clear()
 
+    def prefers(self, job: str, fire_time: datetime) -> bool:
+        """Whether this replica is the fire's preferred one (any thread: ``live`` is
+        replaced whole, never changed in place)."""
+        live = self.live
+        return len(live) <= 1 or live[preferred_index(job, fire_time, len(live))] == self.replica
+
     def add(self, job: str, fire_time: datetime, future: asyncio.Future[bool]) -> None:
         """On the store's loop: queue a claim; ``future`` (of the engine's loop) gets the
         answer."""

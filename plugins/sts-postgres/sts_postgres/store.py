@@ -398,6 +398,17 @@ class PostgresStore:
         changed = seen is None or seen != state.paused
         self._paused_seen[state.name] = state.paused
         self.schedules[state.name] = state.schedule
+        if (
+            not changed
+            and state.last_fire is not None
+            and not self.claims.prefers(state.name, state.last_fire)
+        ):
+            # A job's routine save after a fire is the fire's preferred replica's to make:
+            # every replica fires every job on the same grid, so the others would write the
+            # same times (N writes of each row per fire). While that replica is gone (until
+            # its lease expires) the stored next fire lags; a restarted group then tries
+            # fires whose claims are taken, which runs and records nothing twice.
+            return
         self._buffer(("save_paused" if changed else "save", state))
 
     def remove_job(self, name: str) -> None:

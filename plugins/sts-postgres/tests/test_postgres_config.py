@@ -3,6 +3,7 @@ file and line), and ``sts db status`` / ``sts db upgrade``."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -106,23 +107,31 @@ def test_sts_db_names_an_unreachable_server_without_its_password() -> None:
 def test_sts_history_names_the_replica_of_each_run(
     dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_config(tmp_path, f"dsn = {dsn}")
+    # The control socket of a scheduler of our own, in a runtime directory of our own.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     fire = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-    stores = [PostgresStore(dsn, group="configured") for _ in range(2)]
+    other = PostgresStore(dsn, group="group")
+    other.record_run(sts.RunRecord("run-other", "tick", fire, sts.Outcome.SUCCEEDED))
+    other.close()
+    store = PostgresStore(dsn, group="group")
+    store.record_run(sts.RunRecord("run-here", "tick", fire, sts.Outcome.FAILED, error="boom"))
+
+    async def ask() -> subprocess.CompletedProcess[str]:
+        scheduler = sts.TaskScheduler(name="group", store=store, control_socket=True)
+        async with scheduler:
+            command = [str(STS), "--name", "group", "history"]
+            return await asyncio.to_thread(
+                subprocess.run, command, capture_output=True, text=True, timeout=60
+            )
+
     try:
-        for number, store in enumerate(stores):
-            store.record_run(sts.RunRecord(f"run{number}", "tick", fire, sts.Outcome.SUCCEEDED))
-            store.flush()
+        result = asyncio.run(ask())
     finally:
-        for store in stores:
-            store.close()
-    # No scheduler answers (a runtime directory of its own): the stored state is read.
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    result = subprocess.run(
-        [str(STS), "history", "--config", str(config)], capture_output=True, text=True, timeout=60
-    )
+        store.close()
     assert result.returncode == 0, result.stderr
     header, *rows = result.stdout.splitlines()
     assert "REPLICA" in header.split()
-    for number, store in enumerate(stores):
-        assert any(f"run{number}" in row and store.replica in row for row in rows), rows
+    for run, replica in (("run-other", other.replica), ("run-here", store.replica)):
+        assert any(run in row and replica in row for row in rows), rows
