@@ -130,9 +130,9 @@ def _measure(
         _wait_ready(ready, processes)
         window_start = time.time() + warm_up
         window_end = window_start + seconds
-        server_before = _server_cpu(dsn)
+        server_before, commits_before = _server_cpu(dsn), _commits(dsn)
         time.sleep(max(0.0, window_end + settle - time.time()))
-        server_after = _server_cpu(dsn)
+        server_after, commits_after = _server_cpu(dsn), _commits(dsn)
         server_span = window_end + settle - (window_start - warm_up)
     finally:
         stop.touch()
@@ -174,6 +174,7 @@ def _measure(
         "engine_us_per_fire": 1e6 * sum(engine for engine, _ in replica_cpu) / count,
         "store_us_per_fire": 1e6 * sum(store for _, store in replica_cpu) / count,
         "server_us_per_fire": 1e6 * server / (jobs * server_span),
+        "commits_per_fire": (commits_after - commits_before) / (jobs * server_span),
     }
 
 
@@ -200,6 +201,17 @@ def _wait_ready(ready: list[Path], processes: list[subprocess.Popen[bytes]]) -> 
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
             raise RuntimeError("a scheduler process did not start")
         time.sleep(0.1)
+
+
+def _commits(dsn: str) -> int:
+    """Transactions committed in ``dsn``'s database so far (every statement of an
+    autocommit connection is one): load-proof, where CPU time is not quite. Backends
+    report them about every second, so a span's count is off by about a second's."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _server_cpu(dsn: str) -> dict[int, float]:

@@ -56,6 +56,7 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("engine_us_per_fire", "engine CPU µs / fire / replica", 1),
         ("store_us_per_fire", "store CPU µs / fire / replica", 1),
         ("server_us_per_fire", "server CPU µs / fire", 1),
+        ("commits_per_fire", "commits / fire", 2),
     ],
     "distributed": [
         ("dispatched_per_s", "dispatched / s", 0),

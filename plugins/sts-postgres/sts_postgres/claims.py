@@ -64,6 +64,10 @@ class _Lane:
     #: trickle in at every fire of other replicas, and each statement costs the server
     #: more than each row; a handoff is late by design, so it gathers.
     gather: float = 0.0
+    #: How long the first claim due waits for others to share its statement: each
+    #: statement is a commit (a WAL flush) on the server, and with fires spread over the
+    #: second, claims come one by one.
+    linger: float = 0.0
     waiting: list[_Claim] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -80,6 +84,7 @@ class ClaimQueue:
     send: SendClaims
     unclaimable: Unclaimable
     handoff_delay: float
+    claim_window: float
     #: This replica's id and the live replicas' ids, sorted (kept by the lease keeper).
     replica: str
     live: list[str] = field(default_factory=list)
@@ -90,7 +95,7 @@ class ClaimQueue:
     def start(self) -> None:
         """On the store's loop."""
         loop = asyncio.get_running_loop()
-        self._lanes = (_Lane(), _Lane(gather=self.handoff_delay / 4))
+        self._lanes = (_Lane(linger=self.claim_window), _Lane(gather=self.handoff_delay / 4))
         for lane in self._lanes:
             lane.task = loop.create_task(self._send_forever(lane))
 
@@ -135,6 +140,9 @@ class ClaimQueue:
                         lane.wake.wait(), None if later is None else max(0.0, later - now)
                     )
                 continue
+            if now < first + lane.linger:
+                await asyncio.sleep(first + lane.linger - now)
+                now = time.monotonic()
             horizon = now + lane.gather
             ready = [claim for claim in lane.waiting if claim.due <= horizon]
             lane.waiting = [claim for claim in lane.waiting if claim.due > horizon]
