@@ -62,6 +62,8 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("max_ms", "start max ms", 0),
         ("lost", "lost", 0),
         ("doubled", "doubled", 0),
+        ("driver_cpu_ms_per_fire", "sender CPU ms / fire", 2),
+        ("worker_cpu_ms_per_fire", "workers CPU ms / fire", 2),
     ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),

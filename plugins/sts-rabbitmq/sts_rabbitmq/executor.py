@@ -367,27 +367,29 @@ class RabbitExecutor:
             await message.nack(requeue=True)
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
+        """A worker's claims (a batch: those of one turn of its loop), answered at once
+        with one message."""
         try:
-            claim = WorkerMessage.decode(message.body)
+            claims = WorkerMessage.decode_all(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a claim: %s", error)
             return
-        if claim.kind == "claim" and message.reply_to:
-            await self._answer(message, self._claim(claim))
+        await self._answer(message, [claim for claim in claims if claim.kind == "claim"])
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
+        """A worker's outcomes (a batch), acked once every one of them is recorded."""
         try:
-            sent = WorkerMessage.decode(message.body)
+            batch = WorkerMessage.decode_all(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a message on %s: %s", self.outcomes_queue, error)
             await message.reject(requeue=False)
             return
-        if sent.kind == "claim":
-            answer = self._claim(sent)
-            if message.reply_to:
-                await self._answer(message, answer)
-        else:
-            await self._on_outcome(sent)
+        await self._answer(message, [sent for sent in batch if sent.kind == "claim"])
+        outcomes = [self._on_outcome(sent) for sent in batch if sent.kind == "outcome"]
+        if len(outcomes) == 1:
+            await outcomes[0]
+        elif outcomes:
+            await asyncio.gather(*outcomes)
         await message.ack()
 
     def _claim(self, claim: WorkerMessage) -> Answer:
@@ -425,12 +427,20 @@ class RabbitExecutor:
         self.counts["claims_refused"] += 1
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
 
-    async def _answer(self, message: AbstractIncomingMessage, answer: Answer) -> None:
-        assert self._answer_lanes and message.reply_to is not None
+    async def _answer(self, message: AbstractIncomingMessage, claims: list[WorkerMessage]) -> None:
+        if not claims or not message.reply_to:
+            return
+        answers = [
+            (claim.correlation or message.correlation_id or "", self._claim(claim))
+            for claim in claims
+        ]
+        assert self._answer_lanes
         lane = self._answer_lanes[next(self._turn) % len(self._answer_lanes)]
         try:
             await lane.default_exchange.publish(
-                aio_pika.Message(answer.encode(), correlation_id=message.correlation_id),
+                aio_pika.Message(
+                    Answer.encode_batch(answers), correlation_id=message.correlation_id
+                ),
                 routing_key=message.reply_to,
                 mandatory=False,
             )

@@ -30,6 +30,7 @@ from aio_pika.abc import (
 
 import sts
 
+from .batching import Batcher
 from .digest import job_digest
 from .executor import describe
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
@@ -78,6 +79,9 @@ class Worker:
         self.stop_grace = stop_grace
         self.identity = worker_identity()
         self._answers: dict[str, asyncio.Future[Answer]] = {}
+        # Claims and outcomes go out in one message per destination and turn of the loop.
+        self._claim_batches: dict[str, Batcher[WorkerMessage]] = {}
+        self._outcome_batches: dict[str, Batcher[WorkerMessage]] = {}
         self._answer_queue = f"{settings.prefix}.worker.{self.identity}.{uuid.uuid4().hex[:8]}"
         self._publisher: AbstractChannel | None = None
         self._claimer: AbstractChannel | None = None
@@ -283,26 +287,16 @@ class Worker:
         claims = (message.headers or {}).get("x-sts-claims")
         loop = asyncio.get_running_loop()
         while True:
-            correlation = uuid.uuid4().hex
+            correlation = claim.correlation = uuid.uuid4().hex
             answer: asyncio.Future[Answer] = loop.create_future()
             self._answers[correlation] = answer
             try:
                 if isinstance(claims, str) and self._claimer is not None:
-                    await _quietly(
-                        self._claimer.default_exchange.publish(
-                            aio_pika.Message(
-                                claim.encode(),
-                                reply_to=self._answer_queue,
-                                correlation_id=correlation,
-                            ),
-                            routing_key=claims,
-                            mandatory=False,
-                        )
-                    )
+                    await _quietly(self._claims_to(claims).add(claim))
                 else:
                     await self._send(
                         message.reply_to,
-                        claim,
+                        [claim],
                         reply_to=self._answer_queue,
                         correlation=correlation,
                     )
@@ -317,36 +311,67 @@ class Worker:
             finally:
                 self._answers.pop(correlation, None)
 
+    def _claims_to(self, queue: str) -> Batcher[WorkerMessage]:
+        """The claims of one turn to one scheduler's claims queue, in one message: not
+        confirmed (a lost one is asked again)."""
+        batcher = self._claim_batches.get(queue)
+        if batcher is None:
+
+            async def send(claims: list[WorkerMessage]) -> None:
+                assert self._claimer is not None
+                await self._claimer.default_exchange.publish(
+                    aio_pika.Message(
+                        WorkerMessage.encode_batch(claims), reply_to=self._answer_queue
+                    ),
+                    routing_key=queue,
+                    mandatory=False,
+                )
+
+            batcher = self._claim_batches[queue] = Batcher(send)
+        return batcher
+
     async def _on_answer(self, message: AbstractIncomingMessage) -> None:
-        waiting = self._answers.get(message.correlation_id or "")
-        if waiting is None or waiting.done():
-            return
         try:
-            waiting.set_result(Answer.decode(message.body))
+            answers = Answer.decode_batch(message.body)
         except BadMessage as error:
             logger.error("worker %s: a bad answer to a claim: %s", self.identity, error)
+            return
+        for correlation, answer in answers:
+            waiting = self._answers.get(correlation)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer)
 
     async def _publish_outcome(self, message: AbstractIncomingMessage, sent: WorkerMessage) -> None:
-        """The outcome, to the scheduler that sent the fire (its ``reply_to``)."""
+        """The outcome, to the scheduler that sent the fire (its ``reply_to``), with the
+        others of this turn; returns once the broker confirmed it."""
         assert message.reply_to is not None
-        await self._send(message.reply_to, sent)
+        batcher = self._outcome_batches.get(message.reply_to)
+        if batcher is None:
+            routing_key = message.reply_to
+
+            async def send(outcomes: list[WorkerMessage]) -> None:
+                await self._send(routing_key, outcomes)
+
+            batcher = self._outcome_batches[routing_key] = Batcher(send)
+        await batcher.add(sent)
 
     async def _send(
         self,
         routing_key: str,
-        sent: WorkerMessage,
+        batch: list[WorkerMessage],
         *,
         reply_to: str | None = None,
         correlation: str | None = None,
     ) -> None:
         """Publish to the scheduler until the broker confirms it (across outages)."""
         delay = 0.1
+        body = WorkerMessage.encode_batch(batch)
         while True:
             assert self._publisher is not None
             try:
                 await self._publisher.default_exchange.publish(
                     aio_pika.Message(
-                        sent.encode(),
+                        body,
                         content_type="application/json",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         reply_to=reply_to,
@@ -359,11 +384,12 @@ class Worker:
                 return
             except Exception as error:
                 logger.warning(
-                    "worker %s: could not send a %s of %s#%d: %s; retrying",
+                    "worker %s: could not send %d %s(s) (%s#%d, ...): %s; retrying",
                     self.identity,
-                    sent.kind,
-                    sent.key,
-                    sent.attempt,
+                    len(batch),
+                    batch[0].kind,
+                    batch[0].key,
+                    batch[0].attempt,
                     describe(error),
                 )
                 await asyncio.sleep(delay)
