@@ -64,6 +64,7 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("doubled", "doubled", 0),
         ("driver_cpu_ms_per_fire", "sender CPU ms / fire", 2),
         ("worker_cpu_ms_per_fire", "workers CPU ms / fire", 2),
+        ("broker_cpu_ms_per_fire", "broker CPU ms / fire", 2),
     ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),

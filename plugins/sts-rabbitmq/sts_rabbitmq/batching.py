@@ -4,7 +4,8 @@ Fires come to a worker in bursts (a scheduler fires many jobs on the same second
 fire's claim and outcome cost an AMQP message, a publish and a write to the socket on both
 sides: per message, the AMQP machinery (aiormq, pamqp, aio-pika) costs far more CPU than
 the run of a short task. A ``Batcher`` gathers the items added during one turn of the event
-loop and sends them as one message on the next turn: no item waits longer than that turn.
+loop (or during ``delay`` seconds from the first) and sends them as one message: no item
+waits longer than that.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ class Batcher(Generic[Item]):
     """Sends the items added during a turn of the loop with one call of ``send``."""
 
     def __init__(
-        self, send: Callable[[list[Item]], Awaitable[None]], *, limit: int = BATCH_LIMIT
+        self,
+        send: Callable[[list[Item]], Awaitable[None]],
+        *,
+        delay: float = 0.0,
+        limit: int = BATCH_LIMIT,
     ) -> None:
         self._send = send
+        self._delay = delay
         self._limit = limit
         self._waiting: list[tuple[Item, asyncio.Future[None]]] = []
         self._flushing: set[asyncio.Task[None]] = set()
@@ -44,6 +50,8 @@ class Batcher(Generic[Item]):
         await asyncio.shield(sent)
 
     async def _flush(self) -> None:
+        if self._delay > 0:
+            await asyncio.sleep(self._delay)
         waiting, self._waiting = self._waiting, []
         await asyncio.gather(
             *(

@@ -40,7 +40,7 @@ from .topology import declare_claims, declare_exchanges, declare_outcomes, decla
 logger = logging.getLogger("sts.rabbitmq")
 
 #: Channels per publishing role (fires, answers to claims).
-LANES = 4
+LANES = 16
 #: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
 REMEMBERED = 100_000
 #: How long an outcome waits for its record to be durable before it is acked anyway (a

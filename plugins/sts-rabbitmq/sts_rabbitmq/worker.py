@@ -47,6 +47,12 @@ def _now() -> datetime:
 #: Fires a worker holds per run it may run at once: the others are being claimed from the
 #: scheduler or reported back (round trips that need no run of their own).
 PREFETCH_PER_RUN = 4
+#: How long a worker gathers claims to one scheduler before it sends them (one message):
+#: a run waits for its claim's answer, so only a little.
+CLAIMS_GATHERED = float(os.environ.get("STS_X_CLAIMS", "0.002"))
+#: How long a worker gathers outcomes (one message, one confirm; the scheduler acks it
+#: once): nothing waits for an outcome but its record, so a little longer.
+OUTCOMES_GATHERED = float(os.environ.get("STS_X_OUTCOMES", "0.02"))
 
 
 def worker_identity() -> str:
@@ -327,7 +333,7 @@ class Worker:
                     mandatory=False,
                 )
 
-            batcher = self._claim_batches[queue] = Batcher(send)
+            batcher = self._claim_batches[queue] = Batcher(send, delay=CLAIMS_GATHERED)
         return batcher
 
     async def _on_answer(self, message: AbstractIncomingMessage) -> None:
@@ -352,7 +358,7 @@ class Worker:
             async def send(outcomes: list[WorkerMessage]) -> None:
                 await self._send(routing_key, outcomes)
 
-            batcher = self._outcome_batches[routing_key] = Batcher(send)
+            batcher = self._outcome_batches[routing_key] = Batcher(send, delay=OUTCOMES_GATHERED)
         await batcher.add(sent)
 
     async def _send(
