@@ -115,7 +115,9 @@ class RabbitExecutor:
         self._fires_lanes: list[AbstractExchange] = []
         self._answer_lanes: list[AbstractChannel] = []
         self._turn = itertools.count()
-        self._pools: set[str] = set()
+        # Each pool's queue is declared once (the first burst of fires must not declare it
+        # once per fire): the declaration under way or done, by pool.
+        self._pools: dict[str, asyncio.Task[Any]] = {}
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
         self._digests: dict[int, tuple[sts.Job, str]] = {}
@@ -263,9 +265,7 @@ class RabbitExecutor:
                     problem = "no connection to the broker"
                     await asyncio.wait_for(self._ready.wait(), remaining)
                 assert self._fires_lanes and self._publisher is not None
-                if pool not in self._pools:
-                    await declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
-                    self._pools.add(pool)
+                await self._declared(pool)
                 message = aio_pika.Message(
                     body,
                     content_type="application/json",
@@ -299,7 +299,7 @@ class RabbitExecutor:
                     problem = "the broker did not confirm it before the grace ran out"
             except Exception as error:
                 problem = sts.redact(describe(error))
-                self._pools.discard(pool)  # an unroutable fire: declare the pool again
+                self._pools.pop(pool, None)  # an unroutable fire: declare the pool again
             self.counts["publish_retries"] += 1
             logger.warning(
                 "rabbitmq: could not dispatch job=%s attempt=%d: %s; retrying",
@@ -310,6 +310,22 @@ class RabbitExecutor:
             wait = delay if remaining is None else min(delay, max(remaining, 0.0))
             await asyncio.sleep(wait)
             delay = min(delay * 2, 5.0)
+
+    async def _declared(self, pool: str) -> None:
+        """The pool's queue, declared once for all the attempts that ask together."""
+        declaring = self._pools.get(pool)
+        if declaring is None:
+            assert self._publisher is not None and self._fires_lanes
+            declaring = asyncio.get_running_loop().create_task(
+                declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
+            )
+            self._pools[pool] = declaring
+        try:
+            await asyncio.shield(declaring)
+        except Exception:
+            if self._pools.get(pool) is declaring:
+                del self._pools[pool]  # the next attempt declares it again
+            raise
 
     async def _granted(self, pending: _Pending) -> bool:
         """Wait for a worker's claim: ``False`` once the misfire deadline passed."""
