@@ -232,7 +232,9 @@ async def _celery(
             dispatch += time.perf_counter() - began
         await _wait_lines(directory / "out.txt", jobs * seconds + 1, settle)
         driver_cpu = time.process_time() - driver_cpu
-        workers_cpu = [_cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu)]
+        workers_cpu = [
+            _cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu, strict=True)
+        ]
         broker_cpu = 0.0 if broker is None else _cpu_seconds(broker) - broker_cpu
         runs = [run for run in _read(directory / "out.txt") if run[2] != "warm-up"]
         figures = _figures(runs, jobs * seconds, dispatch, first)
@@ -316,7 +318,9 @@ async def _sts(
                 profile.disable()
                 profile.dump_stats(Path(PROFILE or ".", "scheduler.prof"))
             driver_cpu = time.process_time() - driver_cpu
-            workers_cpu = [_cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu)]
+            workers_cpu = [
+                _cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu, strict=True)
+            ]
             broker_cpu = 0.0 if broker is None else _cpu_seconds(broker) - broker_cpu
             executor: Any = await scheduler.executors.get("rabbitmq")
             dispatched = executor.counts["dispatched"]

@@ -13,12 +13,11 @@ counted and dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +68,9 @@ class _Pending:
     outcome: asyncio.Future[sts.AttemptReport]
     holder: str | None = None
     taken_over: bool = False
-    restarted: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Resolved when another worker takes the attempt over (the backstop counts again);
+    #: a new one for each wait (a future, not an Event: no task per attempt to wait on it).
+    restarted: asyncio.Future[None] | None = None
 
 
 class RabbitExecutor:
@@ -332,8 +333,9 @@ class RabbitExecutor:
         remaining = (
             None if pending.deadline is None else (pending.deadline - _now()).total_seconds()
         )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pending.granted), remaining)
+        if remaining is None or remaining > 0:
+            # asyncio.wait leaves the future as it is when the time runs out.
+            await asyncio.wait({pending.granted}, timeout=remaining)
         return pending.granted.done()
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
@@ -342,18 +344,14 @@ class RabbitExecutor:
         timeout = job.policy.timeout
         limit = None if timeout is None else timeout + self.settings.backstop
         while True:
-            pending.restarted.clear()
-            restarted: asyncio.Future[Any] = asyncio.ensure_future(pending.restarted.wait())
+            restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
-            try:
-                await asyncio.wait(
-                    {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                restarted.cancel()
+            await asyncio.wait(
+                {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
             if pending.outcome.done():
                 return pending.outcome.result()
-            if pending.restarted.is_set():
+            if restarted.done():
                 continue
             assert timeout is not None and limit is not None
             error = TimeoutError()
@@ -438,7 +436,8 @@ class RabbitExecutor:
             )
             pending.holder = claim.worker
             pending.taken_over = True
-            pending.restarted.set()
+            if pending.restarted is not None and not pending.restarted.done():
+                pending.restarted.set_result(None)
             return Answer(True)
         self.counts["claims_refused"] += 1
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")

@@ -49,10 +49,10 @@ def _now() -> datetime:
 PREFETCH_PER_RUN = 4
 #: How long a worker gathers claims to one scheduler before it sends them (one message):
 #: a run waits for its claim's answer, so only a little.
-CLAIMS_GATHERED = float(os.environ.get("STS_X_CLAIMS", "0.002"))
+CLAIMS_GATHERED = 0.002
 #: How long a worker gathers outcomes (one message, one confirm; the scheduler acks it
 #: once): nothing waits for an outcome but its record, so a little longer.
-OUTCOMES_GATHERED = float(os.environ.get("STS_X_OUTCOMES", "0.02"))
+OUTCOMES_GATHERED = 0.02
 
 
 def worker_identity() -> str:
