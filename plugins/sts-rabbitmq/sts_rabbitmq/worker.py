@@ -30,6 +30,7 @@ from aio_pika.abc import (
 
 import sts
 
+from .acks import Acks
 from .batching import Batcher
 from .digest import job_digest
 from .executor import describe
@@ -93,6 +94,7 @@ class Worker:
         self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
+        self._acks = Acks()
         # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
         # worker's connection waits for the run instead of running it again.
         self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
@@ -141,11 +143,13 @@ class Worker:
                 run.cancel()
             if self._runs:
                 await asyncio.wait(set(self._runs))
+            await self._acks.flush()
         logger.info("worker %s stopped", self.identity, extra={"event": "worker_stopped"})
 
     # -- a fire -----------------------------------------------------------------------------
 
     async def _on_fire(self, message: AbstractIncomingMessage) -> None:
+        self._acks.received(message)  # before any await: in the order delivered
         # The run is a task of its own: aio-pika cancels its consumer's tasks when the
         # channel closes (a blip of the connection), and a run must not die of that. It
         # goes on, reports once reconnected, and its redelivered copy is acked then.
@@ -160,6 +164,7 @@ class Worker:
             await self._handle(message)
         except asyncio.CancelledError:
             # Stopping: unacked, so the broker hands the fire to another worker.
+            self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
@@ -168,7 +173,7 @@ class Worker:
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
             self.counts["refused"] += 1
-            await message.ack()
+            self._acks.ack(message)
             return
         attempt = (fire.key, fire.attempt)
         running = self._running.get(attempt)
@@ -177,7 +182,7 @@ class Worker:
             # the fire back. Not run twice: this copy is acked once the run has reported.
             await asyncio.shield(running)
             self.counts["dropped"] += 1
-            await _ack(message)
+            self._acks.ack(message)
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._running[attempt] = done
@@ -199,7 +204,7 @@ class Worker:
                 fire.attempt,
                 answer.reason,
             )
-            await _ack(message)
+            self._acks.ack(message)
             return
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
@@ -208,19 +213,20 @@ class Worker:
             )
             await self._dead_letter(message, refusal)
             self.counts["refused"] += 1
-            await _ack(message)
+            self._acks.ack(message)
             return
         async with self._slots:
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
+            self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
             return
         await self._publish_outcome(message, sent)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
             await self._dead_letter(message, f"its run failed for good: {sent.error}")
         self.counts["ran"] += 1
-        await _ack(message)
+        self._acks.ack(message)
 
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
@@ -453,15 +459,6 @@ def _outcome_message(
         error=error,
         finished_at=_now(),
     )
-
-
-async def _ack(message: AbstractIncomingMessage) -> None:
-    """Ack, unless the channel it came on is gone (the connection blipped): the broker has
-    handed the message out again, and that copy is acked instead."""
-    try:
-        await message.ack()
-    except Exception as error:
-        logger.info("worker: could not ack %s (%s)", message.message_id, describe(error))
 
 
 async def _quietly(action: object) -> None:
