@@ -218,8 +218,21 @@ class _RedactingFilter(logging.Filter):
 _filter = _RedactingFilter()
 
 
+#: A filter on a logger sees only the records logged to that very logger, not its
+#: children's: every logger httpx and httpcore log to (their sources name these).
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
 def _redact_httpx_logs() -> None:
-    for name in ("httpx", "httpcore"):
+    for name in _HTTP_LOGGERS:
         target: Any = logging.getLogger(name)
         if _filter not in target.filters:
             target.addFilter(_filter)
