@@ -341,8 +341,9 @@ class Notifications:
     # -- delivery ---------------------------------------------------------------------------
 
     def _send(self, notifier: Notifier, event: NotificationEvent) -> None:
-        if not callable(getattr(notifier, "notify_group", None)):
-            self._start(self._deliver(notifier, [event]))
+        groups = callable(getattr(notifier, "notify_group", None))
+        if not groups or int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)) <= 1:
+            self._start(self._deliver(notifier, [event]))  # each on its own, side by side
             return
         waiting = self._grouping.get(id(notifier))
         if waiting is not None:  # its courier is waiting or sending: it takes this one too

@@ -555,3 +555,24 @@ def test_a_stop_sends_what_waits_for_its_group_at_once(
     stop_took = virtual_clock.run(main())
     assert kinds(inbox) == ["failure"]
     assert stop_took < 5  # sent at once (2 s), not after the rest of the 30 s wait
+
+
+def test_a_notifier_with_group_max_1_delivers_each_side_by_side(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> float:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(5):
+                scheduler.schedule(
+                    Flaky(f"job{number}"),
+                    hourly_from(1),
+                    notify="test:x",
+                    notify_options={"test": {"group_max": 1}},
+                )
+            await asyncio.sleep(1.5)
+            assert inbox.events == []
+            await asyncio.sleep(2)  # each delivery takes 2 s: all five at once
+            return len(inbox.events)
+
+    assert virtual_clock.run(main()) == 5
+    assert all(len(group) == 1 for group in grouping[0].groups)
