@@ -576,3 +576,33 @@ def test_a_notifier_with_group_max_1_delivers_each_side_by_side(
 
     assert virtual_clock.run(main()) == 5
     assert all(len(group) == 1 for group in grouping[0].groups)
+
+
+def test_a_stop_that_cuts_a_group_short_records_each_notification_once(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> sts.TaskScheduler:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, stop_grace="0.5s")
+        async with scheduler:
+            for number in range(5):  # job0 goes alone; the others queue behind it (2 s)
+                scheduler.schedule(
+                    Flaky(f"job{number}"),
+                    hourly_from(1 + number / 10),
+                    notify="test:x",
+                    notify_options={"test": {"group_wait": 0, "group_max": 2}},
+                )
+            await asyncio.sleep(1.7)
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert inbox.events == []
+    for number in range(5):
+        [record] = [
+            r
+            for r in scheduler.store.history(f"job{number}")
+            if r.outcome is sts.Outcome.NOTIFY_FAILED
+        ]
+        assert record.error is not None
+        assert record.error.endswith("cancelled: the scheduler stopped")
+        # job0 was being sent (1 try); the others never left the queue (0 tries).
+        assert record.attempt == (1 if number == 0 else 0)

@@ -229,7 +229,6 @@ class SQLiteStore:
         self._pending_commit: _Commit | None = None
         self._running_commit: _Commit | None = None
         self._pending_lock = threading.Lock()
-        self._upgrade_lock = threading.Lock()
         self._outdated = False
         # Held while the writing connection is in use: the writer thread and callers share it.
         self._db_lock = threading.Lock()
@@ -325,19 +324,19 @@ class SQLiteStore:
             raise StateStoreError(
                 f"cannot lock the state database {self.path} ({self._writer_lock.path}): {error}"
             ) from None
-        self._upgrade_if_outdated()
-
-    def _upgrade_if_outdated(self) -> None:
-        with self._upgrade_lock:
-            if not self._outdated:
-                return
+        with self._db_lock:  # the writer thread uses the connection under it
             try:
-                _upgrade(self._connection)
+                self._upgrade_if_outdated()
             except sqlite3.Error as error:
                 raise StateStoreError(
                     f"cannot upgrade the state database {self.path} to schema version "
                     f"{SCHEMA_VERSION}: {_describe(error)}"
                 ) from None
+
+    def _upgrade_if_outdated(self) -> None:
+        """Under ``_db_lock``: bring an older file to this schema before writing to it."""
+        if self._outdated:
+            _upgrade(self._connection)
             self._outdated = False
 
     # -- writes: buffered -------------------------------------------------------------------
@@ -345,8 +344,6 @@ class SQLiteStore:
     def _buffer(self, write: _Write) -> None:
         if self._closed:
             raise StateStoreError(f"the state database {self.path} is closed")
-        if self._outdated:
-            self._upgrade_if_outdated()
         with self._pending_lock:
             self._pending.append(write)
             full = len(self._pending) >= self.batch_size
@@ -456,6 +453,9 @@ class SQLiteStore:
         connection = self._connection
         touched: set[str] = set()
         try:
+            # An older file (or one that replaced it: the rescue writes this schema's rows)
+            # is upgraded by its first write, never by a reader.
+            self._upgrade_if_outdated()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for apply, writes in groupby(batch, key=itemgetter(0)):

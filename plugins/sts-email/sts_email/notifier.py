@@ -106,7 +106,7 @@ class EmailNotifier:
             subject=render(self.subject, values),
             text=render(self.body, values),
             key=_key(event),
-            first=event,
+            about=event,
             headers={"X-STS-Job": event.job, "X-STS-Event": event.kind},
         )
 
@@ -127,7 +127,7 @@ class EmailNotifier:
             subject=f"{render(self.subject, _values(first))} (and {count - 1} more)",
             text="\n".join(lines) + "\n",
             key=f"group/{count}/{digest[:32]}",
-            first=events[-1],
+            about=events[-1],
             headers={
                 "X-STS-Event": "group",
                 "X-STS-Count": str(count),
@@ -141,9 +141,12 @@ class EmailNotifier:
         subject: str,
         text: str,
         key: str,
-        first: sts.NotificationEvent,
+        about: sts.NotificationEvent,
         headers: dict[str, str],
     ) -> None:
+        """Send one mail; its ``Date`` is when ``about`` (the newest of what it says)
+        happened."""
+
         def compose() -> EmailMessage:
             return build_plain_message(
                 sender=self.sender,
@@ -152,7 +155,7 @@ class EmailNotifier:
                 subject=subject,
                 text=text,
                 key=key,
-                now=first.record.finished_at or first.fire_time_utc,
+                now=about.record.finished_at or about.fire_time_utc,
                 headers=headers,
             )
 

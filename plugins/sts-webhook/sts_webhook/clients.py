@@ -1,4 +1,5 @@
-"""httpx clients: one per scheduler, reused by every webhook call, closed when it stops.
+"""httpx clients: shared by the webhook calls of the schedulers on one event loop, kept
+alive between calls, closed when the last scheduler stops.
 
 An ``httpx.AsyncClient`` pools connections on the event loop it first runs on, so a pool
 of clients belongs to a loop. The plugin's lifecycle hooks count the schedulers started
@@ -7,9 +8,10 @@ hook ``sts_scheduler_stopping`` is called before that, so the closing waits for 
 The closing happens just after ``stop()`` returns (and before ``asyncio.run`` ends, which
 waits for it). A task awaited outside any scheduler gets a client for that one call.
 
-A loop holds one client per TLS setting (the default trust store, or a job's ``ca``) and
-HTTP version, since those are fixed when a client is made; everything else (timeouts,
-redirects, headers) is per request.
+A loop holds one :class:`ClientGroup` per TLS setting (the default trust store, or a job's
+``ca``) and HTTP version, since those are fixed when a client is made; everything else
+(timeouts, redirects, headers) is per request. A group holds clients of one connection
+each (its docstring says why).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from .destinations import check_request
 MAX_CONNECTIONS = 200
 KEEPALIVE_EXPIRY = 4.0
 USER_AGENT = "sts-webhook/0.1"
+
+logger = logging.getLogger("sts.webhook")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +106,10 @@ class ClientGroup:
         #: Origin -> its idle clients, oldest first, each with when it became idle.
         self._idle: dict[str, list[tuple[httpx.AsyncClient, float]]] = {}
         self._idle_count = 0
-        self._next_sweep = 0.0
+        self._sweep_timer: asyncio.TimerHandle | None = None
+        #: The clients in use or idle (not those being closed).
         self.clients: set[httpx.AsyncClient] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def client(self, timeout: float | None, origin: str) -> AsyncIterator[httpx.AsyncClient]:
@@ -118,7 +124,7 @@ class ClientGroup:
         try:
             client = self._take_idle(origin)
             if client is None:
-                await self._make_room()
+                self._make_room()
                 if self._verify is None:
                     self._verify = tls_context(self._settings)
                 client = make_client(self._settings, self._verify)
@@ -128,7 +134,8 @@ class ClientGroup:
             finally:
                 self._idle.setdefault(origin, []).append((client, time.monotonic()))
                 self._idle_count += 1
-                await self._close_expired()
+                if self._sweep_timer is None:
+                    self._arm_sweep()
         finally:
             self._slots.release()
 
@@ -142,39 +149,66 @@ class ClientGroup:
             del self._idle[origin]
         return client
 
-    async def _make_room(self) -> None:
-        """Keep at most ``MAX_CONNECTIONS`` open: close the longest idle client."""
+    def _make_room(self) -> None:
+        """Keep at most ``MAX_CONNECTIONS`` open: retire the longest idle client."""
         if len(self.clients) < MAX_CONNECTIONS or not self._idle_count:
             return
         origin = min(self._idle, key=lambda each: self._idle[each][0][1])
-        await self._close(origin, 1)
-
-    async def _close_expired(self) -> None:
-        now = time.monotonic()
-        if now < self._next_sweep:  # once a second at most: a sweep looks at every origin
-            return
-        self._next_sweep = now + 1.0
-        expired = now - KEEPALIVE_EXPIRY
-        for origin in [o for o, idle in self._idle.items() if idle[0][1] < expired]:
-            idle = self._idle[origin]
-            await self._close(origin, sum(1 for _, since in idle if since < expired))
-
-    async def _close(self, origin: str, count: int) -> None:
         idle = self._idle[origin]
-        closing, idle[:count] = idle[:count], []
+        client, _ = idle.pop(0)
         if not idle:
             del self._idle[origin]
-        self._idle_count -= len(closing)
-        for client, _ in closing:
-            self.clients.discard(client)
-            await client.aclose()
+        self._idle_count -= 1
+        self._retire([client])
+
+    def _arm_sweep(self) -> None:
+        self._sweep_timer = asyncio.get_running_loop().call_later(KEEPALIVE_EXPIRY, self._sweep)
+
+    def _sweep(self) -> None:
+        """Retire the clients idle for ``KEEPALIVE_EXPIRY``, also when no call comes (a
+        burst, then silence); again while idle ones are left."""
+        self._sweep_timer = None
+        expired = time.monotonic() - KEEPALIVE_EXPIRY
+        retired: list[httpx.AsyncClient] = []
+        for origin in list(self._idle):
+            idle = self._idle[origin]
+            count = next((i for i, (_, since) in enumerate(idle) if since >= expired), len(idle))
+            retired += [client for client, _ in idle[:count]]
+            del idle[:count]
+            if not idle:
+                del self._idle[origin]
+        self._idle_count -= len(retired)
+        if retired:
+            self._retire(retired)
+        if self._idle_count:
+            self._arm_sweep()
+
+    def _retire(self, clients: list[httpx.AsyncClient]) -> None:
+        """Close ``clients`` in a task of their own: never in a call's way, and never cut
+        short by a call's cancellation (which would leave their sockets open)."""
+        self.clients.difference_update(clients)
+        task = asyncio.get_running_loop().create_task(_close_clients(clients))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
-        clients, self.clients = self.clients, set()
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
         self._idle.clear()
         self._idle_count = 0
-        for client in clients:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        clients, self.clients = self.clients, set()
+        await _close_clients(list(clients))
+
+
+async def _close_clients(clients: list[httpx.AsyncClient]) -> None:
+    for client in clients:
+        try:
             await client.aclose()
+        except Exception as error:  # a socket already broken: nothing left to close
+            logger.debug("closing a webhook client failed: %s", error)
 
 
 class ClientPool:

@@ -109,11 +109,12 @@ class WebhookNotifier:
 
     async def notify_group(self, events: Sequence[sts.NotificationEvent]) -> None:
         """Post several notifications in one request, as :meth:`notify` posts one."""
+        key = group_id(events)
         if self.format == "json":
-            payload = group_json_payload(events)
+            payload = group_json_payload(events, key)
         else:
             payload = group_slack_payload(events)
-        await self._post(payload, payload.get("id") or group_id(events))
+        await self._post(payload, key)
 
     async def _post(self, payload: dict[str, Any], key: str) -> None:
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -146,12 +147,13 @@ def group_id(events: Sequence[sts.NotificationEvent]) -> str:
     return f"group/{len(events)}/{digest.hexdigest()[:32]}"
 
 
-def group_json_payload(events: Sequence[sts.NotificationEvent]) -> dict[str, Any]:
-    """The ``json`` format of a group: schema ``sts.notification-group/v1``, each
-    notification as :func:`json_payload` makes it, oldest first."""
+def group_json_payload(events: Sequence[sts.NotificationEvent], key: str) -> dict[str, Any]:
+    """The ``json`` format of a group (``key``: its :func:`group_id`): schema
+    ``sts.notification-group/v1``, each notification as :func:`json_payload` makes it,
+    oldest first."""
     return {
         "schema": GROUP_SCHEMA,
-        "id": group_id(events),
+        "id": key,
         "count": len(events),
         "notifications": [json_payload(event) for event in events],
     }
