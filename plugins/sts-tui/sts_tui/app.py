@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
@@ -73,6 +74,14 @@ class FilterInput(Input):
         app = self.app
         assert isinstance(app, SchedulerApp)
         app.post_message(Input.Submitted(self, ""))
+
+
+class JobsScreen(Screen[None]):
+    """The main screen. Its table has the focus from the start: the focus given to it
+    after the start (another widget first had it) was one more footer, ten keys mounted
+    and styled again."""
+
+    AUTO_FOCUS = "#jobs"
 
 
 class SchedulerApp(App[int]):
@@ -151,6 +160,9 @@ class SchedulerApp(App[int]):
         yield self._event_log
         yield Footer()
 
+    def get_default_screen(self) -> Screen[None]:
+        return JobsScreen(id="_default")
+
     @property
     def table(self) -> JobsTable:
         return self._table
@@ -161,7 +173,6 @@ class SchedulerApp(App[int]):
 
     def on_mount(self) -> None:
         self._status.display = False
-        self.table.focus()
         self.set_interval(1.0, self._tick)
         self.run_worker(self._follow(), group="connection", exclusive=True)
 
