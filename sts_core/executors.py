@@ -312,8 +312,9 @@ def record_of(
         attempt=attempt,
         started_at=report.started_at,
         finished_at=report.finished_at or clock.now(),
-        error=report.error,
-        traceback=report.traceback,
+        # The worker redacts what it knows; this process may know other secrets.
+        error=None if report.error is None else redact(report.error),
+        traceback=None if report.traceback is None else redact(report.traceback),
         manual=manual,
         missed_count=1 if report.outcome is Outcome.MISSED else 0,
         output={key: redact(text) for key, text in report.output.items()},

@@ -219,3 +219,29 @@ def test_local_is_the_default_and_runs_in_process(virtual_clock: VirtualClock) -
     virtual_clock.run(main())
     assert ran == ["", ""]
     assert "local" in sts.create_plugins().executors
+
+
+def test_a_remote_error_and_traceback_are_redacted_like_a_local_run(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
+) -> None:
+    from sts_core.secrets import EnvironmentSecrets
+
+    secret = "hunter2-remote"
+    sts.resolve_secrets("${secret:DB_PASSWORD}", [EnvironmentSecrets({"DB_PASSWORD": secret})])
+    scheduler = _scheduler(virtual_clock)
+
+    async def main() -> None:
+        scheduler.schedule(Noop(), "every 10s", name="job", executor="scripted")
+        async with scheduler:
+            scripted[0].script = lambda fire: sts.AttemptReport(
+                sts.Outcome.FAILED,
+                error=f"OperationalError: password {secret} refused",
+                traceback=f"Traceback ...\n  connect(password='{secret}')\nOperationalError",
+            )
+            await asyncio.sleep(10.5)
+
+    virtual_clock.run(main())
+    [failed] = [r for r in scheduler.store.history("job") if r.outcome is sts.Outcome.FAILED]
+    assert failed.error == "OperationalError: password ******** refused"
+    assert failed.traceback is not None and "connect(password='********')" in failed.traceback
+    assert secret not in (failed.error + failed.traceback)
