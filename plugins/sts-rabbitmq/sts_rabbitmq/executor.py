@@ -121,7 +121,9 @@ class RabbitExecutor:
         self._pools: dict[str, asyncio.Task[Any]] = {}
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
-        self._digests: dict[int, tuple[sts.Job, str]] = {}
+        # By job name: the task and policy the digest was made of (a run's view of its job
+        # after a live reload is another object with the same name), and the digest.
+        self._digests: dict[str, tuple[object, object, str]] = {}
         #: Counters for operators and tests: ``dispatched``, ``publish_retries``,
         #: ``claims_refused``, ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
         self.counts: dict[str, int] = dict.fromkeys(
@@ -208,10 +210,10 @@ class RabbitExecutor:
     # -- an attempt -------------------------------------------------------------------------
 
     def digest(self, job: sts.Job) -> str:
-        known = self._digests.get(id(job))
-        if known is None or known[0] is not job:
-            known = self._digests[id(job)] = (job, job_digest(job))
-        return known[1]
+        known = self._digests.get(job.name)
+        if known is None or known[0] is not job.task or known[1] is not job.policy:
+            known = self._digests[job.name] = (job.task, job.policy, job_digest(job))
+        return known[2]
 
     async def execute(self, job: sts.Job, fire: sts.Fire) -> sts.AttemptReport:
         key = (fire.idempotency_key, fire.attempt)
