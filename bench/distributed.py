@@ -12,6 +12,7 @@ start on the worker (p50, p99, max). Lost = fires without a start line.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import os
 import signal
 import subprocess
@@ -69,6 +70,49 @@ app.conf.update(
 def record(nominal, key):
     bench_tasks._write(nominal, key)
 """
+
+
+#: ``STS_BENCH_PROFILE=DIR``: cProfile the STS scheduler and each worker into DIR
+#: (``scheduler.prof``, ``worker-N.prof``), to see where a fire's CPU goes.
+PROFILE = os.environ.get("STS_BENCH_PROFILE")
+
+
+def _profiled(name: str) -> list[str]:
+    """The interpreter options that profile a worker into ``PROFILE/<name>.prof``."""
+    return ["-m", "cProfile", "-o", str(Path(PROFILE, f"{name}.prof"))] if PROFILE else []
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (from /proc; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime), counted after the command's ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _broker_pid() -> int | None:
+    """The local RabbitMQ's Erlang VM (``beam.smp``), whose CPU the messages cost too."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if "(beam.smp)" in stat.read_text():
+                return int(stat.parent.name)
+        except OSError:
+            continue
+    return None
+
+
+def _cpu_figures(
+    figures: dict[str, Any], driver_s: float, workers_s: list[float], broker_s: float
+) -> dict[str, Any]:
+    """CPU per completed fire, load-proof (wall-clock rates on a busy box are not). The
+    broker's is its whole VM's over the window: other users of the broker add to it."""
+    completed = max(figures["completed"], 1)
+    figures["driver_cpu_ms_per_fire"] = driver_s * 1000 / completed
+    figures["worker_cpu_ms_per_fire"] = sum(workers_s) * 1000 / completed
+    figures["broker_cpu_ms_per_fire"] = broker_s * 1000 / completed
+    return figures
 
 
 def _spawn(arguments: list[str], directory: Path) -> subprocess.Popen[bytes]:
@@ -172,6 +216,10 @@ async def _celery(
         await asyncio.sleep(3.0)  # the workers connect and declare the queue
         record = bench_celery.record
         record.delay(0.0, "warm-up")  # the feeding side connects before the clock starts
+        driver_cpu = time.process_time()
+        workers_cpu = [_cpu_seconds(worker.pid) for worker in workers]
+        broker = _broker_pid()
+        broker_cpu = 0.0 if broker is None else _cpu_seconds(broker)
         start = time.time() + 1.0
         first = start
         dispatch = 0.0
@@ -183,8 +231,14 @@ async def _celery(
                 record.delay(nominal, f"{second}:{number}")  # one task per fire
             dispatch += time.perf_counter() - began
         await _wait_lines(directory / "out.txt", jobs * seconds + 1, settle)
+        driver_cpu = time.process_time() - driver_cpu
+        workers_cpu = [
+            _cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu, strict=True)
+        ]
+        broker_cpu = 0.0 if broker is None else _cpu_seconds(broker) - broker_cpu
         runs = [run for run in _read(directory / "out.txt") if run[2] != "warm-up"]
-        return _figures(runs, jobs * seconds, dispatch, first)
+        figures = _figures(runs, jobs * seconds, dispatch, first)
+        return _cpu_figures(figures, driver_cpu, workers_cpu, broker_cpu)
     finally:
         _stop(workers)
         _delete_queue(queue)
@@ -238,18 +292,42 @@ async def _sts(
     config.write_text("".join(lines))
     os.environ["STS_BENCH_OUT"] = str(directory / "out.txt")
     sys.path.insert(0, str(directory))
-    command = [sys.executable, "-m", "sts", "worker", str(config), f"--concurrency={concurrency}"]
-    workers = [_spawn(command, directory) for _ in range(WORKERS)]
+    worker = ["-m", "sts", "worker", str(config), f"--concurrency={concurrency}"]
+    workers = [
+        _spawn(
+            [sys.executable, *_profiled(f"worker-{number}"), *worker],
+            directory,
+        )
+        for number in range(WORKERS)
+    ]
     scheduler = sts.TaskScheduler.from_config(config, store=sts.MemoryStore())
+    profile = cProfile.Profile() if PROFILE else None
     try:
         async with scheduler:
+            # From here on, the CPU of this process is the scheduler's.
+            await asyncio.sleep(max(0.0, start - 0.5 - time.time()))
+            driver_cpu = time.process_time()
+            workers_cpu = [_cpu_seconds(worker.pid) for worker in workers]
+            broker = _broker_pid()
+            broker_cpu = 0.0 if broker is None else _cpu_seconds(broker)
+            if profile is not None:
+                profile.enable()
             await asyncio.sleep(max(0.0, start + seconds + 1.0 - time.time()))
             await _wait_lines(directory / "out.txt", jobs * seconds, settle)
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(Path(PROFILE or ".", "scheduler.prof"))
+            driver_cpu = time.process_time() - driver_cpu
+            workers_cpu = [
+                _cpu_seconds(w.pid) - cpu for w, cpu in zip(workers, workers_cpu, strict=True)
+            ]
+            broker_cpu = 0.0 if broker is None else _cpu_seconds(broker) - broker_cpu
             executor: Any = await scheduler.executors.get("rabbitmq")
             dispatched = executor.counts["dispatched"]
             counts = dict(executor.counts)
         runs = _read(directory / "out.txt")
         figures = _figures(runs, dispatched, float(seconds), start + 1.0)
+        _cpu_figures(figures, driver_cpu, workers_cpu, broker_cpu)
         # Dispatched per second: the scheduler publishes as the fires fall due.
         figures["dispatched_per_s"] = dispatched / seconds
         figures["republished"] = counts["publish_retries"]

@@ -2,11 +2,13 @@
 takes no CPU from the scheduler measured: ``python -m bench.smtp_sink``.
 
 Prints ``ready <port>`` once listening; each line ``count`` on stdin is answered with the
-number of messages accepted so far; end of input stops it.
+number of messages accepted so far and the number of notifications they carried (a grouped
+mail says how many in ``X-STS-Count``); end of input stops it.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -14,15 +16,21 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+_GROUP_COUNT = re.compile(rb"^X-STS-Count: (\d+)\r?$", re.MULTILINE)
+
 
 class Counter:
     def __init__(self) -> None:
-        self.count = 0
+        self.messages = 0
+        self.notifications = 0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        head = envelope.content.partition(b"\r\n\r\n")[0]
+        group = _GROUP_COUNT.search(head)
         with self.lock:
-            self.count += 1
+            self.messages += 1
+            self.notifications += int(group[1]) if group else 1
         return "250 OK"
 
 
@@ -37,7 +45,7 @@ def main() -> int:
     try:
         for line in sys.stdin:
             if line.strip() == "count":
-                print(counter.count, flush=True)
+                print(counter.messages, counter.notifications, flush=True)
     finally:
         controller.stop()
     return 0

@@ -33,6 +33,7 @@ from .secrets import redact
 if TYPE_CHECKING:
     from .job import Job
     from .plugins import Plugins
+    from .policy import JobPolicy
     from .runner import Runner
 
 logger = logging.getLogger("sts")
@@ -160,12 +161,12 @@ class Executors:
         self._made: dict[str, Executor] = {}
         self._starting: dict[str, asyncio.Task[Executor]] = {}
 
-    def spec_of(self, job: Job) -> tuple[str, str | None]:
-        """The executor name and target a job uses."""
-        return parse_executor(job.policy.executor or self.default)
+    def spec_of(self, policy: JobPolicy) -> tuple[str, str | None]:
+        """The executor name and target of a job with ``policy``."""
+        return parse_executor(policy.executor or self.default)
 
-    def is_local(self, job: Job) -> bool:
-        spec = job.policy.executor or self.default
+    def is_local(self, policy: JobPolicy) -> bool:
+        spec = policy.executor or self.default
         # The common case without a regular expression: runs are a hot path.
         return spec == LOCAL or parse_executor(spec)[0] == LOCAL
 
@@ -173,7 +174,8 @@ class Executors:
         """Make and start the executors the jobs use, as the scheduler starts (a job added
         later with another executor gets it on its first attempt). An executor that is not
         installed is logged here, and fails each attempt that needs it, saying so."""
-        names = {self.spec_of(job)[0] for job in jobs} | {parse_executor(self.default)[0]}
+        names = {self.spec_of(job.policy)[0] for job in jobs}
+        names.add(parse_executor(self.default)[0])
         for name in sorted(names - {LOCAL}):
             try:
                 await self.get(name)
@@ -241,8 +243,11 @@ async def remote_attempt(
     clock: Clock,
 ) -> RunRecord:
     """One attempt of ``job`` carried out by its (non-local) executor: the record the
-    Runner keeps, with ``retry_at`` set when the retry policy grants another attempt."""
-    name, target = executors.spec_of(job)
+    Runner keeps, with ``retry_at`` set when the retry policy grants another attempt.
+
+    ``job`` is the run's view of its job (:meth:`Job.as_run_started`): the task and
+    policy the run started with, whatever a live reload changed since."""
+    name, target = executors.spec_of(job.policy)
     fire = Fire(
         context.run_id,
         job.name,
@@ -312,8 +317,9 @@ def record_of(
         attempt=attempt,
         started_at=report.started_at,
         finished_at=report.finished_at or clock.now(),
-        error=report.error,
-        traceback=report.traceback,
+        # The worker redacts what it knows; this process may know other secrets.
+        error=None if report.error is None else redact(report.error),
+        traceback=None if report.traceback is None else redact(report.traceback),
         manual=manual,
         missed_count=1 if report.outcome is Outcome.MISSED else 0,
         output={key: redact(text) for key, text in report.output.items()},

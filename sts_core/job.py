@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import datetime, timedelta, tzinfo
 
 from .policy import JobPolicy
@@ -133,6 +134,16 @@ class Job:
         #: The fire waiting for the running run to end (overlap = queue).
         self.queued: datetime | None = None
         self._schedule_text: str | None = None
+
+    def as_run_started(self, task: Task, policy: JobPolicy) -> Job:
+        """This job as a run that took ``task`` and ``policy`` at its start sees it: a copy
+        (its state shared) that a live reload replacing the job's task or policy does not
+        change, for code that reads them later in the run (a remote executor)."""
+        if task is self.task and policy is self.policy:
+            return self
+        view = copy.copy(self)
+        view.task, view.policy = task, policy
+        return view
 
     @property
     def schedule(self) -> str:

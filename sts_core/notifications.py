@@ -8,6 +8,12 @@ Alertmanager's ``repeat_interval`` does, and delivers each notification in a tas
 own: the fire loop never waits for a mail server, and a delivery never changes a run's
 outcome. A delivery that keeps failing is logged once and kept in the run history as a
 ``notify_failed`` record.
+
+A notifier that can say several things at once (``notify_group``) gets them grouped, the
+way Alertmanager groups alerts: what is ready for its channel within its ``group_wait`` of
+the first, or while a message to it is being sent, goes in one message. A thousand jobs
+failing together (the database is down) make one mail, not a thousand, and cost the
+scheduler one delivery instead of a thousand.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -41,6 +47,9 @@ DELIVERY_BACKOFF = 5.0
 #: How long one try may take before it counts as failed (a notifier's own timeouts
 #: should be shorter; this one only keeps a hung channel from holding a task forever).
 DELIVERY_TIMEOUT = 120.0
+#: At most this many notifications in one grouped message, unless the notifier says.
+DEFAULT_GROUP_MAX = 100
+CANCELLED = "cancelled: the scheduler stopped"
 
 _FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT})
 #: How many of a job's latest records the start reads to find its last final outcome
@@ -144,6 +153,12 @@ class Notifier(Protocol):
     It may also define ``async def aclose(self) -> None``, called when the scheduler
     stops (close a connection kept for a burst of notifications there). A scheduler that
     starts again calls ``notify`` again: open connections lazily.
+
+    A notifier that defines ``async def notify_group(self, events) -> None`` (a sequence of
+    two or more events, in the order they happened) is given notifications grouped: those
+    ready within its attribute ``group_wait`` (seconds, default 0) of the first, and those
+    that became ready while its last delivery was under way, at most ``group_max``
+    (default 100) at once. A group is retried, or recorded undelivered, as a whole.
     """
 
     async def notify(self, event: NotificationEvent) -> None:
@@ -172,6 +187,10 @@ class Notifications:
         self._told_failing: set[tuple[str, str]] = set()
         self._recovery_held: set[tuple[str, str]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
+        #: id(notifier) -> what waits to go in its next group (notifiers with notify_group).
+        self._grouping: dict[int, list[NotificationEvent]] = {}
+        #: Couriers waiting out their group_wait: a stop wakes them to send at once.
+        self._waiting_couriers: set[asyncio.Future[None]] = set()
         self._complaining: set[str] = set()
         self._closing = False
 
@@ -299,12 +318,9 @@ class Notifications:
             # Like a resolve in Alertmanager: the next failure is news, not a repeat.
             self._last_sent.pop((job.name, channel, FAILURE), None)
         suppressed = self._suppressed.pop(key, 0)
-        event = self._event(job, channel, kind, record, suppressed)
-        delivery = asyncio.get_running_loop().create_task(
-            self._deliver(self.notifier(channel, policy), event)
+        self._send(
+            self.notifier(channel, policy), self._event(job, channel, kind, record, suppressed)
         )
-        self._deliveries.add(delivery)
-        delivery.add_done_callback(self._deliveries.discard)
 
     def _event(
         self, job: Job, channel: str, kind: str, record: RunRecord, suppressed: int
@@ -324,69 +340,132 @@ class Notifications:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def _deliver(self, notifier: Notifier, event: NotificationEvent) -> None:
+    def _send(self, notifier: Notifier, event: NotificationEvent) -> None:
+        groups = callable(getattr(notifier, "notify_group", None))
+        if not groups or int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)) <= 1:
+            self._start(self._deliver(notifier, [event]))  # each on its own, side by side
+            return
+        waiting = self._grouping.get(id(notifier))
+        if waiting is not None:  # its courier is waiting or sending: it takes this one too
+            waiting.append(event)
+            return
+        self._grouping[id(notifier)] = [event]
+        self._start(self._courier(notifier))
+
+    def _start(self, delivery: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(delivery)
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _courier(self, notifier: Notifier) -> None:
+        """Deliver what is grouped for ``notifier``, group after group, until none waits."""
+        key = id(notifier)
+        wait = float(getattr(notifier, "group_wait", 0.0) or 0.0)
+        size = max(1, int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)))
+        try:
+            if wait > 0 and not self._closing:
+                woken = asyncio.get_running_loop().create_future()
+                self._waiting_couriers.add(woken)
+                try:
+                    await asyncio.wait([woken], timeout=wait)
+                finally:
+                    self._waiting_couriers.discard(woken)
+            while queued := self._grouping[key]:
+                group, queued[:] = queued[:size], queued[size:]
+                await self._deliver(notifier, group)
+        except asyncio.CancelledError:
+            for event in self._grouping.get(key, []):
+                self._undelivered([event], self._scheduler.clock.now(), 0, CANCELLED)
+            raise
+        finally:
+            del self._grouping[key]
+
+    async def _deliver(self, notifier: Notifier, events: Sequence[NotificationEvent]) -> None:
         started = self._scheduler.clock.now()
+        first = events[0]
         attempt = 0
         try:
             while True:
                 attempt += 1
                 try:
                     async with asyncio.timeout(DELIVERY_TIMEOUT):
-                        await notifier.notify(event)
+                        if len(events) == 1:
+                            await notifier.notify(first)
+                        else:
+                            await notifier.notify_group(events)  # type: ignore[attr-defined]
                 except Exception as error:
                     reason = redact(error_line(error))
                     permanent = isinstance(error, PermanentError)
                     if permanent or attempt > DELIVERY_RETRIES or self._closing:
-                        self._undelivered(event, started, attempt, reason)
+                        self._undelivered(events, started, attempt, reason)
                         return
                     logger.debug(
-                        "notification retried: job=%s channel=%s attempt=%d error=%s",
-                        event.job,
-                        event.channel,
+                        "notification retried: job=%s (of %d) channel=%s attempt=%d error=%s",
+                        first.job,
+                        len(events),
+                        first.channel,
                         attempt,
                         reason,
                     )
                     await asyncio.sleep(DELIVERY_BACKOFF * 2 ** (attempt - 1))
                     continue
-                if event.channel in self._complaining:
-                    self._complaining.discard(event.channel)
-                    logger.info("notification channel works again: %s", event.channel)
-                logger.debug("notification sent: job=%s kind=%s", event.job, event.kind)
+                if first.channel in self._complaining:
+                    self._complaining.discard(first.channel)
+                    logger.info("notification channel works again: %s", first.channel)
+                logger.debug(
+                    "notification sent: job=%s kind=%s (%d in the message)",
+                    first.job,
+                    first.kind,
+                    len(events),
+                )
                 return
         except asyncio.CancelledError:
-            self._undelivered(event, started, attempt, "cancelled: the scheduler stopped")
+            self._undelivered(events, started, attempt, CANCELLED)
             raise
 
     def _undelivered(
-        self, event: NotificationEvent, started: datetime, attempts: int, reason: str
+        self,
+        events: Sequence[NotificationEvent],
+        started: datetime,
+        attempts: int,
+        reason: str,
     ) -> None:
-        error = (
-            f"{event.kind} notification to {event.channel} not delivered after "
-            f"{attempts} attempt(s): {reason}"
-        )
-        # Logged once per channel until it works again: a mail server that is down must not
-        # flood the log with a line (or a traceback) per failing job.
-        level = logging.DEBUG if event.channel in self._complaining else logging.WARNING
-        self._complaining.add(event.channel)
-        logger.log(level, "job=%s %s", event.job, error)
-        self._scheduler.store.record_run(
-            RunRecord(
-                run_id=new_run_id(),
-                job=event.job,
-                fire_time=event.record.fire_time,
-                outcome=Outcome.NOTIFY_FAILED,
-                attempt=attempts,
-                started_at=started,
-                finished_at=self._scheduler.clock.now(),
-                error=error,
-                output={"run": event.record.run_id, "channel": event.channel},
+        """Each notification of ``events`` is recorded ``notify_failed`` in its job's
+        history (a group is named in each record: ``1 of 40 in one message``)."""
+        finished = self._scheduler.clock.now()
+        for event in events:
+            error = (
+                f"{event.kind} notification to {event.channel} not delivered after "
+                f"{attempts} attempt(s): {reason}"
             )
-        )
+            if len(events) > 1:
+                error += f" ({len(events)} notifications were in the message)"
+            # Logged once per channel until it works again: a mail server that is down
+            # must not flood the log with a line (or a traceback) per failing job.
+            level = logging.DEBUG if event.channel in self._complaining else logging.WARNING
+            self._complaining.add(event.channel)
+            logger.log(level, "job=%s %s", event.job, error)
+            self._scheduler.store.record_run(
+                RunRecord(
+                    run_id=new_run_id(),
+                    job=event.job,
+                    fire_time=event.record.fire_time,
+                    outcome=Outcome.NOTIFY_FAILED,
+                    attempt=attempts,
+                    started_at=started,
+                    finished_at=finished,
+                    error=error,
+                    output={"run": event.record.run_id, "channel": event.channel},
+                )
+            )
 
     async def close(self, grace: float) -> None:
         """At stop: no more retries; wait up to ``grace`` for deliveries under way, cancel
         the rest (each recorded as undelivered), then close every notifier."""
         self._closing = True
+        for woken in self._waiting_couriers:  # what waits to be grouped goes now
+            if not woken.done():
+                woken.set_result(None)
         try:
             if self._deliveries:
                 await asyncio.wait(set(self._deliveries), timeout=grace)

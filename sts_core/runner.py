@@ -262,9 +262,10 @@ class Runner:
                 extra=run_started_fields(context),
             )
         executors = self.executors
-        if executors is not None and not executors.is_local(job):
+        if executors is not None and not executors.is_local(policy):
             await self.durable()
-            return await remote_attempt(self, executors, job, context, self._rng, scheduler.clock)
+            view = job.as_run_started(task, policy)
+            return await remote_attempt(self, executors, view, context, self._rng, scheduler.clock)
         error: BaseException | None = None
         try:
             await self.durable()

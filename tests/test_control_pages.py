@@ -170,3 +170,42 @@ def test_coalesce_out_of_bounds_is_refused() -> None:
             with pytest.raises(ControlError) as caught:
                 request(path, "subscribe", coalesce=value)
             assert "'coalesce' of 'subscribe' must be a number of seconds" in caught.value.message
+
+
+def test_a_batch_of_many_rows_comes_in_lines_of_a_bounded_size_the_events_in_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A client decodes a line in one go: a burst of 10,000 rows must not be one line.
+    monkeypatch.setattr("sts_core.service.control.coalesce.ROWS_PER_LINE", 3)
+
+    def together(scheduler: sts.TaskScheduler) -> None:
+        task = sts.FunctionTask(succeed, name="work")
+        for number in range(8):
+            scheduler.schedule(task, "every 100ms", name=f"fast-{number}")
+
+    async def follow(path: Path) -> list[list[dict[str, Any]]]:
+        batches: list[list[dict[str, Any]]] = []  # the lines of each batch
+        async with ControlClient(path) as client:
+            await client.subscribe_coalesced(0.5)
+            lines: list[dict[str, Any]] = []
+            async for event in client.events():
+                lines.append(event["data"])
+                if event["data"]["count"]:  # the last line of a batch
+                    batches.append(lines)
+                    lines = []
+                    if len(batches) == 3:
+                        break
+        return batches
+
+    with running_scheduler(together) as (_, path):
+        batches = asyncio.run(follow(path))
+    assert any(len(lines) > 1 for lines in batches)  # 8 jobs changed in 0.5 s: split
+    for lines in batches:
+        *parts, last = lines
+        for part in parts:  # full lines of rows, nothing else
+            assert len(part["jobs"]) == 3
+            assert part["removed"] == [] and part["events"] == [] and part["count"] == 0
+        assert 0 < len(last["jobs"]) <= 3 or not parts
+        assert last["count"] >= len(last["events"]) > 0
+        names = [row["name"] for data in lines for row in data["jobs"]]
+        assert len(names) == len(set(names))  # each changed job's row once in the batch

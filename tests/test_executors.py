@@ -219,3 +219,60 @@ def test_local_is_the_default_and_runs_in_process(virtual_clock: VirtualClock) -
     virtual_clock.run(main())
     assert ran == ["", ""]
     assert "local" in sts.create_plugins().executors
+
+
+def test_a_remote_error_and_traceback_are_redacted_like_a_local_run(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
+) -> None:
+    from sts_core.secrets import EnvironmentSecrets
+
+    secret = "hunter2-remote"
+    sts.resolve_secrets("${secret:DB_PASSWORD}", [EnvironmentSecrets({"DB_PASSWORD": secret})])
+    scheduler = _scheduler(virtual_clock)
+
+    async def main() -> None:
+        scheduler.schedule(Noop(), "every 10s", name="job", executor="scripted")
+        async with scheduler:
+            scripted[0].script = lambda fire: sts.AttemptReport(
+                sts.Outcome.FAILED,
+                error=f"OperationalError: password {secret} refused",
+                traceback=f"Traceback ...\n  connect(password='{secret}')\nOperationalError",
+            )
+            await asyncio.sleep(10.5)
+
+    virtual_clock.run(main())
+    [failed] = [r for r in scheduler.store.history("job") if r.outcome is sts.Outcome.FAILED]
+    assert failed.error == "OperationalError: password ******** refused"
+    assert failed.traceback is not None and "connect(password='********')" in failed.traceback
+    assert secret not in (failed.error + failed.traceback)
+
+
+def test_a_remote_run_keeps_the_policy_it_started_with_across_a_reload(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
+) -> None:
+    scheduler = _scheduler(virtual_clock, executor="scripted")
+    seen: list[tuple[int, float | None]] = []
+
+    def fail(fire: sts.Fire) -> sts.AttemptReport:
+        return sts.AttemptReport(sts.Outcome.FAILED, error="RuntimeError: no", retry=True)
+
+    class Watching(ScriptedExecutor):
+        async def execute(self, job: sts.Job, fire: sts.Fire) -> sts.AttemptReport:
+            seen.append((job.policy.retry.retries, job.policy.timeout))
+            return await super().execute(job, fire)
+
+    async def main() -> None:
+        scheduler.schedule(Noop(), "every 1h", name="job", retries=2, backoff="10s", timeout="1m")
+        async with scheduler:
+            scripted[0].script = fail
+            scripted[0].__class__ = Watching
+            done = scheduler.run_now("job")
+            await asyncio.sleep(5)  # attempt 1 failed; attempt 2 waits for its backoff
+            scheduler.schedule(
+                Noop(), "every 1h", name="job", replace=True, retries=0, timeout="2m"
+            )
+            record = await asyncio.wrap_future(done)
+            assert record.attempt == 3  # the run's retries: 2, as it started
+
+    virtual_clock.run(main())
+    assert seen == [(2, 60.0)] * 3

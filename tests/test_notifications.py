@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -433,3 +433,176 @@ def test_a_job_failing_before_a_restart_recovers_after_it(
 
     virtual_clock.run(main())
     assert kinds(inbox) == ["failure", "recovery"]
+
+
+class GroupingChannel(Channel):
+    """A channel that takes groups (``notify_group``), each delivery taking 2 s."""
+
+    group_wait = 30.0
+    group_max = 100
+
+    def __init__(self, inbox: Inbox, target: str) -> None:
+        super().__init__(inbox, target)
+        self.groups: list[list[str]] = []
+
+    async def notify(self, event: sts.NotificationEvent) -> None:
+        await self.notify_group([event])
+
+    async def notify_group(self, events: Sequence[sts.NotificationEvent]) -> None:
+        self.inbox.tries += 1
+        await asyncio.sleep(2)
+        if self.inbox.permanent:
+            raise sts.PermanentError("550 no such user")
+        self.groups.append([event.job for event in events])
+        self.inbox.events.extend(events)
+
+
+def hourly_from(seconds: float) -> sts.IntervalTrigger:
+    """Every hour, the first fire ``seconds`` after the test's start."""
+    return sts.IntervalTrigger(3600, anchor=START + timedelta(seconds=seconds))
+
+
+@pytest.fixture
+def grouping(inbox: Inbox) -> list[GroupingChannel]:
+    made: list[GroupingChannel] = []
+
+    def factory(target: str, **options: Any) -> GroupingChannel:
+        channel = GroupingChannel(inbox, target)
+        channel.group_wait = float(options.get("group_wait", 30.0))
+        channel.group_max = int(options.get("group_max", 100))
+        made.append(channel)
+        return channel
+
+    inbox.factory = factory  # type: ignore[method-assign]
+    return made
+
+
+def test_notifications_ready_within_the_group_wait_go_in_one_delivery(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(25):  # fail at 1..25 s: within the first one's 30 s wait
+                scheduler.schedule(
+                    Flaky(f"job{number:02d}"), hourly_from(number + 1), notify="test:x"
+                )
+            # After the group left (at 31 s, sent by 33 s): the next group.
+            scheduler.schedule(Flaky("late"), hourly_from(40), notify="test:x")
+            await asyncio.sleep(120)
+
+    virtual_clock.run(main())
+    [channel] = grouping
+    assert channel.groups == [[f"job{number:02d}" for number in range(25)], ["late"]]
+    assert inbox.tries == 2
+
+
+def test_a_group_takes_what_became_ready_while_the_last_was_sent_at_most_group_max(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(7):  # one failure every 0.5 s; each delivery takes 2 s
+                scheduler.schedule(
+                    Flaky(f"job{number}"),
+                    hourly_from(1 + number / 2),
+                    notify="test:x",
+                    notify_options={"test": {"group_wait": 0, "group_max": 3}},
+                )
+            await asyncio.sleep(60)
+
+    virtual_clock.run(main())
+    [channel] = grouping
+    # job0 alone (nothing else was ready); the rest queued behind it, three at most a time.
+    assert channel.groups == [["job0"], ["job1", "job2", "job3"], ["job4", "job5", "job6"]]
+
+
+def test_an_undeliverable_group_is_recorded_for_each_of_its_jobs(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    inbox.permanent = True
+
+    async def main() -> sts.TaskScheduler:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(3):
+                scheduler.schedule(Flaky(f"job{number}"), "every 1h", notify="test:x")
+            await asyncio.sleep(3600 + 60)
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert inbox.tries == 1  # one message, refused for good
+    for number in range(3):
+        [record] = [
+            r
+            for r in scheduler.store.history(f"job{number}")
+            if r.outcome is sts.Outcome.NOTIFY_FAILED
+        ]
+        assert record.error == (
+            "failure notification to test:x not delivered after 1 attempt(s): "
+            "PermanentError: 550 no such user (3 notifications were in the message)"
+        )
+
+
+def test_a_stop_sends_what_waits_for_its_group_at_once(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> float:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            scheduler.schedule(Flaky(), "every 1h", notify="test:x")
+            await asyncio.sleep(3600 + 5)  # the failure waits for its group (30 s)
+            stopping = virtual_clock.timestamp()
+        return virtual_clock.timestamp() - stopping
+
+    stop_took = virtual_clock.run(main())
+    assert kinds(inbox) == ["failure"]
+    assert stop_took < 5  # sent at once (2 s), not after the rest of the 30 s wait
+
+
+def test_a_notifier_with_group_max_1_delivers_each_side_by_side(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> float:
+        async with sts.TaskScheduler(clock=virtual_clock) as scheduler:
+            for number in range(5):
+                scheduler.schedule(
+                    Flaky(f"job{number}"),
+                    hourly_from(1),
+                    notify="test:x",
+                    notify_options={"test": {"group_max": 1}},
+                )
+            await asyncio.sleep(1.5)
+            assert inbox.events == []
+            await asyncio.sleep(2)  # each delivery takes 2 s: all five at once
+            return len(inbox.events)
+
+    assert virtual_clock.run(main()) == 5
+    assert all(len(group) == 1 for group in grouping[0].groups)
+
+
+def test_a_stop_that_cuts_a_group_short_records_each_notification_once(
+    virtual_clock: VirtualClock, inbox: Inbox, grouping: list[GroupingChannel]
+) -> None:
+    async def main() -> sts.TaskScheduler:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, stop_grace="0.5s")
+        async with scheduler:
+            for number in range(5):  # job0 goes alone; the others queue behind it (2 s)
+                scheduler.schedule(
+                    Flaky(f"job{number}"),
+                    hourly_from(1 + number / 10),
+                    notify="test:x",
+                    notify_options={"test": {"group_wait": 0, "group_max": 2}},
+                )
+            await asyncio.sleep(1.7)
+        return scheduler
+
+    scheduler = virtual_clock.run(main())
+    assert inbox.events == []
+    for number in range(5):
+        [record] = [
+            r
+            for r in scheduler.store.history(f"job{number}")
+            if r.outcome is sts.Outcome.NOTIFY_FAILED
+        ]
+        assert record.error is not None
+        assert record.error.endswith("cancelled: the scheduler stopped")
+        # job0 was being sent (1 try); the others never left the queue (0 tries).
+        assert record.attempt == (1 if number == 0 else 0)

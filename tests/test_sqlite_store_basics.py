@@ -189,15 +189,38 @@ def test_why_a_job_was_set_aside_survives_reopening(tmp_path: Path) -> None:
         assert second.load_jobs()["a"].paused_reason == reason
 
 
-def test_a_file_of_schema_1_is_upgraded_keeping_its_jobs_and_runs(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def _schema_1_file(path: Path) -> Path:
+    SQLiteStore(path, flush_interval=None).close()
     with sqlite3.connect(path) as old:  # the tables as schema 1 made them
         old.executescript(
-            "CREATE TABLE jobs (name TEXT PRIMARY KEY, next_fire TEXT, last_fire TEXT, "
-            "paused INTEGER NOT NULL, schedule TEXT NOT NULL);"
+            "ALTER TABLE jobs DROP COLUMN paused_reason;"
             "INSERT INTO jobs VALUES ('a', NULL, NULL, 1, 'every 1s');"
             "PRAGMA user_version=1;"
         )
+    return path
+
+
+def test_a_reader_leaves_a_file_of_schema_1_as_it_is(tmp_path: Path) -> None:
+    # `sts history` of a newer STS beside an older one still running: the older must keep
+    # the file it can open.
+    path = _schema_1_file(tmp_path / "old.db")
+    with SQLiteStore(path, flush_interval=None) as reader:
+        assert reader.load_jobs() == {"a": JobState("a", paused=True, schedule="every 1s")}
+        assert reader.history() == []
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_file_of_schema_1_is_upgraded_by_its_writer_at_the_start(tmp_path: Path) -> None:
+    path = _schema_1_file(tmp_path / "old.db")
+    with SQLiteStore(path, flush_interval=None) as store:
+        store.acquire()
+        with sqlite3.connect(path) as check:
+            assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_file_of_schema_1_is_upgraded_keeping_its_jobs_and_runs(tmp_path: Path) -> None:
+    path = _schema_1_file(tmp_path / "old.db")
     with SQLiteStore(path, flush_interval=None) as store:
         assert store.load_jobs() == {"a": JobState("a", paused=True, schedule="every 1s")}
         store.save_job(JobState("a", paused=True, schedule="every 1s", paused_reason="broken"))

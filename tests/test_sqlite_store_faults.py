@@ -164,7 +164,7 @@ def _paused_on_disk(path: Path) -> list[tuple[str, int]]:
         return []
 
 
-@pytest.mark.parametrize("how", ["deleted", "replaced"])
+@pytest.mark.parametrize("how", ["deleted", "replaced", "replaced by an older backup"])
 def test_a_state_file_deleted_while_running_is_noticed_and_written_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
 ) -> None:
@@ -177,6 +177,14 @@ def test_a_state_file_deleted_while_running_is_noticed_and_written_again(
         if how == "replaced":  # another (empty) database moved in its place
             sqlite3.connect(tmp_path / "other.db").close()
             os.replace(tmp_path / "other.db", path)
+        elif how == "replaced by an older backup":  # a file of schema 1: upgraded, then written
+            SQLiteStore(tmp_path / "old.db", flush_interval=None).close()
+            with sqlite3.connect(tmp_path / "old.db") as old:
+                old.executescript(
+                    "ALTER TABLE jobs DROP COLUMN paused_reason; PRAGMA user_version=1;"
+                )
+            old.close()
+            os.replace(tmp_path / "old.db", path)
         else:  # the database file last: its inode is what the store watches
             for suffix in ("-wal", "-shm", ""):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -185,7 +193,7 @@ def test_a_state_file_deleted_while_running_is_noticed_and_written_again(
     finally:
         scheduler.stop(grace=1)
         store.close()
-    assert any(f"was {how}" in r.getMessage() for r in caplog.records)
+    assert any(f"was {how.split(' by ')[0]}" in r.getMessage() for r in caplog.records)
     # At the next start the paused job stays paused: it never runs again.
     scheduler, store = _scheduler(path)
     runs: list[str] = []

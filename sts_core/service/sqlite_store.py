@@ -229,6 +229,7 @@ class SQLiteStore:
         self._pending_commit: _Commit | None = None
         self._running_commit: _Commit | None = None
         self._pending_lock = threading.Lock()
+        self._outdated = False
         # Held while the writing connection is in use: the writer thread and callers share it.
         self._db_lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -285,8 +286,11 @@ class SQLiteStore:
                     f"the state database {self.path} has schema version {version}, newer than "
                     f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
                 )
-            if version < SCHEMA_VERSION:  # a reader of an up-to-date file writes nothing
+            if version == 0:  # a new file: its tables (no other STS can be using it)
                 _upgrade(connection)
+            # An older file is upgraded by its first write, not by a reader: `sts history`
+            # of a newer STS must not make the file unreadable to the older STS running.
+            self._outdated = 0 < version < SCHEMA_VERSION
             self._file = _identity(os.stat(self.path))
         except (sqlite3.DatabaseError, OSError) as error:
             described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
@@ -320,6 +324,20 @@ class SQLiteStore:
             raise StateStoreError(
                 f"cannot lock the state database {self.path} ({self._writer_lock.path}): {error}"
             ) from None
+        with self._db_lock:  # the writer thread uses the connection under it
+            try:
+                self._upgrade_if_outdated()
+            except sqlite3.Error as error:
+                raise StateStoreError(
+                    f"cannot upgrade the state database {self.path} to schema version "
+                    f"{SCHEMA_VERSION}: {_describe(error)}"
+                ) from None
+
+    def _upgrade_if_outdated(self) -> None:
+        """Under ``_db_lock``: bring an older file to this schema before writing to it."""
+        if self._outdated:
+            _upgrade(self._connection)
+            self._outdated = False
 
     # -- writes: buffered -------------------------------------------------------------------
 
@@ -435,6 +453,9 @@ class SQLiteStore:
         connection = self._connection
         touched: set[str] = set()
         try:
+            # An older file (or one that replaced it: the rescue writes this schema's rows)
+            # is upgraded by its first write, never by a reader.
+            self._upgrade_if_outdated()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for apply, writes in groupby(batch, key=itemgetter(0)):
@@ -584,8 +605,9 @@ class SQLiteStore:
                 ) from None
 
     def load_jobs(self) -> dict[str, JobState]:
+        reason = "NULL" if self._outdated else "paused_reason"  # schema 1 had none
         rows = self._query(
-            "SELECT name, next_fire, last_fire, paused, schedule, paused_reason FROM jobs"
+            f"SELECT name, next_fire, last_fire, paused, schedule, {reason} FROM jobs"
         )
         return {
             name: JobState(

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import sts
 
@@ -38,6 +41,8 @@ PLACEHOLDERS = (
 )
 DEFAULT_SUBJECT = "[sts] {summary}"
 DEFAULT_BODY = "{details}"
+#: A grouped mail lists every notification in it, and gives the body of this many.
+GROUP_DETAILS = 20
 
 
 class EmailNotifier:
@@ -49,6 +54,10 @@ class EmailNotifier:
         ``[email]`` section also holds the options of ``email`` tasks, whose subject is
         another template.)
     :param notify_body: template of the text body; ``{details}`` is every fact, one a line.
+    :param group_wait: how long the first notification waits for others to the same
+        addresses, to go in one mail (Alertmanager's ``group_wait``); ``0``: only those
+        ready together, or while the last mail was being sent.
+    :param group_max: at most this many notifications in one mail; ``1``: a mail each.
     """
 
     def __init__(
@@ -67,7 +76,13 @@ class EmailNotifier:
         timeout: str | float = 30.0,
         validate_certs: bool = True,
         ca_file: Path | None = None,
+        group_wait: str | float = 1.0,
+        group_max: int = 100,
     ) -> None:
+        self.group_wait = sts.parse_duration(group_wait, what="group_wait")
+        if isinstance(group_max, bool) or not isinstance(group_max, int) or group_max < 1:
+            raise ValueError(f"invalid group_max {group_max!r}: expected a whole number >= 1")
+        self.group_max = group_max
         self.to = parse_addresses(target, "the email: channel")
         if not self.to:
             raise ValueError("expected email:user@domain")
@@ -86,38 +101,89 @@ class EmailNotifier:
         self.sender_connection = SMTPSender(self.settings)
 
     async def notify(self, event: sts.NotificationEvent) -> None:
-        record = event.record
-        values = {
-            "job": event.job,
-            "kind": event.kind,
-            "summary": event.summary,
-            "details": event.describe(),
-            "outcome": event.outcome,
-            "error": event.error or "",
-            "attempt": event.attempt,
-            "run_id": event.run_id,
-            "fire_time": event.fire_time.isoformat(),
-            "fire_time_utc": event.fire_time_utc.isoformat(),
-            "scheduler": event.scheduler,
-            "host": event.host,
-            "suppressed": event.suppressed,
-        }
-        # One key per notification: a retried delivery carries the same Message-ID.
-        key = f"{event.job}@{event.fire_time_utc.isoformat()}/{event.kind}/{record.run_id}"
+        values = _values(event)
+        await self._send(
+            subject=render(self.subject, values),
+            text=render(self.body, values),
+            key=_key(event),
+            about=event,
+            headers={"X-STS-Job": event.job, "X-STS-Event": event.kind},
+        )
+
+    async def notify_group(self, events: Sequence[sts.NotificationEvent]) -> None:
+        """One mail for several notifications: the subject of the first and how many more,
+        a line for each, then the bodies of the first :data:`GROUP_DETAILS`."""
+        first, count = events[0], len(events)
+        rendered = [render(self.body, _values(event)) for event in events[:GROUP_DETAILS]]
+        lines = [f"{count} notifications from {first.scheduler} on {first.host}:", ""]
+        lines += [f"- {event.summary}" for event in events]
+        for event, body in zip(events, rendered, strict=False):
+            lines += ["", f"======== {event.job}: {event.kind} ========", body.rstrip("\n")]
+        if count > GROUP_DETAILS:
+            lines += ["", f"(the details of the other {count - GROUP_DETAILS}: sts history)"]
+        # One key per group: a retried delivery carries the same Message-ID.
+        digest = hashlib.sha256("\n".join(_key(event) for event in events).encode()).hexdigest()
+        await self._send(
+            subject=f"{render(self.subject, _values(first))} (and {count - 1} more)",
+            text="\n".join(lines) + "\n",
+            key=f"group/{count}/{digest[:32]}",
+            about=events[-1],
+            headers={
+                "X-STS-Event": "group",
+                "X-STS-Count": str(count),
+                "X-STS-Jobs": ", ".join(dict.fromkeys(event.job for event in events)),
+            },
+        )
+
+    async def _send(
+        self,
+        *,
+        subject: str,
+        text: str,
+        key: str,
+        about: sts.NotificationEvent,
+        headers: dict[str, str],
+    ) -> None:
+        """Send one mail; its ``Date`` is when ``about`` (the newest of what it says)
+        happened."""
 
         def compose() -> EmailMessage:
             return build_plain_message(
                 sender=self.sender,
                 to=self.to,
                 reply_to=self.reply_to,
-                subject=render(self.subject, values),
-                text=render(self.body, values),
+                subject=subject,
+                text=text,
                 key=key,
-                now=record.finished_at or event.fire_time_utc,
-                headers={"X-STS-Job": event.job, "X-STS-Event": event.kind},
+                now=about.record.finished_at or about.fire_time_utc,
+                headers=headers,
             )
 
         await self.sender_connection.send(compose, self.envelope_sender, self.to)
 
     async def aclose(self) -> None:
         await self.sender_connection.aclose()
+
+
+def _key(event: sts.NotificationEvent) -> str:
+    """One key per notification: a retried delivery carries the same Message-ID."""
+    return f"{event.job}@{event.fire_time_utc.isoformat()}/{event.kind}/{event.run_id}"
+
+
+def _values(event: sts.NotificationEvent) -> dict[str, Any]:
+    """What the templates' placeholders stand for."""
+    return {
+        "job": event.job,
+        "kind": event.kind,
+        "summary": event.summary,
+        "details": event.describe(),
+        "outcome": event.outcome,
+        "error": event.error or "",
+        "attempt": event.attempt,
+        "run_id": event.run_id,
+        "fire_time": event.fire_time.isoformat(),
+        "fire_time_utc": event.fire_time_utc.isoformat(),
+        "scheduler": event.scheduler,
+        "host": event.host,
+        "suppressed": event.suppressed,
+    }

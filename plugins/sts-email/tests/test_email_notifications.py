@@ -1,6 +1,6 @@
 """The ``email:`` notifier against a real aiosmtpd server, on the virtual clock: one mail
 per failure after the retries, one per recovery, the throttle and its count, ``missed``,
-one connection for a burst, and templates."""
+grouping (one mail for jobs failing together), one connection for a burst, and templates."""
 
 from __future__ import annotations
 
@@ -113,17 +113,52 @@ def test_missed_fires_send_a_mail_when_asked(smtp_server: StartServer) -> None:
     assert mail.message["X-STS-Event"] == "missed"
 
 
-def test_a_burst_of_notifications_uses_one_connection(smtp_server: StartServer) -> None:
-    server = smtp_server()
+def burst(server: Server, jobs: int, **options: Any) -> None:
+    """``jobs`` jobs failing together, each notifying ``server``."""
     clock = VirtualClock(autojump_threshold=0.5)
 
     async def main() -> None:
         async with sts.TaskScheduler(clock=clock, loop_block_threshold=None) as scheduler:
-            for number in range(25):
-                scheduler.schedule(Flaky(f"job{number:02d}"), "every 1h", **notify(server))
+            for number in range(jobs):
+                scheduler.schedule(
+                    Flaky(f"job{number:02d}"), "every 1h", **notify(server, **options)
+                )
             await asyncio.sleep(3600 + 30)
 
     clock.run(main())
+
+
+def test_jobs_failing_together_make_one_mail_that_names_each(smtp_server: StartServer) -> None:
+    server = smtp_server()
+    burst(server, 25)
+    [mail] = (mail.message for mail in server.mailbox.messages)
+    host = socket.gethostname()
+    assert mail["Subject"] == (
+        f"[sts] job00 failed on {host}: RuntimeError: disk full (and 24 more)"
+    )
+    assert mail["X-STS-Event"] == "group" and mail["X-STS-Count"] == "25"
+    names = [f"job{number:02d}" for number in range(25)]
+    assert mail["X-STS-Jobs"] == ", ".join(names)
+    body = mail.get_content()
+    assert body.startswith("25 notifications from ")
+    for name in names:
+        assert f"- {name} failed on {host}: RuntimeError: disk full\n" in body
+    assert body.count("======== ") == 20  # the details of the first 20
+    assert "(the details of the other 5: sts history)" in body
+
+
+def test_a_burst_beyond_group_max_uses_several_mails_on_one_connection(
+    smtp_server: StartServer,
+) -> None:
+    server = smtp_server()
+    burst(server, 25, group_max=10)
+    assert [m.message["X-STS-Count"] for m in server.mailbox.messages] == ["10", "10", "5"]
+    assert server.mailbox.connections == 1
+
+
+def test_group_max_1_sends_a_mail_per_notification(smtp_server: StartServer) -> None:
+    server = smtp_server()
+    burst(server, 25, group_max=1)
     assert len(server.mailbox.messages) == 25
     assert server.mailbox.connections == 1
     assert sorted(str(m.message["X-STS-Job"]) for m in server.mailbox.messages) == [

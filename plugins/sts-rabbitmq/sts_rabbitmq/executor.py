@@ -13,12 +13,11 @@ counted and dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +39,7 @@ from .topology import declare_claims, declare_exchanges, declare_outcomes, decla
 logger = logging.getLogger("sts.rabbitmq")
 
 #: Channels per publishing role (fires, answers to claims).
-LANES = 4
+LANES = 16
 #: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
 REMEMBERED = 100_000
 #: How long an outcome waits for its record to be durable before it is acked anyway (a
@@ -69,7 +68,9 @@ class _Pending:
     outcome: asyncio.Future[sts.AttemptReport]
     holder: str | None = None
     taken_over: bool = False
-    restarted: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Resolved when another worker takes the attempt over (the backstop counts again);
+    #: a new one for each wait (a future, not an Event: no task per attempt to wait on it).
+    restarted: asyncio.Future[None] | None = None
 
 
 class RabbitExecutor:
@@ -115,10 +116,14 @@ class RabbitExecutor:
         self._fires_lanes: list[AbstractExchange] = []
         self._answer_lanes: list[AbstractChannel] = []
         self._turn = itertools.count()
-        self._pools: set[str] = set()
+        # Each pool's queue is declared once (the first burst of fires must not declare it
+        # once per fire): the declaration under way or done, by pool.
+        self._pools: dict[str, asyncio.Task[Any]] = {}
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
-        self._digests: dict[int, tuple[sts.Job, str]] = {}
+        # By job name: the task and policy the digest was made of (a run's view of its job
+        # after a live reload is another object with the same name), and the digest.
+        self._digests: dict[str, tuple[object, object, str]] = {}
         #: Counters for operators and tests: ``dispatched``, ``publish_retries``,
         #: ``claims_refused``, ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
         self.counts: dict[str, int] = dict.fromkeys(
@@ -205,10 +210,10 @@ class RabbitExecutor:
     # -- an attempt -------------------------------------------------------------------------
 
     def digest(self, job: sts.Job) -> str:
-        known = self._digests.get(id(job))
-        if known is None or known[0] is not job:
-            known = self._digests[id(job)] = (job, job_digest(job))
-        return known[1]
+        known = self._digests.get(job.name)
+        if known is None or known[0] is not job.task or known[1] is not job.policy:
+            known = self._digests[job.name] = (job.task, job.policy, job_digest(job))
+        return known[2]
 
     async def execute(self, job: sts.Job, fire: sts.Fire) -> sts.AttemptReport:
         key = (fire.idempotency_key, fire.attempt)
@@ -263,9 +268,7 @@ class RabbitExecutor:
                     problem = "no connection to the broker"
                     await asyncio.wait_for(self._ready.wait(), remaining)
                 assert self._fires_lanes and self._publisher is not None
-                if pool not in self._pools:
-                    await declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
-                    self._pools.add(pool)
+                await self._declared(pool)
                 message = aio_pika.Message(
                     body,
                     content_type="application/json",
@@ -299,7 +302,7 @@ class RabbitExecutor:
                     problem = "the broker did not confirm it before the grace ran out"
             except Exception as error:
                 problem = sts.redact(describe(error))
-                self._pools.discard(pool)  # an unroutable fire: declare the pool again
+                self._pools.pop(pool, None)  # an unroutable fire: declare the pool again
             self.counts["publish_retries"] += 1
             logger.warning(
                 "rabbitmq: could not dispatch job=%s attempt=%d: %s; retrying",
@@ -311,13 +314,30 @@ class RabbitExecutor:
             await asyncio.sleep(wait)
             delay = min(delay * 2, 5.0)
 
+    async def _declared(self, pool: str) -> None:
+        """The pool's queue, declared once for all the attempts that ask together."""
+        declaring = self._pools.get(pool)
+        if declaring is None:
+            assert self._publisher is not None and self._fires_lanes
+            declaring = asyncio.get_running_loop().create_task(
+                declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
+            )
+            self._pools[pool] = declaring
+        try:
+            await asyncio.shield(declaring)
+        except Exception:
+            if self._pools.get(pool) is declaring:
+                del self._pools[pool]  # the next attempt declares it again
+            raise
+
     async def _granted(self, pending: _Pending) -> bool:
         """Wait for a worker's claim: ``False`` once the misfire deadline passed."""
         remaining = (
             None if pending.deadline is None else (pending.deadline - _now()).total_seconds()
         )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pending.granted), remaining)
+        if remaining is None or remaining > 0:
+            # asyncio.wait leaves the future as it is when the time runs out.
+            await asyncio.wait({pending.granted}, timeout=remaining)
         return pending.granted.done()
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
@@ -326,18 +346,14 @@ class RabbitExecutor:
         timeout = job.policy.timeout
         limit = None if timeout is None else timeout + self.settings.backstop
         while True:
-            pending.restarted.clear()
-            restarted: asyncio.Future[Any] = asyncio.ensure_future(pending.restarted.wait())
+            restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
-            try:
-                await asyncio.wait(
-                    {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                restarted.cancel()
+            await asyncio.wait(
+                {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
             if pending.outcome.done():
                 return pending.outcome.result()
-            if pending.restarted.is_set():
+            if restarted.done():
                 continue
             assert timeout is not None and limit is not None
             error = TimeoutError()
@@ -367,27 +383,29 @@ class RabbitExecutor:
             await message.nack(requeue=True)
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
+        """A worker's claims (a batch: those of one turn of its loop), answered at once
+        with one message."""
         try:
-            claim = WorkerMessage.decode(message.body)
+            claims = WorkerMessage.decode_all(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a claim: %s", error)
             return
-        if claim.kind == "claim" and message.reply_to:
-            await self._answer(message, self._claim(claim))
+        await self._answer(message, [claim for claim in claims if claim.kind == "claim"])
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
+        """A worker's outcomes (a batch), acked once every one of them is recorded."""
         try:
-            sent = WorkerMessage.decode(message.body)
+            batch = WorkerMessage.decode_all(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a message on %s: %s", self.outcomes_queue, error)
             await message.reject(requeue=False)
             return
-        if sent.kind == "claim":
-            answer = self._claim(sent)
-            if message.reply_to:
-                await self._answer(message, answer)
-        else:
-            await self._on_outcome(sent)
+        await self._answer(message, [sent for sent in batch if sent.kind == "claim"])
+        outcomes = [self._on_outcome(sent) for sent in batch if sent.kind == "outcome"]
+        if len(outcomes) == 1:
+            await outcomes[0]
+        elif outcomes:
+            await asyncio.gather(*outcomes)
         await message.ack()
 
     def _claim(self, claim: WorkerMessage) -> Answer:
@@ -420,17 +438,26 @@ class RabbitExecutor:
             )
             pending.holder = claim.worker
             pending.taken_over = True
-            pending.restarted.set()
+            if pending.restarted is not None and not pending.restarted.done():
+                pending.restarted.set_result(None)
             return Answer(True)
         self.counts["claims_refused"] += 1
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
 
-    async def _answer(self, message: AbstractIncomingMessage, answer: Answer) -> None:
-        assert self._answer_lanes and message.reply_to is not None
+    async def _answer(self, message: AbstractIncomingMessage, claims: list[WorkerMessage]) -> None:
+        if not claims or not message.reply_to:
+            return
+        answers = [
+            (claim.correlation or message.correlation_id or "", self._claim(claim))
+            for claim in claims
+        ]
+        assert self._answer_lanes
         lane = self._answer_lanes[next(self._turn) % len(self._answer_lanes)]
         try:
             await lane.default_exchange.publish(
-                aio_pika.Message(answer.encode(), correlation_id=message.correlation_id),
+                aio_pika.Message(
+                    Answer.encode_batch(answers), correlation_id=message.correlation_id
+                ),
                 routing_key=message.reply_to,
                 mandatory=False,
             )

@@ -30,6 +30,8 @@ from aio_pika.abc import (
 
 import sts
 
+from .acks import Acks
+from .batching import Batcher
 from .digest import job_digest
 from .executor import describe
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
@@ -46,6 +48,12 @@ def _now() -> datetime:
 #: Fires a worker holds per run it may run at once: the others are being claimed from the
 #: scheduler or reported back (round trips that need no run of their own).
 PREFETCH_PER_RUN = 4
+#: How long a worker gathers claims to one scheduler before it sends them (one message):
+#: a run waits for its claim's answer, so only a little.
+CLAIMS_GATHERED = 0.002
+#: How long a worker gathers outcomes (one message, one confirm; the scheduler acks it
+#: once): nothing waits for an outcome but its record, so a little longer.
+OUTCOMES_GATHERED = 0.02
 
 
 def worker_identity() -> str:
@@ -78,11 +86,15 @@ class Worker:
         self.stop_grace = stop_grace
         self.identity = worker_identity()
         self._answers: dict[str, asyncio.Future[Answer]] = {}
+        # Claims and outcomes go out in one message per destination and turn of the loop.
+        self._claim_batches: dict[str, Batcher[WorkerMessage]] = {}
+        self._outcome_batches: dict[str, Batcher[WorkerMessage]] = {}
         self._answer_queue = f"{settings.prefix}.worker.{self.identity}.{uuid.uuid4().hex[:8]}"
         self._publisher: AbstractChannel | None = None
         self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
+        self._acks = Acks()
         # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
         # worker's connection waits for the run instead of running it again.
         self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
@@ -131,11 +143,13 @@ class Worker:
                 run.cancel()
             if self._runs:
                 await asyncio.wait(set(self._runs))
+            await self._acks.flush()
         logger.info("worker %s stopped", self.identity, extra={"event": "worker_stopped"})
 
     # -- a fire -----------------------------------------------------------------------------
 
     async def _on_fire(self, message: AbstractIncomingMessage) -> None:
+        self._acks.received(message)  # before any await: in the order delivered
         # The run is a task of its own: aio-pika cancels its consumer's tasks when the
         # channel closes (a blip of the connection), and a run must not die of that. It
         # goes on, reports once reconnected, and its redelivered copy is acked then.
@@ -150,6 +164,7 @@ class Worker:
             await self._handle(message)
         except asyncio.CancelledError:
             # Stopping: unacked, so the broker hands the fire to another worker.
+            self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
@@ -158,7 +173,7 @@ class Worker:
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
             self.counts["refused"] += 1
-            await message.ack()
+            self._acks.ack(message)
             return
         attempt = (fire.key, fire.attempt)
         running = self._running.get(attempt)
@@ -167,7 +182,7 @@ class Worker:
             # the fire back. Not run twice: this copy is acked once the run has reported.
             await asyncio.shield(running)
             self.counts["dropped"] += 1
-            await _ack(message)
+            self._acks.ack(message)
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._running[attempt] = done
@@ -189,7 +204,7 @@ class Worker:
                 fire.attempt,
                 answer.reason,
             )
-            await _ack(message)
+            self._acks.ack(message)
             return
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
@@ -198,19 +213,20 @@ class Worker:
             )
             await self._dead_letter(message, refusal)
             self.counts["refused"] += 1
-            await _ack(message)
+            self._acks.ack(message)
             return
         async with self._slots:
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
+            self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
             return
         await self._publish_outcome(message, sent)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
             await self._dead_letter(message, f"its run failed for good: {sent.error}")
         self.counts["ran"] += 1
-        await _ack(message)
+        self._acks.ack(message)
 
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
@@ -283,26 +299,16 @@ class Worker:
         claims = (message.headers or {}).get("x-sts-claims")
         loop = asyncio.get_running_loop()
         while True:
-            correlation = uuid.uuid4().hex
+            correlation = claim.correlation = uuid.uuid4().hex
             answer: asyncio.Future[Answer] = loop.create_future()
             self._answers[correlation] = answer
             try:
                 if isinstance(claims, str) and self._claimer is not None:
-                    await _quietly(
-                        self._claimer.default_exchange.publish(
-                            aio_pika.Message(
-                                claim.encode(),
-                                reply_to=self._answer_queue,
-                                correlation_id=correlation,
-                            ),
-                            routing_key=claims,
-                            mandatory=False,
-                        )
-                    )
+                    await _quietly(self._claims_to(claims).add(claim))
                 else:
                     await self._send(
                         message.reply_to,
-                        claim,
+                        [claim],
                         reply_to=self._answer_queue,
                         correlation=correlation,
                     )
@@ -317,36 +323,67 @@ class Worker:
             finally:
                 self._answers.pop(correlation, None)
 
+    def _claims_to(self, queue: str) -> Batcher[WorkerMessage]:
+        """The claims of one turn to one scheduler's claims queue, in one message: not
+        confirmed (a lost one is asked again)."""
+        batcher = self._claim_batches.get(queue)
+        if batcher is None:
+
+            async def send(claims: list[WorkerMessage]) -> None:
+                assert self._claimer is not None
+                await self._claimer.default_exchange.publish(
+                    aio_pika.Message(
+                        WorkerMessage.encode_batch(claims), reply_to=self._answer_queue
+                    ),
+                    routing_key=queue,
+                    mandatory=False,
+                )
+
+            batcher = self._claim_batches[queue] = Batcher(send, delay=CLAIMS_GATHERED)
+        return batcher
+
     async def _on_answer(self, message: AbstractIncomingMessage) -> None:
-        waiting = self._answers.get(message.correlation_id or "")
-        if waiting is None or waiting.done():
-            return
         try:
-            waiting.set_result(Answer.decode(message.body))
+            answers = Answer.decode_batch(message.body)
         except BadMessage as error:
             logger.error("worker %s: a bad answer to a claim: %s", self.identity, error)
+            return
+        for correlation, answer in answers:
+            waiting = self._answers.get(correlation)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer)
 
     async def _publish_outcome(self, message: AbstractIncomingMessage, sent: WorkerMessage) -> None:
-        """The outcome, to the scheduler that sent the fire (its ``reply_to``)."""
+        """The outcome, to the scheduler that sent the fire (its ``reply_to``), with the
+        others of this turn; returns once the broker confirmed it."""
         assert message.reply_to is not None
-        await self._send(message.reply_to, sent)
+        batcher = self._outcome_batches.get(message.reply_to)
+        if batcher is None:
+            routing_key = message.reply_to
+
+            async def send(outcomes: list[WorkerMessage]) -> None:
+                await self._send(routing_key, outcomes)
+
+            batcher = self._outcome_batches[routing_key] = Batcher(send, delay=OUTCOMES_GATHERED)
+        await batcher.add(sent)
 
     async def _send(
         self,
         routing_key: str,
-        sent: WorkerMessage,
+        batch: list[WorkerMessage],
         *,
         reply_to: str | None = None,
         correlation: str | None = None,
     ) -> None:
         """Publish to the scheduler until the broker confirms it (across outages)."""
         delay = 0.1
+        body = WorkerMessage.encode_batch(batch)
         while True:
             assert self._publisher is not None
             try:
                 await self._publisher.default_exchange.publish(
                     aio_pika.Message(
-                        sent.encode(),
+                        body,
                         content_type="application/json",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         reply_to=reply_to,
@@ -359,11 +396,12 @@ class Worker:
                 return
             except Exception as error:
                 logger.warning(
-                    "worker %s: could not send a %s of %s#%d: %s; retrying",
+                    "worker %s: could not send %d %s(s) (%s#%d, ...): %s; retrying",
                     self.identity,
-                    sent.kind,
-                    sent.key,
-                    sent.attempt,
+                    len(batch),
+                    batch[0].kind,
+                    batch[0].key,
+                    batch[0].attempt,
                     describe(error),
                 )
                 await asyncio.sleep(delay)
@@ -421,15 +459,6 @@ def _outcome_message(
         error=error,
         finished_at=_now(),
     )
-
-
-async def _ack(message: AbstractIncomingMessage) -> None:
-    """Ack, unless the channel it came on is gone (the connection blipped): the broker has
-    handed the message out again, and that copy is acked instead."""
-    try:
-        await message.ack()
-    except Exception as error:
-        logger.info("worker: could not ack %s (%s)", message.message_id, describe(error))
 
 
 async def _quietly(action: object) -> None:

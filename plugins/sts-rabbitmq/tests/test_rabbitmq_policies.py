@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -239,3 +240,41 @@ def test_a_fire_no_worker_takes_within_misfire_grace_is_missed(rabbit: Namespace
         return await rabbit.dead_letter_count()
 
     assert asyncio.run(expired()) == 1
+
+
+def test_fires_that_finish_out_of_order_are_acked_once_and_never_handed_out_again(
+    rabbit: Namespace,
+) -> None:
+    # A worker acks the fires done in a turn together (one `multiple` ack for those that
+    # lead its unsettled deliveries). An ack the broker refuses closes the channel, and
+    # every fire on it is delivered again: a claim refused, or a run taken over twice.
+    ran: list[str] = []
+    rng = random.Random(16)
+
+    def probe(name: str) -> Body:
+        pause = rng.uniform(0, 0.05)
+
+        async def body() -> None:
+            await asyncio.sleep(pause)
+            ran.append(name)
+
+        return body
+
+    names = [f"j{number}" for number in range(150)]
+
+    def schedule(scheduler: sts.TaskScheduler) -> None:
+        for name in names:
+            scheduler.schedule(Probe(probe(name), name), "every 1h", name=name)
+
+    async def main() -> tuple[list[sts.RunRecord], dict[str, int], list[Worker]]:
+        async with cluster(rabbit, schedule, workers=1) as (scheduler, workers):
+            runs = [scheduler.run_now(name) for name in names]
+            records = [await asyncio.wrap_future(run) for run in runs]
+            executor: Any = await scheduler.executors.get("rabbitmq")
+            return records, dict(executor.counts), workers
+
+    records, counts, workers = asyncio.run(main())
+    assert [record.outcome for record in records] == [sts.Outcome.SUCCEEDED] * len(names)
+    assert sorted(ran) == sorted(names)
+    assert counts["claims_refused"] == counts["takeovers"] == 0
+    assert workers[0].counts == {"ran": len(names), "refused": 0, "dropped": 0}

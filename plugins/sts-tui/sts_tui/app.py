@@ -17,12 +17,14 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 import sts
 
 from . import format as fmt
+from .collector import collections_paused, thaw
 from .detail import JobDetailScreen
 from .dialogs import ConfirmRemove, HelpScreen
 from .event_log import EventLog
@@ -40,6 +42,8 @@ BUSY_INTERVAL = 0.5
 COALESCE = 0.25
 #: The most log lines one batch writes (a screenful); the rest are summed up in one line.
 LOG_LINES_PER_BATCH = 20
+#: Rows of a batch put in the table in one go before the loop may answer a key.
+ROWS_PER_TURN = 1000
 #: Job rows asked for first (a screenful and more: the table shows at once), then per page.
 FIRST_PAGE = 200
 PAGE = 2000
@@ -70,6 +74,14 @@ class FilterInput(Input):
         app = self.app
         assert isinstance(app, SchedulerApp)
         app.post_message(Input.Submitted(self, ""))
+
+
+class JobsScreen(Screen[None]):
+    """The main screen. Its table has the focus from the start: the focus given to it
+    after the start (another widget first had it) was one more footer, ten keys mounted
+    and styled again."""
+
+    AUTO_FOCUS = "#jobs"
 
 
 class SchedulerApp(App[int]):
@@ -126,6 +138,8 @@ class SchedulerApp(App[int]):
         self._stats_busy = False
         self._uptime = 0.0
         self._filter_timer: Timer | None = None
+        #: The detail's job, when its row changed in a part of a batch still coming.
+        self._detail_changed: str | None = None
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -146,6 +160,9 @@ class SchedulerApp(App[int]):
         yield self._event_log
         yield Footer()
 
+    def get_default_screen(self) -> Screen[None]:
+        return JobsScreen(id="_default")
+
     @property
     def table(self) -> JobsTable:
         return self._table
@@ -156,7 +173,6 @@ class SchedulerApp(App[int]):
 
     def on_mount(self) -> None:
         self._status.display = False
-        self.table.focus()
         self.set_interval(1.0, self._tick)
         self.run_worker(self._follow(), group="connection", exclusive=True)
 
@@ -194,6 +210,7 @@ class SchedulerApp(App[int]):
                 await self._follow_connected(client, name, first)
             finally:  # also when the app quits and cancels this worker
                 self.client = None
+                thaw()
                 await client.close()
             self.event_log.add(f"scheduler {name} stopped: reconnecting…", "bold red")
             self._show_status("reconnecting")
@@ -204,15 +221,16 @@ class SchedulerApp(App[int]):
         self.times.set_scheduler_zone(self.hello.get("timezone"), self.zone)
         self.loaded = False
         self.stopping_at = None
-        self.table.load(first["jobs"])
-        self.event_log.add(f"connected to scheduler {name}", "bold green")
-        self._show_status("connected")
-        self.refresh_stats()
         # Events are applied while the other pages load: the socket is read all along.
         pump = asyncio.ensure_future(self._pump(client))
         try:
             with contextlib.suppress(ConnectionError):
-                await self._load_pages(client, first)
+                with collections_paused():
+                    self.table.load(first["jobs"], first.get("total", 0))
+                    self.event_log.add(f"connected to scheduler {name}", "bold green")
+                    self._show_status("connected")
+                    self.refresh_stats()
+                    await self._load_pages(client, first)
                 await pump
         finally:
             pump.cancel()
@@ -241,14 +259,14 @@ class SchedulerApp(App[int]):
             if page.get("generation") == generation:
                 break
             page = await client.request("jobs", offset=0, limit=FIRST_PAGE)
-            self.table.load(page["jobs"])
+            self.table.load(page["jobs"], page.get("total", 0))
         self.table.resort()
         self.table.listed = self.loaded = True
 
     async def _pump(self, client: sts.ControlClient) -> None:
         async for event in client.events():
             batch = [event, *client.pending_events()]
-            self.apply_events(batch)
+            await self._apply_in_turns(batch)
             if self.coalesced:
                 continue  # the scheduler batches them already, every COALESCE seconds
             # Under load, fewer and larger batches: each costs a frame, whatever its size.
@@ -257,6 +275,26 @@ class SchedulerApp(App[int]):
     def apply_events(self, batch: list[dict[str, Any]]) -> None:
         """Apply a batch of events (or of coalesced ``batch`` events): each job's row once,
         the log's lines in order."""
+        rows, count = self._take_events(batch)
+        self._put_rows(list(rows.items()))
+        self.events_applied += count
+
+    async def _apply_in_turns(self, batch: list[dict[str, Any]]) -> None:
+        """:meth:`apply_events`, ROWS_PER_TURN rows at a time with the loop let run in
+        between: a key pressed during a burst of 10,000 rows waits for one turn, not all."""
+        rows, count = self._take_events(batch)
+        items = list(rows.items())
+        for start in range(0, len(items), ROWS_PER_TURN):
+            if start:
+                await asyncio.sleep(0)
+            self._put_rows(items[start : start + ROWS_PER_TURN])
+        self.events_applied += count
+
+    def _take_events(
+        self, batch: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any] | None], int]:
+        """Log the batch's events and tell the screens; returns the newest row of each job
+        it changed (``None``: removed), for the table, and how many events it held."""
         rows: dict[str, dict[str, Any] | None] = {}
         whole: list[tuple[str, dict[str, Any]]] = []  # the events themselves, in order
         count = 0
@@ -275,11 +313,13 @@ class SchedulerApp(App[int]):
             whole.append((event, data))
             count += 1
         self._log_events(whole, count, rows)
-        self._follow_screens(whole, rows, complete=count == len(whole))
+        self._follow_screens(whole, rows, count)
+        return rows, count
+
+    def _put_rows(self, rows: list[tuple[str, dict[str, Any] | None]]) -> None:
         table = self.table
-        table.discard_many(name for name, job_row in rows.items() if job_row is None)
-        table.upsert_many(job_row for job_row in rows.values() if job_row is not None)
-        self.events_applied += count
+        table.discard_many(name for name, row in rows if row is None)
+        table.upsert_many(row for _, row in rows if row is not None)
 
     def _log_events(
         self,
@@ -305,28 +345,36 @@ class SchedulerApp(App[int]):
         self,
         events: list[tuple[str, dict[str, Any]]],
         rows: dict[str, dict[str, Any] | None],
-        *,
-        complete: bool,
+        count: int,
     ) -> None:
         """The detail (even under a dialog) reloads when its job ran or changed, or says it
-        was removed; the timeline colours the fires that ended."""
+        was removed; the timeline colours the fires that ended.
+
+        :param count: the events ``events`` stands for (more when some were only counted;
+            none for a part of a coalesced batch: its events come with the last part).
+        """
         detail = next((s for s in self.screen_stack if isinstance(s, JobDetailScreen)), None)
         timeline = next((s for s in self.screen_stack if isinstance(s, TimelineScreen)), None)
         if timeline is not None:
             for event, data in events:
                 if event == "run_finished":
                     timeline.rows.record(data["record"])
-        if detail is None or detail.job not in rows:
+        if detail is None:
             return
-        if rows[detail.job] is None:
-            detail.show_removed()  # what it showed stays; nothing to reload
+        if detail.job in rows:
+            if rows[detail.job] is None:
+                detail.show_removed()  # what it showed stays; nothing to reload
+                return
+            self._detail_changed = detail.job
+        if not count or self._detail_changed != detail.job:
             return
+        self._detail_changed = None
         ended = any(
             event in ("run_finished", "job_changed") and _job_of(event, data) == detail.job
             for event, data in events
         )
         # When some events were only counted (a busy scheduler), its row changed: reload.
-        if not detail.removed and (ended or not complete):
+        if not detail.removed and (ended or count > len(events)):
             detail.action_reload()
 
     def _show_status(self, state: str, text: str = "") -> None:

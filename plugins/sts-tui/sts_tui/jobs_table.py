@@ -68,6 +68,12 @@ def _state(row: dict[str, Any]) -> Text:
     return Text("")
 
 
+def _shown_length(text: str) -> int:
+    """The length of ``text`` as shown (escaped where it must be). Printable text, nearly
+    all of it, is shown as it is: no pattern search for each of 10,000 rows."""
+    return len(text) if text.isprintable() else len(sts.printable(text))
+
+
 def _older(row: dict[str, Any], than: dict[str, Any]) -> bool:
     """Whether ``row`` was built before ``than`` (rows of schedulers that do not number
     them are taken as they come)."""
@@ -155,6 +161,9 @@ class JobsTable(ScrollView, can_focus=True):
         #: Rows changed by events since the last load: lets tests see incrementality.
         self.updates = 0
         self._widths: dict[str, int] = {}
+        #: Rows the list will hold once every page is in: the table takes that height with
+        #: the first page, so that each later page is no layout pass of the whole screen.
+        self._expected = 0
         # Drawn lines by what they show: a row drawn at 10 frames a second is built once
         # per change or second of countdown. Cleared when the styles or the widths change.
         self._lines: dict[tuple[Any, ...], Strip] = {}
@@ -170,21 +179,31 @@ class JobsTable(ScrollView, can_focus=True):
     def matches(self, name: str) -> bool:
         return not self.filter_text or self.filter_text.lower() in name.lower()
 
-    def load(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Replace every row (on connect)."""
+    def load(self, rows: Iterable[dict[str, Any]], total: int = 0) -> None:
+        """Replace every row (on connect).
+
+        :param total: the rows of the whole list when ``rows`` is its first page; the
+            lines of the pages still to come are blank until :meth:`resort`.
+        """
         self.jobs = {row["name"]: row for row in rows}
+        self._expected = total
         self._size_columns()
         self._reorder()
         self.updates = 0
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Add or update a page of rows; new ones go to the end until :meth:`resort`."""
+        """Add or update a page of rows; new ones go to the end until :meth:`resort` (off
+        screen, as a rule: no repaint)."""
+        names = []
         for row in rows:
             self._put(row)
-        self._changed()
+            names.append(row["name"])
+        self._changed(names)
 
     def resort(self) -> None:
-        """Order the rows again (the sort and the filter), keeping the cursor on its job."""
+        """Order the rows again (the sort and the filter), keeping the cursor on its job;
+        the table's height is its rows' again."""
+        self._expected = 0
         self._reorder()
 
     def set_filter(self, text: str) -> None:
@@ -267,8 +286,8 @@ class JobsTable(ScrollView, can_focus=True):
         """A longer name, schedule or set-aside reason widens its column (never narrows)."""
         widths = self._widths
         for key, length, most in (
-            ("name", len(sts.printable(row["name"])), MAX_TEXT_WIDTH),
-            ("schedule", len(sts.printable(row["schedule"])), MAX_TEXT_WIDTH),
+            ("name", _shown_length(row["name"]), MAX_TEXT_WIDTH),
+            ("schedule", _shown_length(row["schedule"]), MAX_TEXT_WIDTH),
             ("state", len(_state(row)) if row["paused"] else 0, MAX_STATE_WIDTH),
         ):
             if length > widths[key]:
@@ -277,7 +296,7 @@ class JobsTable(ScrollView, can_focus=True):
     def _changed(self, names: Iterable[str] | None = None) -> None:
         """Repaint after a change (of ``names`` only, when given: off screen, no repaint)."""
         width = sum(self._widths.values()) + len(COLUMNS)  # a space before each column
-        size = Size(width, len(self.order) + 1)  # + the header line
+        size = Size(width, max(len(self.order), self._expected) + 1)  # + the header line
         if size != self.virtual_size:
             self.virtual_size = size  # a layout pass: only when the size changed
             self._lines.clear()

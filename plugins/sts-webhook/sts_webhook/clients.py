@@ -1,4 +1,5 @@
-"""httpx clients: one per scheduler, reused by every webhook call, closed when it stops.
+"""httpx clients: shared by the webhook calls of the schedulers on one event loop, kept
+alive between calls, closed when the last scheduler stops.
 
 An ``httpx.AsyncClient`` pools connections on the event loop it first runs on, so a pool
 of clients belongs to a loop. The plugin's lifecycle hooks count the schedulers started
@@ -7,9 +8,10 @@ hook ``sts_scheduler_stopping`` is called before that, so the closing waits for 
 The closing happens just after ``stop()`` returns (and before ``asyncio.run`` ends, which
 waits for it). A task awaited outside any scheduler gets a client for that one call.
 
-A loop holds one client per TLS setting (the default trust store, or a job's ``ca``) and
-HTTP version, since those are fixed when a client is made; everything else (timeouts,
-redirects, headers) is per request.
+A loop holds one :class:`ClientGroup` per TLS setting (the default trust store, or a job's
+``ca``) and HTTP version, since those are fixed when a client is made; everything else
+(timeouts, redirects, headers) is per request. A group holds clients of one connection
+each (its docstring says why).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,15 +32,15 @@ import sts
 
 from .destinations import check_request
 
-#: Connections kept per client: enough that a thousand calls a second to one host reuse
-#: connections instead of opening new ones. Idle ones are dropped after 4 s: servers close
-#: idle connections too (uvicorn and Node.js after 5 s), and a request sent on a connection
-#: the server is closing fails with a read error.
+#: Calls under way at once per client setting: enough that a thousand calls a second to one
+#: host reuse connections instead of opening new ones. Idle connections are dropped after
+#: 4 s: servers close idle connections too (uvicorn and Node.js after 5 s), and a request
+#: sent on a connection the server is closing fails with a read error.
 MAX_CONNECTIONS = 200
-#: Connections per client (see :class:`ClientGroup` for why not all 200 in one).
-SHARD_CONNECTIONS = 25
 KEEPALIVE_EXPIRY = 4.0
 USER_AGENT = "sts-webhook/0.1"
+
+logger = logging.getLogger("sts.webhook")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,10 @@ class ClientSettings:
 
 
 def pool_limits() -> httpx.Limits:
-    """The connection limits of a client (read when it is made)."""
+    """The connection limits of a client of a group: one connection (see
+    :class:`ClientGroup`)."""
     return httpx.Limits(
-        max_connections=SHARD_CONNECTIONS,
-        max_keepalive_connections=SHARD_CONNECTIONS,
-        keepalive_expiry=KEEPALIVE_EXPIRY,
+        max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY
     )
 
 
@@ -83,56 +85,130 @@ def make_client(
 
 
 class ClientGroup:
-    """The clients of one setting: at most ``MAX_CONNECTIONS`` requests under way at once,
-    over clients of at most ``SHARD_CONNECTIONS`` connections each; requests beyond that
-    wait here, in the order they came.
+    """The clients of one setting, each holding one connection: at most
+    ``MAX_CONNECTIONS`` calls under way at once; calls beyond that wait here, in the order
+    they came. An idle client waits for the next call to its origin (the last one used
+    first, so that the others expire), and is closed once idle for ``KEEPALIVE_EXPIRY``.
 
-    Why not one client of 200 connections: httpcore's pool (1.0) looks at every connection
-    for each idle one, and at every connection for each waiting request, each time a request
-    starts or ends (O(connections x (idle + waiting))). At 200 connections that was ~6 ms of
-    CPU per request, and behind a slow server the spiral (slower loop, more requests under
-    way, more connections) stalled the scheduler's loop for seconds. Here httpcore never
-    has a request waiting, and never more than 25 connections; a semaphore wakes a waiter
-    in O(1).
+    Why not httpcore's pool of many connections: it looks at every connection for each
+    idle one, and at every connection for each waiting request, each time a request starts
+    or ends (O(connections x (idle + waiting)) in httpcore 1.0). At 200 connections that was
+    ~6 ms of CPU per request, and behind a slow server the spiral (slower loop, more
+    requests under way, more connections) stalled the scheduler's loop for seconds. Here a
+    call costs O(1) however many connections are open: a semaphore wakes a waiter, and a
+    dictionary finds an idle connection to the call's origin.
     """
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self._verify: ssl.SSLContext | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        self.clients: list[httpx.AsyncClient] = []
-        self._busy: list[int] = []
+        #: Origin -> its idle clients, oldest first, each with when it became idle.
+        self._idle: dict[str, list[tuple[httpx.AsyncClient, float]]] = {}
+        self._idle_count = 0
+        self._sweep_timer: asyncio.TimerHandle | None = None
+        #: The clients in use or idle (not those being closed).
+        self.clients: set[httpx.AsyncClient] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def client(self, timeout: float | None) -> AsyncIterator[httpx.AsyncClient]:
-        """A client with a free connection, held until the block ends; waiting longer
-        than ``timeout`` (the pool timeout) fails as httpx's own wait for a connection."""
+    async def client(self, timeout: float | None, origin: str) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for a call to ``origin`` (``scheme://host:port``), held until the block
+        ends; waiting longer than ``timeout`` (the pool timeout) fails as httpx's own wait
+        for a connection."""
         try:
             async with asyncio.timeout(timeout):
                 await self._slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout(f"no free connection within {timeout:g}s") from None
         try:
-            # The first client with room: traffic stays on few connections, kept alive.
-            index = next((i for i, n in enumerate(self._busy) if n < SHARD_CONNECTIONS), None)
-            if index is None:  # the semaphore leaves room for one more client
-                index = len(self.clients)
+            client = self._take_idle(origin)
+            if client is None:
+                self._make_room()
                 if self._verify is None:
                     self._verify = tls_context(self._settings)
-                self.clients.append(make_client(self._settings, self._verify))
-                self._busy.append(0)
-            self._busy[index] += 1
+                client = make_client(self._settings, self._verify)
+                self.clients.add(client)
             try:
-                yield self.clients[index]
+                yield client
             finally:
-                self._busy[index] -= 1
+                self._idle.setdefault(origin, []).append((client, time.monotonic()))
+                self._idle_count += 1
+                if self._sweep_timer is None:
+                    self._arm_sweep()
         finally:
             self._slots.release()
 
+    def _take_idle(self, origin: str) -> httpx.AsyncClient | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        client, _ = idle.pop()
+        self._idle_count -= 1
+        if not idle:
+            del self._idle[origin]
+        return client
+
+    def _make_room(self) -> None:
+        """Keep at most ``MAX_CONNECTIONS`` open: retire the longest idle client."""
+        if len(self.clients) < MAX_CONNECTIONS or not self._idle_count:
+            return
+        origin = min(self._idle, key=lambda each: self._idle[each][0][1])
+        idle = self._idle[origin]
+        client, _ = idle.pop(0)
+        if not idle:
+            del self._idle[origin]
+        self._idle_count -= 1
+        self._retire([client])
+
+    def _arm_sweep(self) -> None:
+        self._sweep_timer = asyncio.get_running_loop().call_later(KEEPALIVE_EXPIRY, self._sweep)
+
+    def _sweep(self) -> None:
+        """Retire the clients idle for ``KEEPALIVE_EXPIRY``, also when no call comes (a
+        burst, then silence); again while idle ones are left."""
+        self._sweep_timer = None
+        expired = time.monotonic() - KEEPALIVE_EXPIRY
+        retired: list[httpx.AsyncClient] = []
+        for origin in list(self._idle):
+            idle = self._idle[origin]
+            count = next((i for i, (_, since) in enumerate(idle) if since >= expired), len(idle))
+            retired += [client for client, _ in idle[:count]]
+            del idle[:count]
+            if not idle:
+                del self._idle[origin]
+        self._idle_count -= len(retired)
+        if retired:
+            self._retire(retired)
+        if self._idle_count:
+            self._arm_sweep()
+
+    def _retire(self, clients: list[httpx.AsyncClient]) -> None:
+        """Close ``clients`` in a task of their own: never in a call's way, and never cut
+        short by a call's cancellation (which would leave their sockets open)."""
+        self.clients.difference_update(clients)
+        task = asyncio.get_running_loop().create_task(_close_clients(clients))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def aclose(self) -> None:
-        clients, self.clients = self.clients, []
-        for client in clients:
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
+        self._idle.clear()
+        self._idle_count = 0
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        clients, self.clients = self.clients, set()
+        await _close_clients(list(clients))
+
+
+async def _close_clients(clients: list[httpx.AsyncClient]) -> None:
+    for client in clients:
+        try:
             await client.aclose()
+        except Exception as error:  # a socket already broken: nothing left to close
+            logger.debug("closing a webhook client failed: %s", error)
 
 
 class ClientPool:
@@ -218,8 +294,21 @@ class _RedactingFilter(logging.Filter):
 _filter = _RedactingFilter()
 
 
+#: A filter on a logger sees only the records logged to that very logger, not its
+#: children's: every logger httpx and httpcore log to (their sources name these).
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
 def _redact_httpx_logs() -> None:
-    for name in ("httpx", "httpcore"):
+    for name in _HTTP_LOGGERS:
         target: Any = logging.getLogger(name)
         if _filter not in target.filters:
             target.addFilter(_filter)

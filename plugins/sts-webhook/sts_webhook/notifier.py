@@ -12,20 +12,25 @@ that is the same on each delivery retry of one notification.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+import sts
 
 from .options import parse_headers
 from .sender import Sender, check_url, resolve_headers, resolve_url
 
-if TYPE_CHECKING:
-    import sts
-
 #: The ``schema`` field of the JSON payload; a change that is not only an added field
 #: gets a new version.
 SCHEMA = "sts.notification/v1"
+#: Several notifications in one request (``group_max`` above 1 in the ``json`` format).
+GROUP_SCHEMA = "sts.notification-group/v1"
 FORMATS = ("json", "slack")
+#: A grouped Slack message gives an attachment to this many notifications and lists the
+#: rest in one more (Slack shows at most 100 attachments).
+_CHAT_DETAILS = 20
 _COLOURS = {"failure": "#d40e0d", "missed": "#e9a820", "recovery": "#2eb886"}
 #: How much of a run's output tail goes into a chat message.
 _CHAT_TAIL = 1500
@@ -45,6 +50,12 @@ class WebhookNotifier:
     :param connect_timeout: how long connecting may take.
     :param read_timeout: how long the server may stay silent.
     :param http2: offer HTTP/2 (``auto``: when h2 is installed).
+    :param group_wait: how long the first notification waits for others to the same URL,
+        to go in one request (docs/notifications.md#grouping).
+    :param group_max: at most this many notifications in one request; ``1`` (the ``json``
+        format's default, so that a receiver of ``sts.notification/v1`` gets what it
+        expects): a request for each. In the ``json`` format a group is posted as
+        ``sts.notification-group/v1``.
     :raises ValueError: for a bad target or option, naming it.
     """
 
@@ -61,11 +72,19 @@ class WebhookNotifier:
         connect_timeout: str | float = "10s",
         read_timeout: str | float = "30s",
         http2: bool | str = "auto",
+        group_wait: str | float = 1.0,
+        group_max: int | None = None,
     ) -> None:
         chosen, url = _split_format(target.strip())
         if format not in FORMATS:
             raise ValueError(f"invalid format {format!r}: expected json or slack")
         self.format = chosen or format
+        self.group_wait = sts.parse_duration(group_wait, what="group_wait")
+        if group_max is None:
+            group_max = 1 if self.format == "json" else 100
+        if isinstance(group_max, bool) or not isinstance(group_max, int) or group_max < 1:
+            raise ValueError(f"invalid group_max {group_max!r}: expected a whole number >= 1")
+        self.group_max = group_max
         self.url = check_url(url)
         self.headers = parse_headers(headers)
         self.sender = Sender(
@@ -86,15 +105,23 @@ class WebhookNotifier:
         """Post ``event``; a 5xx or no answer raises for a delivery retry, a 4xx
         (``sts.PermanentError``) does not."""
         payload = json_payload(event) if self.format == "json" else slack_payload(event)
+        await self._post(payload, message_id(event))
+
+    async def notify_group(self, events: Sequence[sts.NotificationEvent]) -> None:
+        """Post several notifications in one request, as :meth:`notify` posts one."""
+        key = group_id(events)
+        if self.format == "json":
+            payload = group_json_payload(events, key)
+        else:
+            payload = group_slack_payload(events)
+        await self._post(payload, key)
+
+    async def _post(self, payload: dict[str, Any], key: str) -> None:
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         headers = resolve_headers(self.headers)
         headers.setdefault("Content-Type", "application/json")
         await self.sender.send(
-            "POST",
-            resolve_url(self.url),
-            headers=headers,
-            content=content,
-            message_id=message_id(event),
+            "POST", resolve_url(self.url), headers=headers, content=content, message_id=key
         )
 
     async def aclose(self) -> None:
@@ -112,6 +139,43 @@ def _split_format(target: str) -> tuple[str | None, str]:
 def message_id(event: sts.NotificationEvent) -> str:
     """The same for every delivery try of one notification, different between two."""
     return f"{event.job}@{event.fire_time_utc.isoformat()}/{event.kind}/{event.run_id}"
+
+
+def group_id(events: Sequence[sts.NotificationEvent]) -> str:
+    """The same for every delivery try of one group: ``group/<count>/<digest>``."""
+    digest = hashlib.sha256("\n".join(message_id(event) for event in events).encode())
+    return f"group/{len(events)}/{digest.hexdigest()[:32]}"
+
+
+def group_json_payload(events: Sequence[sts.NotificationEvent], key: str) -> dict[str, Any]:
+    """The ``json`` format of a group (``key``: its :func:`group_id`): schema
+    ``sts.notification-group/v1``, each notification as :func:`json_payload` makes it,
+    oldest first."""
+    return {
+        "schema": GROUP_SCHEMA,
+        "id": key,
+        "count": len(events),
+        "notifications": [json_payload(event) for event in events],
+    }
+
+
+def group_slack_payload(events: Sequence[sts.NotificationEvent]) -> dict[str, Any]:
+    """The ``slack`` format of a group: the first summary and how many more, an
+    attachment for each of the first :data:`_CHAT_DETAILS`, one listing the rest."""
+    first, count = events[0], len(events)
+    attachments = [slack_payload(event)["attachments"][0] for event in events[:_CHAT_DETAILS]]
+    rest = events[_CHAT_DETAILS:]
+    if rest:
+        attachments.append(
+            {
+                "fallback": f"{len(rest)} more",
+                "color": "#808080",
+                "title": f"{len(rest)} more",
+                "text": "\n".join(_escape(event.summary) for event in rest),
+            }
+        )
+    text = f"{first.summary} (and {count - 1} more)"
+    return {"text": _escape(text), "attachments": attachments}
 
 
 def json_payload(event: sts.NotificationEvent) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class Sender:
                 return await self._send(own, method, url, headers, content, params, output)
         group = pool.get(self.client_settings)
         try:
-            async with group.client(self.timeout.pool) as client:
+            async with group.client(self.timeout.pool, _origin(url)) as client:
                 return await self._send(client, method, url, headers, content, params, output)
         except httpx.PoolTimeout as error:
             raise transport_failure(error, _origin(url), self.read_timeout) from None

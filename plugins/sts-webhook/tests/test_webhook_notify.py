@@ -97,6 +97,55 @@ def test_repeated_failures_are_throttled_and_counted(server: ScriptedServer) -> 
     assert len({seen.headers["idempotency-key"] for seen in server.at("/json")}) == 2
 
 
+def test_jobs_failing_together_make_one_slack_message_and_json_as_asked(
+    server: ScriptedServer,
+) -> None:
+    async def fails() -> None:
+        raise RuntimeError("database is down")
+
+    clock = make_clock()
+
+    async def main() -> None:
+        async with sts.TaskScheduler(name="notify-group", clock=clock, timezone="UTC") as s:
+            for number in range(25):
+                s.schedule(
+                    sts.FunctionTask(fails, name=f"job{number:02d}"),
+                    "every 1h",
+                    notify=[
+                        f"webhook:{server.url}/json",
+                        f"webhook:slack+{server.url}/slack",
+                    ],
+                    notify_options={"webhook": {"allow_hosts": LOCAL}},
+                )
+            await asyncio.sleep(3600 + 60)
+
+    clock.run(main())
+    names = [f"job{number:02d}" for number in range(25)]
+    # json: one request each by default (receivers of sts.notification/v1 get what they
+    # expect); slack: one message.
+    assert sorted(json.loads(seen.body)["job"] for seen in server.at("/json")) == names
+    (slack,) = (json.loads(seen.body) for seen in server.at("/slack"))
+    assert slack["text"].startswith("job00 failed on ") and slack["text"].endswith("(and 24 more)")
+    *details, rest = slack["attachments"]
+    assert [a["fields"][0]["value"] for a in details] == names[:20]
+    assert rest["title"] == "5 more" and rest["text"].count("\n") == 4
+    assert len({seen.headers["idempotency-key"] for seen in server.at("/slack")}) == 1
+
+
+def test_json_groups_when_group_max_allows(server: ScriptedServer) -> None:
+    notifier = WebhookNotifier(f"{server.url}/grouped", allow_hosts=LOCAL, group_max=10)
+    assert (notifier.group_max, WebhookNotifier(f"{server.url}/x").group_max) == (10, 1)
+    events = [_event(f"job{number}") for number in range(3)]
+    asyncio.run(notifier.notify_group(events))
+    (seen,) = server.at("/grouped")
+    payload = json.loads(seen.body)
+    assert payload["schema"] == "sts.notification-group/v1" and payload["count"] == 3
+    assert [each["job"] for each in payload["notifications"]] == ["job0", "job1", "job2"]
+    assert all(each["schema"] == SCHEMA for each in payload["notifications"])
+    assert seen.headers["idempotency-key"] == payload["id"]
+    assert payload["id"].startswith("group/3/")
+
+
 def test_a_signed_notification_and_a_rejecting_receiver(
     server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,20 +178,20 @@ def test_bad_targets_and_formats_are_errors_when_the_job_is_scheduled() -> None:
     assert WebhookNotifier("json+https://h.example.com/", format="slack").format == "json"
 
 
-def _event() -> sts.NotificationEvent:
+def _event(job: str = "backup") -> sts.NotificationEvent:
     from datetime import UTC, datetime
 
     fire = datetime(2026, 1, 1, 3, tzinfo=UTC)
     record = sts.RunRecord(
         run_id="0123456789abcdef",
-        job="backup",
+        job=job,
         fire_time=fire,
         outcome=sts.Outcome.FAILED,
         attempt=1,
         error="RuntimeError: boom",
     )
     return sts.NotificationEvent(
-        job="backup",
+        job=job,
         kind="failure",
         record=record,
         fire_time=fire,

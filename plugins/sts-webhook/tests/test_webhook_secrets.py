@@ -56,6 +56,26 @@ def test_a_secret_url_is_masked_in_httpx_logs(
     assert SECRET not in caplog.text
 
 
+def test_httpcores_child_loggers_are_masked_too(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A filter on "httpcore" does not see what its children log: each needs its own.
+    monkeypatch.setenv("STS_WEBHOOK_TEST_TOKEN", SECRET)
+    caplog.set_level(logging.DEBUG)
+    server.default = Reply(200)
+    task = WebhookTask(
+        server.url + "/hook",
+        headers="Authorization: Bearer ${secret:STS_WEBHOOK_TEST_TOKEN}",
+        allow_hosts="127.0.0.1",
+    )
+    asyncio.run(run_once(task))
+    for name in ("httpcore.http11", "httpcore.connection", "httpcore.http2"):
+        logging.getLogger(name).debug("send_request_headers.started headers=%s", SECRET)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("httpcore.")]
+    assert lines.count("send_request_headers.started headers=********") == 3
+    assert SECRET not in caplog.text
+
+
 def test_secrets_stay_out_of_a_real_sts_process(server: ScriptedServer, tmp_path: Path) -> None:
     with sts_environment(tmp_path) as env:
         env.env["WEBHOOK_TOKEN"] = SECRET

@@ -15,10 +15,11 @@ from typing import Any
 from .protocol import MAX_LINE, PROTOCOL_VERSION, ControlError, decode_answer, encode
 
 DEFAULT_TIMEOUT = 30.0
-#: Lines read in a row before the reader lets the rest of the loop run: a burst that is
-#: already buffered would otherwise be decoded in one go, and a UI on the same loop
-#: would not answer a key until the whole burst was read.
+#: Lines, or bytes, read in a row before the reader lets the rest of the loop run: a
+#: burst that is already buffered would otherwise be decoded in one go, and a UI on the
+#: same loop would not answer a key until the whole burst was read.
 LINES_PER_TURN = 200
+BYTES_PER_TURN = 256 * 1024
 
 
 def default_control_socket(scheduler_name: str = "sts") -> Path:
@@ -192,12 +193,16 @@ class ControlClient:
     async def _read(self) -> None:
         assert self._reader is not None
         reason = ConnectionError(f"the scheduler on {str(self.path)!r} hung up")
+        lines = size = 0  # read since the reader last let the loop run
         try:
-            for count in itertools.count(1):
+            while True:
                 line = await self._reader.readline()
                 if not line:
                     break
-                if count % LINES_PER_TURN == 0:
+                lines += 1
+                size += len(line)
+                if lines >= LINES_PER_TURN or size >= BYTES_PER_TURN:
+                    lines = size = 0
                     await asyncio.sleep(0)
                 message = decode_answer(line)
                 if "event" in message:
