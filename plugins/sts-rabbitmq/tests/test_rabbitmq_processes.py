@@ -262,7 +262,15 @@ def test_kill_9_of_the_scheduler_mid_burst_and_a_restart(rabbit: Namespace, work
     # Every run that ended has its outcome recorded (from the first scheduler, or, for the
     # ones under way at the kill, reconciled by the second when their outcomes arrived).
     assert set(ended) <= by_outcome.get("succeeded", set())
-    assert under_way and {key(r) for r in reconciled} == under_way & set(ended)
+    # The ones under way at the kill are reconciled, and so may be a few that had just
+    # ended: their outcome was on its way (workers send outcomes in batches) when the
+    # first scheduler died, so it recorded them interrupted at the restart too.
+    reconciled_keys = {key(r) for r in reconciled}
+    assert under_way and under_way & set(ended) <= reconciled_keys <= set(ended)
+    assert reconciled_keys <= by_outcome.get("interrupted", set())
+    # Never two successes of one fire.
+    successes = Counter(key(r) for r in found if r["outcome"] == "succeeded")
+    assert all(count == 1 for count in successes.values()), successes.most_common(3)
     # Every fire has a record: none lost silently.
     assert set(started) <= set(map(key, found))
     assert set(by_outcome) <= {"succeeded", "interrupted"}
