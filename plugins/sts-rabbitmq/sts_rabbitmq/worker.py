@@ -1,6 +1,8 @@
 """The worker's side: ``sts worker`` takes fires from its pool's queue and runs them.
 
-For each fire: check it (a job this worker knows, defined the same way: else it goes to
+A message holds one fire or several (those the scheduler fired in one turn); each fire of
+it goes its own way, and the message is acked once every one of them is settled. For each
+fire: check it (a job this worker knows, defined the same way: else it goes to
 the dead-letter queue with the reason), *claim* it from the scheduler (which answers go
 or drop), run it here under its timeout, publish its outcome (confirmed by the broker),
 dead-letter it if it failed for good, and only then ack it. A worker that dies at any
@@ -161,38 +163,48 @@ class Worker:
 
     async def _guarded(self, message: AbstractIncomingMessage) -> None:
         try:
-            await self._handle(message)
+            settled = await self._handle(message)
         except asyncio.CancelledError:
-            # Stopping: unacked, so the broker hands the fire to another worker.
+            settled = False
+        if settled:
+            self._acks.ack(message)
+        else:
+            # Stopping: unacked, so the broker hands the fires to another worker (those
+            # of them that ran here are refused there: recorded already).
             self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, message: AbstractIncomingMessage) -> bool:
+        """The fires of ``message``: whether every one is settled (else it goes back)."""
         try:
-            fire = FireMessage.decode(message.body)
+            fires = FireMessage.decode_all(message.body)
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
             self.counts["refused"] += 1
-            self._acks.ack(message)
-            return
+            return True
+        if len(fires) == 1:
+            return await self._handle_fire(fires[0], message)
+        settled = await asyncio.gather(*(self._handle_fire(fire, message) for fire in fires))
+        return all(settled)
+
+    async def _handle_fire(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         attempt = (fire.key, fire.attempt)
         running = self._running.get(attempt)
         if running is not None:
             # This worker runs it already: its connection blipped, and the broker handed
-            # the fire back. Not run twice: this copy is acked once the run has reported.
+            # the fire back. Not run twice: this copy is settled once the run has reported.
             await asyncio.shield(running)
             self.counts["dropped"] += 1
-            self._acks.ack(message)
-            return
+            return True
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._running[attempt] = done
         try:
-            await self._claimed(fire, message)
+            return await self._claimed(fire, message)
         finally:
             del self._running[attempt]
             done.set_result(None)
 
-    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> None:
+    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         refusal = self._refusal(fire)
         answer = await self._claim(fire, message)
         if not answer.granted:
@@ -204,29 +216,25 @@ class Worker:
                 fire.attempt,
                 answer.reason,
             )
-            self._acks.ack(message)
-            return
+            return True
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
             await self._publish_outcome(
                 message, _outcome_message(fire, self.identity, message, sts.Outcome.FAILED, refusal)
             )
-            await self._dead_letter(message, refusal)
+            await self._dead_letter(message, refusal, fire)
             self.counts["refused"] += 1
-            self._acks.ack(message)
-            return
+            return True
         async with self._slots:
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
-            self._acks.forget(message)
-            await _quietly(message.nack(requeue=True))
-            return
+            return False
         await self._publish_outcome(message, sent)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
-            await self._dead_letter(message, f"its run failed for good: {sent.error}")
+            await self._dead_letter(message, f"its run failed for good: {sent.error}", fire)
         self.counts["ran"] += 1
-        self._acks.ack(message)
+        return True
 
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
@@ -407,22 +415,29 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        """A copy of ``message`` in the dead-letter queue, saying why."""
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, fire: FireMessage | None = None
+    ) -> None:
+        """A copy of ``fire`` (else of ``message``, not a fire) in the dead-letter queue,
+        saying why: a fire of a message of several goes there alone."""
         assert self._dead is not None
         headers = dict(message.headers or {})
         headers["x-sts-reason"] = reason
         headers["x-sts-worker"] = self.identity
+        body, message_id = message.body, message.message_id
+        if fire is not None:
+            body, message_id = fire.encode(), fire.key
+            headers["x-sts-job"], headers["x-sts-attempt"] = fire.job, fire.attempt
         delay = 0.1
         while True:
             try:
                 await self._dead.publish(
                     aio_pika.Message(
-                        message.body,
+                        body,
                         headers=headers,
                         content_type=message.content_type,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        message_id=message.message_id,
+                        message_id=message_id,
                         app_id="sts",
                     ),
                     routing_key="",
@@ -431,7 +446,7 @@ class Worker:
                 logger.error(
                     "worker %s: dead-lettered %s: %s",
                     self.identity,
-                    message.message_id,
+                    message_id,
                     reason,
                 )
                 return
