@@ -102,8 +102,8 @@ class Worker:
         self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._stopping = False
         #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
-        #: scheduler said no).
-        self.counts = {"ran": 0, "refused": 0, "dropped": 0}
+        #: scheduler said no), ``messages`` (of fires, delivered: one holds several).
+        self.counts = {"ran": 0, "refused": 0, "dropped": 0, "messages": 0}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set; then let runs under way finish (up to
@@ -152,6 +152,7 @@ class Worker:
 
     async def _on_fire(self, message: AbstractIncomingMessage) -> None:
         self._acks.received(message)  # before any await: in the order delivered
+        self.counts["messages"] += 1
         # The run is a task of its own: aio-pika cancels its consumer's tasks when the
         # channel closes (a blip of the connection), and a run must not die of that. It
         # goes on, reports once reconnected, and its redelivered copy is acked then.
