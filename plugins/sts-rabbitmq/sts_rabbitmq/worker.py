@@ -47,6 +47,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The header of a fire split from a redelivered message of several.
+REDELIVERED = "x-sts-redelivered"
 #: Fires a worker holds per run it may run at once: the others are being claimed from the
 #: scheduler or reported back (round trips that need no run of their own).
 PREFETCH_PER_RUN = 4
@@ -95,6 +97,7 @@ class Worker:
         self._publisher: AbstractChannel | None = None
         self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
+        self._fires: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
         self._acks = Acks()
         # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
@@ -102,8 +105,9 @@ class Worker:
         self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._stopping = False
         #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
-        #: scheduler said no), ``messages`` (of fires, delivered: one holds several).
-        self.counts = {"ran": 0, "refused": 0, "dropped": 0, "messages": 0}
+        #: scheduler said no), ``messages`` (of fires, delivered: one holds several),
+        #: ``split`` (messages of several fires handed out again, split into one a fire).
+        self.counts = {"ran": 0, "refused": 0, "dropped": 0, "messages": 0, "split": 0}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set; then let runs under way finish (up to
@@ -119,6 +123,7 @@ class Worker:
             consumer = await connection.channel()
             await consumer.set_qos(prefetch_count=self.concurrency * PREFETCH_PER_RUN)
             fires, self._dead = await declare_exchanges(publisher, self.settings)
+            self._fires = fires
             self._publisher = publisher
             self._claimer = await connection.channel(publisher_confirms=False)
             queue = await declare_pool(consumer, self.settings, self.pool, fires)
@@ -185,6 +190,8 @@ class Worker:
             return True
         if len(fires) == 1:
             return await self._handle_fire(fires[0], message)
+        if message.redelivered:
+            return await self._split(message, fires)
         settled = await asyncio.gather(*(self._handle_fire(fire, message) for fire in fires))
         return all(settled)
 
@@ -237,6 +244,46 @@ class Worker:
         self.counts["ran"] += 1
         return True
 
+    async def _split(self, message: AbstractIncomingMessage, fires: list[FireMessage]) -> bool:
+        """A message of several fires handed out again (its worker died or was cut off):
+        each fire goes back to the pool as a message of its own, marked redelivered,
+        before this one is acked. A fire that kills every worker that takes it then
+        reaches the dead-letter queue alone, its companions run (``delivery_limit``
+        counts the deliveries of a message, not of a fire)."""
+        assert self._fires is not None
+        headers = dict(message.headers or {})
+        headers[REDELIVERED] = True
+        try:
+            for fire in fires:
+                remaining = None
+                if fire.start_deadline is not None:
+                    remaining = max((fire.start_deadline - _now()).total_seconds(), 0.001)
+                await self._fires.publish(
+                    aio_pika.Message(
+                        fire.encode(),
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=fire.key,
+                        correlation_id=f"{fire.key}#{fire.attempt}",
+                        reply_to=message.reply_to,
+                        expiration=remaining,
+                        app_id="sts",
+                        headers=headers,
+                    ),
+                    routing_key=message.routing_key or self.pool,
+                    timeout=10.0,
+                )
+        except Exception as error:  # handed out again, and split then
+            logger.warning("worker %s: could not split a message: %s", self.identity, error)
+            return False
+        logger.info(
+            "worker %s: split a redelivered message of %d fires",
+            self.identity,
+            len(fires),
+        )
+        self.counts["split"] += 1
+        return True
+
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
         if fire.job not in self.jobs:
@@ -267,7 +314,7 @@ class Worker:
             {},
             fire.scheduler,
             worker=self.identity,
-            redelivered=bool(message.redelivered),
+            redelivered=_redelivered(message),
         )
         # Each run its own context, so that sts.current_run() is this run's.
         outcome, error = await asyncio.create_task(sts.run_in_process(job, context))
@@ -301,7 +348,7 @@ class Worker:
             fire.attempt,
             fire.run_id,
             self.identity,
-            redelivered=bool(message.redelivered),
+            redelivered=_redelivered(message),
         )
         # The scheduler's claims queue (it lives while the scheduler does); a claim is not
         # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
@@ -457,6 +504,12 @@ class Worker:
                 delay = min(delay * 2, 5.0)
 
 
+def _redelivered(message: AbstractIncomingMessage) -> bool:
+    """Whether ``message`` was handed out before: by the broker, or split from a message
+    of several fires the broker handed out again."""
+    return bool(message.redelivered) or bool((message.headers or {}).get(REDELIVERED))
+
+
 def _outcome_message(
     fire: FireMessage,
     identity: str,
@@ -470,7 +523,7 @@ def _outcome_message(
         fire.attempt,
         fire.run_id,
         identity,
-        redelivered=bool(message.redelivered),
+        redelivered=_redelivered(message),
         outcome=str(outcome),
         error=error,
         finished_at=_now(),

@@ -209,6 +209,10 @@ def test_kill_9_of_a_worker_holding_a_message_of_several_fires(
         output = by_key[key]["output"]
         assert output["worker"].endswith(f":{victim.pid}") and "redelivered" not in output
     assert {line.key for line in lines(out) if line.redelivered} >= set(mine)
+    # The message handed out again was split, one message per fire (each with its own
+    # delivery count), before any of its fires was claimed again.
+    logs = "".join(path.read_text() for path in workdir.glob("worker-*.log"))
+    assert "split a redelivered message of" in logs
 
 
 def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
