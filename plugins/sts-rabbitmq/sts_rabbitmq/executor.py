@@ -360,6 +360,9 @@ class RabbitExecutor:
             expiration = max((last - _now()).total_seconds(), 0.001)
         first = fires[0]
         key = f"{first.key}#{first.attempt}"
+        headers: dict[str, Any] = {"x-sts-claims": self.settings.claims_queue(self.scheduler_name)}
+        if len(fires) == 1:  # what an operator sees of an expired one in the dead letters
+            headers["x-sts-job"], headers["x-sts-attempt"] = first.job, first.attempt
         message = aio_pika.Message(
             FireMessage.encode_batch(fires),
             content_type="application/json",
@@ -371,7 +374,7 @@ class RabbitExecutor:
             reply_to=self.outcomes_queue,
             expiration=expiration,
             app_id="sts",
-            headers={"x-sts-claims": self.settings.claims_queue(self.scheduler_name)},
+            headers=headers,
         )
         lane = self._fires_lanes[next(self._turn) % len(self._fires_lanes)]
         await lane.publish(message, routing_key=pool, mandatory=True, timeout=expiration)

@@ -251,7 +251,9 @@ class Worker:
         reaches the dead-letter queue alone, its companions run (``delivery_limit``
         counts the deliveries of a message, not of a fire)."""
         assert self._fires is not None
-        headers = dict(message.headers or {})
+        # STS's own headers only: not the broker's (x-delivery-count, x-death), which
+        # belong to the message handed out again, not to its fires' new ones.
+        headers = {k: v for k, v in (message.headers or {}).items() if k.startswith("x-sts-")}
         headers[REDELIVERED] = True
         try:
             for fire in fires:
