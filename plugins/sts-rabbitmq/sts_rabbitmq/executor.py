@@ -8,7 +8,8 @@ message of its own. Then the scheduler waits for a
 worker to *claim* it and for the worker's *outcome*. The scheduler answers every claim and
 so is the one place that decides whether an attempt starts: the first claim gets it, a
 claim past the misfire grace or for an attempt already recorded is refused, and a claim of
-a message the broker *redelivered* (its worker was lost) takes the attempt over. An
+a message the broker *redelivered* (its worker was lost) takes the attempt over, if that
+message is the one the holder got (or one copy split from it: see ``_continues``). An
 outcome is recorded once, from the worker that holds the attempt; any other copy is
 counted and dropped.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -78,6 +80,9 @@ class _Pending:
     granted: asyncio.Future[None]
     outcome: asyncio.Future[sts.AttemptReport]
     holder: str | None = None
+    #: The message the holder got the attempt in (its ``x-sts-message``; empty from a
+    #: worker of an earlier version).
+    source: str = ""
     taken_over: bool = False
     #: Resolved when another worker takes the attempt over (the backstop counts again);
     #: a new one for each wait (a future, not an Event: no task per attempt to wait on it).
@@ -360,7 +365,12 @@ class RabbitExecutor:
             expiration = max((last - _now()).total_seconds(), 0.001)
         first = fires[0]
         key = f"{first.key}#{first.attempt}"
-        headers: dict[str, Any] = {"x-sts-claims": self.settings.claims_queue(self.scheduler_name)}
+        headers: dict[str, Any] = {
+            "x-sts-claims": self.settings.claims_queue(self.scheduler_name),
+            # This message's own id (a publish retried is another message): what a
+            # takeover must come from (``_continues``).
+            "x-sts-message": uuid.uuid4().hex,
+        }
         if len(fires) == 1:  # what an operator sees of an expired one in the dead letters
             headers["x-sts-job"], headers["x-sts-attempt"] = first.job, first.attempt
         message = aio_pika.Message(
@@ -492,16 +502,20 @@ class RabbitExecutor:
             # fires, handed out again, must not run this one twice.
             self.counts["claims_refused"] += 1
             return Answer(False, "this attempt is recorded already")
-        if pending.granted.done() and pending.holder == claim.worker:
+        if (
+            pending.granted.done()
+            and pending.holder == claim.worker
+            and pending.source == claim.source
+        ):
             return Answer(True)  # the same worker asking again: its answer was lost
         if pending.deadline is not None and _now() > pending.deadline:
             self.counts["claims_refused"] += 1
             return Answer(False, "past its misfire_grace: recorded missed")
         if not pending.granted.done():
-            pending.holder = claim.worker
+            pending.holder, pending.source = claim.worker, claim.source
             pending.granted.set_result(None)
             return Answer(True)
-        if claim.redelivered:
+        if claim.redelivered and _continues(pending, claim):
             # The broker redelivers only after the holder's channel closed (the worker
             # died, or lost its connection): the attempt is this worker's now.
             self.counts["takeovers"] += 1
@@ -512,12 +526,18 @@ class RabbitExecutor:
                 claim.worker,
                 pending.holder,
             )
-            pending.holder = claim.worker
+            pending.holder, pending.source = claim.worker, claim.source
             pending.taken_over = True
             if pending.restarted is not None and not pending.restarted.done():
                 pending.restarted.set_result(None)
             return Answer(True)
         self.counts["claims_refused"] += 1
+        if claim.redelivered:
+            return Answer(
+                False,
+                f"a duplicate: worker {pending.holder} has this attempt from another "
+                f"message (a copy of this fire split again, or published twice)",
+            )
         return Answer(False, f"a duplicate: worker {pending.holder} has this attempt")
 
     async def _answer(self, message: AbstractIncomingMessage, claims: list[WorkerMessage]) -> None:
@@ -595,6 +615,20 @@ class RabbitExecutor:
                 sent.run_id,
                 _report(sent, False),
             )
+
+
+def _continues(pending: _Pending, claim: WorkerMessage) -> bool:
+    """Whether a redelivered ``claim`` comes from the message the attempt's holder got,
+    handed out again: that message itself, redelivered by the broker (its holder's
+    channel closed), or a copy of this fire split from it. Not another copy: a worker that
+    died while it split a message (after publishing some of its fires alone, before acking
+    it) leaves the message to be split again, and two copies of one fire, both redelivered
+    ones, to claim it; nor a second message of the same fire (a publish retried after a
+    lost confirm). The first such copy to claim holds the attempt, and later takeovers
+    come only from its own redeliveries."""
+    if not pending.source or not claim.source:
+        return True  # a worker of an earlier version: any redelivery, as it was
+    return claim.source == pending.source or claim.split_from == pending.source
 
 
 def _report(sent: WorkerMessage, taken_over: bool) -> sts.AttemptReport:

@@ -11,6 +11,10 @@ redelivered message that ran already is refused, and only the others run again.
 
 Every message names its attempt by ``(idempotency key, attempt)``: the key is the AMQP
 ``message_id`` of a fire, and what the scheduler records each attempt under exactly once.
+A message of fires also carries an id of its own (the header ``x-sts-message``, the same on
+every redelivery of it; a copy split from it carries its own and ``x-sts-split-from``), and
+a claim names both: the scheduler lets a redelivered claim take an attempt over only from a
+redelivery of the message its holder got, or from one copy split from it.
 """
 
 from __future__ import annotations
@@ -156,6 +160,10 @@ class WorkerMessage:
     retry_after: float = 0.0
     #: A claim's name for its answer (claims of one batch share the message's).
     correlation: str = ""
+    #: A claim's message of fires (its ``x-sts-message``), and the one it was split from
+    #: (``x-sts-split-from``): empty from a peer of an earlier version.
+    source: str = ""
+    split_from: str = ""
 
     def encode(self) -> bytes:
         return json.dumps({"v": VERSION, **self._data()}).encode()
@@ -167,7 +175,7 @@ class WorkerMessage:
     def _data(self) -> dict[str, Any]:
         # Field by field (not dataclasses.asdict, which deep-copies: a tenth of a worker's
         # CPU per fire).
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "key": self.key,
             "attempt": self.attempt,
@@ -184,6 +192,9 @@ class WorkerMessage:
             "retry_after": self.retry_after,
             "correlation": self.correlation,
         }
+        if self.source:  # claims only
+            data["source"], data["split_from"] = self.source, self.split_from
+        return data
 
     @classmethod
     def decode(cls, body: bytes) -> WorkerMessage:
@@ -235,6 +246,8 @@ class WorkerMessage:
             retry=bool(data.get("retry")),
             retry_after=float(retry_after),
             correlation=str(data.get("correlation") or ""),
+            source=str(data.get("source") or ""),
+            split_from=str(data.get("split_from") or ""),
         )
 
 

@@ -49,6 +49,13 @@ def _now() -> datetime:
 
 #: The header of a fire split from a redelivered message of several.
 REDELIVERED = "x-sts-redelivered"
+#: A message's own id (set by its publisher), and the one a split copy was split from.
+MESSAGE_ID = "x-sts-message"
+SPLIT_FROM = "x-sts-split-from"
+#: Tests only: a worker that has published this many copies of a message it splits dies
+#: at once (``os._exit``), before it acks the message (tests/test_rabbitmq_processes.py).
+DIE_MID_SPLIT = "STS_RABBITMQ_TEST_DIE_MID_SPLIT"
+DIED_MID_SPLIT = 86
 #: Fires a worker holds per run it may run at once: the others are being claimed from the
 #: scheduler or reported back (round trips that need no run of their own).
 PREFETCH_PER_RUN = 4
@@ -255,8 +262,15 @@ class Worker:
         # belong to the message handed out again, not to its fires' new ones.
         headers = {k: v for k, v in (message.headers or {}).items() if k.startswith("x-sts-")}
         headers[REDELIVERED] = True
+        # Each copy its own id, and the message it comes from: the scheduler lets one copy
+        # of a fire take it over, not a second one should this message be split again.
+        headers[SPLIT_FROM] = _header(message, MESSAGE_ID)
+        die_after = int(os.environ.get(DIE_MID_SPLIT) or 0)
         try:
-            for fire in fires:
+            for number, fire in enumerate(fires):
+                if die_after and number == die_after:
+                    logger.error("worker %s: dying mid-split (%s)", self.identity, DIE_MID_SPLIT)
+                    os._exit(DIED_MID_SPLIT)
                 remaining = None
                 if fire.start_deadline is not None:
                     remaining = max((fire.start_deadline - _now()).total_seconds(), 0.001)
@@ -270,7 +284,7 @@ class Worker:
                         reply_to=message.reply_to,
                         expiration=remaining,
                         app_id="sts",
-                        headers=headers,
+                        headers={**headers, MESSAGE_ID: uuid.uuid4().hex},
                     ),
                     routing_key=message.routing_key or self.pool,
                     timeout=10.0,
@@ -351,6 +365,8 @@ class Worker:
             fire.run_id,
             self.identity,
             redelivered=_redelivered(message),
+            source=_header(message, MESSAGE_ID),
+            split_from=_header(message, SPLIT_FROM),
         )
         # The scheduler's claims queue (it lives while the scheduler does); a claim is not
         # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
@@ -510,6 +526,11 @@ def _redelivered(message: AbstractIncomingMessage) -> bool:
     """Whether ``message`` was handed out before: by the broker, or split from a message
     of several fires the broker handed out again."""
     return bool(message.redelivered) or bool((message.headers or {}).get(REDELIVERED))
+
+
+def _header(message: AbstractIncomingMessage, name: str) -> str:
+    value = (message.headers or {}).get(name)
+    return value if isinstance(value, str) else ""
 
 
 def _outcome_message(

@@ -25,6 +25,7 @@ from rabbit_helpers import (
     wait_for,
     write_config,
 )
+from sts_rabbitmq.worker import DIED_MID_SPLIT
 
 #: Real schedulers, workers and kills for ~2 minutes: in the full run, not the per-plugin one.
 pytestmark = pytest.mark.slow
@@ -213,6 +214,79 @@ def test_kill_9_of_a_worker_holding_a_message_of_several_fires(
     # delivery count), before any of its fires was claimed again.
     logs = "".join(path.read_text() for path in workdir.glob("worker-*.log"))
     assert "split a redelivered message of" in logs
+
+
+def test_a_worker_killed_mid_split_leaves_no_fire_run_twice(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A worker that dies while it splits a redelivered message of several fires (after
+    publishing some of them alone, before acking the message) leaves the message to be
+    split again: two copies of those fires, both marked redelivered. One of them takes
+    the fire over; the other is refused, however the two are spread over the workers.
+
+    The victim runs 10 long fires, all in one message (it is the pool's only worker). It
+    is killed -9; the message goes to a worker that dies (the test's crash point) after
+    publishing 3 copies. Then a worker with room for 4 messages takes the message and
+    the 3 copies (its only ones: nobody else consumes yet), splits the message again and
+    runs its 3 copies; a second worker, started then, gets the new copies, 2 of which
+    are of fires the first one holds. Without the scheduler's rule, those 2 run twice."""
+    at = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
+    jobs = "".join(
+        f"[job:j{number:02d}]\ntype = python\ncallable = rabbit_jobs:slow\n"
+        f"schedule = at {at}\nmisfire_grace = 60s\ntimeout = 60s\n"
+        for number in range(10)
+    )
+    config = write_config(workdir, rabbit, jobs, state="success_history = 100")
+    out = workdir / "out.txt"
+
+    def worker(concurrency: int, **env: str) -> subprocess.Popen[bytes]:
+        return sts_command(
+            "worker", str(config), "--concurrency", str(concurrency), cwd=workdir, env=env
+        )
+
+    def logs() -> str:
+        return "".join(path.read_text() for path in workdir.glob("worker-*.log"))
+
+    def consuming(process: subprocess.Popen[bytes]) -> bool:
+        return f":{process.pid}: consuming" in logs()
+
+    victim = worker(20, STS_TEST_SLOW="60")
+    scheduler = sts_command("run", str(config), cwd=workdir)
+    others: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_for(lambda: len(lines(out, "start")) >= 10, "the 10 runs on the victim", 120)
+        splitter = worker(20, STS_TEST_SLOW="2", STS_RABBITMQ_TEST_DIE_MID_SPLIT="3")
+        others.append(splitter)
+        wait_for(lambda: consuming(splitter), "the splitter to consume", 60)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        splitter.wait(60)  # it took the message handed out again, and died mid-split
+        first = worker(1, STS_TEST_SLOW="2")
+        others.append(first)
+        wait_for(lambda: "split a redelivered message of 10" in logs(), "the split again", 60)
+        others.append(worker(20, STS_TEST_SLOW="2"))
+        wait_for(lambda: len(lines(out)) >= 10, "every fire to end", 120)
+        time.sleep(3.0)  # a fire run twice would have ended by now too
+    finally:
+        stop([scheduler])
+        stop([*others, victim])
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    done = Counter(line.key for line in lines(out))
+    again = Counter(
+        line.key for line in lines(out, "start") if not line.worker.endswith(f":{victim.pid}")
+    )
+    refused = logs().count("from another message (a copy of this fire split again")
+    print(
+        f"ended={sum(done.values())} of {len(done)} fires, started again="
+        f"{sum(again.values())} of {len(again)}, second copies refused={refused}"
+    )
+    assert splitter.returncode == DIED_MID_SPLIT
+    assert len(found) == 10 and {r["outcome"] for r in found} == {"succeeded"}  # 0 lost
+    assert len(done) == 10 and all(count == 1 for count in done.values()), done  # 0 doubled
+    assert len(again) == 10 and all(count == 1 for count in again.values()), again
+    assert all("redelivered" in r["output"] for r in found)
+    # The attack happened: a second copy of a fire reached another worker, and was refused.
+    assert refused >= 1
 
 
 def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
