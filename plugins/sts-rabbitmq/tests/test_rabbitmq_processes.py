@@ -229,7 +229,9 @@ def test_a_worker_killed_mid_split_leaves_no_fire_run_twice(
     publishing 3 copies. Then a worker with room for 4 messages takes the message and
     the 3 copies (its only ones: nobody else consumes yet), splits the message again and
     runs its 3 copies; a second worker, started then, gets the new copies, 2 of which
-    are of fires the first one holds. Without the scheduler's rule, those 2 run twice."""
+    are of fires the first one holds. Without the scheduler's rule, those 2 run twice.
+    (The dying worker may also claim and start a copy delivered to itself: a run cut
+    short by its death, taken over like any other.)"""
     at = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
     jobs = "".join(
         f"[job:j{number:02d}]\ntype = python\ncallable = rabbit_jobs:slow\n"
@@ -272,9 +274,10 @@ def test_a_worker_killed_mid_split_leaves_no_fire_run_twice(
         stop([*others, victim])
     found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
     done = Counter(line.key for line in lines(out))
-    again = Counter(
-        line.key for line in lines(out, "start") if not line.worker.endswith(f":{victim.pid}")
-    )
+    # Started again after the kill, not counting the splitter: it may have claimed and
+    # started a copy delivered to itself before it died (a run cut short: at least once).
+    dead = (f":{victim.pid}", f":{splitter.pid}")
+    again = Counter(line.key for line in lines(out, "start") if not line.worker.endswith(dead))
     refused = logs().count("from another message (a copy of this fire split again")
     print(
         f"ended={sum(done.values())} of {len(done)} fires, started again="
