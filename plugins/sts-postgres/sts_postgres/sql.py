@@ -283,6 +283,38 @@ SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
 FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 """
 
+#: The fires a replica watches for their preferred replica, checked after
+#: ``handoff_delay``: only those nobody has claimed are claimed (then the insert decides,
+#: as in ``CLAIM_FIRES``). In a healthy group every one is claimed already: the statement
+#: reads the claims' primary key under its snapshot, never waiting for a row another
+#: transaction holds (an insert that conflicts with a claim being closed in a writer's
+#: open transaction would wait for its commit), and writes nothing (no WAL flush at its
+#: commit). It answers only for the fires it found unclaimed.
+CLAIM_UNCLAIMED = """
+WITH open AS (
+    SELECT c.job, c.fire_time
+    FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
+    WHERE NOT EXISTS (
+        SELECT FROM sts_claims k
+        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
+    )
+), asked AS (
+    SELECT o.job, o.fire_time, coalesce(j.paused, false) AS paused,
+           o.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM open o LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = o.job
+), won AS (
+    INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time
+    ON CONFLICT DO NOTHING
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+
 #: A fire recorded without running (missed, skipped) takes its claim too, so that N
 #: replicas late together record it once, and never beside a run of the same fire. A
 #: claim of this replica's own that is still open counts as won: its insert was committed

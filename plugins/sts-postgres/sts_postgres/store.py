@@ -227,7 +227,12 @@ class PostgresStore:
         self._writer: asyncio.Task[None] | None = None
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
         self.claims = ClaimQueue(
-            self._send_claims, self._unclaimable, handoff_delay, claim_window, self.replica
+            self._send_claims,
+            self._check_claims,
+            self._unclaimable,
+            handoff_delay,
+            claim_window,
+            self.replica,
         )
         self.leases = LeaseKeeper(self)
         try:
@@ -607,6 +612,12 @@ class PostgresStore:
         if self._closed:
             future.set_result(False)
             return future
+        if not self.claims.prefers(job, fire_time):
+            # Another replica claims it; this one checks later that somebody did, and
+            # claims it if nobody has (a dead or late preferred replica), without waking
+            # the store's loop for each fire.
+            self.claims.watch(job, fire_time, future)
+            return future
         # Claims made together (a burst of fires) cross to the store's loop in one call.
         with self._lock:
             first = not self._incoming
@@ -634,9 +645,33 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     async def _claim_once(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
+        rows = await self._claim_statement(sql.CLAIM_FIRES, keys)
+        answers = {
+            (job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows
+        }
+        return [answers.get(key, ClaimAnswer(False)) for key in keys]
+
+    async def _check_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
+        """Watched fires: claim those nobody has claimed; the others are lost (not tried)."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                rows = await self._claim_statement(sql.CLAIM_UNCLAIMED, keys)
+                break
+            except _TRANSIENT:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+        answers = {
+            (job, fire): ClaimAnswer(won, paused, stale, tried=not (paused or stale))
+            for job, fire, won, paused, stale in rows
+        }
+        return [answers.get(key, ClaimAnswer(False, tried=False)) for key in keys]
+
+    async def _claim_statement(
+        self, statement: str, keys: list[tuple[str, datetime]]
+    ) -> list[tuple[Any, ...]]:
         async with self.connection() as connection:
             cursor = await connection.execute(
-                sql.CLAIM_FIRES,
+                statement,
                 {
                     "grp": self.group,
                     "replica": self.replica,
@@ -646,11 +681,7 @@ class PostgresStore:
                     "fire_times": [fire for _, fire in keys],
                 },
             )
-            rows = await cursor.fetchall()
-        answers = {
-            (job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows
-        }
-        return [answers.get(key, ClaimAnswer(False)) for key in keys]
+            return await cursor.fetchall()
 
     def _unclaimable(self, keys: list[tuple[str, datetime]], why: str) -> None:
         """Fires not run because they could not be claimed: recorded missed, each taking
