@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -49,6 +50,9 @@ class ClaimAnswer:
     #: Whether the key reached the insert (a watched fire found unclaimed).
     tried: bool = True
 
+
+#: How many won and unclosed claims a replica remembers (see ``ClaimQueue.won_open``).
+WON_OPEN_KEPT = 100_000
 
 #: Sends one batch of ``(job, fire time)`` claims; answers in the same order.
 SendClaims = Callable[[list[tuple[str, datetime]]], Awaitable[list[ClaimAnswer]]]
@@ -122,6 +126,9 @@ class ClaimQueue:
     watched: int = 0
     handoffs_tried: int = 0
     handoffs_won: int = 0
+    #: The fires this replica won and has not closed (recorded): a claim statement sent
+    #: again after a cut counts this replica's open claims as won, except these.
+    won_open: dict[tuple[str, datetime], None] = field(default_factory=dict)
 
     def start(self) -> None:
         """On the store's loop."""
@@ -151,6 +158,19 @@ class ClaimQueue:
         replaced whole, never changed in place)."""
         live = self.live
         return len(live) <= 1 or live[preferred_index(job, fire_time, len(live))] == self.replica
+
+    def _won(self, job: str, fire_time: datetime) -> None:
+        won_open = self.won_open
+        won_open[job, fire_time] = None
+        if len(won_open) > WON_OPEN_KEPT:
+            # Claims never closed (a run cancelled before its record): the oldest go. A fire
+            # asked twice is rare in itself; asked twice across a cut, rarer still.
+            for key in list(itertools.islice(won_open, WON_OPEN_KEPT // 2)):
+                del won_open[key]
+
+    def closed(self, job: str, fire_time: datetime) -> None:
+        """On the store's loop: the fire's claim is closed by its record."""
+        self.won_open.pop((job, fire_time), None)
 
     def add(self, job: str, fire_time: datetime, future: asyncio.Future[bool]) -> None:
         """On the store's loop: queue a claim to send at once; ``future`` (of the engine's
@@ -242,6 +262,7 @@ class ClaimQueue:
         for claim, answer in zip(batch, answers, strict=True):
             if answer.won:
                 self.claims_won += 1
+                self._won(claim.job, claim.fire_time)
             else:
                 self.claims_lost += 1
             if answer.stale:

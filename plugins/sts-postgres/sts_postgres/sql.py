@@ -315,6 +315,60 @@ SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
 FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 """
 
+# A claim statement whose connection was cut (a database restart, pg_terminate_backend)
+# may have committed before the answer was lost. It is sent once more in these forms, in
+# which a claim this replica holds and has not closed counts as won: it is the lost
+# answer's (the store answers ``False`` for a fire it had already won and not finished,
+# so a fire asked twice is not run twice). The keys are made distinct: an update may
+# touch a row once per statement.
+CLAIM_FIRES_AGAIN = """
+WITH asked AS (
+    SELECT c.job, c.fire_time, coalesce(j.paused, false) AS paused,
+           c.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
+          AS u(job, fire_time)) AS c
+    LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = c.job
+), won AS (
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
+    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+CLAIM_UNCLAIMED_AGAIN = """
+WITH open AS (
+    SELECT c.job, c.fire_time
+    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
+          AS u(job, fire_time)) AS c
+    WHERE NOT EXISTS (
+        SELECT FROM sts_claims k
+        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
+          AND (k.replica <> %(replica)s OR k.done)
+    )
+), asked AS (
+    SELECT o.job, o.fire_time, coalesce(j.paused, false) AS paused,
+           o.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM open o LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = o.job
+), won AS (
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time
+    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+
 #: A fire recorded without running (missed, skipped) takes its claim too, so that N
 #: replicas late together record it once, and never beside a run of the same fire. A
 #: claim of this replica's own that is still open counts as won: its insert was committed

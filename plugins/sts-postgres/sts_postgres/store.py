@@ -636,35 +636,51 @@ class PostgresStore:
             self.claims.add(job, fire_time, future)
 
     async def _send_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
-            try:
-                return await self._claim_once(keys)
-            except _TRANSIENT:
-                if attempt == DEADLOCK_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _claim_once(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
-        rows = await self._claim_statement(sql.CLAIM_FIRES, keys)
-        answers = {
-            (job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows
-        }
-        return [answers.get(key, ClaimAnswer(False)) for key in keys]
+        """The fires this replica is preferred for: claim them."""
+        return await self._claim(keys, sql.CLAIM_FIRES, sql.CLAIM_FIRES_AGAIN, ClaimAnswer(False))
 
     async def _check_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
         """Watched fires: claim those nobody has claimed; the others are lost (not tried)."""
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
+        return await self._claim(
+            keys, sql.CLAIM_UNCLAIMED, sql.CLAIM_UNCLAIMED_AGAIN, ClaimAnswer(False, tried=False)
+        )
+
+    async def _claim(
+        self,
+        keys: list[tuple[str, datetime]],
+        statement: str,
+        again: str,
+        unanswered: ClaimAnswer,
+    ) -> list[ClaimAnswer]:
+        """Send a claim statement; a deadlock is tried again, and so, once, is a statement
+        whose connection was cut (it may have committed: the second form counts this
+        replica's open claims as won, except those it had won before this statement)."""
+        cut = False
+        deadlocks = 0
+        while True:
             try:
-                rows = await self._claim_statement(sql.CLAIM_UNCLAIMED, keys)
+                rows = await self._claim_statement(again if cut else statement, keys)
                 break
             except _TRANSIENT:
-                if attempt == DEADLOCK_RETRIES:
+                deadlocks += 1
+                if deadlocks >= DEADLOCK_RETRIES:
                     raise
+            except psycopg.OperationalError as error:
+                if cut:
+                    raise
+                cut = True
+                logger.debug("a claim of %d fire(s) was cut (%s): sent again", len(keys), error)
+        won_before = self.claims.won_open if cut else {}
         answers = {
-            (job, fire): ClaimAnswer(won, paused, stale, tried=not (paused or stale))
+            (job, fire): ClaimAnswer(
+                won and (job, fire) not in won_before,
+                paused,
+                stale,
+                tried=not (paused or stale),
+            )
             for job, fire, won, paused, stale in rows
         }
-        return [answers.get(key, ClaimAnswer(False, tried=False)) for key in keys]
+        return [answers.get(key, unanswered) for key in keys]
 
     async def _claim_statement(
         self, statement: str, keys: list[tuple[str, datetime]]
@@ -907,6 +923,9 @@ async def write_records(
         )
         won = {row[0] for row in await cursor.fetchall()}
         dropped |= set(gated) - won
+        for index in won:
+            record = records[index][0]
+            store.claims.closed(record.job, record.fire_time)
     kept = [pair for index, pair in enumerate(records) if index not in dropped]
     await connection.execute(
         sql.RUNS_ENDED,
@@ -925,6 +944,8 @@ async def write_records(
         if not record.manual and record.retry_at is None and record.outcome not in NOT_RUN_OUTCOMES
     ]
     if final:
+        for record in final:
+            store.claims.closed(record.job, record.fire_time)
         await connection.execute(
             sql.CLAIMS_DONE,
             {

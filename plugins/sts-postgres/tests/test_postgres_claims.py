@@ -171,3 +171,59 @@ def test_a_healthy_group_claims_each_fire_once_not_once_per_replica(dsn: str) ->
     finally:
         for store in stores:
             store.close()
+
+
+# Every other claim proposed to sts_claims (the 1st, 3rd, ...) ends its own session while
+# the statement is in flight, as pg_terminate_backend or a restart would; a sequence counts
+# them, since it is not rolled back with the statement.
+CUT_EVERY_OTHER_CLAIM = """
+CREATE SEQUENCE claims_proposed;
+CREATE FUNCTION cut_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.kind = 'run' AND nextval('claims_proposed') % 2 = 1 THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+        PERFORM pg_sleep(5);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER cut_claims BEFORE INSERT ON sts_claims
+    FOR EACH ROW EXECUTE FUNCTION cut_claim();
+"""
+
+
+def test_a_claim_cut_in_flight_is_sent_again_and_a_committed_one_is_not_lost(dsn: str) -> None:
+    """A cut connection kills the claim statements in flight: their fires were recorded
+    missed instead of run. The claim is sent once more; a claim the cut statement had
+    committed (its answer lost) counts as this replica's, and a fire this replica had won
+    already is not won twice."""
+    store = PostgresStore(dsn, group="cut")
+    try:
+        query(dsn, CUT_EVERY_OTHER_CLAIM)
+
+        def claim(job: str) -> bool:
+            async def ask() -> bool:
+                return await store.claim_fire(job, NOW)
+
+            return asyncio.run(ask())
+
+        # Cut before anything committed: sent again, won.
+        assert claim("a")
+        # Committed, then cut (the answer lost): the open claim is this replica's.
+        query(
+            dsn,
+            "INSERT INTO sts_claims (grp, job, fire_time, replica, kind) "
+            "VALUES ('cut', 'b', %s, %s, 'test')",  # not a 'run': the trigger lets it in
+            NOW,
+            store.replica,
+        )
+        query(dsn, "UPDATE sts_claims SET kind = 'run' WHERE job = 'b'")
+        assert claim("b")
+        # Asked again (won before, not recorded yet), across a cut: not won twice.
+        assert not claim("a")
+        assert query(dsn, "SELECT last_value FROM claims_proposed") == [
+            (6,)
+        ]  # three cut, three sent again
+        store.flush()
+        assert store.history() == []  # nothing recorded missed
+    finally:
+        store.close()
