@@ -38,7 +38,7 @@ from . import schema, sql
 from .claims import ClaimAnswer, ClaimQueue
 from .leases import LeaseKeeper
 from .loop_thread import LoopThread
-from .pool_check import check_connection
+from .pool_check import pooled_connection
 from .rows import (
     NOT_RUN_OUTCOMES,
     job_columns,
@@ -251,9 +251,6 @@ class PostgresStore:
             max_size=max(2, self.pool_size),
             open=False,
             kwargs={"autocommit": True},
-            # A connection the server dropped (a restart, pg_terminate_backend) is found
-            # and replaced when taken, instead of failing the statement it was taken for.
-            check=check_connection,
             name=f"sts-{self.group}",
             reconnect_timeout=0,
         )
@@ -294,7 +291,9 @@ class PostgresStore:
     def connection(self) -> contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         """A pooled connection (autocommit), on the store's loop."""
         assert self._pool is not None
-        return self._pool.connection(timeout=self.connect_timeout)
+        # A connection the server dropped (a restart, pg_terminate_backend) is found and
+        # replaced when taken, instead of failing the statement it was taken for.
+        return pooled_connection(self._pool, self.connect_timeout)
 
     def now_parameter(self) -> datetime | None:
         """The time leases and claim ages are measured against: ``None`` for the
