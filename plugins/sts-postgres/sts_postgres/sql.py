@@ -263,14 +263,17 @@ WHERE grp = %(grp)s ORDER BY started_at
 # Every nominal fire is claimed once: the first replica whose insert lands owns the
 # (group, job, fire time) key; the others' inserts conflict and do nothing. A claim is
 # refused for a job paused in the group, and for a fire older than the claims kept
-# (``claim_retention``), since its claim may already have been pruned.
+# (``claim_retention``), since its claim may already have been pruned. The paused flag is
+# looked up per fire in the jobs' primary key (a join was planned as a hash join over a
+# scan of every job of the table, for a batch of a few fires).
 CLAIM_FIRES = """
 WITH asked AS (
-    SELECT c.job, c.fire_time, coalesce(j.paused, false) AS paused,
+    SELECT c.job, c.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
            c.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
     FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
-    LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = c.job
 ), won AS (
     INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
@@ -299,10 +302,12 @@ WITH open AS (
         WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
     )
 ), asked AS (
-    SELECT o.job, o.fire_time, coalesce(j.paused, false) AS paused,
+    SELECT o.job, o.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
            o.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
-    FROM open o LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = o.job
+    FROM open o
 ), won AS (
     INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
@@ -323,12 +328,13 @@ FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 # touch a row once per statement.
 CLAIM_FIRES_AGAIN = """
 WITH asked AS (
-    SELECT c.job, c.fire_time, coalesce(j.paused, false) AS paused,
+    SELECT c.job, c.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
            c.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
     FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
           AS u(job, fire_time)) AS c
-    LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = c.job
 ), won AS (
     INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
@@ -352,10 +358,12 @@ WITH open AS (
           AND (k.replica <> %(replica)s OR k.done)
     )
 ), asked AS (
-    SELECT o.job, o.fire_time, coalesce(j.paused, false) AS paused,
+    SELECT o.job, o.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
            o.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
-    FROM open o LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = o.job
+    FROM open o
 ), won AS (
     INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
