@@ -90,6 +90,8 @@ class _Watch:
     waiting: list[_Claim] = field(default_factory=list)
     #: Whether the watch task is working through ``waiting`` (then nobody wakes it).
     armed: bool = False
+    #: Stopped: a fire watched from now on is answered ``False`` at once.
+    stopped: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -100,7 +102,7 @@ class ClaimQueue:
     for, claimed at once (within ``claim_window``), and the fires it watches for another
     replica, checked after ``handoff_delay`` in batches and claimed only when nobody has
     claimed them. A watch check never holds up the claims this replica must win at once:
-    it has a task and a connection of its own."""
+    it has a task of its own."""
 
     send: SendClaims
     #: Checks a batch of watched fires: claims those nobody holds; answers in order.
@@ -147,7 +149,7 @@ class ClaimQueue:
         await asyncio.gather(*tasks, return_exceptions=True)
         with watch.lock:
             watched, watch.waiting = watch.waiting, []
-            watch.armed = True  # nobody wakes a stopped task
+            watch.stopped = True
         left = [*(lane.waiting if lane is not None else ()), *watched]
         _answer_all([(claim.future, False) for claim in left])
         if lane is not None:
@@ -189,13 +191,15 @@ class ClaimQueue:
         watch = self._watch
         claim = _Claim(job, fire_time, time.monotonic() + self.handoff_delay, future)
         with watch.lock:
-            watch.waiting.append(claim)
-            if watch.armed:
-                return
-            watch.armed = True
+            stopped = watch.stopped
+            if not stopped:
+                watch.waiting.append(claim)
+                if watch.armed:
+                    return
+                watch.armed = True
         loop = self._loop
         try:
-            if loop is None or self._lane is None:
+            if stopped or loop is None:
                 raise RuntimeError("stopped")
             loop.call_soon_threadsafe(watch.wake.set)
         except RuntimeError:  # stopped, or the store's loop has closed
