@@ -53,7 +53,8 @@ def claim_counts(store: PostgresStore) -> dict[str, int]:
     """The store's claim counters: fires sent in claiming statements (inserts), claiming
     statements, and watched fires checked (another replica was preferred for them)."""
     claims = store.claims
-    # Before watched fires were checked instead of claimed, every fire a replica handled was sent to be claimed.
+    # Before watched fires were checked instead of claimed, every fire a replica handled
+    # was sent to be claimed (the old version has no claims_sent: compare versions).
     sent = getattr(claims, "claims_sent", claims.claims_won + claims.claims_lost)
     return {
         "claims_sent": sent,
