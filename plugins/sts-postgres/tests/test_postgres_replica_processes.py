@@ -185,13 +185,15 @@ def test_a_killed_replicas_fires_are_run_by_the_others_before_its_lease_expires(
     dsn: str, tmp_path: Path
 ) -> None:
     """Only a fire's preferred replica claims it; the others take it over when it is
-    still unclaimed after the handoff delay. One replica killed with SIGKILL, a lease of
-    30 s: the dead replica still counts as alive (its lease holds) for the whole window,
-    so the fires it was preferred for are run by the others (not recorded missed), each
-    once."""
+    still unclaimed after the handoff delay. One replica killed with SIGKILL, a lease
+    longer than the run: the dead replica still counts as alive (its lease holds) for the
+    whole window, so the fires it was preferred for are run by the others (not recorded
+    missed), each once."""
     with sts_environment(tmp_path) as sts:
         log = environment_for(tmp_path, sts.env)
-        config = sts.write("sts.ini", replica_config(dsn, JOBS, lease="30s"))
+        # A lease longer than the whole run: the victim's fires can only be handed off.
+        lease = f"{int(SECONDS) + 30}s"
+        config = sts.write("sts.ini", replica_config(dsn, JOBS, lease=lease))
         replicas = start_replicas(sts, config, log, dsn)
         time.sleep(SECONDS / 3)
         victim = replicas[0]
