@@ -73,6 +73,7 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("driver_cpu_ms_per_fire", "sender CPU ms / fire", 2),
         ("worker_cpu_ms_per_fire", "workers CPU ms / fire", 2),
         ("broker_cpu_ms_per_fire", "broker CPU ms / fire", 2),
+        ("messages_per_fire", "fire messages / fire", 2),
     ],
     "webhook": [
         ("calls_per_s", "2xx calls / s", 1),
