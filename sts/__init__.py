@@ -30,6 +30,7 @@ if typing.TYPE_CHECKING:
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
+    from sts_core.numbers import parse_whole_number as parse_whole_number
     from sts_core.placeholders import PLACEHOLDER as PLACEHOLDER
     from sts_core.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
     from sts_core.placeholders import fill_placeholders as fill_placeholders
@@ -134,6 +135,7 @@ _API = {
     "ReloadResult": "sts_core.service.reload",
     "reloader_of": "sts_core.service.reload",
     "parse_size": "sts_core.sizes",
+    "parse_whole_number": "sts_core.numbers",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",

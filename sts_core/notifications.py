@@ -341,8 +341,7 @@ class Notifications:
     # -- delivery ---------------------------------------------------------------------------
 
     def _send(self, notifier: Notifier, event: NotificationEvent) -> None:
-        groups = callable(getattr(notifier, "notify_group", None))
-        if not groups or int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)) <= 1:
+        if _group_size(notifier) == 1:
             self._start(self._deliver(notifier, [event]))  # each on its own, side by side
             return
         waiting = self._grouping.get(id(notifier))
@@ -361,7 +360,7 @@ class Notifications:
         """Deliver what is grouped for ``notifier``, group after group, until none waits."""
         key = id(notifier)
         wait = float(getattr(notifier, "group_wait", 0.0) or 0.0)
-        size = max(1, int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)))
+        size = _group_size(notifier)
         try:
             if wait > 0 and not self._closing:
                 woken = asyncio.get_running_loop().create_future()
@@ -484,6 +483,14 @@ class Notifications:
                     logger.warning("a notifier failed to close: %s", redact(error_line(error)))
         finally:
             self._closing = False
+
+
+def _group_size(notifier: Notifier) -> int:
+    """How many notifications ``notifier`` takes in one message: its ``group_max`` if it
+    defines ``notify_group``, else 1."""
+    if not callable(getattr(notifier, "notify_group", None)):
+        return 1
+    return max(1, int(getattr(notifier, "group_max", DEFAULT_GROUP_MAX)))
 
 
 def build_notifier(
