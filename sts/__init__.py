@@ -48,11 +48,10 @@ if typing.TYPE_CHECKING:
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
+    from sts_core.redaction import SecretError as SecretError
+    from sts_core.redaction import redact as redact
+    from sts_core.redaction import redaction_margin as redaction_margin
     from sts_core.scheduler import TaskScheduler as TaskScheduler
-    from sts_core.secrets import SecretError as SecretError
-    from sts_core.secrets import redact as redact
-    from sts_core.secrets import redaction_margin as redaction_margin
-    from sts_core.secrets import resolve_secrets as resolve_secrets
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
@@ -68,6 +67,7 @@ if typing.TYPE_CHECKING:
     from sts_core.service.reload import Reloader as Reloader
     from sts_core.service.reload import ReloadResult as ReloadResult
     from sts_core.service.reload import reloader_of as reloader_of
+    from sts_core.service.secrets import resolve_secrets as resolve_secrets
     from sts_core.sizes import parse_size as parse_size
     from sts_core.store import ClaimingStore as ClaimingStore
     from sts_core.store import DurableStore as DurableStore
@@ -114,11 +114,11 @@ _API = {
     "current_run": "sts_core.records",
     "ClockStep": "sts_core.fire_loop",
     "TaskScheduler": "sts_core.scheduler",
-    "SecretError": "sts_core.secrets",
+    "SecretError": "sts_core.redaction",
     "SetupError": "sts_core.policy",
-    "redact": "sts_core.secrets",
-    "redaction_margin": "sts_core.secrets",
-    "resolve_secrets": "sts_core.secrets",
+    "redact": "sts_core.redaction",
+    "redaction_margin": "sts_core.redaction",
+    "resolve_secrets": "sts_core.service.secrets",
     "DurableStore": "sts_core.store",
     "ClaimingStore": "sts_core.store",
     "ControlClient": "sts_core.service.control",

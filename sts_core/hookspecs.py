@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .executors import Executor
     from .notifications import Notifier
     from .records import RunContext, RunRecord
+    from .redaction import SecretProvider
     from .scheduler import Job, TaskScheduler
-    from .secrets import SecretProvider
     from .store import StateStore
     from .task import Task
     from .triggers import Trigger

@@ -31,8 +31,8 @@ from .notify_policy import FAILURE, MISSED, RECOVERY, NotifyPolicy, split_channe
 from .plugins import PluginError
 from .policy import PermanentError
 from .records import Outcome, RunRecord
+from .redaction import redact
 from .runner import error_line, new_run_id
-from .secrets import redact
 
 if TYPE_CHECKING:
     from .job import Job

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from .plugins import Plugins, create_plugins, default_plugins
-from .secrets import forget_revealed, use_secret_providers
+from .redaction import forget_revealed
 from .service.logsinks import install_sinks
+from .service.secrets import use_secret_providers
 from .virtual_time import VirtualClock, VirtualEventLoop
 
 

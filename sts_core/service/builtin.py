@@ -40,7 +40,7 @@ def sts_register_log_sinks(register: Register) -> None:
 
 @hookimpl
 def sts_register_secret_providers(register: Register) -> None:
-    from ..secrets import DirectorySecrets, EnvironmentSecrets
+    from .secrets import DirectorySecrets, EnvironmentSecrets
 
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)
