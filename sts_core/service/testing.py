@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .plugins import Plugins, create_plugins, default_plugins
-from .redaction import forget_revealed
-from .service.logsinks import install_sinks
-from .service.secrets import use_secret_providers
-from .virtual_time import VirtualClock, VirtualEventLoop
+from ..plugins import Plugins, create_plugins, default_plugins
+from ..redaction import forget_revealed
+from ..virtual_time import VirtualClock, VirtualEventLoop
+from .logsinks import install_sinks
+from .secrets import use_secret_providers
 
 
 def require(available: bool, reason: str) -> None:
