@@ -279,10 +279,25 @@ def sts_scheduler_started(scheduler: TaskScheduler) -> None:
 
 
 @hookspec
-def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
+def sts_scheduler_stopping(scheduler: TaskScheduler, grace: float) -> None:
     """Called when the scheduler stops firing, before it waits for running runs.
 
     :param scheduler: the scheduler.
+    :param grace: the stop's grace, in seconds: how long runs (and what a plugin closes
+        as its ``sts_scheduler_lifespan`` ends) may take before they are cancelled.
+    """
+
+
+@hookspec
+def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
+    """Called as a job is scheduled (added, or replaced in place), before it is registered:
+    check what the plugin owns of it and get ready for it. Raise ``ValueError`` or
+    ``sts.PluginError`` to refuse it: ``schedule()`` raises that, and nothing is added.
+    (The service's notifications build the job's ``notify`` channels here, so that a bad
+    channel is an error of ``schedule()``, not of the first failure.)
+
+    :param scheduler: the scheduler.
+    :param job: the job, with its task, trigger and policy.
     """
 
 

@@ -30,7 +30,6 @@ from .job_registry import JobRegistry
 from .logfields import start_summary
 from .loop_thread import LoopThread, serve_until_stopped
 from .loop_watchdog import LoopWatchdog
-from .notifications import Notifications
 from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
@@ -180,8 +179,6 @@ class TaskScheduler:
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)
         #: The wall-clock steps noticed (the latest 100), also logged as warnings.
         self.clock_steps = self._fires.clock_steps
-        #: Failure notifications of the jobs that ask for them (``notify = email:...``).
-        self.notifications = Notifications(self)
         self._thread = LoopThread()
         # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
         # starts, exited after its last run.
@@ -310,7 +307,7 @@ class TaskScheduler:
                 next_fire = first(now)
             else:
                 next_fire = job.fire_after(now)
-            self.notifications.follow(job)
+            self.plugins.hook.sts_job_scheduled(scheduler=self, job=job)
             self._registry.add_job(job)
             self._fires.set_next(job, next_fire)
             self._notifier.job_changed(job, "added")
@@ -399,7 +396,7 @@ class TaskScheduler:
                 assert isinstance(chosen, Task)
                 name = registry.job_name(chosen, None)
                 jobs = [Job(name, chosen, None, JobPolicy.build(chosen))]
-                self.notifications.follow(jobs[0])
+                self.plugins.hook.sts_job_scheduled(scheduler=self, job=jobs[0])
                 registry.add_job(jobs[0])
                 self._notifier.job_changed(jobs[0], "added")
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
@@ -458,7 +455,6 @@ class TaskScheduler:
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._fires.restore()
-        self.notifications.restore()
         # After the runs a crash left in flight are recorded interrupted: an executor may
         # record their late outcomes as soon as it starts.
         await self.executors.open(self._registry.jobs.values())
@@ -528,7 +524,7 @@ class TaskScheduler:
     async def _stop(self, grace: Duration | None) -> None:
         seconds = self.stop_grace if grace is None else parse_duration(grace, what="grace")
         self._runner.stopping = True
-        self._notifier.scheduler_stopping()
+        self._notifier.scheduler_stopping(seconds)
         if self._main is not None:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
@@ -541,7 +537,6 @@ class TaskScheduler:
                 run.cancel("the scheduler stopped")
             if pending:
                 await asyncio.wait(pending)
-        await self.notifications.close(seconds)
         await self.executors.aclose()
         if self._lifespan is not None:
             await self._lifespan.aclose()
@@ -621,7 +616,7 @@ def _replace_in_place(
     scheduler._registry.swap_task(job, task)
     job.trigger, job.policy = resolved, policy
     job._schedule_text = None
-    scheduler.notifications.follow(job)
+    scheduler.plugins.hook.sts_job_scheduled(scheduler=scheduler, job=job)
     if (job.schedule, job.timezone, policy.start, policy.end) != before:
         now = scheduler.clock.now()
         first = getattr(resolved, "first_fire_time", None)

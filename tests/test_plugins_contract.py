@@ -151,6 +151,52 @@ def test_a_lifespan_context_spans_every_run(virtual_clock: VirtualClock) -> None
     assert calls == ["asked main=False", "entered", "run succeeded", "exited"]
 
 
+def test_a_plugin_refusing_a_job_as_it_is_scheduled_leaves_nothing_added(
+    virtual_clock: VirtualClock,
+) -> None:
+    seen: list[str] = []
+
+    class Checker:
+        @sts.hookimpl
+        def sts_job_scheduled(self, scheduler, job):  # type: ignore[no-untyped-def]
+            seen.append(f"{scheduler.name}: {job.name} {job.schedule}")
+            if job.name == "refused":
+                raise ValueError("refused: no such queue")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Checker(), name="checker")
+    scheduler = sts.TaskScheduler(name="s1", clock=virtual_clock, plugins=plugins)
+    scheduler.schedule(Recorder(virtual_clock), "every 10s", name="kept")
+    with pytest.raises(ValueError, match="refused: no such queue"):
+        scheduler.schedule(Recorder(virtual_clock), "every 10s", name="refused")
+    assert [job.name for job in scheduler.jobs] == ["kept"]
+    # replace=True asks again, with the new trigger
+    scheduler.schedule(Recorder(virtual_clock), "every 20s", name="kept", replace=True)
+    assert seen == ["s1: kept every 10s", "s1: refused every 10s", "s1: kept every 20s"]
+
+
+def test_the_stopping_hook_is_told_the_stops_grace(virtual_clock: VirtualClock) -> None:
+    graces: list[float] = []
+
+    class Observer:
+        @sts.hookimpl
+        def sts_scheduler_stopping(self, grace):  # type: ignore[no-untyped-def]
+            graces.append(grace)
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Observer(), name="observer")
+
+    async def main() -> None:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, plugins=plugins, stop_grace="7s")
+        await scheduler.start()
+        await scheduler.stop()
+        await scheduler.start()
+        await scheduler.stop(grace="2s")
+
+    virtual_clock.run(main())
+    assert graces == [7.0, 2.0]
+
+
 def test_a_failing_lifespan_context_aborts_the_start(virtual_clock: VirtualClock) -> None:
     class Refuses:
         async def __aenter__(self) -> None:
