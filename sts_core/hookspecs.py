@@ -290,9 +290,12 @@ def sts_scheduler_stopping(scheduler: TaskScheduler, grace: float) -> None:
 
 @hookspec
 def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
-    """Called as a job is scheduled (added, or replaced in place), before it is registered:
-    check what the plugin owns of it and get ready for it. Raise ``ValueError`` or
-    ``sts.PluginError`` to refuse it: ``schedule()`` raises that, and nothing is added.
+    """Called once per job as it is scheduled (added, replaced in place, or made for
+    ``run_now`` of a task that has no job), on the scheduler's loop, before anything
+    changes: check what the plugin owns of it and get ready for it. Raise ``ValueError``
+    or ``sts.PluginError`` to refuse it: ``schedule()`` raises that, and nothing is added
+    or changed. (For a replace, ``job`` holds the new task, trigger and policy; the
+    registered job takes them once every plugin accepted.)
     (The service's notifications build the job's ``notify`` channels here, so that a bad
     channel is an error of ``schedule()``, not of the first failure.)
 

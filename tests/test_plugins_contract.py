@@ -157,11 +157,15 @@ def test_a_plugin_refusing_a_job_as_it_is_scheduled_leaves_nothing_added(
     seen: list[str] = []
 
     class Checker:
+        refuse_every_20s = False
+
         @sts.hookimpl
         def sts_job_scheduled(self, scheduler, job):  # type: ignore[no-untyped-def]
             seen.append(f"{scheduler.name}: {job.name} {job.schedule}")
             if job.name == "refused":
                 raise ValueError("refused: no such queue")
+            if self.refuse_every_20s and job.schedule == "every 20s":
+                raise ValueError("refused: every 20s")
 
     plugins = create_plugins(load_entry_points=False)
     plugins.register(Checker(), name="checker")
@@ -170,9 +174,23 @@ def test_a_plugin_refusing_a_job_as_it_is_scheduled_leaves_nothing_added(
     with pytest.raises(ValueError, match="refused: no such queue"):
         scheduler.schedule(Recorder(virtual_clock), "every 10s", name="refused")
     assert [job.name for job in scheduler.jobs] == ["kept"]
-    # replace=True asks again, with the new trigger
+    assert [task.name for task in scheduler.tasks] == ["Recorder"]  # the refused one's went
+    # replace=True asks first, with the new trigger; refused, the job is left as it was
+    kept = scheduler.get_job("kept")
+    Checker.refuse_every_20s = True
+    with pytest.raises(ValueError, match="refused: every 20s"):
+        scheduler.schedule(Recorder(virtual_clock), "every 20s", name="kept", replace=True)
+    assert scheduler.get_job("kept") is kept and kept.schedule == "every 10s"
+    assert [task.name for task in scheduler.tasks] == ["Recorder"]
+    Checker.refuse_every_20s = False
     scheduler.schedule(Recorder(virtual_clock), "every 20s", name="kept", replace=True)
-    assert seen == ["s1: kept every 10s", "s1: refused every 10s", "s1: kept every 20s"]
+    assert kept.schedule == "every 20s"
+    assert seen == [
+        "s1: kept every 10s",
+        "s1: refused every 10s",
+        "s1: kept every 20s",
+        "s1: kept every 20s",
+    ]
 
 
 def test_the_stopping_hook_is_told_the_stops_grace(virtual_clock: VirtualClock) -> None:

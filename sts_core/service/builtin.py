@@ -96,19 +96,17 @@ async def _together(contexts: list[AbstractAsyncContextManager[object]]) -> Asyn
 
 
 @hookimpl
-def sts_scheduler_stopping(scheduler: TaskScheduler, grace: float) -> None:
+def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
     # Clients of the control socket hear of the stop when it starts, not only when the
     # socket closes after the last run (a UI would say "stopped" seconds late).
     from .control.server import announce_stopping
-    from .notifications import stopping
 
     announce_stopping(scheduler)
-    stopping(scheduler, grace)
 
 
 @hookimpl
 def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
-    if job.policy.notify.channels:  # the rest pay nothing, not even an import
+    if job.policy.notify.channels:  # the rest pay no import here
         from .notifications import notifications_of
 
         notifications_of(scheduler).follow(job)

@@ -25,7 +25,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..notifications import NotificationEvent, Notifier, NotifierFactory, host_name
 from ..notify_policy import FAILURE, MISSED, RECOVERY, NotifyPolicy, split_channel
@@ -63,9 +63,7 @@ class Notifications:
 
     def __init__(self, scheduler: TaskScheduler) -> None:
         # A proxy: the scheduler holds this (its listener), and must stay collectable.
-        self._scheduler = weakref.proxy(scheduler)
-        #: The grace of the stop under way (``sts_scheduler_stopping``), for :meth:`close`.
-        self.stop_grace = scheduler.stop_grace
+        self._scheduler = cast("TaskScheduler", weakref.proxy(scheduler))
         #: (channel, options) -> notifier: jobs that notify the same way share one.
         self._notifiers: dict[tuple[str, tuple[tuple[str, Any], ...]], Notifier] = {}
         self._listening = False
@@ -421,12 +419,6 @@ def notifications_of(scheduler: TaskScheduler) -> Notifications:
     return found
 
 
-def stopping(scheduler: TaskScheduler, grace: float) -> None:
-    found = _notifications.get(scheduler)
-    if found is not None:
-        found.stop_grace = grace
-
-
 @contextlib.asynccontextmanager
 async def notifications_lifespan(scheduler: TaskScheduler) -> AsyncIterator[None]:
     """Around a scheduler's run: what was failing before a restart is failing still; at the
@@ -439,4 +431,5 @@ async def notifications_lifespan(scheduler: TaskScheduler) -> AsyncIterator[None
     finally:
         found = _notifications.get(scheduler)  # a job that notifies may come after the start
         if found is not None:
-            await found.close(found.stop_grace)
+            grace = scheduler.stopping_grace
+            await found.close(scheduler.stop_grace if grace is None else grace)

@@ -214,11 +214,18 @@ def resolve_url(url: str) -> str:
     return resolved
 
 
-@functools.lru_cache(maxsize=1024)
 def _origin(url: str) -> str:
-    """The origin of ``url`` (cached: parsing a URL costs a tenth of a call's own CPU, and
-    most jobs call one URL)."""
-    return origin_of(httpx.URL(url))
+    """The origin of ``url``. Parsing a URL costs a tenth of a call's own CPU and most jobs
+    call one host, so the parse is cached, keyed by ``scheme://host:port`` alone: never
+    the path, query or user part, where a secret may be."""
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return _origin_of_authority(f"{scheme}://{authority.rpartition('@')[2]}")
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_of_authority(prefix: str) -> str:
+    return origin_of(httpx.URL(prefix))
 
 
 def _url_problem(url: str) -> str | None:
