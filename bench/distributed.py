@@ -238,6 +238,7 @@ async def _celery(
         broker_cpu = 0.0 if broker is None else _cpu_seconds(broker) - broker_cpu
         runs = [run for run in _read(directory / "out.txt") if run[2] != "warm-up"]
         figures = _figures(runs, jobs * seconds, dispatch, first)
+        figures["messages_per_fire"] = 1.0  # one task message per fire
         return _cpu_figures(figures, driver_cpu, workers_cpu, broker_cpu)
     finally:
         _stop(workers)
@@ -330,6 +331,8 @@ async def _sts(
         _cpu_figures(figures, driver_cpu, workers_cpu, broker_cpu)
         # Dispatched per second: the scheduler publishes as the fires fall due.
         figures["dispatched_per_s"] = dispatched / seconds
+        # The messages the fires went in (several fires due together share one).
+        figures["messages_per_fire"] = counts.get("fire_messages", dispatched) / max(dispatched, 1)
         figures["republished"] = counts["publish_retries"]
         figures["claims_refused"] = counts["claims_refused"]
         return figures

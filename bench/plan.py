@@ -86,7 +86,7 @@ def distributed_cases() -> list[Case]:
             DISTRIBUTED,
             {"jobs": jobs, "seconds": 10, "concurrency": 32},
         )
-        for jobs in (100, 300)
+        for jobs in (100, 300, 1000)
     ]
 
 

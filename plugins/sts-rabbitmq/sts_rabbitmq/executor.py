@@ -1,7 +1,10 @@
 """The scheduler's side: the ``rabbitmq`` executor.
 
-Each attempt is published as a persistent message to its pool's quorum queue, with
-publisher confirms (dispatched = confirmed by the broker); then the scheduler waits for a
+Each attempt is published in a persistent message to its pool's quorum queue, with
+publisher confirms (dispatched = confirmed by the broker): the attempts that fall due in
+the same turn of the loop go in one message (``FIRES_PER_MESSAGE`` at most, and split
+between the pool's workers), one publish and one confirm for them all; a lone attempt is a
+message of its own. Then the scheduler waits for a
 worker to *claim* it and for the worker's *outcome*. The scheduler answers every claim and
 so is the one place that decides whether an attempt starts: the first claim gets it, a
 claim past the misfire grace or for an attempt already recorded is refused, and a claim of
@@ -31,6 +34,7 @@ from aio_pika.abc import (
 
 import sts
 
+from .batching import Batcher
 from .digest import job_digest
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
 from .settings import DEFAULT_URL, RabbitSettings
@@ -40,6 +44,13 @@ logger = logging.getLogger("sts.rabbitmq")
 
 #: Channels per publishing role (fires, answers to claims).
 LANES = 16
+#: The most fires in one message: a burst is several messages, which the broker hands to
+#: several workers (and a worker runs the fires of one message at once, up to its
+#: concurrency).
+FIRES_PER_MESSAGE = 64
+#: How often (seconds) the scheduler asks the broker how many workers consume a pool, to
+#: split a burst into at least as many messages.
+CONSUMERS_REFRESH = 5.0
 #: How many recorded attempts are remembered, to tell a duplicate outcome from a stray one.
 REMEMBERED = 100_000
 #: How long an outcome waits for its record to be durable before it is acked anyway (a
@@ -119,16 +130,23 @@ class RabbitExecutor:
         # Each pool's queue is declared once (the first burst of fires must not declare it
         # once per fire): the declaration under way or done, by pool.
         self._pools: dict[str, asyncio.Task[Any]] = {}
+        # By pool: the fires of one turn, published together; and how many workers
+        # consume the pool (as the broker last said, and when).
+        self._fire_batches: dict[str, Batcher[FireMessage]] = {}
+        self._consumers: dict[str, tuple[int, float]] = {}
+        self._counting: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
         # By job name: the task and policy the digest was made of (a run's view of its job
         # after a live reload is another object with the same name), and the digest.
         self._digests: dict[str, tuple[object, object, str]] = {}
-        #: Counters for operators and tests: ``dispatched``, ``publish_retries``,
-        #: ``claims_refused``, ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
+        #: Counters for operators and tests: ``dispatched`` (attempts), ``fire_messages``
+        #: (the messages they went in), ``publish_retries``, ``claims_refused``,
+        #: ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
         self.counts: dict[str, int] = dict.fromkeys(
             (
                 "dispatched",
+                "fire_messages",
                 "publish_retries",
                 "claims_refused",
                 "takeovers",
@@ -245,10 +263,11 @@ class RabbitExecutor:
     async def _dispatch(
         self, job: sts.Job, fire: sts.Fire, deadline: datetime | None
     ) -> str | None:
-        """Publish the fire until the broker confirms it: ``None``, or why it could not be
-        before ``deadline``. Retried across broker outages, with backoff."""
+        """Publish the fire (with the others of this turn) until the broker confirms it:
+        ``None``, or why it could not be before ``deadline``. Retried across broker
+        outages, with backoff."""
         pool = fire.target or self.settings.queue
-        body = FireMessage(
+        sent = FireMessage(
             fire.run_id,
             fire.job,
             fire.fire_time,
@@ -257,7 +276,7 @@ class RabbitExecutor:
             self.digest(job),
             self.scheduler_name,
             deadline,
-        ).encode()
+        )
         delay, problem = 0.1, "no connection to the broker yet"
         while True:
             remaining = None if deadline is None else (deadline - _now()).total_seconds()
@@ -269,33 +288,15 @@ class RabbitExecutor:
                     await asyncio.wait_for(self._ready.wait(), remaining)
                 assert self._fires_lanes and self._publisher is not None
                 await self._declared(pool)
-                message = aio_pika.Message(
-                    body,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=fire.idempotency_key,
-                    correlation_id=f"{fire.idempotency_key}#{fire.attempt}",
-                    reply_to=self.outcomes_queue,
-                    # The broker drops (dead-letters) a fire no worker took in time.
-                    expiration=None if remaining is None else max(remaining, 0.001),
-                    app_id="sts",
-                    headers={
-                        "x-sts-job": fire.job,
-                        "x-sts-attempt": fire.attempt,
-                        "x-sts-claims": self.settings.claims_queue(self.scheduler_name),
-                    },
-                )
-                lane = self._fires_lanes[next(self._turn) % len(self._fires_lanes)]
-                await lane.publish(
-                    message,
-                    routing_key=pool,
-                    mandatory=True,
-                    # No shorter bound: a slow confirm on a live connection is waited
-                    # for (publishing again would only add load); a lost connection
-                    # raises at once.
-                    timeout=None if remaining is None else max(remaining, 0.001),
-                )
-                self.counts["dispatched"] += 1
+                # No shorter bound than the grace: a slow confirm on a live connection is
+                # waited for (publishing again would only add load); a lost connection
+                # raises at once. A fire given up on may still be published: its claim is
+                # refused (the attempt is recorded missed).
+                published = self._fires_to(pool).submit(sent)
+                await asyncio.wait({published}, timeout=remaining)
+                if not published.done():
+                    raise TimeoutError
+                published.result()
                 return None
             except TimeoutError:
                 if self._ready.is_set():
@@ -314,14 +315,78 @@ class RabbitExecutor:
             await asyncio.sleep(wait)
             delay = min(delay * 2, 5.0)
 
+    def _fires_to(self, pool: str) -> Batcher[FireMessage]:
+        """The fires of one turn to one pool, in as few messages as the split allows."""
+        batcher = self._fire_batches.get(pool)
+        if batcher is None:
+
+            async def send(fires: list[FireMessage]) -> None:
+                await self._publish_fires(pool, fires)
+
+            def part(count: int) -> int:
+                return self._part_size(pool, count)
+
+            batcher = self._fire_batches[pool] = Batcher(send, limit=part)
+        return batcher
+
+    def _part_size(self, pool: str, count: int) -> int:
+        """How many of ``count`` fires due together go in one message: as many messages
+        as the pool has workers (each gets its share at once), more past
+        ``FIRES_PER_MESSAGE``."""
+        consumers, asked = self._consumers.get(pool, (1, 0.0))
+        loop = asyncio.get_running_loop()
+        if loop.time() - asked > CONSUMERS_REFRESH and not self._counting:
+            self._consumers[pool] = (consumers, loop.time())
+            counting = loop.create_task(self._count_consumers(pool))
+            self._counting.add(counting)
+            counting.add_done_callback(self._counting.discard)
+        parts = max(-(-count // FIRES_PER_MESSAGE), min(count, max(consumers, 1)))
+        return -(-count // parts)
+
+    async def _count_consumers(self, pool: str) -> None:
+        try:
+            await self._declare_pool(pool)
+        except Exception as error:  # the next burst asks again; meanwhile, the last count
+            logger.info("rabbitmq: could not count the workers of pool %s: %s", pool, error)
+
+    async def _publish_fires(self, pool: str, fires: list[FireMessage]) -> None:
+        """One message of ``fires``, confirmed by the broker. It expires (dead-lettered by
+        the broker) once the last of their misfire deadlines passed: the claim of a fire
+        past its own is refused."""
+        deadlines = [fire.start_deadline for fire in fires]
+        expiration: float | None = None
+        if all(deadline is not None for deadline in deadlines):
+            last = max(deadline for deadline in deadlines if deadline is not None)
+            expiration = max((last - _now()).total_seconds(), 0.001)
+        first = fires[0]
+        key = f"{first.key}#{first.attempt}"
+        headers: dict[str, Any] = {"x-sts-claims": self.settings.claims_queue(self.scheduler_name)}
+        if len(fires) == 1:  # what an operator sees of an expired one in the dead letters
+            headers["x-sts-job"], headers["x-sts-attempt"] = first.job, first.attempt
+        message = aio_pika.Message(
+            FireMessage.encode_batch(fires),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            # A lone fire's id is its idempotency key; several fires', the first one's
+            # with how many others.
+            message_id=first.key if len(fires) == 1 else f"{first.key}+{len(fires) - 1}",
+            correlation_id=key,
+            reply_to=self.outcomes_queue,
+            expiration=expiration,
+            app_id="sts",
+            headers=headers,
+        )
+        lane = self._fires_lanes[next(self._turn) % len(self._fires_lanes)]
+        await lane.publish(message, routing_key=pool, mandatory=True, timeout=expiration)
+        self.counts["dispatched"] += len(fires)
+        self.counts["fire_messages"] += 1
+
     async def _declared(self, pool: str) -> None:
         """The pool's queue, declared once for all the attempts that ask together."""
         declaring = self._pools.get(pool)
         if declaring is None:
             assert self._publisher is not None and self._fires_lanes
-            declaring = asyncio.get_running_loop().create_task(
-                declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
-            )
+            declaring = asyncio.get_running_loop().create_task(self._declare_pool(pool))
             self._pools[pool] = declaring
         try:
             await asyncio.shield(declaring)
@@ -329,6 +394,12 @@ class RabbitExecutor:
             if self._pools.get(pool) is declaring:
                 del self._pools[pool]  # the next attempt declares it again
             raise
+
+    async def _declare_pool(self, pool: str) -> None:
+        assert self._publisher is not None and self._fires_lanes
+        queue = await declare_pool(self._publisher, self.settings, pool, self._fires_lanes[0])
+        consumers = queue.declaration_result.consumer_count
+        self._consumers[pool] = (int(consumers or 0), asyncio.get_running_loop().time())
 
     async def _granted(self, pending: _Pending) -> bool:
         """Wait for a worker's claim: ``False`` once the misfire deadline passed."""
@@ -416,6 +487,11 @@ class RabbitExecutor:
             if key in self._recorded:
                 return Answer(False, "this attempt is recorded already")
             return Answer(False, "this scheduler does not follow this attempt (it restarted)")
+        if pending.outcome.done():
+            # Its holder's outcome is in (being recorded): a copy of a message of several
+            # fires, handed out again, must not run this one twice.
+            self.counts["claims_refused"] += 1
+            return Answer(False, "this attempt is recorded already")
         if pending.granted.done() and pending.holder == claim.worker:
             return Answer(True)  # the same worker asking again: its answer was lost
         if pending.deadline is not None and _now() > pending.deadline:

@@ -1,10 +1,13 @@
 """What travels through the broker, as JSON: a fire (scheduler -> worker), a claim and an
 outcome (worker -> scheduler), an answer to a claim (scheduler -> worker).
 
-A fire is one message (the broker hands each to one worker, and redelivers it alone). The
-rest travel in batches, one message per peer and turn of the sender's loop
-(``batching.py``): ``{"v": 1, "batch": [...]}`` of claims or outcomes, and
-``{"v": 1, "answers": [...]}`` of answers, each naming the claim it answers.
+Everything travels in batches, one message per peer and turn of the sender's loop
+(``batching.py``): the fires due together, ``{"v": 1, "fires": [...]}`` (a burst split
+between the pool's workers; a lone fire is a message of its own, ``{"v": 1, "job": ...}``),
+``{"v": 1, "batch": [...]}`` of claims or outcomes, and ``{"v": 1, "answers": [...]}`` of
+answers, each naming the claim it answers. The broker hands a message of fires to one
+worker, and redelivers it whole; each fire of it is claimed on its own, so a fire of a
+redelivered message that ran already is refused, and only the others run again.
 
 Every message names its attempt by ``(idempotency key, attempt)``: the key is the AMQP
 ``message_id`` of a fire, and what the scheduler records each attempt under exactly once.
@@ -80,8 +83,17 @@ class FireMessage:
         return f"{self.job}@{self.fire_time.astimezone(UTC).isoformat()}"
 
     def encode(self) -> bytes:
-        data = {
-            "v": VERSION,
+        return json.dumps({"v": VERSION, **self._data()}).encode()
+
+    @staticmethod
+    def encode_batch(fires: list[FireMessage]) -> bytes:
+        """Several fires in one message (one fire: the message of that fire alone)."""
+        if len(fires) == 1:
+            return fires[0].encode()
+        return json.dumps({"v": VERSION, "fires": [fire._data() for fire in fires]}).encode()
+
+    def _data(self) -> dict[str, Any]:
+        return {
             "run_id": self.run_id,
             "job": self.job,
             "fire_time": _time(self.fire_time),
@@ -91,11 +103,24 @@ class FireMessage:
             "scheduler": self.scheduler,
             "start_deadline": _time(self.start_deadline),
         }
-        return json.dumps(data).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> FireMessage:
+        return cls._from(_load(body))
+
+    @classmethod
+    def decode_all(cls, body: bytes) -> list[FireMessage]:
+        """The fires of a message: several, or the one it is."""
         data = _load(body)
+        if "fires" not in data:
+            return [cls._from(data)]
+        fires = data["fires"]
+        if not isinstance(fires, list) or not fires or not all(isinstance(f, dict) for f in fires):
+            raise BadMessage("fires is not a list of objects")
+        return [cls._from(fire) for fire in fires]
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> FireMessage:
         fire_time = _parse_time(_field(data, "fire_time", str), "fire_time")
         assert fire_time is not None
         return cls(

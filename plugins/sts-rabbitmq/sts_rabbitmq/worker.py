@@ -1,6 +1,8 @@
 """The worker's side: ``sts worker`` takes fires from its pool's queue and runs them.
 
-For each fire: check it (a job this worker knows, defined the same way: else it goes to
+A message holds one fire or several (those the scheduler fired in one turn); each fire of
+it goes its own way, and the message is acked once every one of them is settled. For each
+fire: check it (a job this worker knows, defined the same way: else it goes to
 the dead-letter queue with the reason), *claim* it from the scheduler (which answers go
 or drop), run it here under its timeout, publish its outcome (confirmed by the broker),
 dead-letter it if it failed for good, and only then ack it. A worker that dies at any
@@ -45,6 +47,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The header of a fire split from a redelivered message of several.
+REDELIVERED = "x-sts-redelivered"
 #: Fires a worker holds per run it may run at once: the others are being claimed from the
 #: scheduler or reported back (round trips that need no run of their own).
 PREFETCH_PER_RUN = 4
@@ -93,6 +97,7 @@ class Worker:
         self._publisher: AbstractChannel | None = None
         self._claimer: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
+        self._fires: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
         self._acks = Acks()
         # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
@@ -100,8 +105,9 @@ class Worker:
         self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._stopping = False
         #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
-        #: scheduler said no).
-        self.counts = {"ran": 0, "refused": 0, "dropped": 0}
+        #: scheduler said no), ``messages`` (of fires, delivered: one holds several),
+        #: ``split`` (messages of several fires handed out again, split into one a fire).
+        self.counts = {"ran": 0, "refused": 0, "dropped": 0, "messages": 0, "split": 0}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set; then let runs under way finish (up to
@@ -117,6 +123,7 @@ class Worker:
             consumer = await connection.channel()
             await consumer.set_qos(prefetch_count=self.concurrency * PREFETCH_PER_RUN)
             fires, self._dead = await declare_exchanges(publisher, self.settings)
+            self._fires = fires
             self._publisher = publisher
             self._claimer = await connection.channel(publisher_confirms=False)
             queue = await declare_pool(consumer, self.settings, self.pool, fires)
@@ -150,6 +157,7 @@ class Worker:
 
     async def _on_fire(self, message: AbstractIncomingMessage) -> None:
         self._acks.received(message)  # before any await: in the order delivered
+        self.counts["messages"] += 1
         # The run is a task of its own: aio-pika cancels its consumer's tasks when the
         # channel closes (a blip of the connection), and a run must not die of that. It
         # goes on, reports once reconnected, and its redelivered copy is acked then.
@@ -161,38 +169,50 @@ class Worker:
 
     async def _guarded(self, message: AbstractIncomingMessage) -> None:
         try:
-            await self._handle(message)
+            settled = await self._handle(message)
         except asyncio.CancelledError:
-            # Stopping: unacked, so the broker hands the fire to another worker.
+            settled = False
+        if settled:
+            self._acks.ack(message)
+        else:
+            # Stopping: unacked, so the broker hands the fires to another worker (those
+            # of them that ran here are refused there: recorded already).
             self._acks.forget(message)
             await _quietly(message.nack(requeue=True))
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, message: AbstractIncomingMessage) -> bool:
+        """The fires of ``message``: whether every one is settled (else it goes back)."""
         try:
-            fire = FireMessage.decode(message.body)
+            fires = FireMessage.decode_all(message.body)
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
             self.counts["refused"] += 1
-            self._acks.ack(message)
-            return
+            return True
+        if len(fires) == 1:
+            return await self._handle_fire(fires[0], message)
+        if message.redelivered:
+            return await self._split(message, fires)
+        settled = await asyncio.gather(*(self._handle_fire(fire, message) for fire in fires))
+        return all(settled)
+
+    async def _handle_fire(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         attempt = (fire.key, fire.attempt)
         running = self._running.get(attempt)
         if running is not None:
             # This worker runs it already: its connection blipped, and the broker handed
-            # the fire back. Not run twice: this copy is acked once the run has reported.
+            # the fire back. Not run twice: this copy is settled once the run has reported.
             await asyncio.shield(running)
             self.counts["dropped"] += 1
-            self._acks.ack(message)
-            return
+            return True
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._running[attempt] = done
         try:
-            await self._claimed(fire, message)
+            return await self._claimed(fire, message)
         finally:
             del self._running[attempt]
             done.set_result(None)
 
-    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> None:
+    async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         refusal = self._refusal(fire)
         answer = await self._claim(fire, message)
         if not answer.granted:
@@ -204,29 +224,67 @@ class Worker:
                 fire.attempt,
                 answer.reason,
             )
-            self._acks.ack(message)
-            return
+            return True
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
             await self._publish_outcome(
                 message, _outcome_message(fire, self.identity, message, sts.Outcome.FAILED, refusal)
             )
-            await self._dead_letter(message, refusal)
+            await self._dead_letter(message, refusal, fire)
             self.counts["refused"] += 1
-            self._acks.ack(message)
-            return
+            return True
         async with self._slots:
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
-            self._acks.forget(message)
-            await _quietly(message.nack(requeue=True))
-            return
+            return False
         await self._publish_outcome(message, sent)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
-            await self._dead_letter(message, f"its run failed for good: {sent.error}")
+            await self._dead_letter(message, f"its run failed for good: {sent.error}", fire)
         self.counts["ran"] += 1
-        self._acks.ack(message)
+        return True
+
+    async def _split(self, message: AbstractIncomingMessage, fires: list[FireMessage]) -> bool:
+        """A message of several fires handed out again (its worker died or was cut off):
+        each fire goes back to the pool as a message of its own, marked redelivered,
+        before this one is acked. A fire that kills every worker that takes it then
+        reaches the dead-letter queue alone, its companions run (``delivery_limit``
+        counts the deliveries of a message, not of a fire)."""
+        assert self._fires is not None
+        # STS's own headers only: not the broker's (x-delivery-count, x-death), which
+        # belong to the message handed out again, not to its fires' new ones.
+        headers = {k: v for k, v in (message.headers or {}).items() if k.startswith("x-sts-")}
+        headers[REDELIVERED] = True
+        try:
+            for fire in fires:
+                remaining = None
+                if fire.start_deadline is not None:
+                    remaining = max((fire.start_deadline - _now()).total_seconds(), 0.001)
+                await self._fires.publish(
+                    aio_pika.Message(
+                        fire.encode(),
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=fire.key,
+                        correlation_id=f"{fire.key}#{fire.attempt}",
+                        reply_to=message.reply_to,
+                        expiration=remaining,
+                        app_id="sts",
+                        headers=headers,
+                    ),
+                    routing_key=message.routing_key or self.pool,
+                    timeout=10.0,
+                )
+        except Exception as error:  # handed out again, and split then
+            logger.warning("worker %s: could not split a message: %s", self.identity, error)
+            return False
+        logger.info(
+            "worker %s: split a redelivered message of %d fires",
+            self.identity,
+            len(fires),
+        )
+        self.counts["split"] += 1
+        return True
 
     def _refusal(self, fire: FireMessage) -> str | None:
         """Why this worker must not run ``fire``, or ``None``."""
@@ -258,7 +316,7 @@ class Worker:
             {},
             fire.scheduler,
             worker=self.identity,
-            redelivered=bool(message.redelivered),
+            redelivered=_redelivered(message),
         )
         # Each run its own context, so that sts.current_run() is this run's.
         outcome, error = await asyncio.create_task(sts.run_in_process(job, context))
@@ -292,7 +350,7 @@ class Worker:
             fire.attempt,
             fire.run_id,
             self.identity,
-            redelivered=bool(message.redelivered),
+            redelivered=_redelivered(message),
         )
         # The scheduler's claims queue (it lives while the scheduler does); a claim is not
         # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
@@ -407,22 +465,29 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        """A copy of ``message`` in the dead-letter queue, saying why."""
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, fire: FireMessage | None = None
+    ) -> None:
+        """A copy of ``fire`` (else of ``message``, not a fire) in the dead-letter queue,
+        saying why: a fire of a message of several goes there alone."""
         assert self._dead is not None
         headers = dict(message.headers or {})
         headers["x-sts-reason"] = reason
         headers["x-sts-worker"] = self.identity
+        body, message_id = message.body, message.message_id
+        if fire is not None:
+            body, message_id = fire.encode(), fire.key
+            headers["x-sts-job"], headers["x-sts-attempt"] = fire.job, fire.attempt
         delay = 0.1
         while True:
             try:
                 await self._dead.publish(
                     aio_pika.Message(
-                        message.body,
+                        body,
                         headers=headers,
                         content_type=message.content_type,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        message_id=message.message_id,
+                        message_id=message_id,
                         app_id="sts",
                     ),
                     routing_key="",
@@ -431,7 +496,7 @@ class Worker:
                 logger.error(
                     "worker %s: dead-lettered %s: %s",
                     self.identity,
-                    message.message_id,
+                    message_id,
                     reason,
                 )
                 return
@@ -439,6 +504,12 @@ class Worker:
                 logger.warning("worker %s: could not dead-letter: %s", self.identity, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def _redelivered(message: AbstractIncomingMessage) -> bool:
+    """Whether ``message`` was handed out before: by the broker, or split from a message
+    of several fires the broker handed out again."""
+    return bool(message.redelivered) or bool((message.headers or {}).get(REDELIVERED))
 
 
 def _outcome_message(
@@ -454,7 +525,7 @@ def _outcome_message(
         fire.attempt,
         fire.run_id,
         identity,
-        redelivered=bool(message.redelivered),
+        redelivered=_redelivered(message),
         outcome=str(outcome),
         error=error,
         finished_at=_now(),

@@ -152,6 +152,69 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
     assert shown.count(f":{survivor.pid} (redelivered)") == len(redelivered)
 
 
+def test_kill_9_of_a_worker_holding_a_message_of_several_fires(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """20 fires due at the same instant go out in a few messages (split between the two
+    workers), each mixing short runs and long ones. A worker is killed -9 once its short
+    runs ended and its long ones are under way: the broker hands its messages, whole, to
+    the other worker, which must run each long one (recorded redelivered) and none of the
+    short ones again (their claims are refused: recorded already)."""
+    at = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
+    jobs = "".join(
+        f"[job:j{number:02d}{kind}]\ntype = python\ncallable = rabbit_jobs:{task}\n"
+        f"schedule = at {at}\nmisfire_grace = 60s\ntimeout = 60s\n"
+        for number in range(10)
+        for kind, task in (("f", "append"), ("s", "slow"))
+    )
+    config = write_config(workdir, rabbit, jobs, state="success_history = 100")
+    env = {"STS_TEST_SLOW": "4"}
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
+        for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len(lines(out, "start")) >= 10, "the 10 long runs", 120)
+        time.sleep(1.0)  # the short ones ended and are recorded; the long ones run on
+        started = Counter(line.worker.rpartition(":")[2] for line in lines(out, "start"))
+        victim = next(w for w in workers if str(w.pid) == started.most_common(1)[0][0])
+        mine = [line.key for line in lines(out, "start") if line.worker.endswith(f":{victim.pid}")]
+        ended = {line.key for line in lines(out) if line.worker.endswith(f":{victim.pid}")}
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        wait_for(lambda: len(lines(out)) >= 20, "every run to end", 120)
+        time.sleep(2.0)  # a short run done twice would have ended by now too
+    finally:
+        stop([scheduler])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    done = Counter(line.key for line in lines(out))
+    survivor = next(w for w in workers if w is not victim)
+    print(f"killed worker: {len(mine)} long runs cut short, {len(ended)} short ones done")
+    assert len(found) == 20 and len(done) == 20
+    assert all(count == 1 for count in done.values()), done  # 0 doubled
+    assert {r["outcome"] for r in found} == {"succeeded"}  # 0 lost
+    # The victim held long and short fires: its messages mixed them.
+    assert mine and ended and all(key.startswith("j") and "s@" in key for key in mine)
+    assert all("f@" in key for key in ended)
+    by_key = {
+        f"{r['job']}@{datetime.fromisoformat(str(r['fire_time'])).isoformat()}": r for r in found
+    }
+    for key in mine:  # taken over by the survivor, recorded redelivered
+        output = by_key[key]["output"]
+        assert output["worker"].endswith(f":{survivor.pid}") and "redelivered" in output, output
+    for key in ended:  # ran once, on the victim, before its messages were handed out again
+        output = by_key[key]["output"]
+        assert output["worker"].endswith(f":{victim.pid}") and "redelivered" not in output
+    assert {line.key for line in lines(out) if line.redelivered} >= set(mine)
+    # The message handed out again was split, one message per fire (each with its own
+    # delivery count), before any of its fires was claimed again.
+    logs = "".join(path.read_text() for path in workdir.glob("worker-*.log"))
+    assert "split a redelivered message of" in logs
+
+
 def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
     rabbit: Namespace, workdir: Path
 ) -> None:
