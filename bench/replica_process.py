@@ -49,6 +49,22 @@ def thread_cpu() -> dict[str, float]:
     return times
 
 
+def claim_counts(store: PostgresStore) -> dict[str, int]:
+    """The store's claim counters: fires sent in claiming statements (inserts), claiming
+    statements, and watched fires checked (another replica was preferred for them)."""
+    claims = store.claims
+    # Before watched fires were checked instead of claimed, every fire a replica handled
+    # was sent to be claimed (the old version has no claims_sent: compare versions).
+    sent = getattr(claims, "claims_sent", claims.claims_won + claims.claims_lost)
+    return {
+        "claims_sent": sent,
+        "claim_statements": getattr(claims, "claim_statements", 0),
+        "watched": getattr(claims, "watched", 0),
+        "check_statements": getattr(claims, "check_statements", 0),
+        "handoffs_won": getattr(claims, "handoffs_won", 0),
+    }
+
+
 def profiled(name: str, work: Callable[[], Any]) -> Any:
     if PROFILE_DIR is None:
         return work()
@@ -87,10 +103,12 @@ async def serve(spec: dict[str, Any]) -> tuple[list[tuple[int, float, float]], d
     async with scheduler:
         Path(spec["ready"]).touch()
         started, threads_before = time.time(), thread_cpu()
+        claims_before = claim_counts(store)
         stop = Path(spec["stop"])
         while not stop.exists():
             await asyncio.sleep(0.1)
         ended, threads_after = time.time(), thread_cpu()
+        claims_after = claim_counts(store)
     await asyncio.to_thread(store.close)
     cpu = {
         "started": started,
@@ -98,6 +116,7 @@ async def serve(spec: dict[str, Any]) -> tuple[list[tuple[int, float, float]], d
         "threads": {
             name: threads_after[name] - threads_before.get(name, 0.0) for name in threads_after
         },
+        "claims": {name: claims_after[name] - claims_before[name] for name in claims_after},
     }
     return seen, cpu
 

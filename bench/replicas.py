@@ -157,9 +157,17 @@ def _measure(
     # handles every fire of every job in its loop (it claims it, wins or loses), so each
     # replica's CPU is divided by all the fires of its span.
     replica_cpu = []
+    # Claims per nominal fire, for the group: fires sent in claiming statements (1 when
+    # only each fire's preferred replica claims it, N when every replica does) and the
+    # claiming statements themselves (both counted by the stores, from ready to stop).
+    claims_sent = claim_statements = handoffs = 0.0
     for out in outs:
         cpu = json.loads(Path(f"{out}.cpu.json").read_text())
         fires = jobs * (cpu["ended"] - cpu["started"])
+        claims = cpu.get("claims", {})
+        claims_sent += claims.get("claims_sent", 0) / fires
+        claim_statements += claims.get("claim_statements", 0) / fires
+        handoffs += claims.get("handoffs_won", 0) / fires
         threads = cpu["threads"]
         store = sum(t for name, t in threads.items() if name.startswith("sts-postgres"))
         engine = sum(threads.values()) - store
@@ -175,6 +183,9 @@ def _measure(
         "store_us_per_fire": 1e6 * sum(store for _, store in replica_cpu) / count,
         "server_us_per_fire": 1e6 * server / (jobs * server_span),
         "commits_per_fire": (commits_after - commits_before) / (jobs * server_span),
+        "claims_per_fire": claims_sent,
+        "claim_statements_per_fire": claim_statements,
+        "handoffs_per_fire": handoffs,
     }
 
 

@@ -59,6 +59,8 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("store_us_per_fire", "store CPU µs / fire / replica", 1),
         ("server_us_per_fire", "server CPU µs / fire", 1),
         ("commits_per_fire", "commits / fire", 2),
+        ("claims_per_fire", "claims / fire", 2),
+        ("claim_statements_per_fire", "claim statements / fire", 2),
     ],
     "distributed": [
         ("dispatched_per_s", "dispatched / s", 0),

@@ -12,8 +12,8 @@ the two agree.
 import typing
 
 from sts_core import __version__ as __version__
-from sts_core.exports import lazy_exports as _lazy_exports
 from sts_core.markers import hookimpl as hookimpl
+from sts_core.service.exports import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
     from sts_core.booleans import parse_boolean as parse_boolean
@@ -24,16 +24,12 @@ if typing.TYPE_CHECKING:
     from sts_core.executors import Executor as Executor
     from sts_core.executors import Fire as Fire
     from sts_core.executors import run_in_process as run_in_process
-    from sts_core.exports import lazy_exports as lazy_exports
     from sts_core.fire_loop import ClockStep as ClockStep
     from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
     from sts_core.notifications import Notifier as Notifier
-    from sts_core.placeholders import PLACEHOLDER as PLACEHOLDER
-    from sts_core.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
-    from sts_core.placeholders import fill_placeholders as fill_placeholders
-    from sts_core.placeholders import run_facts as run_facts
+    from sts_core.numbers import parse_whole_number as parse_whole_number
     from sts_core.plugins import PluginError as PluginError
     from sts_core.plugins import Plugins as Plugins
     from sts_core.plugins import create_plugins as create_plugins
@@ -42,21 +38,25 @@ if typing.TYPE_CHECKING:
     from sts_core.policy import RetryAfter as RetryAfter
     from sts_core.policy import RetryPolicy as RetryPolicy
     from sts_core.policy import SetupError as SetupError
-    from sts_core.printable import printable as printable
     from sts_core.records import Outcome as Outcome
     from sts_core.records import RunContext as RunContext
     from sts_core.records import RunRecord as RunRecord
     from sts_core.records import current_run as current_run
+    from sts_core.redaction import SecretError as SecretError
+    from sts_core.redaction import redact as redact
+    from sts_core.redaction import redaction_margin as redaction_margin
     from sts_core.scheduler import TaskScheduler as TaskScheduler
-    from sts_core.secrets import SecretError as SecretError
-    from sts_core.secrets import redact as redact
-    from sts_core.secrets import redaction_margin as redaction_margin
-    from sts_core.secrets import resolve_secrets as resolve_secrets
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
     from sts_core.service.control import control_request as control_request
     from sts_core.service.control import default_control_socket as default_control_socket
+    from sts_core.service.exports import lazy_exports as lazy_exports
+    from sts_core.service.placeholders import PLACEHOLDER as PLACEHOLDER
+    from sts_core.service.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
+    from sts_core.service.placeholders import fill_placeholders as fill_placeholders
+    from sts_core.service.placeholders import run_facts as run_facts
+    from sts_core.service.printable import printable as printable
     from sts_core.service.process_groups import process_group_members as process_group_members
     from sts_core.service.process_groups import process_start_time as process_start_time
     from sts_core.service.process_groups import (
@@ -67,7 +67,8 @@ if typing.TYPE_CHECKING:
     from sts_core.service.reload import Reloader as Reloader
     from sts_core.service.reload import ReloadResult as ReloadResult
     from sts_core.service.reload import reloader_of as reloader_of
-    from sts_core.sizes import parse_size as parse_size
+    from sts_core.service.secrets import resolve_secrets as resolve_secrets
+    from sts_core.service.sizes import parse_size as parse_size
     from sts_core.store import ClaimingStore as ClaimingStore
     from sts_core.store import DurableStore as DurableStore
     from sts_core.store import JobState as JobState
@@ -90,7 +91,7 @@ _API = {
     "Executor": "sts_core.executors",
     "Fire": "sts_core.executors",
     "run_in_process": "sts_core.executors",
-    "lazy_exports": "sts_core.exports",
+    "lazy_exports": "sts_core.service.exports",
     "BrokenTrigger": "sts_core.job",
     "Job": "sts_core.job",
     "NotificationEvent": "sts_core.notifications",
@@ -102,22 +103,22 @@ _API = {
     "PermanentError": "sts_core.policy",
     "RetryAfter": "sts_core.policy",
     "RetryPolicy": "sts_core.policy",
-    "printable": "sts_core.printable",
-    "PLACEHOLDER": "sts_core.placeholders",
-    "PLACEHOLDER_NAMES": "sts_core.placeholders",
-    "fill_placeholders": "sts_core.placeholders",
-    "run_facts": "sts_core.placeholders",
+    "printable": "sts_core.service.printable",
+    "PLACEHOLDER": "sts_core.service.placeholders",
+    "PLACEHOLDER_NAMES": "sts_core.service.placeholders",
+    "fill_placeholders": "sts_core.service.placeholders",
+    "run_facts": "sts_core.service.placeholders",
     "Outcome": "sts_core.records",
     "RunContext": "sts_core.records",
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
     "ClockStep": "sts_core.fire_loop",
     "TaskScheduler": "sts_core.scheduler",
-    "SecretError": "sts_core.secrets",
+    "SecretError": "sts_core.redaction",
     "SetupError": "sts_core.policy",
-    "redact": "sts_core.secrets",
-    "redaction_margin": "sts_core.secrets",
-    "resolve_secrets": "sts_core.secrets",
+    "redact": "sts_core.redaction",
+    "redaction_margin": "sts_core.redaction",
+    "resolve_secrets": "sts_core.service.secrets",
     "DurableStore": "sts_core.store",
     "ClaimingStore": "sts_core.store",
     "ControlClient": "sts_core.service.control",
@@ -133,7 +134,8 @@ _API = {
     "Reloader": "sts_core.service.reload",
     "ReloadResult": "sts_core.service.reload",
     "reloader_of": "sts_core.service.reload",
-    "parse_size": "sts_core.sizes",
+    "parse_size": "sts_core.service.sizes",
+    "parse_whole_number": "sts_core.numbers",
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",

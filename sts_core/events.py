@@ -53,9 +53,9 @@ class Notifier:
         if self._plugins is not None:
             _call(self._plugins.hook.sts_scheduler_started, scheduler=self._scheduler)
 
-    def scheduler_stopping(self) -> None:
+    def scheduler_stopping(self, grace: float) -> None:
         if self._plugins is not None:
-            _call(self._plugins.hook.sts_scheduler_stopping, scheduler=self._scheduler)
+            _call(self._plugins.hook.sts_scheduler_stopping, scheduler=self._scheduler, grace=grace)
 
     def run_started(self, run: RunContext) -> None:
         if self._run_started is not None:

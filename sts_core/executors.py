@@ -28,7 +28,7 @@ from .executor_spec import LOCAL, parse_executor
 from .plugins import PluginError
 from .policy import MAX_BACKOFF, RetryAfter
 from .records import Outcome, RunContext, RunRecord, _current_run
-from .secrets import redact
+from .redaction import redact
 
 if TYPE_CHECKING:
     from .job import Job

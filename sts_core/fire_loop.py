@@ -26,8 +26,8 @@ from .events import Notifier
 from .host import Host
 from .job import BrokenTrigger, Job
 from .logfields import fire_due_line, misfire_line, next_fire_line, run_record_fields
+from .redaction import redact
 from .runner import Runner, error_line
-from .secrets import redact
 
 __all__ = ["ClockStep", "FireLoop"]
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .executors import Executor
     from .notifications import Notifier
     from .records import RunContext, RunRecord
+    from .redaction import SecretProvider
     from .scheduler import Job, TaskScheduler
-    from .secrets import SecretProvider
     from .store import StateStore
     from .task import Task
     from .triggers import Trigger
@@ -279,10 +279,28 @@ def sts_scheduler_started(scheduler: TaskScheduler) -> None:
 
 
 @hookspec
-def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
+def sts_scheduler_stopping(scheduler: TaskScheduler, grace: float) -> None:
     """Called when the scheduler stops firing, before it waits for running runs.
 
     :param scheduler: the scheduler.
+    :param grace: the stop's grace, in seconds: how long runs (and what a plugin closes
+        as its ``sts_scheduler_lifespan`` ends) may take before they are cancelled.
+    """
+
+
+@hookspec
+def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
+    """Called once per job as it is scheduled (added, replaced in place, or made for
+    ``run_now`` of a task that has no job), on the scheduler's loop, before anything
+    changes: check what the plugin owns of it and get ready for it. Raise ``ValueError``
+    or ``sts.PluginError`` to refuse it: ``schedule()`` raises that, and nothing is added
+    or changed. (For a replace, ``job`` holds the new task, trigger and policy; the
+    registered job takes them once every plugin accepted.)
+    (The service's notifications build the job's ``notify`` channels here, so that a bad
+    channel is an error of ``schedule()``, not of the first failure.)
+
+    :param scheduler: the scheduler.
+    :param job: the job, with its task, trigger and policy.
     """
 
 

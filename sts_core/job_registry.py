@@ -6,7 +6,8 @@ loop looks jobs up in :attr:`JobRegistry.jobs` by name.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+import contextlib
+from collections.abc import Container, Iterable, Iterator
 
 from .job import Job
 from .task import Task
@@ -71,6 +72,20 @@ class JobRegistry:
             task._rename(_fresh_name(self.tasks, self._next_task_suffix, task.name, "{}-{}"))
         self.tasks[task.name] = task
         return task
+
+    @contextlib.contextmanager
+    def task_kept_if_scheduled(self, task: Task) -> Iterator[None]:
+        """Register ``task`` for the block, which schedules a job of it; if the block fails
+        and the task was not registered before, it is unregistered again (a schedule that
+        failed adds nothing)."""
+        added = self.tasks.get(task.name) is not task
+        self.add_task(task)
+        try:
+            yield
+        except BaseException:
+            if added and self.tasks.get(task.name) is task and not self.jobs_of_task(task):
+                del self.tasks[task.name]
+            raise
 
     def job_name(self, task: Task, name: str | None) -> str:
         """The name a new job of ``task`` gets: ``name`` if free, else the task's, else

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 
-def parse_whole_number(value: object, *, what: str, maximum: int | None = None) -> int:
-    """``value`` as an int >= 0 (and <= ``maximum``, if given): an int, a float without a
-    fraction, or its text.
+def parse_whole_number(
+    value: object, *, what: str, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """``value`` as an int >= ``minimum`` (and <= ``maximum``, if given): an int, a float
+    without a fraction, or its text.
 
     :raises ValueError: naming ``what``, the value and the valid range.
     """
-    valid = "a whole number >= 0" if maximum is None else f"a whole number from 0 to {maximum}"
+    valid = (
+        f"a whole number >= {minimum}"
+        if maximum is None
+        else f"a whole number from {minimum} to {maximum}"
+    )
     problem = f"invalid {what} {value!r}: expected {valid}"
     if isinstance(value, bool):  # True == 1, yet retries = true is a mistake
         raise ValueError(problem)
@@ -18,6 +24,6 @@ def parse_whole_number(value: object, *, what: str, maximum: int | None = None) 
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise ValueError(problem) from None
     too_big = maximum is not None and number > maximum
-    if number < 0 or too_big or (isinstance(value, float) and value != number):
+    if number < minimum or too_big or (isinstance(value, float) and value != number):
         raise ValueError(problem)
     return number

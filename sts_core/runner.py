@@ -23,7 +23,7 @@ from .job import Job
 from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import MAX_BACKOFF, JobPolicy, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
-from .secrets import SecretError, redact
+from .redaction import SecretError, redact
 from .task import Task, thread_pool
 
 logger = logging.getLogger("sts")

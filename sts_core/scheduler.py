@@ -30,7 +30,6 @@ from .job_registry import JobRegistry
 from .logfields import start_summary
 from .loop_thread import LoopThread, serve_until_stopped
 from .loop_watchdog import LoopWatchdog
-from .notifications import Notifications
 from .plugins import PluginError, Plugins, default_plugins
 from .policy import JobPolicy
 from .records import RunRecord
@@ -158,6 +157,10 @@ class TaskScheduler:
         self.max_workers = max_workers
         #: When the scheduler last started.
         self.started_at: datetime | None = None
+        #: The grace of the stop under way (``stop(grace)``, else ``stop_grace``), set
+        #: before any hook hears of the stop: what plugins close as their lifespan ends
+        #: gets that long.
+        self.stopping_grace: float | None = None
         self.loop_block_threshold = (
             None
             if loop_block_threshold is None
@@ -180,8 +183,6 @@ class TaskScheduler:
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)
         #: The wall-clock steps noticed (the latest 100), also logged as warnings.
         self.clock_steps = self._fires.clock_steps
-        #: Failure notifications of the jobs that ask for them (``notify = email:...``).
-        self.notifications = Notifications(self)
         self._thread = LoopThread()
         # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
         # starts, exited after its last run.
@@ -295,23 +296,23 @@ class TaskScheduler:
             existing = self._registry.jobs.get(name) if replace and name is not None else None
             if existing is not None:
                 return _replace_in_place(self, existing, task, trigger, built)
-            self._registry.add_task(task)
-            job_name = self._registry.job_name(task, name)
-            zone = built.timezone or self.timezone
-            resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
-            job = Job(job_name, task, resolved, built)
-            now = self.clock.now()
-            # A one-shot trigger's own first fire (even one already past, so that the
-            # misfire rules record it) — unless the job's start bound comes later. Asked
-            # before the job is registered: a trigger that breaks here is the caller's
-            # error, nothing is added.
-            first = getattr(resolved, "first_fire_time", None)
-            if first is not None and (built.start is None or built.start <= now):
-                next_fire = first(now)
-            else:
-                next_fire = job.fire_after(now)
-            self.notifications.follow(job)
-            self._registry.add_job(job)
+            with self._registry.task_kept_if_scheduled(task):
+                job_name = self._registry.job_name(task, name)
+                zone = built.timezone or self.timezone
+                resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
+                job = Job(job_name, task, resolved, built)
+                now = self.clock.now()
+                # A one-shot trigger's own first fire (even one already past, so that the
+                # misfire rules record it) — unless the job's start bound comes later.
+                # Asked before the job is registered: a trigger that breaks here, or a
+                # plugin that refuses the job, is the caller's error, nothing is added.
+                first = getattr(resolved, "first_fire_time", None)
+                if first is not None and (built.start is None or built.start <= now):
+                    next_fire = first(now)
+                else:
+                    next_fire = job.fire_after(now)
+                self.plugins.hook.sts_job_scheduled(scheduler=self, job=job)
+                self._registry.add_job(job)
             self._fires.set_next(job, next_fire)
             self._notifier.job_changed(job, "added")
             return job
@@ -394,13 +395,18 @@ class TaskScheduler:
             if not isinstance(chosen, Task):
                 jobs = registry.resolve(chosen)
             else:
-                jobs = registry.jobs_of_task(registry.add_task(chosen))
+                jobs = (
+                    registry.jobs_of_task(chosen)
+                    if registry.tasks.get(chosen.name) is chosen
+                    else []
+                )
             if not jobs:  # a task that only runs when asked to: a job with no trigger
                 assert isinstance(chosen, Task)
-                name = registry.job_name(chosen, None)
-                jobs = [Job(name, chosen, None, JobPolicy.build(chosen))]
-                self.notifications.follow(jobs[0])
-                registry.add_job(jobs[0])
+                with registry.task_kept_if_scheduled(chosen):
+                    name = registry.job_name(chosen, None)
+                    jobs = [Job(name, chosen, None, JobPolicy.build(chosen))]
+                    self.plugins.hook.sts_job_scheduled(scheduler=self, job=jobs[0])
+                    registry.add_job(jobs[0])
                 self._notifier.job_changed(jobs[0], "added")
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
 
@@ -458,7 +464,6 @@ class TaskScheduler:
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
         self._fires.restore()
-        self.notifications.restore()
         # After the runs a crash left in flight are recorded interrupted: an executor may
         # record their late outcomes as soon as it starts.
         await self.executors.open(self._registry.jobs.values())
@@ -528,7 +533,8 @@ class TaskScheduler:
     async def _stop(self, grace: Duration | None) -> None:
         seconds = self.stop_grace if grace is None else parse_duration(grace, what="grace")
         self._runner.stopping = True
-        self._notifier.scheduler_stopping()
+        self.stopping_grace = seconds
+        self._notifier.scheduler_stopping(seconds)
         if self._main is not None:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
@@ -541,7 +547,6 @@ class TaskScheduler:
                 run.cancel("the scheduler stopped")
             if pending:
                 await asyncio.wait(pending)
-        await self.notifications.close(seconds)
         await self.executors.aclose()
         if self._lifespan is not None:
             await self._lifespan.aclose()
@@ -617,11 +622,14 @@ def _replace_in_place(
     """``schedule(..., replace=True)`` of a job that exists (on the scheduler's loop)."""
     zone = policy.timezone or scheduler.timezone
     resolved = scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job.name)
+    # Plugins see the job as it will be; refused, the registered one is left as it was.
+    scheduler.plugins.hook.sts_job_scheduled(
+        scheduler=scheduler, job=Job(job.name, task, resolved, policy)
+    )
     before = (job.schedule, job.timezone, job.policy.start, job.policy.end)
     scheduler._registry.swap_task(job, task)
     job.trigger, job.policy = resolved, policy
     job._schedule_text = None
-    scheduler.notifications.follow(job)
     if (job.schedule, job.timezone, policy.start, policy.end) != before:
         now = scheduler.clock.now()
         first = getattr(resolved, "first_fire_time", None)

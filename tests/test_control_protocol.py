@@ -206,8 +206,8 @@ def test_stats_window_and_p99_use_nearest_rank() -> None:
 def test_an_internal_error_is_answered_with_its_secrets_redacted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sts_core.secrets import resolve_secrets
     from sts_core.service.control.commands import ControlCommands
+    from sts_core.service.secrets import resolve_secrets
 
     secret = resolve_secrets("${secret:TOKEN}", providers=[{"TOKEN": "hunter2-very-secret"}])
 

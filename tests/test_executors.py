@@ -224,7 +224,7 @@ def test_local_is_the_default_and_runs_in_process(virtual_clock: VirtualClock) -
 def test_a_remote_error_and_traceback_are_redacted_like_a_local_run(
     scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
 ) -> None:
-    from sts_core.secrets import EnvironmentSecrets
+    from sts_core.service.secrets import EnvironmentSecrets
 
     secret = "hunter2-remote"
     sts.resolve_secrets("${secret:DB_PASSWORD}", [EnvironmentSecrets({"DB_PASSWORD": secret})])

@@ -606,3 +606,34 @@ def test_a_stop_that_cuts_a_group_short_records_each_notification_once(
         assert record.error.endswith("cancelled: the scheduler stopped")
         # job0 was being sent (1 try); the others never left the queue (0 tries).
         assert record.attempt == (1 if number == 0 else 0)
+
+
+def test_a_stop_gives_deliveries_its_own_grace_even_if_a_plugin_breaks_on_stopping(
+    virtual_clock: VirtualClock, register_plugin: Callable[..., str]
+) -> None:
+    class Slow:
+        async def notify(self, event: sts.NotificationEvent) -> None:
+            await asyncio.sleep(3600)  # a hung mail server
+
+    class Plugins:
+        @sts.hookimpl
+        def sts_register_notifiers(self, register: Callable[..., None]) -> None:
+            register("slow", lambda target, **options: Slow())
+
+        @sts.hookimpl
+        def sts_scheduler_stopping(self, scheduler: sts.TaskScheduler) -> None:
+            raise RuntimeError("a plugin that breaks as the scheduler stops")
+
+    register_plugin(Plugins(), name="slow-and-broken")
+
+    async def main() -> float:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, stop_grace="60s")
+        await scheduler.start()
+        scheduler.schedule(Flaky(), hourly_from(1), notify="slow:x")
+        await asyncio.sleep(2)  # failed; its notification is under way, and hangs
+        stopping = virtual_clock.timestamp()
+        await scheduler.stop(grace="0.5s")
+        return virtual_clock.timestamp() - stopping
+
+    took = virtual_clock.run(main())
+    assert 0.5 <= took < 1.5, took  # not the 60 s of stop_grace

@@ -151,6 +151,70 @@ def test_a_lifespan_context_spans_every_run(virtual_clock: VirtualClock) -> None
     assert calls == ["asked main=False", "entered", "run succeeded", "exited"]
 
 
+def test_a_plugin_refusing_a_job_as_it_is_scheduled_leaves_nothing_added(
+    virtual_clock: VirtualClock,
+) -> None:
+    seen: list[str] = []
+
+    class Checker:
+        refuse_every_20s = False
+
+        @sts.hookimpl
+        def sts_job_scheduled(self, scheduler, job):  # type: ignore[no-untyped-def]
+            seen.append(f"{scheduler.name}: {job.name} {job.schedule}")
+            if job.name == "refused":
+                raise ValueError("refused: no such queue")
+            if self.refuse_every_20s and job.schedule == "every 20s":
+                raise ValueError("refused: every 20s")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Checker(), name="checker")
+    scheduler = sts.TaskScheduler(name="s1", clock=virtual_clock, plugins=plugins)
+    scheduler.schedule(Recorder(virtual_clock), "every 10s", name="kept")
+    with pytest.raises(ValueError, match="refused: no such queue"):
+        scheduler.schedule(Recorder(virtual_clock), "every 10s", name="refused")
+    assert [job.name for job in scheduler.jobs] == ["kept"]
+    assert [task.name for task in scheduler.tasks] == ["Recorder"]  # the refused one's went
+    # replace=True asks first, with the new trigger; refused, the job is left as it was
+    kept = scheduler.get_job("kept")
+    Checker.refuse_every_20s = True
+    with pytest.raises(ValueError, match="refused: every 20s"):
+        scheduler.schedule(Recorder(virtual_clock), "every 20s", name="kept", replace=True)
+    assert scheduler.get_job("kept") is kept and kept.schedule == "every 10s"
+    assert [task.name for task in scheduler.tasks] == ["Recorder"]
+    Checker.refuse_every_20s = False
+    scheduler.schedule(Recorder(virtual_clock), "every 20s", name="kept", replace=True)
+    assert kept.schedule == "every 20s"
+    assert seen == [
+        "s1: kept every 10s",
+        "s1: refused every 10s",
+        "s1: kept every 20s",
+        "s1: kept every 20s",
+    ]
+
+
+def test_the_stopping_hook_is_told_the_stops_grace(virtual_clock: VirtualClock) -> None:
+    graces: list[float] = []
+
+    class Observer:
+        @sts.hookimpl
+        def sts_scheduler_stopping(self, grace):  # type: ignore[no-untyped-def]
+            graces.append(grace)
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Observer(), name="observer")
+
+    async def main() -> None:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, plugins=plugins, stop_grace="7s")
+        await scheduler.start()
+        await scheduler.stop()
+        await scheduler.start()
+        await scheduler.stop(grace="2s")
+
+    virtual_clock.run(main())
+    assert graces == [7.0, 2.0]
+
+
 def test_a_failing_lifespan_context_aborts_the_start(virtual_clock: VirtualClock) -> None:
     class Refuses:
         async def __aenter__(self) -> None:
@@ -284,7 +348,7 @@ def test_the_core_imports_neither_textual_nor_any_plugin() -> None:
     code = (
         "import sys, pkgutil, importlib, sts_core, sts\n"
         "for info in pkgutil.walk_packages(sts_core.__path__, 'sts_core.'):\n"
-        "    if info.name != 'sts_core.testing': importlib.import_module(info.name)\n"
+        "    if info.name != 'sts_core.service.testing': importlib.import_module(info.name)\n"
         "import sts.testing\n"
         "sts.TaskScheduler().plugins\n"  # loading plugins imports plugin modules only
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -14,14 +14,9 @@ from config_helpers import Greeter, make_plugins, write_config
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.secrets import (
-    DirectorySecrets,
-    EnvironmentSecrets,
-    SecretError,
-    redact,
-    resolve_secrets,
-)
+from sts_core.redaction import SecretError, redact
 from sts_core.service.config import ConfigError, load_config
+from sts_core.service.secrets import DirectorySecrets, EnvironmentSecrets, resolve_secrets
 
 SECRET = "s3cr3t-Value-4242"
 

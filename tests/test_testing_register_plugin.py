@@ -10,7 +10,7 @@ import sts_cron
 
 import sts
 from sts_core.plugins import default_plugins
-from sts_core.testing import PluginRegistrations
+from sts_core.service.testing import PluginRegistrations
 
 
 def test_an_installed_plugin_is_used_as_it_is(register_plugin: Callable[..., str]) -> None:

@@ -1,6 +1,7 @@
 """The service's built-in plugin: the SQLite store, the log sinks and the secret
 providers a config file chooses by name, and what runs around a scheduler (the control
-socket of ``TaskScheduler(control_socket=...)``, logging for ``run()``). Registered right
+socket of ``TaskScheduler(control_socket=...)``, logging for ``run()``, the notifications
+of jobs that ask for them). Registered right
 after the engine's (``sts_core.builtin``), exactly like an installed plugin.
 
 What it registers is imported when a registry is first collected, not when the plugin
@@ -19,6 +20,7 @@ from ..hookspecs import Register
 from ..markers import hookimpl
 
 if TYPE_CHECKING:
+    from ..job import Job
     from ..scheduler import TaskScheduler
 
 
@@ -40,7 +42,7 @@ def sts_register_log_sinks(register: Register) -> None:
 
 @hookimpl
 def sts_register_secret_providers(register: Register) -> None:
-    from ..secrets import DirectorySecrets, EnvironmentSecrets
+    from .secrets import DirectorySecrets, EnvironmentSecrets
 
     register("env", EnvironmentSecrets)
     register("files", DirectorySecrets)
@@ -65,6 +67,7 @@ def sts_scheduler_lifespan(
         from .logsinks import configure_logging
 
         configure_logging()
+    from .notifications import notifications_lifespan
     from .reload.registry import reloader_of
 
     contexts: list[AbstractAsyncContextManager[object]] = []
@@ -77,6 +80,8 @@ def sts_scheduler_lifespan(
         from .reload.lifespan import reload_lifespan
 
         contexts.append(reload_lifespan(reloader, main))
+    # Last in, so first out: deliveries end while the socket can still tell of them.
+    contexts.append(notifications_lifespan(scheduler))
     if len(contexts) <= 1:
         return contexts[0] if contexts else None
     return _together(contexts)
@@ -97,6 +102,14 @@ def sts_scheduler_stopping(scheduler: TaskScheduler) -> None:
     from .control.server import announce_stopping
 
     announce_stopping(scheduler)
+
+
+@hookimpl
+def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
+    if job.policy.notify.channels:  # the rest pay no import here
+        from .notifications import notifications_of
+
+        notifications_of(scheduler).follow(job)
 
 
 @hookimpl

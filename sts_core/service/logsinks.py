@@ -6,7 +6,7 @@ Built in (registered by ``sts_core.builtin`` through ``sts_register_log_sinks``)
 - ``file``: a rotating file in the user log dir, ``<scheduler name>.log``;
 - ``json``: JSON lines on stdout (or a rotating file at ``path``), for log collectors.
 
-Every sink redacts resolved secret values (``sts_core.secrets.redact``) from its formatted
+Every sink redacts resolved secret values (``sts_core.redaction.redact``) from its formatted
 output, in every encoded form (the JSON sink also redacts each field before encoding it). Sinks are
 attached to the ``sts`` logger only, so an application's own logging setup keeps working.
 """
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from ..secrets import redact
+from ..redaction import redact
 from .logs import TEXT_FORMAT, parse_level
 from .paths import log_directory
 
@@ -83,7 +83,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:  # redacted already (sts_core.secrets.redact_record)
+        elif record.exc_text:  # redacted already (sts_core.redaction.redact_record)
             entry["exception"] = record.exc_text
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):

@@ -80,9 +80,7 @@ class EmailNotifier:
         group_max: int = 100,
     ) -> None:
         self.group_wait = sts.parse_duration(group_wait, what="group_wait")
-        if isinstance(group_max, bool) or not isinstance(group_max, int) or group_max < 1:
-            raise ValueError(f"invalid group_max {group_max!r}: expected a whole number >= 1")
-        self.group_max = group_max
+        self.group_max = sts.parse_whole_number(group_max, what="group_max", minimum=1)
         self.to = parse_addresses(target, "the email: channel")
         if not self.to:
             raise ValueError("expected email:user@domain")
@@ -114,7 +112,8 @@ class EmailNotifier:
         """One mail for several notifications: the subject of the first and how many more,
         a line for each, then the bodies of the first :data:`GROUP_DETAILS`."""
         first, count = events[0], len(events)
-        rendered = [render(self.body, _values(event)) for event in events[:GROUP_DETAILS]]
+        values = [_values(event) for event in events[:GROUP_DETAILS]]
+        rendered = [render(self.body, each) for each in values]
         lines = [f"{count} notifications from {first.scheduler} on {first.host}:", ""]
         lines += [f"- {event.summary}" for event in events]
         for event, body in zip(events, rendered, strict=False):
@@ -124,7 +123,7 @@ class EmailNotifier:
         # One key per group: a retried delivery carries the same Message-ID.
         digest = hashlib.sha256("\n".join(_key(event) for event in events).encode()).hexdigest()
         await self._send(
-            subject=f"{render(self.subject, _values(first))} (and {count - 1} more)",
+            subject=f"{render(self.subject, values[0])} (and {count - 1} more)",
             text="\n".join(lines) + "\n",
             key=f"group/{count}/{digest[:32]}",
             about=events[-1],

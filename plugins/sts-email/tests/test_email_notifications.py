@@ -8,7 +8,9 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
 from email_server import Server, StartServer
+from sts_email import EmailNotifier
 
 import sts
 from sts.testing import VirtualClock
@@ -188,3 +190,9 @@ def test_subject_and_body_templates_can_be_overridden(smtp_server: StartServer) 
     assert (
         mail.message.get_content() == "backup says RuntimeError: disk full; attempt 1; {literal}\n"
     )
+
+
+def test_group_max_is_a_whole_number_of_at_least_1() -> None:
+    assert EmailNotifier("ops@example.org", group_max="5").group_max == 5  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"invalid group_max 0: expected a whole number >= 1"):
+        EmailNotifier("ops@example.org", group_max=0)

@@ -263,20 +263,114 @@ WHERE grp = %(grp)s ORDER BY started_at
 # Every nominal fire is claimed once: the first replica whose insert lands owns the
 # (group, job, fire time) key; the others' inserts conflict and do nothing. A claim is
 # refused for a job paused in the group, and for a fire older than the claims kept
-# (``claim_retention``), since its claim may already have been pruned.
+# (``claim_retention``), since its claim may already have been pruned. The paused flag is
+# looked up per fire in the jobs' primary key (a join was planned as a hash join over a
+# scan of every job of the table, for a batch of a few fires).
 CLAIM_FIRES = """
 WITH asked AS (
-    SELECT c.job, c.fire_time, coalesce(j.paused, false) AS paused,
+    SELECT c.job, c.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
            c.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
     FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
-    LEFT JOIN sts_jobs j ON j.grp = %(grp)s AND j.name = c.job
 ), won AS (
     INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
     WHERE NOT a.paused AND NOT a.stale
     ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
     ON CONFLICT DO NOTHING
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+
+#: The fires a replica watches for their preferred replica, checked after
+#: ``handoff_delay``: only those nobody has claimed are claimed (then the insert decides,
+#: as in ``CLAIM_FIRES``). In a healthy group every one is claimed already: the statement
+#: reads the claims' primary key under its snapshot, never waiting for a row another
+#: transaction holds (an insert that conflicts with a claim being closed in a writer's
+#: open transaction would wait for its commit), and writes nothing (no WAL flush at its
+#: commit). It answers only for the fires it found unclaimed.
+CLAIM_UNCLAIMED = """
+WITH open AS (
+    SELECT c.job, c.fire_time
+    FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
+    WHERE NOT EXISTS (
+        SELECT FROM sts_claims k
+        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
+    )
+), asked AS (
+    SELECT o.job, o.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
+           o.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM open o
+), won AS (
+    INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time
+    ON CONFLICT DO NOTHING
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+
+# A claim statement whose connection was cut (a database restart, pg_terminate_backend)
+# may have committed before the answer was lost. It is sent once more in these forms, in
+# which a claim this replica holds and has not closed counts as won: it is the lost
+# answer's (the store answers ``False`` for a fire it had already won and not finished,
+# so a fire asked twice is not run twice). The keys are made distinct: an update may
+# touch a row once per statement.
+CLAIM_FIRES_AGAIN = """
+WITH asked AS (
+    SELECT c.job, c.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
+           c.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
+          AS u(job, fire_time)) AS c
+), won AS (
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
+    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done
+    RETURNING job, fire_time
+)
+SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
+FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
+"""
+CLAIM_UNCLAIMED_AGAIN = """
+WITH open AS (
+    SELECT c.job, c.fire_time
+    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
+          AS u(job, fire_time)) AS c
+    WHERE NOT EXISTS (
+        SELECT FROM sts_claims k
+        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
+          AND (k.replica <> %(replica)s OR k.done)
+    )
+), asked AS (
+    SELECT o.job, o.fire_time,
+           coalesce((SELECT j.paused FROM sts_jobs j
+                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
+           o.fire_time < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(retention)s) AS stale
+    FROM open o
+), won AS (
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
+    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
+    WHERE NOT a.paused AND NOT a.stale
+    ORDER BY a.job, a.fire_time
+    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done
     RETURNING job, fire_time
 )
 SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale

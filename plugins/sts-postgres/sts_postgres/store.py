@@ -38,7 +38,7 @@ from . import schema, sql
 from .claims import ClaimAnswer, ClaimQueue
 from .leases import LeaseKeeper
 from .loop_thread import LoopThread
-from .pool_check import check_connection
+from .pool_check import pooled_connection
 from .rows import (
     NOT_RUN_OUTCOMES,
     job_columns,
@@ -227,7 +227,12 @@ class PostgresStore:
         self._writer: asyncio.Task[None] | None = None
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
         self.claims = ClaimQueue(
-            self._send_claims, self._unclaimable, handoff_delay, claim_window, self.replica
+            self._send_claims,
+            self._check_claims,
+            self._unclaimable,
+            handoff_delay,
+            claim_window,
+            self.replica,
         )
         self.leases = LeaseKeeper(self)
         try:
@@ -246,9 +251,6 @@ class PostgresStore:
             max_size=max(2, self.pool_size),
             open=False,
             kwargs={"autocommit": True},
-            # A connection the server dropped (a restart, pg_terminate_backend) is found
-            # and replaced when taken, instead of failing the statement it was taken for.
-            check=check_connection,
             name=f"sts-{self.group}",
             reconnect_timeout=0,
         )
@@ -289,7 +291,9 @@ class PostgresStore:
     def connection(self) -> contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         """A pooled connection (autocommit), on the store's loop."""
         assert self._pool is not None
-        return self._pool.connection(timeout=self.connect_timeout)
+        # A connection the server dropped (a restart, pg_terminate_backend) is found and
+        # replaced when taken, instead of failing the statement it was taken for.
+        return pooled_connection(self._pool, self.connect_timeout)
 
     def now_parameter(self) -> datetime | None:
         """The time leases and claim ages are measured against: ``None`` for the
@@ -607,6 +611,12 @@ class PostgresStore:
         if self._closed:
             future.set_result(False)
             return future
+        if not self.claims.prefers(job, fire_time):
+            # Another replica claims it; this one checks later that somebody did, and
+            # claims it if nobody has (a dead or late preferred replica), without waking
+            # the store's loop for each fire.
+            self.claims.watch(job, fire_time, future)
+            return future
         # Claims made together (a burst of fires) cross to the store's loop in one call.
         with self._lock:
             first = not self._incoming
@@ -625,18 +635,58 @@ class PostgresStore:
             self.claims.add(job, fire_time, future)
 
     async def _send_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
-        for attempt in range(1, DEADLOCK_RETRIES + 1):
-            try:
-                return await self._claim_once(keys)
-            except _TRANSIENT:
-                if attempt == DEADLOCK_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+        """The fires this replica is preferred for: claim them."""
+        return await self._claim(keys, sql.CLAIM_FIRES, sql.CLAIM_FIRES_AGAIN, ClaimAnswer(False))
 
-    async def _claim_once(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
+    async def _check_claims(self, keys: list[tuple[str, datetime]]) -> list[ClaimAnswer]:
+        """Watched fires: claim those nobody has claimed; the others are lost (not tried)."""
+        return await self._claim(
+            keys, sql.CLAIM_UNCLAIMED, sql.CLAIM_UNCLAIMED_AGAIN, ClaimAnswer(False, tried=False)
+        )
+
+    async def _claim(
+        self,
+        keys: list[tuple[str, datetime]],
+        statement: str,
+        again: str,
+        unanswered: ClaimAnswer,
+    ) -> list[ClaimAnswer]:
+        """Send a claim statement; a deadlock is tried again, and so, once, is a statement
+        whose connection was cut (it may have committed: the second form counts this
+        replica's open claims as won, except those it had won before this statement)."""
+        cut = False
+        deadlocks = 0
+        while True:
+            try:
+                rows = await self._claim_statement(again if cut else statement, keys)
+                break
+            except _TRANSIENT:
+                deadlocks += 1
+                if deadlocks >= DEADLOCK_RETRIES:
+                    raise
+            except psycopg.OperationalError as error:
+                if cut:
+                    raise
+                cut = True
+                logger.debug("a claim of %d fire(s) was cut (%s): sent again", len(keys), error)
+        won_before = self.claims.won_open if cut else {}
+        answers = {
+            (job, fire): ClaimAnswer(
+                won and (job, fire) not in won_before,
+                paused,
+                stale,
+                tried=not (paused or stale),
+            )
+            for job, fire, won, paused, stale in rows
+        }
+        return [answers.get(key, unanswered) for key in keys]
+
+    async def _claim_statement(
+        self, statement: str, keys: list[tuple[str, datetime]]
+    ) -> list[tuple[Any, ...]]:
         async with self.connection() as connection:
             cursor = await connection.execute(
-                sql.CLAIM_FIRES,
+                statement,
                 {
                     "grp": self.group,
                     "replica": self.replica,
@@ -646,11 +696,7 @@ class PostgresStore:
                     "fire_times": [fire for _, fire in keys],
                 },
             )
-            rows = await cursor.fetchall()
-        answers = {
-            (job, fire): ClaimAnswer(won, paused, stale) for job, fire, won, paused, stale in rows
-        }
-        return [answers.get(key, ClaimAnswer(False)) for key in keys]
+            return await cursor.fetchall()
 
     def _unclaimable(self, keys: list[tuple[str, datetime]], why: str) -> None:
         """Fires not run because they could not be claimed: recorded missed, each taking
@@ -876,6 +922,9 @@ async def write_records(
         )
         won = {row[0] for row in await cursor.fetchall()}
         dropped |= set(gated) - won
+        for index in won:
+            record = records[index][0]
+            store.claims.closed(record.job, record.fire_time)
     kept = [pair for index, pair in enumerate(records) if index not in dropped]
     await connection.execute(
         sql.RUNS_ENDED,
@@ -894,6 +943,8 @@ async def write_records(
         if not record.manual and record.retry_at is None and record.outcome not in NOT_RUN_OUTCOMES
     ]
     if final:
+        for record in final:
+            store.claims.closed(record.job, record.fire_time)
         await connection.execute(
             sql.CLAIMS_DONE,
             {

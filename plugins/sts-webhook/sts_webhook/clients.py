@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import logging
 import ssl
 import time
@@ -67,14 +68,48 @@ def tls_context(settings: ClientSettings) -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=True)
 
 
+class _EmptyJar(http.cookiejar.CookieJar):
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        pass
+
+
+class UnkeptCookies(httpx.Cookies):
+    """Cookies that stay empty: nothing a server or a caller sets is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(_EmptyJar())
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass  # not even read: httpx would build two urllib objects per answer for it
+
+
+class StatelessClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that keeps no cookies: the clients of a group serve the
+    calls of every job to an origin, and a cookie one job's answer sets must not ride on
+    another job's request (a webhook call carries what its job says, nothing else). It
+    also spares httpx's cookie bookkeeping, about a twentieth of a call's CPU."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _UNKEPT
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        if cookies:
+            raise ValueError("a webhook client keeps no cookies; send a Cookie header instead")
+
+
+_UNKEPT = UnkeptCookies()
+
+
 def make_client(
     settings: ClientSettings, verify: ssl.SSLContext | None = None
 ) -> httpx.AsyncClient:
     """A client with the destination check as a request hook, proxies taken from the
-    environment (``HTTPS_PROXY``, ``NO_PROXY``...) as httpx does, and no redirects unless
-    a request asks."""
+    environment (``HTTPS_PROXY``, ``NO_PROXY``...) as httpx does, no redirects unless a
+    request asks, and no cookies kept."""
     _redact_httpx_logs()
-    return httpx.AsyncClient(
+    return StatelessClient(
         verify=tls_context(settings) if verify is None else verify,
         http2=settings.http2,
         limits=pool_limits(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -95,7 +96,7 @@ class DestinationRules:
             return
         if self.listed:
             raise DestinationRefused(
-                f"refused {_origin(url)}: the host {host} is not in allow_hosts "
+                f"refused {origin_of(url)}: the host {host} is not in allow_hosts "
                 f"({', '.join(self.entries)})"
             )
         for address in addresses:
@@ -103,7 +104,7 @@ class DestinationRules:
             if kind is not None:
                 via = "" if _is_ip(host) else f" resolves to {address}, which"
                 raise DestinationRefused(
-                    f"refused {_origin(url)}: {host}{via} is {kind} address, and "
+                    f"refused {origin_of(url)}: {host}{via} is {kind} address, and "
                     f"deny_private = true refuses loopback, private and link-local addresses; "
                     f"list the host in allow_hosts to call it"
                 )
@@ -117,9 +118,11 @@ async def check_request(request: httpx.Request) -> None:
         await rules.check(request.url)
 
 
-def _origin(url: httpx.URL) -> str:
+def origin_of(url: httpx.URL) -> str:
+    """``scheme://host:port`` of ``url``, for messages (never its path, query or user)."""
     port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}"
+    host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
+    return f"{url.scheme}://{host}{port}"
 
 
 def _is_ip(text: str) -> bool:
@@ -130,11 +133,20 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+@functools.lru_cache(maxsize=256)
+def _literal_address(host: str) -> IPAddress | None:
+    """``host`` as an address when it is one (cached: parsing one costs more than the rest
+    of the check, on every call)."""
     try:
-        return [ipaddress.ip_address(host)]
+        return ipaddress.ip_address(host)
     except ValueError:
-        pass
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    literal = _literal_address(host)
+    if literal is not None:
+        return [literal]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

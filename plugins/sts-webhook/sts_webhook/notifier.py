@@ -82,9 +82,7 @@ class WebhookNotifier:
         self.group_wait = sts.parse_duration(group_wait, what="group_wait")
         if group_max is None:
             group_max = 1 if self.format == "json" else 100
-        if isinstance(group_max, bool) or not isinstance(group_max, int) or group_max < 1:
-            raise ValueError(f"invalid group_max {group_max!r}: expected a whole number >= 1")
-        self.group_max = group_max
+        self.group_max = sts.parse_whole_number(group_max, what="group_max", minimum=1)
         self.url = check_url(url)
         self.headers = parse_headers(headers)
         self.sender = Sender(

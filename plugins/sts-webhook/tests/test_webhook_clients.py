@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sts_webhook import clients
 from sts_webhook.clients import ClientGroup, ClientSettings
-from webhook_helpers import ScriptedServer
+from webhook_helpers import Reply, ScriptedServer
 
 
 async def call(group: ClientGroup, origin: str, url: str) -> httpx.AsyncClient:
@@ -60,3 +60,21 @@ def test_at_most_max_connections_are_open_the_longest_idle_is_closed_for_room(
         assert newer.is_closed and third.is_closed
 
     asyncio.run(main())
+
+
+def test_a_cookie_one_answer_sets_never_rides_on_a_later_call(server: ScriptedServer) -> None:
+    # One client serves every job's calls to an origin: a session cookie set in the answer
+    # to one job's call must not be sent with the next job's (as a browser would).
+    server.routes["/login"] = Reply(headers={"Set-Cookie": "session=job-a; Path=/"})
+
+    async def main() -> None:
+        group = ClientGroup(ClientSettings())
+        first = await call(group, "o", server.url + "/login")
+        again = await call(group, "o", server.url + "/other")
+        assert again is first  # the same connection, so the same client
+        assert len(first.cookies) == 0
+        await group.aclose()
+
+    asyncio.run(main())
+    assert [seen.path for seen in server.seen] == ["/login", "/other"]
+    assert "cookie" not in server.seen[1].headers

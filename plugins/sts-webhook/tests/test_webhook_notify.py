@@ -200,3 +200,10 @@ def _event(job: str = "backup") -> sts.NotificationEvent:
         host="host1",
         channel="webhook:x",
     )
+
+
+@pytest.mark.parametrize("value", [0, -1, "none", True, 2.5])
+def test_group_max_must_be_a_whole_number_of_at_least_1(value: object) -> None:
+    with pytest.raises(ValueError, match=r"invalid group_max .*: expected a whole number >= 1"):
+        WebhookNotifier("https://example.org/hook", group_max=value)  # type: ignore[arg-type]
+    assert WebhookNotifier("https://example.org/hook", group_max="5").group_max == 5  # type: ignore[arg-type]

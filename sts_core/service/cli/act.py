@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...printable import printable
+from ..printable import printable
 from .context import CommandContext
 from .errors import JOB_FAILED, OK
 from .show import duration_text, instant_text, one_line, zone_named

@@ -34,7 +34,7 @@ _ENVIRONMENT_ERRNOS = {
 def _expected_types() -> tuple[type[BaseException], ...]:
     # Imported only when something was raised: `sts --help` must not pay for them.
     from ...plugins import PluginError
-    from ...secrets import SecretError
+    from ...redaction import SecretError
     from ..config import ConfigError
     from ..control.server import ControlSocketInUse
     from ..paths import RuntimeDirectoryError

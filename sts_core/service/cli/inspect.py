@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from ...printable import printable
+from ..printable import printable
 from .context import CommandContext
 from .errors import OK, CommandError
 from .show import (

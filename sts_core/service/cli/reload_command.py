@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ...printable import printable
+from ..printable import printable
 from .context import CommandContext
 from .errors import OK, USAGE_ERROR
 

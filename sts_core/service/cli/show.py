@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
-from ...printable import printable
 from ...timezones import local_timezone, resolve_timezone
+from ..printable import printable
 
 
 def zone_named(name: str | None) -> tzinfo:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...plugins import PluginError, Registry
-from ...secrets import redact
+from ...redaction import redact
 from ..logs import parse_level
 from .errors import ConfigError, Problem
 from .layers import Setting, Settings

@@ -11,10 +11,11 @@ from typing import Any
 
 from ...plugins import Plugins
 from ...policy import JobPolicy
-from ...secrets import has_secret, redact
+from ...redaction import redact
 from ...task import Task
 from ...timezones import resolve_timezone
 from ...triggers import Trigger
+from ..secrets import has_secret
 from .errors import Problem
 from .layers import Setting, Settings
 from .notify import (

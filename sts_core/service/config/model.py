@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...plugins import Plugins, default_plugins
-from ...secrets import use_secret_providers
 from ...timezones import resolve_timezone
+from ..secrets import use_secret_providers
 from .errors import ConfigError, Problem
 from .executors import plan_executors
 from .factories import (

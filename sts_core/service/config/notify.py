@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...notifications import build_notifier
 from ...notify_policy import parse_channels, split_channel
 from ...plugins import Plugins
+from ..notifications import build_notifier
 from .errors import Problem
 from .layers import Setting, Settings
 from .options import Signature, convert_options, signature_of

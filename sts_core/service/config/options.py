@@ -10,8 +10,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...secrets import looks_secret
 from ...suggest import did_you_mean
+from ..secrets import looks_secret
 from .errors import Problem
 from .layers import Setting
 from .values import convert, describe

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from ...secrets import embedded_secrets, has_secret, looks_secret
+from ..secrets import embedded_secrets, has_secret, looks_secret
 from .layers import Layer
 
 #: Read permission for the group or for others.

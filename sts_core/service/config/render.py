@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...secrets import REDACTED, has_secret, looks_secret, redact, redact_embedded
+from ...redaction import REDACTED, redact
+from ..secrets import has_secret, looks_secret, redact_embedded
 from .layers import Settings
 from .schema import OPEN_SECTIONS, SECTIONS
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...secrets import SECRET_REFERENCE, SecretError, resolve_secrets
+from ...redaction import SecretError
+from ..secrets import SECRET_REFERENCE, resolve_secrets
 from .errors import Problem
 from .layers import Settings
 

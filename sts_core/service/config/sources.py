@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...plugins import PluginError, Plugins
-from ...secrets import redact
+from ...redaction import redact
 from .errors import ConfigError, Problem
 from .layers import Layer, Settings
 from .options import convert_options, signature_of

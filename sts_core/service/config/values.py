@@ -19,7 +19,7 @@ from typing import Any
 from ... import booleans
 from ...booleans import BOOLEAN_FORMS
 from ...durations import ACCEPTED_FORMS, DurationError, duration_problem, parse_duration
-from ...secrets import has_secret
+from ..secrets import has_secret
 
 _NONE = {"", "none"}
 

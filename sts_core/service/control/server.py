@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...secrets import redact
+from ...redaction import redact
 from ..file_lock import ExclusiveLock, LockHeld
 from ..reload.registry import reloader_of
 from .coalesce import LONGEST, SHORTEST, Coalescer

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...exports import lazy_exports
+from ..exports import lazy_exports
 
 if TYPE_CHECKING:
     from .diff import ReloadResult as ReloadResult

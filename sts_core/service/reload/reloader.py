@@ -22,6 +22,7 @@ from ...timezones import resolve_timezone
 from ..config.errors import ConfigError, Problem
 from ..config.factories import plan_logging, plan_secret_providers, plan_store
 from ..config.jobs import JOB_PREFIX, JobSpec, job_sections
+from ..notifications import notifications_of
 from .diff import SCHEDULE_KEYS, ReloadResult
 from .fingerprint import Fingerprints, changed_keys, fixed_settings, job_fingerprints
 from .registry import set_reloader
@@ -212,7 +213,7 @@ class Reloader:
             notify = spec.policy.notify
             for channel in notify.channels:
                 try:
-                    scheduler.notifications.notifier(channel, notify)
+                    notifications_of(scheduler).notifier(channel, notify)
                 except Exception as error:
                     problems.append(Problem(str(error), section=spec.section, key="notify"))
         if problems:

@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .plugins import Plugins, create_plugins, default_plugins
-from .secrets import forget_revealed, use_secret_providers
-from .service.logsinks import install_sinks
-from .virtual_time import VirtualClock, VirtualEventLoop
+from ..plugins import Plugins, create_plugins, default_plugins
+from ..redaction import forget_revealed
+from ..virtual_time import VirtualClock, VirtualEventLoop
+from .logsinks import install_sinks
+from .secrets import use_secret_providers
 
 
 def require(available: bool, reason: str) -> None:

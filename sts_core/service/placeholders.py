@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from .records import current_run
+from ..records import current_run
 
 __all__ = ["PLACEHOLDER", "PLACEHOLDER_NAMES", "fill_placeholders", "run_facts"]
 
