@@ -154,8 +154,13 @@ class FireLoop:
                 job.paused_reason = state.paused_reason
                 self.retire(job)
             job.last_fire = state.last_fire
-            if state.schedule == job.schedule and state.next_fire is not None:
-                self.set_next(job, state.next_fire)
+            if state.schedule == job.schedule:
+                if state.next_fire is not None:
+                    self.set_next(job, state.next_fire)
+                elif state.last_fire is not None:
+                    # It fired its last fire before the restart (a one-shot job, or one
+                    # past its end): done, not due again at its first fire.
+                    self.set_next(job, None)
         for job in self._jobs.values():
             store.save_job(job.state())
 

@@ -258,3 +258,30 @@ def test_a_job_set_aside_comes_back_when_its_schedule_changed_at_a_restart(
             return scheduler.get_job("bad").paused, scheduler.get_job("held").paused
 
     assert virtual_clock.run(main()) == (False, True)
+
+
+def test_a_one_shot_job_that_fired_before_a_restart_does_not_fire_again(
+    virtual_clock: VirtualClock,
+) -> None:
+    """Its stored state says it fired and has no next fire: the restarted scheduler, given
+    the same job, leaves it done (it ran its one fire again, or recorded it missed)."""
+    store = MemoryStore()
+    when = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    task = Recorder(virtual_clock, name="once")
+
+    def build() -> sts.TaskScheduler:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, store=store)
+        scheduler.schedule(task, sts.DateTrigger(when), name="once")
+        return scheduler
+
+    async def main() -> None:
+        async with build():
+            await asyncio.sleep(5)
+        assert len(task.starts) == 1
+        async with build() as second:
+            await asyncio.sleep(5)
+            assert second.get_job("once").next_fire is None
+
+    virtual_clock.run(main())
+    assert len(task.starts) == 1
+    assert [str(record.outcome) for record in store.history("once")] == ["succeeded"]
