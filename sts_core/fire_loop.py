@@ -157,9 +157,10 @@ class FireLoop:
             if state.schedule == job.schedule:
                 if state.next_fire is not None:
                     self.set_next(job, state.next_fire)
-                elif state.last_fire is not None:
-                    # It fired its last fire before the restart (a one-shot job, or one
-                    # past its end): done, not due again at its first fire.
+                elif state.last_fire is not None and _done_after(job, state.last_fire):
+                    # It fired its last fire before the restart (a one-shot job): done,
+                    # not due again at its first fire. (One whose `end` moved later since
+                    # has fires after its last one: it goes on.)
                     self.set_next(job, None)
         for job in self._jobs.values():
             store.save_job(job.state())
@@ -341,3 +342,14 @@ class FireLoop:
         heapify(entries)
         self._heap[:] = entries  # in place: the loop holds this list
         return kept, followed
+
+
+def _done_after(job: Job, last_fire: datetime) -> bool:
+    """Whether ``job`` has no fire after ``last_fire`` (a trigger that breaks here is left
+    to the first fire, which sets the job aside)."""
+    if job.trigger is None:
+        return False
+    try:
+        return job.fire_after(last_fire) is None
+    except Exception:
+        return False

@@ -285,3 +285,28 @@ def test_a_one_shot_job_that_fired_before_a_restart_does_not_fire_again(
     virtual_clock.run(main())
     assert len(task.starts) == 1
     assert [str(record.outcome) for record in store.history("once")] == ["succeeded"]
+
+
+def test_a_job_past_its_end_goes_on_when_its_end_moved_later_at_a_restart(
+    virtual_clock: VirtualClock,
+) -> None:
+    store = MemoryStore()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    task = Recorder(virtual_clock, name="bounded")
+
+    def build(end_after: float) -> sts.TaskScheduler:
+        scheduler = sts.TaskScheduler(clock=virtual_clock, store=store)
+        scheduler.schedule(
+            task, "every 2s", name="bounded", end=start + timedelta(seconds=end_after)
+        )
+        return scheduler
+
+    async def main() -> None:
+        async with build(end_after=5):
+            await asyncio.sleep(8)  # fires at 2 and 4 s, then past its end
+        assert len(task.starts) == 2
+        async with build(end_after=20):  # the same schedule, a later end
+            await asyncio.sleep(5)
+
+    virtual_clock.run(main())
+    assert len(task.starts) > 2
