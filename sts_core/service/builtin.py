@@ -82,9 +82,7 @@ def sts_scheduler_lifespan(
         contexts.append(reload_lifespan(reloader, main))
     # Last in, so first out: deliveries end while the socket can still tell of them.
     contexts.append(notifications_lifespan(scheduler))
-    if len(contexts) <= 1:
-        return contexts[0] if contexts else None
-    return _together(contexts)
+    return contexts[0] if len(contexts) == 1 else _together(contexts)
 
 
 @contextlib.asynccontextmanager
