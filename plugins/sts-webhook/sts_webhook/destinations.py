@@ -126,11 +126,7 @@ def origin_of(url: httpx.URL) -> str:
 
 
 def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
+    return _literal_address(text.strip("[]")) is not None
 
 
 @functools.lru_cache(maxsize=256)
