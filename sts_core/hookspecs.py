@@ -1,4 +1,7 @@
-"""Every hook specification of STS, in one place.
+"""The engine's hook specifications: what a scheduler calls plugins for.
+
+The service's hooks (configuration sources, log sinks, secret providers, commands) are
+in ``sts_core/service/hookspecs.py``; a plugin manager holds both.
 
 Hooks are synchronous (pluggy has no async hooks): anything asynchronous lives on the
 objects that registration hooks hand over (a task's ``run``, a store, a trigger).
@@ -16,12 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .markers import hookspec
 
 if TYPE_CHECKING:
-    import logging
 
     from .executors import Executor
     from .notifications import Notifier
     from .records import RunContext, RunRecord
-    from .redaction import SecretProvider
     from .scheduler import Job, TaskScheduler
     from .store import StateStore
     from .task import Task
@@ -41,32 +42,8 @@ class RegisterTaskType(Protocol):
     def __call__(self, name: str, task_class: type[Task], /) -> None: ...
 
 
-class RegisterConfigSource(Protocol):
-    def __call__(self, name: str, factory: Callable[..., Any], /) -> None: ...
-
-
-class RegisterLogSink(Protocol):
-    def __call__(self, name: str, factory: Callable[..., logging.Handler], /) -> None: ...
-
-
 class RegisterStateStore(Protocol):
     def __call__(self, name: str, factory: Callable[..., StateStore], /) -> None: ...
-
-
-class RegisterSecretProvider(Protocol):
-    def __call__(self, name: str, factory: Callable[..., SecretProvider], /) -> None: ...
-
-
-class RegisterCommand(Protocol):
-    def __call__(
-        self,
-        name: str,
-        configure: Callable[[Any], None],
-        handler: Callable[[Any], int],
-        /,
-        help: str = "",
-        attach: Callable[[Any], int] | None = None,
-    ) -> None: ...
 
 
 class RegisterNotifier(Protocol):
@@ -117,68 +94,11 @@ def sts_register_task_types(register: RegisterTaskType) -> None:
 
 
 @hookspec
-def sts_register_config_sources(register: RegisterConfigSource) -> None:
-    """Register configuration sources, layered between ``config.ini`` and the environment.
-
-    :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
-        with ``load() -> dict[str, dict[str, str]]`` (section -> key -> value; a value may
-        also be a ``(value, origin)`` pair, naming where it came from) and ``origin: str``
-        (shown by ``sts config``). ``load()`` is called off the event loop, on a fresh
-        object for every (re)load. A factory parameter named ``scheduler_name`` gets the
-        scheduler's name.
-
-        The object may also have ``watch()``: an async iterator of change notices (any
-        object; its text is logged). While a scheduler built from the configuration runs,
-        it iterates the ``watch()`` of the source object it started with and reloads once
-        a burst of notices settles. A ``watch()`` that raises or ends is started again.
-
-    Example::
-
-        class EtcdSource:
-            origin = "etcd"
-            def load(self): ...            # {"job:backup": {"schedule": "cron 0 3 * * *"}}
-            async def watch(self):          # optional
-                async for revision in self._changes():
-                    yield f"revision {revision}"
-    """
-
-
-@hookspec
-def sts_register_log_sinks(register: RegisterLogSink) -> None:
-    """Register log sinks, chosen in the ``[logging]`` section.
-
-    :param register: ``register(name, factory)``. ``factory(**options)`` returns a
-        ``logging.Handler``.
-    """
-
-
-@hookspec
 def sts_register_state_stores(register: RegisterStateStore) -> None:
     """Register state stores, chosen with ``state = <name>`` in ``[scheduler]``.
 
     :param register: ``register(name, factory)``. ``factory(scheduler_name, **options)``
         returns an ``sts.StateStore``.
-    """
-
-
-@hookspec
-def sts_register_secret_providers(register: RegisterSecretProvider) -> None:
-    """Register secret providers that resolve ``${secret:NAME}`` values.
-
-    :param register: ``register(name, factory)``. ``factory(**options)`` returns an object
-        with ``get(name: str) -> str | None``.
-    """
-
-
-@hookspec
-def sts_register_commands(register: RegisterCommand) -> None:
-    """Register ``sts`` subcommands (the terminal UI adds ``sts tui`` this way).
-
-    :param register: ``register(name, configure, handler, help="...")``: ``configure`` adds
-        arguments to an ``argparse.ArgumentParser``; ``handler(args) -> int`` runs the
-        command and returns its exit code. Import heavy modules inside ``handler``, so that
-        ``sts --help`` stays fast. ``attach=run(scheduler) -> int`` (optional) runs a
-        scheduler with this front end in one process: ``sts run --tui``.
     """
 
 

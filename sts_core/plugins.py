@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
-from . import hookspecs
 from .markers import PROJECT
 from .suggest import did_you_mean
 
@@ -28,8 +27,10 @@ if TYPE_CHECKING:
     from .triggers import Trigger
 
 #: The built-in plugins, registered before any entry point: the engine's, then the
-#: service's. Named, not imported, so that the engine does not depend on the service.
+#: service's; and the hook specifications of both. Named, not imported, so that the engine
+#: does not depend on the service.
 BUILTIN_PLUGINS = ("sts_core.builtin", "sts_core.service.builtin")
+HOOKSPEC_MODULES = ("sts_core.hookspecs", "sts_core.service.hookspecs")
 ENTRY_POINT_GROUP = PROJECT
 
 T = TypeVar("T")
@@ -121,44 +122,8 @@ KNOWN_PLUGINS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """An ``sts`` subcommand registered by a plugin."""
-
-    name: str
-    configure: Callable[[Any], None]
-    handler: Callable[[Any], int]
-    help: str = ""
-    attach: Callable[[Any], int] | None = None
-    """Runs a scheduler with this front end in one process: ``sts run --NAME``."""
-
-
 def _single(name: str, value: Any) -> Any:
     return value
-
-
-def _command(
-    name: str,
-    configure: Callable[[Any], None],
-    handler: Callable[[Any], int],
-    help: str = "",
-    attach: Callable[[Any], int] | None = None,
-) -> Command:
-    return Command(name, configure, handler, help, attach)
-
-
-# kind -> (hook, what it is called in messages, what register(name, ...) builds)
-_REGISTRIES: dict[str, tuple[str, str, Callable[..., Any]]] = {
-    "triggers": ("sts_register_triggers", "trigger kind", _single),
-    "task_types": ("sts_register_task_types", "task type", _single),
-    "config_sources": ("sts_register_config_sources", "config source", _single),
-    "log_sinks": ("sts_register_log_sinks", "log sink", _single),
-    "state_stores": ("sts_register_state_stores", "state store", _single),
-    "secret_providers": ("sts_register_secret_providers", "secret provider", _single),
-    "commands": ("sts_register_commands", "command", _command),
-    "notifiers": ("sts_register_notifiers", "notifier scheme", _single),
-    "executors": ("sts_register_executors", "executor", _single),
-}
 
 
 class Plugins:
@@ -211,48 +176,35 @@ class Plugins:
 
     # -- registries -------------------------------------------------------------------------
 
-    def registry(self, kind: str) -> Registry[Any]:
-        cached = self._registries.get(kind)
+    def registry(
+        self, hook_name: str, what: str, build: Callable[..., Any] = _single
+    ) -> Registry[Any]:
+        """What the registration hook ``hook_name`` collected (``what``: its things, in
+        messages); ``build(name, *args, **kwargs)`` makes an entry of a ``register`` call."""
+        cached = self._registries.get(hook_name)
         if cached is None:
-            hook_name, what, build = _REGISTRIES[kind]
-            cached = self._registries[kind] = self._collect(hook_name, what, build)
+            cached = self._registries[hook_name] = self._collect(hook_name, what, build)
         return cached
 
     @property
     def triggers(self) -> Registry[Callable[..., Any]]:
-        return self.registry("triggers")
+        return self.registry("sts_register_triggers", "trigger kind")
 
     @property
     def task_types(self) -> Registry[type]:
-        return self.registry("task_types")
-
-    @property
-    def config_sources(self) -> Registry[Callable[..., Any]]:
-        return self.registry("config_sources")
-
-    @property
-    def log_sinks(self) -> Registry[Callable[..., Any]]:
-        return self.registry("log_sinks")
+        return self.registry("sts_register_task_types", "task type")
 
     @property
     def state_stores(self) -> Registry[Callable[..., Any]]:
-        return self.registry("state_stores")
-
-    @property
-    def secret_providers(self) -> Registry[Callable[..., Any]]:
-        return self.registry("secret_providers")
-
-    @property
-    def commands(self) -> Registry[Command]:
-        return self.registry("commands")
+        return self.registry("sts_register_state_stores", "state store")
 
     @property
     def notifiers(self) -> Registry[Callable[..., Any]]:
-        return self.registry("notifiers")
+        return self.registry("sts_register_notifiers", "notifier scheme")
 
     @property
     def executors(self) -> Registry[Callable[..., Any]]:
-        return self.registry("executors")
+        return self.registry("sts_register_executors", "executor")
 
     def make_trigger(
         self, trigger: object, *, timezone: tzinfo | None = None, job_name: str = ""
@@ -352,7 +304,8 @@ def report_plugin_error(name: str, error: BaseException) -> None:
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
     manager = pluggy.PluginManager(PROJECT)
-    manager.add_hookspecs(hookspecs)
+    for module_name in HOOKSPEC_MODULES:
+        manager.add_hookspecs(importlib.import_module(module_name))
     plugins = Plugins(manager)
     for blocked in _names("STS_DISABLE_PLUGINS") or []:
         manager.set_blocked(blocked)

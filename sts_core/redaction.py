@@ -1,4 +1,4 @@
-"""Secret values hidden wherever STS shows text, and the contract of where they come from.
+"""Secret values hidden wherever STS shows text.
 
 Every secret value resolved (``sts.resolve_secrets``, in the service) is remembered here, in
 memory only, so that :func:`redact` can blank it out of log lines, run records and error
@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import traceback
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 #: What replaces a secret wherever it would be shown.
 REDACTED = "********"
@@ -28,15 +28,6 @@ MIN_REDACTED_LENGTH = 4
 
 class SecretError(LookupError):
     """A secret could not be resolved. The message names the secret, never a value."""
-
-
-@runtime_checkable
-class SecretProvider(Protocol):
-    """Where secrets come from: what a ``sts_register_secret_providers`` factory returns."""
-
-    def get(self, name: str) -> str | None:
-        """The secret ``name``, or ``None`` when this provider does not have it."""
-        ...
 
 
 _lock = threading.Lock()

@@ -176,6 +176,7 @@ def test_plugins_lists_what_each_registers(capsys: pytest.CaptureFixture[str]) -
     assert "  triggers: every, at" in engine
     assert "  state stores: memory" in engine
     assert "  task types: python" in engine
+    assert "  executors: local" in engine  # every registry is listed, notifiers too
     assert service.startswith("sts_core.service.builtin  [built in (sts ")
     assert "  state stores: sqlite" in service
     assert "  log sinks: console, file, json" in service

@@ -16,6 +16,7 @@ from core_helpers import Recorder
 import sts
 from sts.testing import VirtualClock
 from sts_core import hookspecs
+from sts_core.service import hookspecs as service_hookspecs
 from sts_core.plugins import create_plugins
 
 DISTS = Path(__file__).parent / "plugin_dists"
@@ -340,7 +341,9 @@ def test_the_extra_plugin_is_gone_again() -> None:
 
 def test_every_hook_is_documented() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text()
-    for name in hookspecs.hook_names():
+    names = hookspecs.hook_names() + service_hookspecs.hook_names()
+    assert "sts_register_log_sinks" in names and "sts_run_finished" in names
+    for name in names:
         assert f"### `{name}(" in text, f"docs/plugins.md does not document {name}"
 
 

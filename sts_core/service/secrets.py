@@ -13,8 +13,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from ..redaction import REDACTED, SecretError, SecretProvider, reveal
+from ..redaction import REDACTED, SecretError, reveal
 
 SECRET_REFERENCE = re.compile(r"\$\{secret:([A-Za-z0-9_.\-/]+)\}")
 #: Keys whose plain-text values are probably secrets (warned about, and redacted).
@@ -29,6 +30,15 @@ _EMBEDDED_ASSIGNMENT = re.compile(
 )
 #: ``Name: value`` lines inside a value (``headers``): the value runs to the line's end.
 _EMBEDDED_HEADER = re.compile(r"^[ \t]*(?P<key>[A-Za-z][\w\-]*):[ \t]*(?P<value>\S[^\n]*)$", re.M)
+
+
+@runtime_checkable
+class SecretProvider(Protocol):
+    """Where secrets come from: what a ``sts_register_secret_providers`` factory returns."""
+
+    def get(self, name: str) -> str | None:
+        """The secret ``name``, or ``None`` when this provider does not have it."""
+        ...
 
 
 class EnvironmentSecrets:

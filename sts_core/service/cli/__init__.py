@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import JOB_FAILED, OK, USAGE_ERROR, CommandError
 from .failures import BROKEN_PIPE, expected_failure, silence_broken_stdout
+
+if TYPE_CHECKING:
+    from ...plugins import Registration
+    from ..registries import Command
 
 __all__ = ["JOB_FAILED", "OK", "USAGE_ERROR", "CommandError", "main"]
 
@@ -23,31 +27,22 @@ __all__ = ["JOB_FAILED", "OK", "USAGE_ERROR", "CommandError", "main"]
 INTERRUPTED = 130
 
 
-def _plugin_commands() -> list[Any]:
+def _plugin_commands() -> list[Registration[Command]]:
     from ...plugins import default_plugins
-    from .parser import BUILTIN_COMMANDS, PluginCommand
+    from ..registries import commands
+    from .parser import BUILTIN_COMMANDS
 
-    registry = default_plugins().commands
-    commands = []
-    for registration in registry.items():
-        command = registration.value
-        if command.name in BUILTIN_COMMANDS:
+    registered = []
+    for registration in commands(default_plugins()).items():
+        if registration.name in BUILTIN_COMMANDS:
             print(
                 f"sts: plugin {registration.plugin!r} registered the command "
-                f"{command.name!r}, which is built in; ignored",
+                f"{registration.name!r}, which is built in; ignored",
                 file=sys.stderr,
             )
             continue
-        commands.append(
-            PluginCommand(
-                command.name,
-                command.configure,
-                command.handler,
-                command.help,
-                registration.plugin,
-            )
-        )
-    return commands
+        registered.append(registration)
+    return registered
 
 
 def _resolve(handler: str | Callable[[Any], int]) -> Callable[[Any], int]:

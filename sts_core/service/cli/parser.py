@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import USAGE_ERROR
+
+if TYPE_CHECKING:
+    from ...plugins import Registration
+    from ..registries import Command
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -266,24 +270,6 @@ BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
 }
 
 
-class PluginCommand:
-    """A subcommand a plugin registered (``sts_register_commands``)."""
-
-    def __init__(
-        self,
-        name: str,
-        configure: Callable[[Any], None],
-        handler: Callable[[Any], int],
-        help: str,
-        plugin: str,
-    ) -> None:
-        self.name = name
-        self.configure = configure
-        self.handler = handler
-        self.help = help
-        self.plugin = plugin
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exits with 2 too; say where
         self.print_usage()
@@ -317,7 +303,9 @@ def _with_suggestion(message: str, parser: _Parser) -> str:
     return f"{found.group(1)}{did_you_mean(found.group(2), choices)}{found.group(3)}"
 
 
-def build_parser(plugin_commands: Iterable[PluginCommand] = ()) -> argparse.ArgumentParser:
+def build_parser(
+    plugin_commands: Iterable[Registration[Command]] = (),
+) -> argparse.ArgumentParser:
     """The parser of ``sts``; ``args.handler`` is the chosen command's handler (a
     ``module:function`` text for built-ins, a function for plugins)."""
     parser = _Parser(
@@ -336,10 +324,11 @@ def build_parser(plugin_commands: Iterable[PluginCommand] = ()) -> argparse.Argu
         configure(sub)
         _add_global_options(sub, in_subcommand=True)
         sub.set_defaults(handler=handler)
-    for command in plugin_commands:
+    for registration in plugin_commands:
+        command = registration.value
         sub = subcommands.add_parser(
             command.name,
-            help=f"{command.help} (plugin {command.plugin})".strip(),
+            help=f"{command.help} (plugin {registration.plugin})".strip(),
             description=command.help or None,
         )
         command.configure(sub)

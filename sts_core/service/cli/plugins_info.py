@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from ..registries import commands, config_sources, log_sinks, secret_providers
 from .errors import OK
 
-#: Registry kinds as ``sts plugins`` names them, in the order it lists them.
-KINDS = (
-    ("triggers", "triggers"),
-    ("task_types", "task types"),
-    ("state_stores", "state stores"),
-    ("log_sinks", "log sinks"),
-    ("config_sources", "config sources"),
-    ("secret_providers", "secret providers"),
-    ("commands", "commands"),
-)
+if TYPE_CHECKING:
+    from ...plugins import Plugins, Registry
+
+
+def _registries(plugins: Plugins) -> list[tuple[str, Registry[Any]]]:
+    """Every registry, as ``sts plugins`` names it, in the order it lists them."""
+    return [
+        ("triggers", plugins.triggers),
+        ("task types", plugins.task_types),
+        ("state stores", plugins.state_stores),
+        ("notifiers", plugins.notifiers),
+        ("executors", plugins.executors),
+        ("log sinks", log_sinks(plugins)),
+        ("config sources", config_sources(plugins)),
+        ("secret providers", secret_providers(plugins)),
+        ("commands", commands(plugins)),
+    ]
 
 
 def show_plugins(args: argparse.Namespace) -> int:
@@ -26,8 +35,9 @@ def show_plugins(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     registered: dict[str, dict[str, list[str]]] = {}
-    for kind, label in KINDS:
-        for registration in plugins.registry(kind).items():
+    registries = _registries(plugins)
+    for label, registry in registries:
+        for registration in registry.items():
             registered.setdefault(registration.plugin, {}).setdefault(label, []).append(
                 registration.name
             )
@@ -40,7 +50,7 @@ def show_plugins(args: argparse.Namespace) -> int:
             origin = f"{info.distribution} {info.version or ''}".strip()
         print(f"{name}  [{origin}]")
         things = registered.get(name, {})
-        for _, label in KINDS:
+        for label, _ in registries:
             if label in things:
                 print(f"  {label}: {', '.join(things[label])}")
         hooks = _lifecycle_hooks(plugins.manager, name)

@@ -95,14 +95,16 @@ def run(args: argparse.Namespace) -> int:
 def attach_front_end(scheduler: TaskScheduler, name: str) -> int:
     """Run ``scheduler`` with the front end a plugin registered as command ``name``."""
     from ...plugins import PluginError
+    from ..registries import commands
 
+    registry = commands(scheduler.plugins)
     try:
-        command = scheduler.plugins.commands.get(name, needed_by="sts run --tui")
+        command = registry.get(name, needed_by="sts run --tui")
     except PluginError as error:
         raise CommandError(str(error)) from None
     if command.attach is None:
         raise CommandError(
-            f"the command {name!r} of plugin {scheduler.plugins.commands.plugin_of(name)!r} "
+            f"the command {name!r} of plugin {registry.plugin_of(name)!r} "
             f"cannot run attached to a scheduler (it registered no attach=)"
         )
     return command.attach(scheduler)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...plugins import Plugins, default_plugins
 from ...timezones import resolve_timezone
+from ..registries import log_sinks, secret_providers
 from ..secrets import use_secret_providers
 from .errors import ConfigError, Problem
 from .executors import plan_executors
@@ -169,9 +170,9 @@ class Config:
         name = self.scheduler_name
         make_importable(callable_directories(self.path))
         specs, problems = build_jobs(self.settings, plugins, self._job_zone())
-        logging_plan, found = plan_logging(self.settings, plugins.log_sinks, name)
+        logging_plan, found = plan_logging(self.settings, log_sinks(plugins), name)
         problems += found
-        provider_calls, found = plan_secret_providers(self.settings, plugins.secret_providers)
+        provider_calls, found = plan_secret_providers(self.settings, secret_providers(plugins))
         problems += found
         store_call = None
         if with_store:

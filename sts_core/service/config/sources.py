@@ -10,6 +10,7 @@ from typing import Any
 
 from ...plugins import PluginError, Plugins
 from ...redaction import redact
+from ..registries import config_sources
 from .errors import ConfigError, Problem
 from .layers import Layer, Settings
 from .options import convert_options, signature_of
@@ -42,7 +43,7 @@ def source_layers(
     chosen = settings.get(*where)
     if chosen is None or not split_list(chosen.value):
         return []
-    registry = plugins.config_sources
+    registry = config_sources(plugins)
     layers = []
     sources = loaded if loaded is not None else []
     for name in split_list(chosen.value):

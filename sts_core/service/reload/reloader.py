@@ -23,6 +23,7 @@ from ..config.errors import ConfigError, Problem
 from ..config.factories import plan_logging, plan_secret_providers, plan_store
 from ..config.jobs import JOB_PREFIX, JobSpec, job_sections
 from ..notifications import notifications_of
+from ..registries import log_sinks, secret_providers
 from .diff import SCHEDULE_KEYS, ReloadResult
 from .fingerprint import Fingerprints, changed_keys, fixed_settings, job_fingerprints
 from .registry import set_reloader
@@ -161,8 +162,8 @@ class Reloader:
             specs = []
         name = config.scheduler_name
         plugins = config.plugins
-        problems += plan_logging(settings, plugins.log_sinks, name)[1]
-        problems += plan_secret_providers(settings, plugins.secret_providers)[1]
+        problems += plan_logging(settings, log_sinks(plugins), name)[1]
+        problems += plan_secret_providers(settings, secret_providers(plugins))[1]
         problems += plan_store(settings, plugins.state_stores, name)[1]
         if problems:
             raise ConfigError(problems)
