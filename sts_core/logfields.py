@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .records import RunContext, RunRecord
 
 if TYPE_CHECKING:
-    from .scheduler import TaskScheduler
+    pass
 
 
 def _instant(moment: datetime | None) -> str | None:
@@ -97,26 +97,3 @@ def misfire_line(
         "coalesce=%s: %d run(s) start"
     )
     return (message, job, due, missed, grace_text, coalesce, runs), fields
-
-
-def start_summary(scheduler: TaskScheduler) -> tuple[str, dict[str, Any]]:
-    """The start-up line: where the config, jobs, state and socket are, and the zone; so
-    that the first line of a log answers "which scheduler is this, and what does it run"."""
-    from .timezones import zone_label
-
-    store_path = getattr(scheduler.store, "path", None)
-    fields: dict[str, Any] = {
-        "event": "scheduler_started",
-        "scheduler": scheduler.name,
-        "config_file": None if scheduler.config_file is None else str(scheduler.config_file),
-        "jobs": len(scheduler.jobs),
-        "state_file": None if store_path is None else str(store_path),
-        "timezone": zone_label(scheduler.timezone),
-        "socket": scheduler.control_path,
-    }
-    message = (
-        f"scheduler {scheduler.name} started: config {fields['config_file'] or 'none'}, "
-        f"{fields['jobs']} jobs, state {fields['state_file'] or 'in memory'}, "
-        f"zone {fields['timezone']}, socket {fields['socket'] or 'none'}"
-    )
-    return message, fields

@@ -27,7 +27,6 @@ from .executors import Executors
 from .fire_loop import ClockStep, FireLoop
 from .job import Job
 from .job_registry import JobRegistry
-from .logfields import start_summary
 from .loop_thread import LoopThread, serve_until_stopped
 from .loop_watchdog import LoopWatchdog
 from .plugins import PluginError, Plugins, default_plugins
@@ -140,11 +139,6 @@ class TaskScheduler:
         self.timezone = resolve_timezone(timezone)
         # Why the machine's zone (the default) is UTC or in doubt: warned about at start.
         self._zone_problem = local_zone().problem if timezone is None else None
-        #: The config file this scheduler was built from, for the start-up line.
-        self.config_file: os.PathLike[str] | str | None = None
-        #: The control socket's path while a control server answers for this scheduler
-        #: (it sets it), for the start-up line.
-        self.control_path: str | None = None
         self.clock: Clock = clock or SystemClock()
         self.store: StateStore = store if store is not None else MemoryStore()
         #: No store was given: ``sts run module:object`` swaps in the SQLite one, so a
@@ -493,13 +487,11 @@ class TaskScheduler:
 
         self._main = loop.create_task(self._fires.run(), name=f"sts fire loop {self.name}")
         self._main.add_done_callback(ended)
-        self._notifier.scheduler_started()
-        self._thread.started.set()
         if self._zone_problem:
             logger.warning("%s", self._zone_problem)
-        if logger.isEnabledFor(logging.INFO):
-            message, fields = start_summary(self)
-            logger.info("%s", message, extra=fields)
+        # The service's built-in plugin logs the start-up line (config, state, socket).
+        self._notifier.scheduler_started()
+        self._thread.started.set()
 
     def stop(self, grace: Duration | None = None) -> Awaitable[None]:
         """Stop firing, wait up to ``grace`` (``stop_grace``) for runs, then cancel them.

@@ -16,8 +16,8 @@ from core_helpers import Recorder
 import sts
 from sts.testing import VirtualClock
 from sts_core import hookspecs
-from sts_core.service import hookspecs as service_hookspecs
 from sts_core.plugins import create_plugins
+from sts_core.service import hookspecs as service_hookspecs
 
 DISTS = Path(__file__).parent / "plugin_dists"
 ROOT = Path(__file__).parent.parent

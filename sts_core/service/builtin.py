@@ -115,5 +115,7 @@ def sts_scheduler_started(scheduler: TaskScheduler) -> None:
     # Before the first fire: commands a killed scheduler left running (and its guard did
     # not stop) are killed, so that no job runs beside its own leftover.
     from .process_groups import reap_orphaned_process_groups
+    from .start_line import log_start_line
 
     reap_orphaned_process_groups()
+    log_start_line(scheduler)

@@ -11,6 +11,7 @@ from ...plugins import Plugins, default_plugins
 from ...timezones import resolve_timezone
 from ..registries import log_sinks, secret_providers
 from ..secrets import use_secret_providers
+from ..start_line import facts_of
 from .errors import ConfigError, Problem
 from .executors import plan_executors
 from .factories import (
@@ -257,6 +258,6 @@ class Config:
             arguments["max_workers"] = int(workers)
         arguments.update(scheduler_options)
         scheduler = TaskScheduler(**arguments)
-        scheduler.config_file = self.path
+        facts_of(scheduler).config_file = None if self.path is None else str(self.path)
         self._schedule(scheduler, specs)
         return scheduler

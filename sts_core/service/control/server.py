@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ...redaction import redact
 from ..file_lock import ExclusiveLock, LockHeld
 from ..reload.registry import reloader_of
+from ..start_line import facts_of
 from .coalesce import LONGEST, SHORTEST, Coalescer
 from .commands import ControlCommands, job_row
 from .protocol import (
@@ -175,7 +176,7 @@ class ControlServer:
             if self._bind_lock is not None:
                 self._bind_lock.release()
             raise
-        self.scheduler.control_path = str(self.path)  # for the scheduler's start-up line
+        facts_of(self.scheduler).socket = str(self.path)  # for the start-up line
         _LISTENING[id(self.scheduler)] = self
         logger.info("control socket listening on %s", self.path)
 
@@ -194,8 +195,9 @@ class ControlServer:
         reloader = reloader_of(self.scheduler)
         if reloader is not None and self._on_reloaded in reloader.listeners:
             reloader.listeners.remove(self._on_reloaded)
-        if self.scheduler.control_path == str(self.path):
-            self.scheduler.control_path = None
+        facts = facts_of(self.scheduler)
+        if facts.socket == str(self.path):
+            facts.socket = None
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
