@@ -266,25 +266,62 @@ WHERE grp = %(grp)s ORDER BY started_at
 # (``claim_retention``), since its claim may already have been pruned. The paused flag is
 # looked up per fire in the jobs' primary key (a join was planned as a hash join over a
 # scan of every job of the table, for a batch of a few fires).
-CLAIM_FIRES = """
-WITH asked AS (
-    SELECT c.job, c.fire_time,
+# The four run-claim statements (first try or resent; every fire asked, or only the
+# unclaimed ones) are put together from these constant pieces, so that the rules they
+# share (paused, stale, key order, the answer's columns) are written once.
+
+#: Each fire asked, once (a resent statement's keys are made distinct: an update may touch
+#: a row once per statement), as ``c(job, fire_time)``.
+_FIRES = "unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)"
+_DISTINCT_FIRES = """(SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
+          AS u(job, fire_time)) AS c"""
+
+
+def _unclaimed(fires: str, *, held_counts: bool) -> str:
+    """Only the fires with no claim (``held_counts``: or with one of this replica's own
+    that is still open, the lost answer's), as ``o``."""
+    held = "\n          AND (k.replica <> %(replica)s OR k.done)" if held_counts else ""
+    return f"""open AS (
+    SELECT c.job, c.fire_time
+    FROM {fires}
+    WHERE NOT EXISTS (
+        SELECT FROM sts_claims k
+        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time{held}
+    )
+), """
+
+
+def _run_claim(fires: str, *, unclaimed_only: bool, held_counts: bool) -> str:
+    source = "open o" if unclaimed_only else fires
+    alias = "o" if unclaimed_only else "c"
+    conflict = (
+        """ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
+        WHERE c.replica = EXCLUDED.replica AND NOT c.done"""
+        if held_counts
+        else "ON CONFLICT DO NOTHING"
+    )
+    return f"""
+WITH {_unclaimed(fires, held_counts=held_counts) if unclaimed_only else ""}asked AS (
+    SELECT {alias}.job, {alias}.fire_time,
            coalesce((SELECT j.paused FROM sts_jobs j
-                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
-           c.fire_time < coalesce(%(now)s::timestamptz, now())
+                     WHERE j.grp = %(grp)s AND j.name = {alias}.job), false) AS paused,
+           {alias}.fire_time < coalesce(%(now)s::timestamptz, now())
                          - make_interval(secs => %(retention)s) AS stale
-    FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
+    FROM {source}
 ), won AS (
-    INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
+    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
     SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
     WHERE NOT a.paused AND NOT a.stale
     ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
-    ON CONFLICT DO NOTHING
+    {conflict}
     RETURNING job, fire_time
 )
 SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
 FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 """
+
+
+CLAIM_FIRES = _run_claim(_FIRES, unclaimed_only=False, held_counts=False)
 
 #: The fires a replica watches for their preferred replica, checked after
 #: ``handoff_delay``: only those nobody has claimed are claimed (then the insert decides,
@@ -293,89 +330,15 @@ FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
 #: transaction holds (an insert that conflicts with a claim being closed in a writer's
 #: open transaction would wait for its commit), and writes nothing (no WAL flush at its
 #: commit). It answers only for the fires it found unclaimed.
-CLAIM_UNCLAIMED = """
-WITH open AS (
-    SELECT c.job, c.fire_time
-    FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[]) AS c(job, fire_time)
-    WHERE NOT EXISTS (
-        SELECT FROM sts_claims k
-        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
-    )
-), asked AS (
-    SELECT o.job, o.fire_time,
-           coalesce((SELECT j.paused FROM sts_jobs j
-                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
-           o.fire_time < coalesce(%(now)s::timestamptz, now())
-                         - make_interval(secs => %(retention)s) AS stale
-    FROM open o
-), won AS (
-    INSERT INTO sts_claims (grp, job, fire_time, replica, kind)
-    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
-    WHERE NOT a.paused AND NOT a.stale
-    ORDER BY a.job, a.fire_time
-    ON CONFLICT DO NOTHING
-    RETURNING job, fire_time
-)
-SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
-FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
-"""
+CLAIM_UNCLAIMED = _run_claim(_FIRES, unclaimed_only=True, held_counts=False)
 
 # A claim statement whose connection was cut (a database restart, pg_terminate_backend)
 # may have committed before the answer was lost. It is sent once more in these forms, in
 # which a claim this replica holds and has not closed counts as won: it is the lost
 # answer's (the store answers ``False`` for a fire it had already won and not finished,
-# so a fire asked twice is not run twice). The keys are made distinct: an update may
-# touch a row once per statement.
-CLAIM_FIRES_AGAIN = """
-WITH asked AS (
-    SELECT c.job, c.fire_time,
-           coalesce((SELECT j.paused FROM sts_jobs j
-                     WHERE j.grp = %(grp)s AND j.name = c.job), false) AS paused,
-           c.fire_time < coalesce(%(now)s::timestamptz, now())
-                         - make_interval(secs => %(retention)s) AS stale
-    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
-          AS u(job, fire_time)) AS c
-), won AS (
-    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
-    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
-    WHERE NOT a.paused AND NOT a.stale
-    ORDER BY a.job, a.fire_time  -- every replica takes keys in one order: no deadlock
-    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
-        WHERE c.replica = EXCLUDED.replica AND NOT c.done
-    RETURNING job, fire_time
-)
-SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
-FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
-"""
-CLAIM_UNCLAIMED_AGAIN = """
-WITH open AS (
-    SELECT c.job, c.fire_time
-    FROM (SELECT DISTINCT * FROM unnest(%(jobs)s::text[], %(fire_times)s::timestamptz[])
-          AS u(job, fire_time)) AS c
-    WHERE NOT EXISTS (
-        SELECT FROM sts_claims k
-        WHERE k.grp = %(grp)s AND k.job = c.job AND k.fire_time = c.fire_time
-          AND (k.replica <> %(replica)s OR k.done)
-    )
-), asked AS (
-    SELECT o.job, o.fire_time,
-           coalesce((SELECT j.paused FROM sts_jobs j
-                     WHERE j.grp = %(grp)s AND j.name = o.job), false) AS paused,
-           o.fire_time < coalesce(%(now)s::timestamptz, now())
-                         - make_interval(secs => %(retention)s) AS stale
-    FROM open o
-), won AS (
-    INSERT INTO sts_claims AS c (grp, job, fire_time, replica, kind)
-    SELECT %(grp)s, a.job, a.fire_time, %(replica)s, 'run' FROM asked a
-    WHERE NOT a.paused AND NOT a.stale
-    ORDER BY a.job, a.fire_time
-    ON CONFLICT (grp, job, fire_time) DO UPDATE SET kind = EXCLUDED.kind
-        WHERE c.replica = EXCLUDED.replica AND NOT c.done
-    RETURNING job, fire_time
-)
-SELECT a.job, a.fire_time, w.job IS NOT NULL, a.paused, a.stale
-FROM asked a LEFT JOIN won w ON w.job = a.job AND w.fire_time = a.fire_time
-"""
+# so a fire asked twice is not run twice).
+CLAIM_FIRES_AGAIN = _run_claim(_DISTINCT_FIRES, unclaimed_only=False, held_counts=True)
+CLAIM_UNCLAIMED_AGAIN = _run_claim(_DISTINCT_FIRES, unclaimed_only=True, held_counts=True)
 
 #: A fire recorded without running (missed, skipped) takes its claim too, so that N
 #: replicas late together record it once, and never beside a run of the same fire. A
