@@ -74,6 +74,7 @@ if typing.TYPE_CHECKING:
     from sts_core.store import JobState as JobState
     from sts_core.store import MemoryStore as MemoryStore
     from sts_core.store import StateStore as StateStore
+    from sts_core.store import WriteRetries as WriteRetries
     from sts_core.task import FunctionTask as FunctionTask
     from sts_core.task import Task as Task
     from sts_core.triggers import DateTrigger as DateTrigger
@@ -139,6 +140,7 @@ _API = {
     "JobState": "sts_core.store",
     "MemoryStore": "sts_core.store",
     "StateStore": "sts_core.store",
+    "WriteRetries": "sts_core.store",
     "FunctionTask": "sts_core.task",
     "Task": "sts_core.task",
     "DateTrigger": "sts_core.triggers",

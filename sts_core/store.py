@@ -8,6 +8,7 @@ default for ``sts run``, and plugins add more through ``sts_register_state_store
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -125,6 +126,37 @@ class ClaimingStore(StateStore, Protocol):
 
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED, Outcome.MISSED})
+
+
+class WriteRetries:
+    """The pace of a store's background writer: a commit every ``interval``; after a
+    failed one, twice as long each time (up to :attr:`MAX_DELAY`), the writes kept. An
+    outage is logged once, when it starts, and once when it ends."""
+
+    MAX_DELAY = 5.0
+
+    def __init__(self, interval: float, where: object, logger: logging.Logger) -> None:
+        self.interval = interval
+        self.where = where
+        self.logger = logger
+        #: How long the writer waits before its next commit.
+        self.delay = interval
+        #: The error of the batch that failed last, while writes fail; ``None`` when healthy.
+        self.failing: str | None = None
+
+    def failed(self, error: BaseException) -> None:
+        self.delay = min(max(self.delay * 2, self.interval), self.MAX_DELAY)
+        if self.failing is None:  # said once per outage, not on every retry
+            self.logger.error(
+                "%s; the writes are kept and tried again every %gs at most", error, self.MAX_DELAY
+            )
+        self.failing = str(error)
+
+    def succeeded(self) -> None:
+        if self.failing is not None:
+            self.logger.warning("the state database %s is written again", self.where)
+        self.failing = None
+        self.delay = self.interval
 
 
 def is_failure(outcome: Outcome) -> bool:

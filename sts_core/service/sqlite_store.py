@@ -42,7 +42,13 @@ from ..booleans import parse_boolean
 from ..durations import Duration, parse_duration
 from ..numbers import parse_whole_number
 from ..records import Outcome, RunContext, RunRecord
-from ..store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, JobState, is_failure
+from ..store import (
+    DEFAULT_FAILURE_HISTORY,
+    DEFAULT_SUCCESS_HISTORY,
+    JobState,
+    WriteRetries,
+    is_failure,
+)
 from .file_lock import ExclusiveLock, LockHeld
 
 #: Bumped when the tables change; a file with a newer version is refused.
@@ -53,8 +59,6 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_READ_TIMEOUT = 2.0
 #: How long SQLite waits for another process's lock on the file before a commit fails.
 BUSY_TIMEOUT = 10.0
-#: The longest pause between two tries of a batch that failed.
-MAX_RETRY_DELAY = 5.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -236,8 +240,7 @@ class SQLiteStore:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._closed = False
-        #: The error of the batch that failed last, while writes fail; ``None`` when healthy.
-        self.failing: str | None = None
+        self._retries = WriteRetries(self.flush_interval or 0.0, self.path, logger)
         # What every job and run in flight is now, as plain tuples (not tracked by the
         # garbage collector): written again into a new file if this one is deleted.
         self._jobs_now: dict[str, tuple[Any, ...]] = {}
@@ -531,34 +534,27 @@ class SQLiteStore:
         self._rescued = [(_save_jobs, JobState(name, *state)) for name, state in jobs.items()]
         self._rescued += [(_runs_started, started) for started in runs.values()]
 
+    @property
+    def failing(self) -> str | None:
+        """The error of the batch that failed last, while writes fail; ``None`` when healthy."""
+        return self._retries.failing
+
     def _write_periodically(self) -> None:
-        assert self.flush_interval is not None
-        delay = self.flush_interval
+        retries = self._retries
         while not self._closed:
-            if self.failing is None:
-                self._wake.wait(delay)
+            if retries.failing is None:
+                self._wake.wait(retries.delay)
                 self._wake.clear()
             else:  # retrying a failed batch: only closing cuts the pause short
-                self._closing.wait(delay)
+                self._closing.wait(retries.delay)
             if self._closed:
                 return
             try:
                 self.flush()
             except StateStoreError as error:
-                delay = min(max(delay * 2, self.flush_interval), MAX_RETRY_DELAY)
-                if self.failing is None:
-                    # Said once per outage, not on every retry.
-                    logger.error(
-                        "%s; the writes are kept and tried again every %gs at most",
-                        error,
-                        MAX_RETRY_DELAY,
-                    )
-                self.failing = str(error)
+                retries.failed(error)
             else:
-                if self.failing is not None:
-                    logger.warning("the state database %s is written again", self.path)
-                self.failing = None
-                delay = self.flush_interval
+                retries.succeeded()
 
     # -- reads ------------------------------------------------------------------------------
 

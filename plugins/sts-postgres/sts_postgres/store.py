@@ -63,8 +63,6 @@ DEFAULT_POOL_SIZE = 4
 #: How long a replica waits for another to finish starting (it holds the group's start-up
 #: lock while it reads and seeds the jobs' state: milliseconds, unless it hangs).
 STARTUP_LOCK_TIMEOUT = 60.0
-#: The longest pause between two tries of a batch that failed.
-MAX_RETRY_DELAY = 5.0
 #: How often a statement that lost a deadlock (or a serialization conflict) is tried again
 #: at once before it counts as failed.
 DEADLOCK_RETRIES = 5
@@ -208,8 +206,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._closed = False
         self._abandoned = False
-        #: The error of the batch that failed last, while writes fail; ``None`` when healthy.
-        self.failing: str | None = None
+        self._retries = sts.WriteRetries(self.flush_interval, self.where, logger)
         # The paused flag each job had when this replica last read or wrote it: a save
         # carries ``paused`` only when this replica changed it (sql.SAVE_JOBS_PAUSED).
         self._paused_seen: dict[str, bool] = {}
@@ -469,29 +466,24 @@ class PostgresStore:
             return self._pending_ticket
         return self._running_ticket
 
+    @property
+    def failing(self) -> str | None:
+        """The error of the batch that failed last, while writes fail; ``None`` when healthy."""
+        return self._retries.failing
+
     async def _write_periodically(self) -> None:
         assert self._wake is not None
-        delay = self.flush_interval
+        retries = self._retries
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(self._wake.wait(), retries.delay)
             self._wake.clear()
             try:
                 await self._commit_pending()
             except StateStoreError as error:
-                delay = min(max(delay * 2, self.flush_interval), MAX_RETRY_DELAY)
-                if self.failing is None:
-                    logger.error(
-                        "%s; the writes are kept and tried again every %gs at most",
-                        error,
-                        MAX_RETRY_DELAY,
-                    )
-                self.failing = str(error)
+                retries.failed(error)
             else:
-                if self.failing is not None:
-                    logger.warning("the state database %s is written again", self.where)
-                self.failing = None
-                delay = self.flush_interval
+                retries.succeeded()
 
     async def _commit_pending(self) -> None:
         """Commit what is buffered, in order, in one transaction. A batch that fails goes
