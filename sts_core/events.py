@@ -84,8 +84,18 @@ class Notifier:
 
 
 def _call(hook: Any, **kwargs: Any) -> None:
-    # An observer must never stop the scheduler: its failure is logged, then ignored.
-    try:
-        hook(**kwargs)
-    except Exception:
-        logger.exception("a plugin's %s hook failed", hook.name)
+    # An observer must never stop the scheduler, nor the plugins called after it (pluggy
+    # stops a hook call at the first exception): each implementation is called on its own,
+    # in pluggy's order, and its failure logged, then ignored.
+    impls = hook.get_hookimpls()
+    if any(impl.hookwrapper or impl.wrapper for impl in impls):  # only pluggy runs those
+        try:
+            hook(**kwargs)
+        except Exception:
+            logger.exception("a plugin's %s hook failed", hook.name)
+        return
+    for impl in reversed(impls):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception:
+            logger.exception("the %s hook of plugin %r failed", hook.name, impl.plugin_name)

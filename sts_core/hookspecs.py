@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .markers import hookspec
 
 if TYPE_CHECKING:
-
     from .executors import Executor
     from .notifications import Notifier
     from .records import RunContext, RunRecord
@@ -252,10 +251,3 @@ def sts_run_finished(record: RunRecord, scheduler: TaskScheduler) -> None:
     :param record: the outcome, error, timings and, if another attempt follows, ``retry_at``.
     :param scheduler: the scheduler the run belongs to.
     """
-
-
-def hook_names() -> list[str]:
-    """The names of every hook above, in the order they are defined."""
-    return [
-        name for name, value in globals().items() if name.startswith("sts_") and callable(value)
-    ]

@@ -1,16 +1,13 @@
 """The facts of a log line as fields (``extra=``), so that a JSON sink carries ``job``,
 ``run_id``, ``attempt``, ``outcome``, ``duration`` and ``fire_time`` as keys a log
-collector can query, not only inside the message; and the scheduler's start-up line."""
+collector can query, not only inside the message."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .records import RunContext, RunRecord
-
-if TYPE_CHECKING:
-    pass
 
 
 def _instant(moment: datetime | None) -> str | None:

@@ -137,7 +137,7 @@ class Plugins:
         self.manager = manager
         self.hook = manager.hook
         self.infos: dict[str, PluginInfo] = {}
-        self._registries: dict[str, Registry[Any]] = {}
+        self._registries: dict[tuple[str, str, Callable[..., Any]], Registry[Any]] = {}
 
     # -- registration -----------------------------------------------------------------------
 
@@ -181,9 +181,10 @@ class Plugins:
     ) -> Registry[Any]:
         """What the registration hook ``hook_name`` collected (``what``: its things, in
         messages); ``build(name, *args, **kwargs)`` makes an entry of a ``register`` call."""
-        cached = self._registries.get(hook_name)
+        key = (hook_name, what, build)
+        cached = self._registries.get(key)
         if cached is None:
-            cached = self._registries[hook_name] = self._collect(hook_name, what, build)
+            cached = self._registries[key] = self._collect(hook_name, what, build)
         return cached
 
     @property
@@ -288,6 +289,20 @@ class Plugins:
     def has_impls(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook (lets hot paths skip calling it)."""
         return bool(getattr(self.hook, hook_name).get_hookimpls())
+
+
+def hook_names() -> list[str]:
+    """The name of every hook specified, the engine's then the service's, each module's in
+    the order they are defined (``docs/plugins.md`` documents them all; a test checks)."""
+    names: list[str] = []
+    for module_name in HOOKSPEC_MODULES:
+        module = importlib.import_module(module_name)
+        names += [
+            name
+            for name, value in vars(module).items()
+            if name.startswith("sts_") and callable(value)
+        ]
+    return names
 
 
 def _names(variable: str) -> list[str] | None:

@@ -15,9 +15,7 @@ from core_helpers import Recorder
 
 import sts
 from sts.testing import VirtualClock
-from sts_core import hookspecs
-from sts_core.plugins import create_plugins
-from sts_core.service import hookspecs as service_hookspecs
+from sts_core.plugins import create_plugins, hook_names
 
 DISTS = Path(__file__).parent / "plugin_dists"
 ROOT = Path(__file__).parent.parent
@@ -341,7 +339,7 @@ def test_the_extra_plugin_is_gone_again() -> None:
 
 def test_every_hook_is_documented() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text()
-    names = hookspecs.hook_names() + service_hookspecs.hook_names()
+    names = hook_names()
     assert "sts_register_log_sinks" in names and "sts_run_finished" in names
     for name in names:
         assert f"### `{name}(" in text, f"docs/plugins.md does not document {name}"
@@ -435,3 +433,48 @@ def test_plugin_environment_switches(installed_plugins: Path) -> None:
     blocked = run_with(installed_plugins, HELLO, STS_DISABLE_PLUGINS="hello,broken")
     assert "hello" not in registered_types(blocked.stdout)
     assert blocked.stderr == ""
+
+
+def test_a_plugin_failing_in_a_hook_stops_neither_the_scheduler_nor_the_other_plugins(
+    virtual_clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    class Observer:
+        @sts.hookimpl
+        def sts_scheduler_started(self, scheduler):  # type: ignore[no-untyped-def]
+            seen.append("started")
+
+        @sts.hookimpl
+        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+            seen.append(f"finished {record.outcome}")
+
+    class Broken:
+        @sts.hookimpl
+        def sts_scheduler_started(self, scheduler):  # type: ignore[no-untyped-def]
+            raise RuntimeError("broken on start")
+
+        @sts.hookimpl
+        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+            raise RuntimeError("broken on finish")
+
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(Observer(), name="observer")
+    plugins.register(Broken(), name="broken")  # registered last: pluggy calls it first
+
+    async def main() -> None:
+        async with sts.TaskScheduler(name="sturdy", clock=virtual_clock, plugins=plugins) as s:
+            s.schedule(Recorder(virtual_clock), "every 10s")
+            await asyncio.sleep(11)
+
+    with caplog.at_level("INFO", logger="sts"):
+        virtual_clock.run(main())
+    assert seen == ["started", "finished succeeded"]
+    messages = [record.getMessage() for record in caplog.records]
+    # The service's built-in plugin logged the start-up line despite the broken plugin.
+    assert any(message.startswith("scheduler sturdy started: ") for message in messages)
+    failures = [m for m in messages if "of plugin 'broken' failed" in m]
+    assert failures == [
+        "the sts_scheduler_started hook of plugin 'broken' failed",
+        "the sts_run_finished hook of plugin 'broken' failed",
+    ]

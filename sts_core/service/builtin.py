@@ -1,7 +1,7 @@
 """The service's built-in plugin: the SQLite store, the log sinks and the secret
 providers a config file chooses by name, and what runs around a scheduler (the control
 socket of ``TaskScheduler(control_socket=...)``, logging for ``run()``, the notifications
-of jobs that ask for them). Registered right
+of jobs that ask for them, the start-up line). Registered right
 after the engine's (``sts_core.builtin``), exactly like an installed plugin.
 
 What it registers is imported when a registry is first collected, not when the plugin
@@ -110,12 +110,12 @@ def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
         notifications_of(scheduler).follow(job)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # the start-up line before what other plugins log as it starts
 def sts_scheduler_started(scheduler: TaskScheduler) -> None:
-    # Before the first fire: commands a killed scheduler left running (and its guard did
-    # not stop) are killed, so that no job runs beside its own leftover.
     from .process_groups import reap_orphaned_process_groups
     from .start_line import log_start_line
 
-    reap_orphaned_process_groups()
     log_start_line(scheduler)
+    # Before the first fire: commands a killed scheduler left running (and its guard did
+    # not stop) are killed, so that no job runs beside its own leftover.
+    reap_orphaned_process_groups()

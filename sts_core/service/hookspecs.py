@@ -100,10 +100,3 @@ def sts_register_commands(register: RegisterCommand) -> None:
         ``sts --help`` stays fast. ``attach=run(scheduler) -> int`` (optional) runs a
         scheduler with this front end in one process: ``sts run --tui``.
     """
-
-
-def hook_names() -> list[str]:
-    """The names of every hook above, in the order they are defined."""
-    return [
-        name for name, value in globals().items() if name.startswith("sts_") and callable(value)
-    ]
