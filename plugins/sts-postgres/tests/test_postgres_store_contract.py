@@ -3,7 +3,8 @@ bounded history per job and kind, runs in flight; and refuses bad input by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -162,3 +163,32 @@ def test_writes_after_close_are_an_error(dsn: str) -> None:
     store.close()  # twice is a no-op
     with pytest.raises(StateStoreError, match="closed"):
         store.save_job(sts.JobState("a", T0, None, False, "every 1s"))
+
+
+def test_writes_that_fail_are_kept_and_written_once_the_database_takes_them(
+    dsn: str, store: PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.record_run(record("a", 1))
+    store.flush()  # the schema is there, the writer running
+    query(dsn, "ALTER TABLE sts_runs RENAME TO sts_runs_away")
+    try:
+        with caplog.at_level("WARNING", logger="sts.postgres"):
+            store.record_run(record("a", 2))
+            _wait_until(lambda: store.failing is not None, "the writer to fail")
+            assert "sts_runs" in str(store.failing)
+    finally:
+        query(dsn, "ALTER TABLE sts_runs_away RENAME TO sts_runs")
+    with caplog.at_level("WARNING", logger="sts.postgres"):
+        _wait_until(lambda: store.failing is None, "the writer to write again")
+    assert [r.run_id for r in store.history()] == ["a-2", "a-1"]  # kept, written once
+    messages = [r.getMessage() for r in caplog.records if r.name == "sts.postgres"]
+    # The outage is said once (not on every retry), and its end once.
+    assert sum("the writes are kept and tried again" in m for m in messages) == 1
+    assert sum("is written again" in m for m in messages) == 1
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
