@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -38,6 +39,7 @@ import sts
 
 from .batching import Batcher
 from .digest import job_digest
+from .leases import TAKEOVER_SILENCE
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
 from .settings import DEFAULT_URL, RabbitSettings
 from .topology import declare_claims, declare_exchanges, declare_outcomes, declare_pool
@@ -84,6 +86,10 @@ class _Pending:
     #: worker of an earlier version).
     source: str = ""
     taken_over: bool = False
+    #: When (``time.monotonic``) the holder last said it holds the attempt (its grant, a
+    #: claim asked again, a hold), and when a claim first asked to take it over since.
+    renewed: float = 0.0
+    challenged: float | None = None
     #: Resolved when another worker takes the attempt over (the backstop counts again);
     #: a new one for each wait (a future, not an Event: no task per attempt to wait on it).
     restarted: asyncio.Future[None] | None = None
@@ -147,7 +153,8 @@ class RabbitExecutor:
         self._digests: dict[str, tuple[object, object, str]] = {}
         #: Counters for operators and tests: ``dispatched`` (attempts), ``fire_messages``
         #: (the messages they went in), ``publish_retries``, ``claims_refused``,
-        #: ``takeovers``, ``duplicate_outcomes``, ``stray_outcomes``.
+        #: ``takeovers``, ``takeovers_deferred`` (answered "wait": the holder may live),
+        #: ``duplicate_outcomes``, ``stray_outcomes``.
         self.counts: dict[str, int] = dict.fromkeys(
             (
                 "dispatched",
@@ -155,6 +162,7 @@ class RabbitExecutor:
                 "publish_retries",
                 "claims_refused",
                 "takeovers",
+                "takeovers_deferred",
                 "duplicate_outcomes",
                 "stray_outcomes",
             ),
@@ -281,6 +289,7 @@ class RabbitExecutor:
             self.digest(job),
             self.scheduler_name,
             deadline,
+            self._expiry(job, deadline),
         )
         delay, problem = 0.1, "no connection to the broker yet"
         while True:
@@ -320,6 +329,17 @@ class RabbitExecutor:
             await asyncio.sleep(wait)
             delay = min(delay * 2, 5.0)
 
+    def _expiry(self, job: sts.Job, deadline: datetime | None) -> datetime | None:
+        """Until when a message of this attempt is worth delivering: a run started in time
+        (by its deadline) whose worker dies is taken over up to the backstop's limit, so
+        the message must outlive the start deadline by ``timeout`` + ``backstop``, or a
+        redelivery after the grace would expire in the queue. Without a timeout there is
+        no such limit, and the message expires at the start deadline (Limits)."""
+        timeout = job.policy.timeout
+        if deadline is None or timeout is None:
+            return deadline
+        return deadline + timedelta(seconds=timeout + self.settings.backstop)
+
     def _fires_to(self, pool: str) -> Batcher[FireMessage]:
         """The fires of one turn to one pool, in as few messages as the split allows."""
         batcher = self._fire_batches.get(pool)
@@ -356,9 +376,10 @@ class RabbitExecutor:
 
     async def _publish_fires(self, pool: str, fires: list[FireMessage]) -> None:
         """One message of ``fires``, confirmed by the broker. It expires (dead-lettered by
-        the broker) once the last of their misfire deadlines passed: the claim of a fire
-        past its own is refused."""
-        deadlines = [fire.start_deadline for fire in fires]
+        the broker) once the last of their expiries passed (``_expiry``): the claim of a
+        fire past its start deadline is refused, unless it takes over a run started in
+        time."""
+        deadlines = [fire.expires for fire in fires]
         expiration: float | None = None
         if all(deadline is not None for deadline in deadlines):
             last = max(deadline for deadline in deadlines if deadline is not None)
@@ -471,7 +492,19 @@ class RabbitExecutor:
         except BadMessage as error:
             logger.error("rabbitmq: dropped a claim: %s", error)
             return
+        self._renew([hold for hold in claims if hold.kind == "hold"])
         await self._answer(message, [claim for claim in claims if claim.kind == "claim"])
+
+    def _renew(self, holds: list[WorkerMessage]) -> None:
+        """Holds of attempts their workers still have: no takeover while they come."""
+        now = time.monotonic()
+        for hold in holds:
+            pending = self._pending.get((hold.key, hold.attempt))
+            if pending is not None and (pending.holder, pending.source) == (
+                hold.worker,
+                hold.source,
+            ):
+                pending.renewed = now
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         """A worker's outcomes (a batch), acked once every one of them is recorded."""
@@ -502,31 +535,51 @@ class RabbitExecutor:
             # fires, handed out again, must not run this one twice.
             self.counts["claims_refused"] += 1
             return Answer(False, "this attempt is recorded already")
+        now = time.monotonic()
         if (
             pending.granted.done()
             and pending.holder == claim.worker
             and pending.source == claim.source
         ):
-            return Answer(True)  # the same worker asking again: its answer was lost
-        if pending.deadline is not None and _now() > pending.deadline:
-            self.counts["claims_refused"] += 1
-            return Answer(False, "past its misfire_grace: recorded missed")
+            # The holder asking again: its answer was lost, or its grant grew old before
+            # it could start (``leases.py``). Still its own, whatever the grace says.
+            pending.renewed = now
+            return Answer(True)
         if not pending.granted.done():
-            pending.holder, pending.source = claim.worker, claim.source
+            # A first start: misfire_grace is about this one only (no worker started the
+            # fire in time), never about taking over a run started in time.
+            if pending.deadline is not None and _now() > pending.deadline:
+                self.counts["claims_refused"] += 1
+                return Answer(False, "past its misfire_grace: recorded missed")
+            pending.holder, pending.source, pending.renewed = claim.worker, claim.source, now
             pending.granted.set_result(None)
             return Answer(True)
         if claim.redelivered and _continues(pending, claim):
-            # The broker redelivers only after the holder's channel closed (the worker
-            # died, or lost its connection): the attempt is this worker's now.
+            # The broker redelivers once the holder's channel closed: it died, or its
+            # connection dropped (a broker restart, a blip, a freeze past the heartbeat)
+            # and it runs on. Only a holder silent for TAKEOVER_SILENCE is taken over.
+            if pending.challenged is None:
+                pending.challenged = now
+            silent = now - max(pending.renewed, pending.challenged)
+            if silent < TAKEOVER_SILENCE:
+                self.counts["takeovers_deferred"] += 1
+                return Answer(
+                    False,
+                    f"worker {pending.holder} may still hold this attempt: ask again",
+                    wait=True,
+                )
             self.counts["takeovers"] += 1
             logger.warning(
-                "rabbitmq: job attempt %s#%d redelivered: worker %s takes it over from %s",
+                "rabbitmq: job attempt %s#%d redelivered: worker %s takes it over from %s "
+                "(silent for %.1fs)",
                 claim.key,
                 claim.attempt,
                 claim.worker,
                 pending.holder,
+                silent,
             )
             pending.holder, pending.source = claim.worker, claim.source
+            pending.renewed, pending.challenged = now, None
             pending.taken_over = True
             if pending.restarted is not None and not pending.restarted.done():
                 pending.restarted.set_result(None)

@@ -81,6 +81,11 @@ class FireMessage:
     digest: str
     scheduler: str
     start_deadline: datetime | None
+    #: Until when a message of this fire is worth delivering: past its start deadline when
+    #: the job has a timeout (a run started in time is taken over if its worker dies, up
+    #: to its backstop), else the start deadline (from a scheduler of an earlier version
+    #: too). ``None`` with no start deadline: no bound.
+    expires: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -97,7 +102,7 @@ class FireMessage:
         return json.dumps({"v": VERSION, "fires": [fire._data() for fire in fires]}).encode()
 
     def _data(self) -> dict[str, Any]:
-        return {
+        data = {
             "run_id": self.run_id,
             "job": self.job,
             "fire_time": _time(self.fire_time),
@@ -107,6 +112,9 @@ class FireMessage:
             "scheduler": self.scheduler,
             "start_deadline": _time(self.start_deadline),
         }
+        if self.expires is not None and self.expires != self.start_deadline:
+            data["expires"] = _time(self.expires)
+        return data
 
     @classmethod
     def decode(cls, body: bytes) -> FireMessage:
@@ -127,6 +135,7 @@ class FireMessage:
     def _from(cls, data: dict[str, Any]) -> FireMessage:
         fire_time = _parse_time(_field(data, "fire_time", str), "fire_time")
         assert fire_time is not None
+        start_deadline = _parse_time(data.get("start_deadline"), "start_deadline")
         return cls(
             run_id=_field(data, "run_id", str),
             job=_field(data, "job", str),
@@ -135,13 +144,17 @@ class FireMessage:
             manual=bool(data.get("manual")),
             digest=_field(data, "digest", str),
             scheduler=_field(data, "scheduler", str),
-            start_deadline=_parse_time(data.get("start_deadline"), "start_deadline"),
+            start_deadline=start_deadline,
+            expires=(
+                _parse_time(data["expires"], "expires") if "expires" in data else start_deadline
+            ),
         )
 
 
 @dataclass(slots=True)
 class WorkerMessage:
-    """A worker's claim of an attempt (``kind = "claim"``: may I run it?) or its outcome
+    """A worker's claim of an attempt (``kind = "claim"``: may I run it?), its hold on one
+    it was granted (``kind = "hold"``: I still have it, ``leases.py``) or its outcome
     (``kind = "outcome"``)."""
 
     kind: str
@@ -192,7 +205,7 @@ class WorkerMessage:
             "retry_after": self.retry_after,
             "correlation": self.correlation,
         }
-        if self.source:  # claims only
+        if self.source:  # claims and holds only
             data["source"], data["split_from"] = self.source, self.split_from
         return data
 
@@ -214,8 +227,8 @@ class WorkerMessage:
     @classmethod
     def _from(cls, data: dict[str, Any]) -> WorkerMessage:
         kind = _field(data, "kind", str)
-        if kind not in ("claim", "outcome"):
-            raise BadMessage(f"kind {kind!r}, expected claim or outcome")
+        if kind not in ("claim", "hold", "outcome"):
+            raise BadMessage(f"kind {kind!r}, expected claim, hold or outcome")
         outcome = data.get("outcome")
         if kind == "outcome":
             try:
@@ -253,26 +266,34 @@ class WorkerMessage:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The scheduler's answer to a claim: run it, or drop it and why."""
+    """The scheduler's answer to a claim: run it, drop it and why, or (``wait``) keep it
+    and ask again: another worker may still hold the attempt (``leases.py``)."""
 
     granted: bool
     reason: str = ""
+    wait: bool = False
 
     def encode(self) -> bytes:
-        return json.dumps({"v": VERSION, "granted": self.granted, "reason": self.reason}).encode()
+        return json.dumps({"v": VERSION, **self._data()}).encode()
+
+    def _data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"granted": self.granted, "reason": self.reason}
+        if self.wait:
+            data["wait"] = True
+        return data
 
     @classmethod
     def decode(cls, body: bytes) -> Answer:
-        data = _load(body)
-        return cls(bool(data.get("granted")), str(data.get("reason") or ""))
+        return cls._from(_load(body))
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> Answer:
+        return cls(bool(data.get("granted")), str(data.get("reason") or ""), bool(data.get("wait")))
 
     @staticmethod
     def encode_batch(answers: list[tuple[str, Answer]]) -> bytes:
         """The answers to one batch of claims, each under its claim's correlation."""
-        items = [
-            {"correlation": correlation, "granted": answer.granted, "reason": answer.reason}
-            for correlation, answer in answers
-        ]
+        items = [{"correlation": correlation, **answer._data()} for correlation, answer in answers]
         return json.dumps({"v": VERSION, "answers": items}).encode()
 
     @classmethod
@@ -281,10 +302,4 @@ class Answer:
         items = data.get("answers")
         if not isinstance(items, list) or not all(isinstance(one, dict) for one in items):
             raise BadMessage("answers is not a list of objects")
-        return [
-            (
-                str(one.get("correlation") or ""),
-                cls(bool(one.get("granted")), str(one.get("reason") or "")),
-            )
-            for one in items
-        ]
+        return [(str(one.get("correlation") or ""), cls._from(one)) for one in items]

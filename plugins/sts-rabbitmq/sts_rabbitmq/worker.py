@@ -19,6 +19,7 @@ import os
 import socket
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -36,6 +37,7 @@ from .acks import Acks
 from .batching import Batcher
 from .digest import job_digest
 from .executor import describe
+from .leases import GRANT_FRESH, HOLD_INTERVAL
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
 from .settings import RabbitSettings
 from .topology import declare_exchanges, declare_pool
@@ -65,6 +67,9 @@ CLAIMS_GATHERED = 0.002
 #: How long a worker gathers outcomes (one message, one confirm; the scheduler acks it
 #: once): nothing waits for an outcome but its record, so a little longer.
 OUTCOMES_GATHERED = 0.02
+#: How many attempts reported by this worker it remembers, to settle a copy of one handed
+#: back to it (a broker restart) without splitting it out again.
+REMEMBERED_RUNS = 10_000
 
 
 def worker_identity() -> str:
@@ -107,9 +112,15 @@ class Worker:
         self._fires: AbstractExchange | None = None
         self._runs: set[asyncio.Task[None]] = set()
         self._acks = Acks()
-        # Attempts running here, by (key, attempt): a copy redelivered after a blip of this
-        # worker's connection waits for the run instead of running it again.
-        self._running: dict[tuple[str, int], asyncio.Future[None]] = {}
+        # Attempts handled here, by (key, attempt): a copy redelivered after a blip of this
+        # worker's connection waits for it instead of running it again; the future says
+        # whether it was settled (else its delivery was lost before it started, and the
+        # copy takes it on). And the attempts reported here lately.
+        self._running: dict[tuple[str, int], asyncio.Future[bool]] = {}
+        self._reported: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # The attempts granted to this worker and not yet reported, renewed to their
+        # scheduler every HOLD_INTERVAL (leases.py): by attempt, the claims queue and hold.
+        self._held: dict[tuple[str, int], tuple[str, WorkerMessage]] = {}
         self._stopping = False
         #: Counters: ``ran``, ``refused`` (to the dead-letter queue), ``dropped`` (the
         #: scheduler said no), ``messages`` (of fires, delivered: one holds several),
@@ -139,6 +150,7 @@ class Worker:
             )
             await answers.consume(self._on_answer, no_ack=True)
             tag = await queue.consume(self._on_fire)
+            holding = asyncio.get_running_loop().create_task(self._renew_holds())
             logger.info(
                 "worker %s: consuming %s, %d at a time",
                 self.identity,
@@ -148,7 +160,10 @@ class Worker:
             )
             if ready is not None:
                 ready.set()
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                holding.cancel()
             self._stopping = True
             await queue.cancel(tag)
             if self._runs:
@@ -198,40 +213,63 @@ class Worker:
         if len(fires) == 1:
             return await self._handle_fire(fires[0], message)
         if message.redelivered:
-            return await self._split(message, fires)
+            return await self._handed_back(message, fires)
         settled = await asyncio.gather(*(self._handle_fire(fire, message) for fire in fires))
+        return all(settled)
+
+    async def _handed_back(
+        self, message: AbstractIncomingMessage, fires: list[FireMessage]
+    ) -> bool:
+        """A message of several fires handed out again: the fires this worker handles or
+        reported already (the message is its own, back after its channel closed: a broker
+        restart, a blip) are settled here as ``_handle_fire`` does; the others are split
+        out (``_split``)."""
+        mine, others = [], []
+        for fire in fires:
+            attempt = (fire.key, fire.attempt)
+            handled = attempt in self._running or attempt in self._reported
+            (mine if handled else others).append(fire)
+        if others and not await self._split(message, others):
+            return False
+        settled = await asyncio.gather(*(self._handle_fire(fire, message) for fire in mine))
         return all(settled)
 
     async def _handle_fire(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         attempt = (fire.key, fire.attempt)
-        running = self._running.get(attempt)
-        if running is not None:
-            # This worker runs it already: its connection blipped, and the broker handed
-            # the fire back. Not run twice: this copy is settled once the run has reported.
-            await asyncio.shield(running)
+        while (running := self._running.get(attempt)) is not None:
+            # This worker has it already: its connection blipped (or the broker restarted),
+            # and the broker handed the fire back. Not run twice: this copy is settled once
+            # the run has reported, or takes it on if its first delivery was lost unstarted.
+            if await asyncio.shield(running):
+                self.counts["dropped"] += 1
+                return True
+        if attempt in self._reported:
             self.counts["dropped"] += 1
             return True
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._running[attempt] = done
+        settled = False
         try:
-            return await self._claimed(fire, message)
+            settled = await self._claimed(fire, message)
+            return settled
         finally:
             del self._running[attempt]
-            done.set_result(None)
+            self._held.pop(attempt, None)
+            done.set_result(settled)
 
     async def _claimed(self, fire: FireMessage, message: AbstractIncomingMessage) -> bool:
         refusal = self._refusal(fire)
-        answer = await self._claim(fire, message)
+        answer, asked = await self._claim(fire, message)
+        while answer.wait:
+            # Another worker may still hold it (its channel closed, it may run on): keep
+            # this copy, unacked, until that one reports or is found gone.
+            await asyncio.sleep(HOLD_INTERVAL)
+            if _lost(message):
+                return False  # handed out again meanwhile: that copy goes on
+            answer, asked = await self._claim(fire, message)
         if not answer.granted:
-            self.counts["dropped"] += 1
-            logger.info(
-                "worker %s: dropped job=%s attempt=%d: %s",
-                self.identity,
-                fire.job,
-                fire.attempt,
-                answer.reason,
-            )
-            return True
+            return self._dropped(fire, answer)
+        self._hold(fire, message)
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
             await self._publish_outcome(
@@ -241,15 +279,73 @@ class Worker:
             self.counts["refused"] += 1
             return True
         async with self._slots:
+            if _lost(message):
+                # Its delivery was lost while it waited for a slot: the broker hands it
+                # out again (to this worker too, whose copy then takes it on).
+                return False
+            if asyncio.get_running_loop().time() - asked >= GRANT_FRESH:
+                # Waited long for the slot (or this process was frozen): the grant may have
+                # lapsed and the attempt been taken over. Asked again, holding the slot.
+                answer, asked = await self._claim(fire, message)
+                if not answer.granted:
+                    return self._dropped(fire, answer)
+                if _lost(message):
+                    return False
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
             return False
         await self._publish_outcome(message, sent)
+        self._reported[(fire.key, fire.attempt)] = None
+        if len(self._reported) > REMEMBERED_RUNS:
+            self._reported.popitem(last=False)
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
             await self._dead_letter(message, f"its run failed for good: {sent.error}", fire)
         self.counts["ran"] += 1
         return True
+
+    def _dropped(self, fire: FireMessage, answer: Answer) -> bool:
+        self.counts["dropped"] += 1
+        logger.info(
+            "worker %s: dropped job=%s attempt=%d: %s",
+            self.identity,
+            fire.job,
+            fire.attempt,
+            answer.reason,
+        )
+        return True
+
+    def _hold(self, fire: FireMessage, message: AbstractIncomingMessage) -> None:
+        """Renew ``fire``'s grant until it is reported (``_renew_holds``)."""
+        claims = (message.headers or {}).get("x-sts-claims")
+        if isinstance(claims, str):
+            hold = WorkerMessage(
+                "hold",
+                fire.key,
+                fire.attempt,
+                fire.run_id,
+                self.identity,
+                source=_header(message, MESSAGE_ID),
+            )
+            self._held[(fire.key, fire.attempt)] = (claims, hold)
+
+    async def _renew_holds(self) -> None:
+        """Every HOLD_INTERVAL, the holds of the attempts this worker has, one message per
+        scheduler, not confirmed (a lost one is followed by the next); in a message of
+        their own, so that a scheduler of an earlier version drops only them."""
+        while True:
+            await asyncio.sleep(HOLD_INTERVAL)
+            by_queue: dict[str, list[WorkerMessage]] = {}
+            for queue, hold in self._held.values():
+                by_queue.setdefault(queue, []).append(hold)
+            for queue, holds in by_queue.items():
+                if self._claimer is None:
+                    continue
+                body = aio_pika.Message(WorkerMessage.encode_batch(holds))
+                publishing = self._claimer.default_exchange.publish(
+                    body, routing_key=queue, mandatory=False
+                )
+                await _quietly(asyncio.wait_for(publishing, HOLD_INTERVAL))
 
     async def _split(self, message: AbstractIncomingMessage, fires: list[FireMessage]) -> bool:
         """A message of several fires handed out again (its worker died or was cut off):
@@ -272,8 +368,8 @@ class Worker:
                     logger.error("worker %s: dying mid-split (%s)", self.identity, DIE_MID_SPLIT)
                     os._exit(DIED_MID_SPLIT)
                 remaining = None
-                if fire.start_deadline is not None:
-                    remaining = max((fire.start_deadline - _now()).total_seconds(), 0.001)
+                if fire.expires is not None:
+                    remaining = max((fire.expires - _now()).total_seconds(), 0.001)
                 await self._fires.publish(
                     aio_pika.Message(
                         fire.encode(),
@@ -355,8 +451,11 @@ class Worker:
 
     # -- talking to the scheduler -----------------------------------------------------------
 
-    async def _claim(self, fire: FireMessage, message: AbstractIncomingMessage) -> Answer:
-        """Ask the scheduler whether to run ``fire``; ask again if no answer comes."""
+    async def _claim(
+        self, fire: FireMessage, message: AbstractIncomingMessage
+    ) -> tuple[Answer, float]:
+        """Ask the scheduler whether to run ``fire``; ask again if no answer comes. The
+        answer, and when (loop time) the claim it answers was sent."""
         assert message.reply_to is not None
         claim = WorkerMessage(
             "claim",
@@ -376,6 +475,7 @@ class Worker:
             correlation = claim.correlation = uuid.uuid4().hex
             answer: asyncio.Future[Answer] = loop.create_future()
             self._answers[correlation] = answer
+            asked = loop.time()
             try:
                 if isinstance(claims, str) and self._claimer is not None:
                     await _quietly(self._claims_to(claims).add(claim))
@@ -386,7 +486,7 @@ class Worker:
                         reply_to=self._answer_queue,
                         correlation=correlation,
                     )
-                return await asyncio.wait_for(answer, self.settings.claim_timeout)
+                return await asyncio.wait_for(answer, self.settings.claim_timeout), asked
             except TimeoutError:
                 logger.warning(
                     "worker %s: no answer to the claim of job=%s from scheduler %s; asking again",
@@ -526,6 +626,14 @@ def _redelivered(message: AbstractIncomingMessage) -> bool:
     """Whether ``message`` was handed out before: by the broker, or split from a message
     of several fires the broker handed out again."""
     return bool(message.redelivered) or bool((message.headers or {}).get(REDELIVERED))
+
+
+def _lost(message: AbstractIncomingMessage) -> bool:
+    """Whether the channel ``message`` came on closed: the broker hands it out again."""
+    try:
+        return bool(message.channel.is_closed)
+    except Exception:  # aio-pika raises once the channel is closed
+        return True
 
 
 def _header(message: AbstractIncomingMessage, name: str) -> str:

@@ -280,3 +280,30 @@ def records(database: Path) -> list[dict[str, object]]:
         record["output"] = json.loads(row["output"]) if row["output"] else {}
         found.append(record)
     return found
+
+
+def broker_accepts() -> bool:
+    """Whether the machine's broker takes an AMQP connection (not just a TCP one: the
+    port opens before the broker's application has started)."""
+
+    async def connect() -> bool:
+        try:
+            connection = await aio_pika.connect(BROKER_URL, timeout=2)
+        except Exception:
+            return False
+        await connection.close()
+        return True
+
+    return asyncio.run(connect())
+
+
+def restart_broker(down: float) -> None:
+    """Stop the broker's application for ``down`` seconds (``rabbitmqctl stop_app``: every
+    connection closes), then start it again, even when stopping failed halfway, and
+    return once it accepts connections again."""
+    try:
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+        time.sleep(down)
+    finally:
+        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+        wait_for(broker_accepts, "the broker to accept connections again", 120)

@@ -8,9 +8,10 @@ through the broker."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sts_rabbitmq.executor import RabbitExecutor, _Pending
+from sts_rabbitmq.leases import TAKEOVER_SILENCE
 from sts_rabbitmq.messages import WorkerMessage
 
 import sts
@@ -31,13 +32,36 @@ def _claim(worker: str, source: str, split_from: str = "", *, redelivered: bool)
     )
 
 
-async def _answers(*claims: WorkerMessage) -> list[bool]:
-    """Each claim's answer, in order, for one attempt dispatched and not yet recorded."""
+def _pending(deadline: datetime | None = None) -> tuple[RabbitExecutor, _Pending]:
     executor = RabbitExecutor("s")
     loop = asyncio.get_running_loop()
     fire = sts.Fire("run", "job", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
-    executor._pending[(KEY, 1)] = _Pending(fire, None, loop.create_future(), loop.create_future())
-    return [executor._claim(claim).granted for claim in claims]
+    pending = _Pending(fire, deadline, loop.create_future(), loop.create_future())
+    executor._pending[(KEY, 1)] = pending
+    return executor, pending
+
+
+def _silence(pending: _Pending) -> None:
+    """As if TAKEOVER_SILENCE had passed with no word from the holder."""
+    pending.renewed -= TAKEOVER_SILENCE
+    if pending.challenged is not None:
+        pending.challenged -= TAKEOVER_SILENCE
+
+
+async def _answers(*claims: WorkerMessage) -> list[bool]:
+    """Each claim's answer, in order, for one attempt dispatched and not yet recorded,
+    its holder silent: a claim told to wait asks again once the holder was silent long
+    enough (the lease, played by ``_silence``)."""
+    executor, pending = _pending()
+    answers = []
+    for claim in claims:
+        answer = executor._claim(claim)
+        if answer.wait:
+            _silence(pending)
+            answer = executor._claim(claim)
+            assert not answer.wait
+        answers.append(answer.granted)
+    return answers
 
 
 def test_one_copy_of_a_fire_split_twice_takes_it_over() -> None:
@@ -90,3 +114,49 @@ def test_claims_of_an_earlier_version_take_over_on_any_redelivery() -> None:
         )
     )
     assert answers == [True, False, True, True]
+
+
+def test_a_takeover_waits_while_the_holder_renews_its_hold() -> None:
+    # A broker restart closed every channel: the holder's message was handed to another
+    # worker, but the holder runs on and renews its hold: the copy is told to wait (and
+    # keeps its message) until the holder reports, or falls silent.
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage) -> None:
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("a", "M", redelivered=False))
+        ask(_claim("b", "B", "M", redelivered=True))  # the holder may live: wait
+        _silence(pending)  # ... the holder is silent as long as the lease, but then:
+        executor._renew([WorkerMessage("hold", KEY, 1, "run", "a", source="M")])
+        ask(_claim("b", "B", "M", redelivered=True))  # it renewed: wait again
+        executor._renew([WorkerMessage("hold", KEY, 1, "run", "x", source="M")])  # not its
+        _silence(pending)
+        ask(_claim("b", "B", "M", redelivered=True))  # silent since: taken over
+        ask(_claim("a", "M", redelivered=False))  # the old holder, back: refused
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "wait", "go", "no"]
+
+
+def test_misfire_grace_refuses_a_first_start_not_a_takeover() -> None:
+    # The grace is about a fire that no worker started in time: a run started in time
+    # whose worker died after the grace is taken over.
+    async def main() -> list[bool]:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        executor, pending = _pending()
+        first = executor._claim(_claim("a", "M", redelivered=False)).granted
+        pending.deadline = past  # the holder's run goes on past the grace, and it dies
+        again = executor._claim(_claim("a", "M", redelivered=False)).granted  # its own ask
+        executor._claim(_claim("b", "M", redelivered=True))  # told to wait
+        _silence(pending)
+        takeover = executor._claim(_claim("b", "M", redelivered=True)).granted
+        late, _ = _pending(deadline=past)
+        fresh = late._claim(_claim("c", "N", redelivered=False))
+        assert fresh.reason == "past its misfire_grace: recorded missed"
+        return [first, again, takeover, fresh.granted]
+
+    assert asyncio.run(main()) == [True, True, True, False]
