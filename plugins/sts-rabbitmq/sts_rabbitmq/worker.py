@@ -224,7 +224,8 @@ class Worker:
         reported already (the message is its own, back after its channel closed: a broker
         restart, a blip) are settled here as ``_handle_fire`` does; the others are split
         out (``_split``)."""
-        mine, others = [], []
+        mine: list[FireMessage] = []
+        others: list[FireMessage] = []
         for fire in fires:
             attempt = (fire.key, fire.attempt)
             handled = attempt in self._running or attempt in self._reported
