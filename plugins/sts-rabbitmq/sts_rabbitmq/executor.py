@@ -7,9 +7,10 @@ between the pool's workers), one publish and one confirm for them all; a lone at
 message of its own. Then the scheduler waits for a
 worker to *claim* it and for the worker's *outcome*. The scheduler answers every claim and
 so is the one place that decides whether an attempt starts: the first claim gets it, a
-claim past the misfire grace or for an attempt already recorded is refused, and a claim of
-a message the broker *redelivered* (its worker was lost) takes the attempt over, if that
-message is the one the holder got (or one copy split from it: see ``_continues``). An
+first claim past the misfire grace or one for an attempt already recorded is refused, and
+a claim of a message the broker *redelivered* (its worker was lost) takes the attempt
+over, if that message is the one the holder got (or one copy split from it: see
+``_continues``) and the holder has stopped renewing its hold (``leases.py``). An
 outcome is recorded once, from the worker that holds the attempt; any other copy is
 counted and dropped.
 """

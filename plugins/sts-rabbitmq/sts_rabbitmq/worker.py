@@ -3,11 +3,12 @@
 A message holds one fire or several (those the scheduler fired in one turn); each fire of
 it goes its own way, and the message is acked once every one of them is settled. For each
 fire: check it (a job this worker knows, defined the same way: else it goes to
-the dead-letter queue with the reason), *claim* it from the scheduler (which answers go
-or drop), run it here under its timeout, publish its outcome (confirmed by the broker),
-dead-letter it if it failed for good, and only then ack it. A worker that dies at any
-point before the ack leaves the message unacked: the broker redelivers it to another
-worker, whose claim takes the attempt over.
+the dead-letter queue with the reason), *claim* it from the scheduler (which answers go,
+drop, or wait: another worker may still hold it), hold it (renewed every second while it
+is this worker's), run it here under its timeout, publish its outcome (confirmed by the
+broker), dead-letter it if it failed for good, and only then ack it. A worker that dies at
+any point before the ack leaves the message unacked: the broker redelivers it to another
+worker, whose claim takes the attempt over once this one's hold has lapsed (leases.py).
 """
 
 from __future__ import annotations
