@@ -445,20 +445,41 @@ class RabbitExecutor:
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
         """Wait for the holder's outcome; past ``timeout`` + ``backstop`` (counted again
-        from a takeover) the scheduler records the attempt ``timed_out`` itself."""
+        from a takeover) the scheduler records the attempt ``timed_out`` itself. A job
+        without a ``timeout`` has no such limit, so the attempt is recorded ``interrupted``
+        once its holder has been silent (no hold) for ``backstop`` with no other worker
+        taking it over: its message expired at the start deadline, and no outcome will
+        come."""
         timeout = job.policy.timeout
-        limit = None if timeout is None else timeout + self.settings.backstop
+        backstop = self.settings.backstop
+        limit = None if timeout is None else timeout + backstop
         while True:
             restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
+            wait = limit
+            if timeout is None:  # until the holder would have been silent for backstop
+                wait = max(backstop - (time.monotonic() - pending.renewed), 0.05)
             await asyncio.wait(
-                {outcome, restarted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+                {outcome, restarted}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
             if pending.outcome.done():
                 return pending.outcome.result()
             if restarted.done():
                 continue
-            assert timeout is not None and limit is not None
+            if timeout is None:
+                silent = time.monotonic() - pending.renewed
+                if silent < backstop:  # it renewed its hold meanwhile
+                    continue
+                return sts.AttemptReport(
+                    sts.Outcome.INTERRUPTED,
+                    error=f"worker {pending.holder} was lost: silent for {silent:.0f}s "
+                    f"(backstop {backstop:g}s) and no other worker took the attempt over "
+                    f"(without a timeout, its message expired at the start deadline); "
+                    f"the scheduler's backstop",
+                    worker=pending.holder,
+                    redelivered=pending.taken_over,
+                )
+            assert limit is not None
             error = TimeoutError()
             return sts.AttemptReport(
                 sts.Outcome.TIMED_OUT,

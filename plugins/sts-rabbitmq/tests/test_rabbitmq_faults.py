@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -36,6 +37,14 @@ def _jobs(count: int, at: str, policies: str) -> str:
         f"schedule = at {at}\n{policies}"
         for number in range(count)
     )
+
+
+def _recorded(state: Path) -> int:
+    """How many runs a running scheduler's SQLite state file holds."""
+    if not state.exists():
+        return 0
+    with sqlite3.connect(state) as connection:
+        return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
 def _at(seconds: float) -> str:
@@ -149,6 +158,37 @@ def test_a_frozen_holder_resumed_after_its_fires_were_taken_over_starts_none(
     assert twice <= in_progress, sorted(twice - in_progress)
     assert len(found) == 20 and {r["outcome"] for r in found} == {"succeeded"}  # 0 lost
     assert all(count <= 2 for count in started.values())
+
+
+def test_a_worker_lost_after_misfire_grace_without_a_timeout_is_recorded_not_waited_for(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The same loss for a job without a ``timeout``: its message expired at the start
+    deadline, so no worker can take it over, and there is no timeout to back stop. The
+    scheduler records the attempt ``interrupted`` once the holder has been silent for
+    ``backstop`` (5 s here), instead of waiting forever with the job stuck as running."""
+    config = write_config(workdir, rabbit, _jobs(1, _at(3), "misfire_grace = 1s\n"))
+    env = {"STS_TEST_SLOW": "6"}
+    worker = sts_command("worker", str(config), "--concurrency", "4", cwd=workdir, env=env)
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
+    try:
+        wait_for(lambda: len(lines(out, "start")) == 1, "the run to start", 120)
+        time.sleep(2.0)  # past its misfire_grace
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        lost = time.monotonic()
+        wait_for(lambda: _recorded(state) == 1, "the attempt's record", 30)
+        waited = time.monotonic() - lost
+    finally:
+        stop([scheduler])
+        stop([worker])
+    (record,) = records(state)
+    print(f"record after {waited:.1f}s: {record['outcome']} {record['error']}")
+    assert record["outcome"] == "interrupted", record["error"]
+    assert "was lost: silent for" in str(record["error"])
+    assert lines(out) == []  # it never ended anywhere
 
 
 def test_a_worker_lost_after_misfire_grace_is_taken_over(rabbit: Namespace, workdir: Path) -> None:
