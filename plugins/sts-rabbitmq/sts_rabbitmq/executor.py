@@ -149,6 +149,9 @@ class RabbitExecutor:
         self._counting: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
+        # Since when (time.monotonic) this scheduler hears its workers: ``None`` while its
+        # connection is down, when a holder's silence says nothing about the holder.
+        self._listening_since: float | None = None
         # By job name: the task and policy the digest was made of (a run's view of its job
         # after a live reload is another object with the same name), and the digest.
         self._digests: dict[str, tuple[object, object, str]] = {}
@@ -228,7 +231,16 @@ class RabbitExecutor:
         logger.info(
             "rabbitmq: connected; outcomes on %s", self.outcomes_queue, extra={"event": "rabbitmq"}
         )
+        self._listening_since = time.monotonic()
+        connection.close_callbacks.add(self._on_connection_lost)
+        connection.reconnect_callbacks.add(self._on_reconnected)
         self._ready.set()
+
+    def _on_connection_lost(self, *_: object) -> None:
+        self._listening_since = None
+
+    def _on_reconnected(self, *_: object) -> None:
+        self._listening_since = time.monotonic()
 
     async def aclose(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -456,9 +468,7 @@ class RabbitExecutor:
         while True:
             restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
-            wait = limit
-            if timeout is None:  # until the holder would have been silent for backstop
-                wait = max(backstop - (time.monotonic() - pending.renewed), 0.05)
+            wait = limit if timeout is not None else self._until_lost(pending)
             await asyncio.wait(
                 {outcome, restarted}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
@@ -467,15 +477,15 @@ class RabbitExecutor:
             if restarted.done():
                 continue
             if timeout is None:
-                silent = time.monotonic() - pending.renewed
-                if silent < backstop:  # it renewed its hold meanwhile
+                if self._until_lost(pending) != 0.0:  # it renewed its hold, or we were cut off
                     continue
+                silent = time.monotonic() - pending.renewed
                 return sts.AttemptReport(
                     sts.Outcome.INTERRUPTED,
                     error=f"worker {pending.holder} was lost: silent for {silent:.0f}s "
-                    f"(backstop {backstop:g}s) and no other worker took the attempt over "
-                    f"(without a timeout, its message expired at the start deadline); "
-                    f"the scheduler's backstop",
+                    f"(backstop {backstop:g}s) past the start deadline, and no other worker "
+                    f"took the attempt over (without a timeout, its message expired at the "
+                    f"start deadline); the scheduler's backstop",
                     worker=pending.holder,
                     redelivered=pending.taken_over,
                 )
@@ -490,6 +500,22 @@ class RabbitExecutor:
                 worker=pending.holder,
                 redelivered=pending.taken_over,
             )
+
+    def _until_lost(self, pending: _Pending) -> float | None:
+        """Seconds until the holder of an attempt of a job without a ``timeout`` counts as
+        lost (``0.0``: it does now); ``None`` for never. Lost means: past the start
+        deadline (its message expired, so no copy is left to take it over), and silent for
+        ``backstop`` + ``TAKEOVER_SILENCE`` (a takeover of a copy still in a claimer's hands
+        comes first) while this scheduler was connected to hear its holds."""
+        if pending.deadline is None:  # its message never expires: a takeover will come
+            return None
+        if self._listening_since is None:  # cut off: silence means nothing; look again soon
+            return 1.0
+        now = time.monotonic()
+        silent = now - max(pending.renewed, self._listening_since)
+        left = self.settings.backstop + TAKEOVER_SILENCE - silent
+        left = max(left, (pending.deadline - _now()).total_seconds())
+        return 0.0 if left <= 0 else max(left, 0.05)
 
     def _remember(self, key: tuple[str, int]) -> None:
         self._recorded[key] = None
