@@ -218,6 +218,21 @@ def sts_command(
     )
 
 
+def start_workers(
+    config: Path,
+    cwd: Path,
+    concurrency: int,
+    *,
+    count: int = 2,
+    env: dict[str, str] | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """``count`` ``sts worker CONFIG --concurrency N`` processes."""
+    return [
+        sts_command("worker", str(config), "--concurrency", str(concurrency), cwd=cwd, env=env)
+        for _ in range(count)
+    ]
+
+
 def stop(processes: Iterable[subprocess.Popen[bytes]], timeout: float = 30) -> None:
     """SIGTERM each process, then SIGKILL what is left after ``timeout``."""
     alive = [process for process in processes if process.poll() is None]

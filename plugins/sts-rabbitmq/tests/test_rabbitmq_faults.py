@@ -21,6 +21,7 @@ from rabbit_helpers import (
     lines,
     records,
     restart_broker,
+    start_workers,
     stop,
     sts_command,
     wait_for,
@@ -72,10 +73,7 @@ def test_a_broker_restart_mid_burst_runs_no_fire_twice(
         workdir, rabbit, _jobs(40, _at(4), "misfire_grace = 60s\ntimeout = 60s\n")
     )
     env = {"STS_TEST_SLOW": seconds}
-    workers = [
-        sts_command("worker", str(config), "--concurrency", str(concurrency), cwd=workdir, env=env)
-        for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, concurrency, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
     out = workdir / "out.txt"
     try:
@@ -198,10 +196,7 @@ def test_a_worker_lost_after_misfire_grace_is_taken_over(rabbit: Namespace, work
     timed_out."""
     config = write_config(workdir, rabbit, _jobs(1, _at(3), "misfire_grace = 1s\ntimeout = 20s\n"))
     env = {"STS_TEST_SLOW": "4"}
-    workers = [
-        sts_command("worker", str(config), "--concurrency", "4", cwd=workdir, env=env)
-        for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, 4, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
     out = workdir / "out.txt"
     try:

@@ -20,6 +20,7 @@ from rabbit_helpers import (
     Namespace,
     lines,
     records,
+    start_workers,
     stop,
     sts_command,
     wait_for,
@@ -50,9 +51,7 @@ def test_two_workers_run_every_fire_exactly_once(rabbit: Namespace, workdir: Pat
         "misfire_grace = 60s\n",
         state="success_history = 5000",
     )
-    workers = [
-        sts_command("worker", str(config), "--concurrency", "16", cwd=workdir) for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, 16)
     scheduler = sts_command("run", str(config), cwd=workdir)
     try:
         wait_for(lambda: datetime.now(UTC).isoformat() > end, "the end of the window", 120)
@@ -104,10 +103,7 @@ def test_kill_9_of_a_worker_mid_run_hands_its_runs_to_the_other(
         state="success_history = 100",
     )
     env = {"STS_TEST_SLOW": "4"}
-    workers = [
-        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
-        for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, 20, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
     out = workdir / "out.txt"
     try:
@@ -170,10 +166,7 @@ def test_kill_9_of_a_worker_holding_a_message_of_several_fires(
     )
     config = write_config(workdir, rabbit, jobs, state="success_history = 100")
     env = {"STS_TEST_SLOW": "4"}
-    workers = [
-        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
-        for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, 20, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
     out = workdir / "out.txt"
     try:
@@ -311,9 +304,7 @@ def test_broker_outage_misses_late_fires_with_reason_and_doubles_none(
     # The workers read the same configuration, but reach the broker directly.
     direct = workdir / "direct.ini"
     direct.write_text(config.read_text().replace(proxy.url, BROKER_URL))
-    workers = [
-        sts_command("worker", str(direct), "--concurrency", "8", cwd=workdir) for _ in range(2)
-    ]
+    workers = start_workers(direct, workdir, 8)
     scheduler = sts_command("run", str(config), cwd=workdir)
     out = workdir / "out.txt"
     try:
@@ -360,10 +351,7 @@ def test_kill_9_of_the_scheduler_mid_burst_and_a_restart(rabbit: Namespace, work
         state="success_history = 1000\nfailure_history = 1000",
     )
     env = {"STS_TEST_SLOW": "1.5"}
-    workers = [
-        sts_command("worker", str(config), "--concurrency", "20", cwd=workdir, env=env)
-        for _ in range(2)
-    ]
+    workers = start_workers(config, workdir, 20, env=env)
     first = sts_command("run", str(config), cwd=workdir, env=env)
     out = workdir / "out.txt"
     second = None
