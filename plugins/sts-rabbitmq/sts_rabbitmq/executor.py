@@ -457,7 +457,9 @@ class RabbitExecutor:
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
         """Wait for the holder's outcome; past ``timeout`` + ``backstop`` (counted again
-        from a takeover) the scheduler records the attempt ``timed_out`` itself. A job
+        from a takeover, and with ``backstop`` left to the worker after this scheduler's
+        connection to the broker is back) the scheduler records the attempt ``timed_out``
+        itself. A job
         without a ``timeout`` has no such limit, so the attempt is recorded ``interrupted``
         once its holder has been silent (no hold) for ``backstop`` with no other worker
         taking it over: its message expired at the start deadline, and no outcome will
@@ -465,10 +467,13 @@ class RabbitExecutor:
         timeout = job.policy.timeout
         backstop = self.settings.backstop
         limit = None if timeout is None else timeout + backstop
+        more: float | None = None  # past the limit, while the scheduler was cut off
         while True:
             restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
             wait = limit if timeout is not None else self._until_lost(pending)
+            if more is not None:
+                wait, more = more, None
             await asyncio.wait(
                 {outcome, restarted}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
@@ -490,6 +495,13 @@ class RabbitExecutor:
                     redelivered=pending.taken_over,
                 )
             assert limit is not None
+            if self._listening_since is None:  # cut off: the outcome may be on its way
+                more = 1.0
+                continue
+            heard = time.monotonic() - self._listening_since
+            if heard < backstop:  # the worker gets backstop to report once we hear again
+                more = max(backstop - heard, 0.05)
+                continue
             error = TimeoutError()
             return sts.AttemptReport(
                 sts.Outcome.TIMED_OUT,

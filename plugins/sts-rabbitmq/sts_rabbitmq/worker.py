@@ -281,18 +281,16 @@ class Worker:
             self.counts["refused"] += 1
             return True
         async with self._slots:
-            if _lost(message):
-                # Its delivery was lost while it waited for a slot: the broker hands it
-                # out again (to this worker too, whose copy then takes it on).
-                return False
-            if asyncio.get_running_loop().time() - asked >= GRANT_FRESH:
-                # Waited long for the slot (or this process was frozen): the grant may have
-                # lapsed and the attempt been taken over. Asked again, holding the slot.
+            if _lost(message) or asyncio.get_running_loop().time() - asked >= GRANT_FRESH:
+                # Its delivery was lost while it waited for a slot (a broker restart, a
+                # blip), or it waited long (or this process was frozen): the grant may have
+                # lapsed and the attempt been taken over. Asked again, holding the slot:
+                # still this worker's, it runs here, and a copy handed out again waits for
+                # it (the hold) and is dropped; not relied on, since a copy requeued past
+                # its expiry is gone. Taken over meanwhile, it is the new holder's.
                 answer, asked = await self._claim(fire, message)
                 if not answer.granted:
                     return self._dropped(fire, answer)
-                if _lost(message):
-                    return False
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.

@@ -57,21 +57,33 @@ def _key(record: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("concurrency", "seconds"),
-    [(4, "3"), (20, "5")],
-    ids=["runs-queued-in-slots", "outcomes-held-by-the-outage"],
+    ("concurrency", "seconds", "policies"),
+    [
+        (4, "3", "misfire_grace = 60s\ntimeout = 60s\n"),
+        (20, "5", "misfire_grace = 60s\ntimeout = 60s\n"),
+        # Granted fires waiting for a slot when the broker stops, past their grace (their
+        # messages expire once requeued): they still run, on the worker they were granted to.
+        (4, "3", "misfire_grace = 8s\n"),
+        # Outcomes held by the outage past timeout + backstop (3 s + 5 s): the scheduler
+        # was cut off too, so its backstop waits for them once it hears again.
+        (4, "1", "misfire_grace = 60s\ntimeout = 3s\n"),
+    ],
+    ids=[
+        "runs-queued-in-slots",
+        "outcomes-held-by-the-outage",
+        "granted-past-the-grace",
+        "outcomes-past-the-backstop",
+    ],
 )
 def test_a_broker_restart_mid_burst_runs_no_fire_twice(
-    rabbit: Namespace, workdir: Path, concurrency: int, seconds: str
+    rabbit: Namespace, workdir: Path, concurrency: int, seconds: str, policies: str
 ) -> None:
     """40 fires due at once over two workers; the broker's application is stopped for
     10 s while they run (every channel closes: each worker's unacked messages of several
     fires are handed out again, to it or to the other), then started. Every fire runs
     once: a worker that gets back a message of fires it runs (or ran) waits for them, and
     the scheduler lets nobody take over an attempt whose holder is still alive."""
-    config = write_config(
-        workdir, rabbit, _jobs(40, _at(4), "misfire_grace = 60s\ntimeout = 60s\n")
-    )
+    config = write_config(workdir, rabbit, _jobs(40, _at(4), policies))
     env = {"STS_TEST_SLOW": seconds}
     workers = start_workers(config, workdir, concurrency, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
