@@ -8,14 +8,16 @@ default for ``sts run``, and plugins add more through ``sts_register_state_store
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .records import Outcome, RunContext, RunRecord
+
+if TYPE_CHECKING:
+    import logging  # `sts --help` imports this module (the memory store), not logging
 
 #: Kept per job, like a Kubernetes CronJob's history limits.
 DEFAULT_SUCCESS_HISTORY = 20
