@@ -461,9 +461,9 @@ class RabbitExecutor:
         connection to the broker is back) the scheduler records the attempt ``timed_out``
         itself. A job
         without a ``timeout`` has no such limit, so the attempt is recorded ``interrupted``
-        once its holder has been silent (no hold) for ``backstop`` with no other worker
-        taking it over: its message expired at the start deadline, and no outcome will
-        come."""
+        once its holder counts as lost (``_until_lost``: past the start deadline, silent
+        for ``backstop`` + ``TAKEOVER_SILENCE`` while this scheduler was connected) with no
+        other worker taking it over: its message expired, and no outcome will come."""
         timeout = job.policy.timeout
         backstop = self.settings.backstop
         limit = None if timeout is None else timeout + backstop
