@@ -4,12 +4,14 @@ recovers or fires anything, with an error naming the file and the holder."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import re
 import socket
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,34 @@ def test_readers_need_no_lock(tmp_path: Path) -> None:
         writer.acquire()
         with SQLiteStore(path, flush_interval=None) as reader:
             assert reader.history() == []
+
+
+def _open_at_the_barrier(path: Path, barrier: Any, outcomes: Any) -> None:
+    barrier.wait()
+    try:
+        SQLiteStore(path, flush_interval=None).close()
+    except Exception as error:  # reported to the parent, which asserts on it
+        outcomes.put(f"{type(error).__name__}: {error}")
+    else:
+        outcomes.put("opened")
+
+
+def test_two_processes_opening_a_new_file_at_once_both_open_it(tmp_path: Path) -> None:
+    # Both ask SQLite for WAL mode on the empty file at the same moment; SQLite refuses one
+    # of them SQLITE_BUSY without waiting, which the second scheduler of a pair started
+    # together reported instead of "in use by another scheduler" (before the open retried).
+    context = multiprocessing.get_context("fork")
+    outcomes: list[str] = []
+    for attempt in range(20):
+        barrier, queue = context.Barrier(2), context.Queue()
+        path = tmp_path / f"new-{attempt}.db"
+        openers = [
+            context.Process(target=_open_at_the_barrier, args=(path, barrier, queue))
+            for _ in range(2)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=30)
+        outcomes += [queue.get(timeout=5) for _ in openers]
+    assert outcomes == ["opened"] * 40, [outcome for outcome in outcomes if outcome != "opened"]

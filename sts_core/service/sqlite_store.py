@@ -31,6 +31,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from itertools import groupby
@@ -59,6 +60,8 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_READ_TIMEOUT = 2.0
 #: How long SQLite waits for another process's lock on the file before a commit fails.
 BUSY_TIMEOUT = 10.0
+#: How long an open that met another process's lock waits before trying again.
+OPEN_RETRY_INTERVAL = 0.02
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -173,6 +176,12 @@ def _describe(error: sqlite3.Error) -> str:
     return f"{error} ({code})" if code else str(error)
 
 
+def _is_busy(error: Exception) -> bool:
+    """Whether SQLite refused a lock another connection holds (SQLITE_BUSY or an extended
+    code of it)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def _identity(stat: os.stat_result) -> tuple[int, int]:
     return (stat.st_dev, stat.st_ino)
 
@@ -273,18 +282,44 @@ class SQLiteStore:
             raise StateStoreError(
                 f"cannot create the state database {self.path}: {error}"
             ) from None
-        try:
-            # isolation_level=None: transactions are begun explicitly, one per batch.
-            connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        # Two processes opening a new file at once both ask for WAL mode, which takes the
+        # file's exclusive lock; SQLite answers one of them SQLITE_BUSY at once, without its
+        # busy handler (waiting could deadlock), so that open is tried again here.
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                connection, mode = self._open_connection()
+                break
+            except (sqlite3.DatabaseError, OSError) as error:
+                if _is_busy(error) and time.monotonic() < deadline:
+                    time.sleep(OPEN_RETRY_INTERVAL)
+                    continue
+                described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
+                raise StateStoreError(
+                    f"cannot use the state database {self.path}: {described}. Move the file "
+                    f"away to start with empty state"
+                ) from None
+        if str(mode).lower() != "wal":
+            connection.close()
+            raise StateStoreError(
+                f"the state database {self.path} cannot use WAL mode (journal mode is "
+                f"{mode!r}); put it on a local file system"
             )
+        return connection
+
+    def _open_connection(self) -> tuple[sqlite3.Connection, str]:
+        """A connection in WAL mode with this schema, and the journal mode SQLite gave."""
+        # isolation_level=None: transactions are begun explicitly, one per batch.
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             # NORMAL in WAL mode survives a killed process; only power loss can drop the
             # last commits, which is the trade for not syncing on every batch.
             connection.execute("PRAGMA synchronous=NORMAL")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                connection.close()
                 raise StateStoreError(
                     f"the state database {self.path} has schema version {version}, newer than "
                     f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
@@ -295,19 +330,10 @@ class SQLiteStore:
             # of a newer STS must not make the file unreadable to the older STS running.
             self._outdated = 0 < version < SCHEMA_VERSION
             self._file = _identity(os.stat(self.path))
-        except (sqlite3.DatabaseError, OSError) as error:
-            described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
-            raise StateStoreError(
-                f"cannot use the state database {self.path}: {described}. Move the file away "
-                f"to start with empty state"
-            ) from None
-        if str(mode).lower() != "wal":
+        except BaseException:
             connection.close()
-            raise StateStoreError(
-                f"the state database {self.path} cannot use WAL mode (journal mode is "
-                f"{mode!r}); put it on a local file system"
-            )
-        return connection
+            raise
+        return connection, str(mode)
 
     def acquire(self) -> None:
         """Become the only scheduler writing this file, until :meth:`close` (an OS lock on
