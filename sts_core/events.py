@@ -30,50 +30,54 @@ class Notifier:
         self._scheduler = scheduler
         self.listeners: list[Listener] = []
         self._plugins: Plugins | None = None
-        self._run_started: Any = None
-        self._run_finished: Any = None
-        self._job_changed: Any = None
 
     def bind(self, plugins: Plugins) -> None:
-        """Look the hooks up once, when the scheduler starts: only implemented ones are
-        called afterwards."""
+        """The plugins whose hooks to call, while the scheduler runs."""
         self._plugins = plugins
 
-        def implemented(name: str) -> Any:
-            return getattr(plugins.hook, name) if plugins.has_impls(name) else None
-
-        self._run_started = implemented("sts_run_started")
-        self._run_finished = implemented("sts_run_finished")
-        self._job_changed = implemented("sts_job_changed")
-
     def unbind(self) -> None:
-        self._plugins = self._run_started = self._run_finished = self._job_changed = None
+        self._plugins = None
 
     def scheduler_started(self) -> None:
-        if self._plugins is not None:
-            _call(self._plugins.hook.sts_scheduler_started, scheduler=self._scheduler)
+        self._observe("sts_scheduler_started", scheduler=self._scheduler)
 
     def scheduler_stopping(self, grace: float) -> None:
-        if self._plugins is not None:
-            _call(self._plugins.hook.sts_scheduler_stopping, scheduler=self._scheduler, grace=grace)
+        self._observe("sts_scheduler_stopping", scheduler=self._scheduler, grace=grace)
 
     def run_started(self, run: RunContext) -> None:
-        if self._run_started is not None:
-            _call(self._run_started, run=run, scheduler=self._scheduler)
+        self._observe("sts_run_started", run=run, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_started", run=run)
 
     def run_finished(self, record: RunRecord) -> None:
-        if self._run_finished is not None:
-            _call(self._run_finished, record=record, scheduler=self._scheduler)
+        self._observe("sts_run_finished", record=record, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_finished", record=record)
 
     def job_changed(self, job: Job, change: str) -> None:
         if self.listeners:
             self._tell("job_changed", job=job, change=change)
-        if self._job_changed is not None:
-            _call(self._job_changed, scheduler=self._scheduler, job=job, change=change)
+        self._observe("sts_job_changed", scheduler=self._scheduler, job=job, change=change)
+
+    def _observe(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an observer hook so that no plugin stops the scheduler, nor the plugins
+        called after it (pluggy stops a hook call at the first exception): each
+        implementation on its own, in pluggy's order, its failure logged, then ignored."""
+        if self._plugins is None:
+            return
+        each = self._plugins.implementations(hook_name)
+        if not each:
+            if each is None:  # a wrapper among them: only pluggy runs those
+                try:
+                    getattr(self._plugins.hook, hook_name)(**kwargs)
+                except Exception:
+                    logger.exception("a plugin's %s hook failed", hook_name)
+            return
+        for function, argnames, plugin_name in each:
+            try:
+                function(*[kwargs[name] for name in argnames])
+            except Exception:
+                logger.exception("the %s hook of plugin %r failed", hook_name, plugin_name)
 
     def _tell(self, event: str, **facts: Any) -> None:
         for listener in list(self.listeners):
@@ -81,21 +85,3 @@ class Notifier:
                 listener(event, **facts)
             except Exception:
                 logger.exception("a scheduler listener failed on %s", event)
-
-
-def _call(hook: Any, **kwargs: Any) -> None:
-    # An observer must never stop the scheduler, nor the plugins called after it (pluggy
-    # stops a hook call at the first exception): each implementation is called on its own,
-    # in pluggy's order, and its failure logged, then ignored.
-    impls = hook.get_hookimpls()
-    if any(impl.hookwrapper or impl.wrapper for impl in impls):  # only pluggy runs those
-        try:
-            hook(**kwargs)
-        except Exception:
-            logger.exception("a plugin's %s hook failed", hook.name)
-        return
-    for impl in reversed(impls):
-        try:
-            impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception:
-            logger.exception("the %s hook of plugin %r failed", hook.name, impl.plugin_name)

@@ -6,8 +6,7 @@ loop looks jobs up in :attr:`JobRegistry.jobs` by name.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable
 
 from .job import Job
 from .task import Task
@@ -73,19 +72,18 @@ class JobRegistry:
         self.tasks[task.name] = task
         return task
 
-    @contextlib.contextmanager
-    def task_kept_if_scheduled(self, task: Task) -> Iterator[None]:
-        """Register ``task`` for the block, which schedules a job of it; if the block fails
-        and the task was not registered before, it is unregistered again (a schedule that
-        failed adds nothing)."""
+    def add_task_for_job(self, task: Task) -> bool:
+        """Register ``task`` for a job about to be scheduled; whether it was new. If the
+        job is not added after all, :meth:`drop_task_without_jobs` undoes this."""
         added = self.tasks.get(task.name) is not task
         self.add_task(task)
-        try:
-            yield
-        except BaseException:
-            if added and self.tasks.get(task.name) is task and not self.jobs_of_task(task):
-                del self.tasks[task.name]
-            raise
+        return added
+
+    def drop_task_without_jobs(self, task: Task, added: bool) -> None:
+        """A schedule that failed adds nothing: the task it registered (``added``) goes
+        again, unless a job of it came meanwhile."""
+        if added and self.tasks.get(task.name) is task and not self.jobs_of_task(task):
+            del self.tasks[task.name]
 
     def job_name(self, task: Task, name: str | None) -> str:
         """The name a new job of ``task`` gets: ``name`` if free, else the task's, else

@@ -122,6 +122,10 @@ KNOWN_PLUGINS = {
 }
 
 
+#: A hook's implementation, ready to call: its function, its arguments' names, its plugin.
+Implementation = tuple[Callable[..., Any], tuple[str, ...], str]
+
+
 def _single(name: str, value: Any) -> Any:
     return value
 
@@ -138,6 +142,7 @@ class Plugins:
         self.hook = manager.hook
         self.infos: dict[str, PluginInfo] = {}
         self._registries: dict[tuple[str, str, Callable[..., Any]], Registry[Any]] = {}
+        self._implementations: dict[str, list[Implementation] | None] = {}
 
     # -- registration -----------------------------------------------------------------------
 
@@ -153,7 +158,7 @@ class Plugins:
         if registered is None:
             raise PluginError(f"the plugin {name or plugin!r} is blocked or already registered")
         self.infos.setdefault(registered, PluginInfo(registered))
-        self._registries.clear()
+        self._forget_collected()
         return registered
 
     def _clash(self, plugin: object, name: str | None) -> str:
@@ -172,7 +177,11 @@ class Plugins:
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
         self.infos.pop(name, None)
+        self._forget_collected()
+
+    def _forget_collected(self) -> None:
         self._registries.clear()
+        self._implementations.clear()
 
     # -- registries -------------------------------------------------------------------------
 
@@ -218,6 +227,8 @@ class Plugins:
         :raises ValueError: for text that names no kind or a bad spec.
         :raises PluginError: for a kind no installed plugin provides.
         """
+        if hasattr(trigger, "next_fire_time"):  # first: what every add from Python passes
+            return trigger
         # Imported here, not at the top: `sts --help` loads the plugins, not the triggers.
         from .suggest import did_you_mean
         from .timezones import resolve_timezone
@@ -241,8 +252,6 @@ class Plugins:
             except ValueError as error:
                 raise ValueError(f"invalid schedule {trigger!r}: {error}") from None
             return made
-        if hasattr(trigger, "next_fire_time"):
-            return trigger
         if callable(trigger):
             return FunctionTrigger(trigger)
         raise TypeError(
@@ -288,7 +297,35 @@ class Plugins:
 
     def has_impls(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook (lets hot paths skip calling it)."""
-        return bool(getattr(self.hook, hook_name).get_hookimpls())
+        return self.implementations(hook_name) != []
+
+    def implementations(self, hook_name: str) -> list[Implementation] | None:
+        """A hook's implementations in the order pluggy calls them, looked up once (until a
+        plugin is registered or unregistered), for hot paths that call each one
+        themselves; ``None`` when one of them is a wrapper, which only pluggy can run."""
+        try:
+            return self._implementations[hook_name]
+        except KeyError:
+            pass
+        impls = getattr(self.hook, hook_name).get_hookimpls()
+        found = (
+            None
+            if any(impl.hookwrapper or impl.wrapper for impl in impls)
+            else [(impl.function, tuple(impl.argnames), impl.plugin_name) for impl in impls[::-1]]
+        )
+        self._implementations[hook_name] = found
+        return found
+
+    def call(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a hook whose results nobody reads, as pluggy does (the first exception
+        stops the call and propagates), without pluggy's microseconds a call: for hooks
+        called for every job or run."""
+        each = self.implementations(hook_name)
+        if each is None:
+            getattr(self.hook, hook_name)(**kwargs)
+            return
+        for function, argnames, _ in each:
+            function(*[kwargs[name] for name in argnames])
 
 
 def hook_names() -> list[str]:

@@ -290,7 +290,9 @@ class TaskScheduler:
             existing = self._registry.jobs.get(name) if replace and name is not None else None
             if existing is not None:
                 return _replace_in_place(self, existing, task, trigger, built)
-            with self._registry.task_kept_if_scheduled(task):
+            # A try block, not a context manager: this runs for every job added.
+            added = self._registry.add_task_for_job(task)
+            try:
                 job_name = self._registry.job_name(task, name)
                 zone = built.timezone or self.timezone
                 resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
@@ -305,8 +307,11 @@ class TaskScheduler:
                     next_fire = first(now)
                 else:
                     next_fire = job.fire_after(now)
-                self.plugins.hook.sts_job_scheduled(scheduler=self, job=job)
+                self.plugins.call("sts_job_scheduled", scheduler=self, job=job)
                 self._registry.add_job(job)
+            except BaseException:
+                self._registry.drop_task_without_jobs(task, added)
+                raise
             self._fires.set_next(job, next_fire)
             self._notifier.job_changed(job, "added")
             return job
@@ -396,11 +401,15 @@ class TaskScheduler:
                 )
             if not jobs:  # a task that only runs when asked to: a job with no trigger
                 assert isinstance(chosen, Task)
-                with registry.task_kept_if_scheduled(chosen):
+                added = registry.add_task_for_job(chosen)
+                try:
                     name = registry.job_name(chosen, None)
                     jobs = [Job(name, chosen, None, JobPolicy.build(chosen))]
-                    self.plugins.hook.sts_job_scheduled(scheduler=self, job=jobs[0])
+                    self.plugins.call("sts_job_scheduled", scheduler=self, job=jobs[0])
                     registry.add_job(jobs[0])
+                except BaseException:
+                    registry.drop_task_without_jobs(chosen, added)
+                    raise
                 self._notifier.job_changed(jobs[0], "added")
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
 
@@ -615,8 +624,8 @@ def _replace_in_place(
     zone = policy.timezone or scheduler.timezone
     resolved = scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job.name)
     # Plugins see the job as it will be; refused, the registered one is left as it was.
-    scheduler.plugins.hook.sts_job_scheduled(
-        scheduler=scheduler, job=Job(job.name, task, resolved, policy)
+    scheduler.plugins.call(
+        "sts_job_scheduled", scheduler=scheduler, job=Job(job.name, task, resolved, policy)
     )
     before = (job.schedule, job.timezone, job.policy.start, job.policy.end)
     scheduler._registry.swap_task(job, task)

@@ -269,6 +269,39 @@ def test_run_hooks_tell_which_scheduler_a_run_belongs_to(virtual_clock: VirtualC
     ]
 
 
+def test_a_plugin_registered_while_the_scheduler_runs_sees_the_next_jobs_and_runs(
+    virtual_clock: VirtualClock,
+) -> None:
+    # The engine looks a hook's implementations up once and calls them itself on its hot
+    # paths: registering (and unregistering) a plugin must be seen all the same.
+    seen: list[str] = []
+
+    class Late:
+        @sts.hookimpl
+        def sts_job_scheduled(self, job):  # type: ignore[no-untyped-def]
+            seen.append(f"scheduled {job.name}")
+
+        @sts.hookimpl
+        def sts_run_started(self, run):  # type: ignore[no-untyped-def]
+            seen.append(f"started {run.job}")
+
+    plugins = create_plugins(load_entry_points=False)
+
+    async def main() -> None:
+        async with sts.TaskScheduler(clock=virtual_clock, plugins=plugins) as scheduler:
+            scheduler.schedule(Recorder(virtual_clock, name="early"), "every 10s")
+            await asyncio.sleep(11)  # early ran once, unseen
+            plugins.register(Late(), name="late")
+            scheduler.schedule(Recorder(virtual_clock, name="later"), "every 10s")
+            await asyncio.sleep(12)  # both ran once more (at 20 and 21 s), seen
+            plugins.unregister("late")
+            scheduler.schedule(Recorder(virtual_clock, name="last"), "every 10s")
+            await asyncio.sleep(10)  # unseen again
+
+    virtual_clock.run(main())
+    assert sorted(seen) == ["scheduled later", "started early", "started later"]
+
+
 def test_a_plugins_one_shot_trigger_in_the_past_is_recorded_as_missed(
     virtual_clock: VirtualClock,
 ) -> None:

@@ -16,7 +16,6 @@ from sts_tui.timeline import DST, FIRE, NOW, TimelineScreen, offset_changes
 from sts_tui.times import zone_named
 from textual.pilot import Pilot
 
-pytestmark = pytest.mark.asyncio
 
 # A nightly job in Berlin time, and one that failed and will fire every 4 hours; the clock
 # stands still at NOW (set per test).
@@ -89,6 +88,7 @@ def _needs_cron() -> None:
     ],
     ids=["spring", "autumn"],
 )
+@pytest.mark.asyncio
 async def test_a_nightly_cron_job_across_a_dst_change_fires_where_cronie_puts_it(
     scheduler_factory: Callable[..., Any],
     until: Callable[..., Awaitable[None]],
@@ -130,6 +130,7 @@ async def test_a_nightly_cron_job_across_a_dst_change_fires_where_cronie_puts_it
         assert len(upcoming) == 2 + 4  # two past fires; 4, 8, 12 and 16 hours from now
 
 
+@pytest.mark.asyncio
 async def test_zoom_moves_between_an_hour_a_day_and_a_week(
     scheduler_factory: Callable[..., Any], until: Callable[..., Awaitable[None]]
 ) -> None:
