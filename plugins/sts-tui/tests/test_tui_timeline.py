@@ -16,7 +16,6 @@ from sts_tui.timeline import DST, FIRE, NOW, TimelineScreen, offset_changes
 from sts_tui.times import zone_named
 from textual.pilot import Pilot
 
-
 # A nightly job in Berlin time, and one that failed and will fire every 4 hours; the clock
 # stands still at NOW (set per test).
 CRON_JOBS = """
