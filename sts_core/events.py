@@ -2,7 +2,9 @@
 one scheduler (the control socket), from one place.
 
 A hook that no plugin implements, and an empty list of listeners, cost one check on the
-hot path and nothing more.
+hot path and nothing more. The hooks' implementations are looked up when they are called
+(cached by the plugin registry until a plugin is registered or unregistered), so a plugin
+registered while the scheduler runs sees the next job and run.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Notifier:
             return
         each = self._plugins.implementations(hook_name)
         if not each:
-            if each is None:  # a wrapper among them: only pluggy runs those
+            if each is None:  # only pluggy calls these right (a wrapper among them...)
                 try:
                     getattr(self._plugins.hook, hook_name)(**kwargs)
                 except Exception:

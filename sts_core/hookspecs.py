@@ -225,11 +225,13 @@ def sts_job_scheduled(scheduler: TaskScheduler, job: Job) -> None:
 
 @hookspec
 def sts_job_changed(scheduler: TaskScheduler, job: Job, change: str) -> None:
-    """Called when a job is added, removed, paused or resumed.
+    """Called when a job is added, removed, paused or resumed, or replaced in place.
 
     :param scheduler: the scheduler.
     :param job: the job.
-    :param change: ``"added"``, ``"removed"``, ``"paused"`` or ``"resumed"``.
+    :param change: ``"added"``, ``"removed"``, ``"paused"``, ``"resumed"`` or
+        ``"changed"`` (scheduled again with ``replace=True``: a new task, trigger or
+        policy under the same name; its state and history are kept).
     """
 
 

@@ -79,10 +79,11 @@ class JobRegistry:
         self.add_task(task)
         return added
 
-    def drop_task_without_jobs(self, task: Task, added: bool) -> None:
-        """A schedule that failed adds nothing: the task it registered (``added``) goes
-        again, unless a job of it came meanwhile."""
-        if added and self.tasks.get(task.name) is task and not self.jobs_of_task(task):
+    def drop_task_without_jobs(self, task: Task) -> None:
+        """A schedule that failed adds nothing: the task it registered (the caller asks
+        only when :meth:`add_task_for_job` said it was new) goes again, unless a job of it
+        came meanwhile."""
+        if self.tasks.get(task.name) is task and not self.jobs_of_task(task):
             del self.tasks[task.name]
 
     def job_name(self, task: Task, name: str | None) -> str:

@@ -133,8 +133,10 @@ def _single(name: str, value: Any) -> Any:
 class Plugins:
     """A plugin manager and the registries built from it.
 
-    Registries are collected on first use and again after a plugin is registered or
-    unregistered, so a test can add a plugin and see its registrations.
+    Registries and hook implementations are collected on first use and again after a
+    plugin is registered or unregistered, so a test can add a plugin and see its
+    registrations. Register and unregister through this object, not through
+    ``.manager``: a change made there directly is not seen until the next one made here.
     """
 
     def __init__(self, manager: pluggy.PluginManager) -> None:
@@ -142,7 +144,10 @@ class Plugins:
         self.hook = manager.hook
         self.infos: dict[str, PluginInfo] = {}
         self._registries: dict[tuple[str, str, Callable[..., Any]], Registry[Any]] = {}
-        self._implementations: dict[str, list[Implementation] | None] = {}
+        self._implementations: dict[str, tuple[Implementation, ...] | None] = {}
+        # Bumped by every register/unregister: a lookup that ran across one (another
+        # thread's) is not cached, so the cache never keeps a plugin set that is gone.
+        self._generation = 0
 
     # -- registration -----------------------------------------------------------------------
 
@@ -155,10 +160,13 @@ class Plugins:
             registered = self.manager.register(plugin, name=name)
         except ValueError:  # pluggy's: the object, or the name, is registered already
             raise PluginError(self._clash(plugin, name)) from None
+        finally:
+            # Also when pluggy refused the plugin half-way (a bad hook implementation is
+            # found after others of the plugin were added).
+            self._forget_collected()
         if registered is None:
             raise PluginError(f"the plugin {name or plugin!r} is blocked or already registered")
         self.infos.setdefault(registered, PluginInfo(registered))
-        self._forget_collected()
         return registered
 
     def _clash(self, plugin: object, name: str | None) -> str:
@@ -175,11 +183,14 @@ class Plugins:
         )
 
     def unregister(self, name: str) -> None:
-        self.manager.unregister(name=name)
+        try:
+            self.manager.unregister(name=name)
+        finally:
+            self._forget_collected()
         self.infos.pop(name, None)
-        self._forget_collected()
 
     def _forget_collected(self) -> None:
+        self._generation += 1
         self._registries.clear()
         self._implementations.clear()
 
@@ -230,7 +241,6 @@ class Plugins:
         if hasattr(trigger, "next_fire_time"):  # first: what every add from Python passes
             return trigger
         # Imported here, not at the top: `sts --help` loads the plugins, not the triggers.
-        from .suggest import did_you_mean
         from .timezones import resolve_timezone
         from .triggers import FunctionTrigger
 
@@ -295,25 +305,31 @@ class Plugins:
                 )
         return Registry(what, entries)
 
-    def has_impls(self, hook_name: str) -> bool:
-        """Whether any plugin implements a hook (lets hot paths skip calling it)."""
-        return self.implementations(hook_name) != []
-
-    def implementations(self, hook_name: str) -> list[Implementation] | None:
+    def implementations(self, hook_name: str) -> tuple[Implementation, ...] | None:
         """A hook's implementations in the order pluggy calls them, looked up once (until a
         plugin is registered or unregistered), for hot paths that call each one
-        themselves; ``None`` when one of them is a wrapper, which only pluggy can run."""
+        themselves. ``None`` when only pluggy can call the hook right: a historic or
+        first-result hook, a wrapper among its implementations, or one with keyword
+        arguments of its own."""
         try:
             return self._implementations[hook_name]
         except KeyError:
             pass
-        impls = getattr(self.hook, hook_name).get_hookimpls()
-        found = (
+        generation = self._generation
+        caller = getattr(self.hook, hook_name)
+        impls = caller.get_hookimpls()
+        options = caller.spec.opts if caller.spec is not None else {}
+        found: tuple[Implementation, ...] | None = (
             None
-            if any(impl.hookwrapper or impl.wrapper for impl in impls)
-            else [(impl.function, tuple(impl.argnames), impl.plugin_name) for impl in impls[::-1]]
+            if caller.is_historic()
+            or options.get("firstresult")
+            or any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls)
+            else tuple(
+                (impl.function, tuple(impl.argnames), impl.plugin_name) for impl in impls[::-1]
+            )
         )
-        self._implementations[hook_name] = found
+        if generation == self._generation:
+            self._implementations[hook_name] = found
         return found
 
     def call(self, hook_name: str, **kwargs: Any) -> None:

@@ -310,7 +310,8 @@ class TaskScheduler:
                 self.plugins.call("sts_job_scheduled", scheduler=self, job=job)
                 self._registry.add_job(job)
             except BaseException:
-                self._registry.drop_task_without_jobs(task, added)
+                if added:
+                    self._registry.drop_task_without_jobs(task)
                 raise
             self._fires.set_next(job, next_fire)
             self._notifier.job_changed(job, "added")
@@ -408,7 +409,8 @@ class TaskScheduler:
                     self.plugins.call("sts_job_scheduled", scheduler=self, job=jobs[0])
                     registry.add_job(jobs[0])
                 except BaseException:
-                    registry.drop_task_without_jobs(chosen, added)
+                    if added:
+                        registry.drop_task_without_jobs(chosen)
                     raise
                 self._notifier.job_changed(jobs[0], "added")
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)

@@ -302,6 +302,45 @@ def test_a_plugin_registered_while_the_scheduler_runs_sees_the_next_jobs_and_run
     assert sorted(seen) == ["scheduled later", "started early", "started later"]
 
 
+class _Plain:
+    def __init__(self, seen: list[object]) -> None:
+        self.seen = seen
+
+    @sts.hookimpl
+    def sts_job_changed(self, job, change):  # type: ignore[no-untyped-def]
+        self.seen.append(("plain", job, change))
+
+
+class _WithADefault(_Plain):
+    @sts.hookimpl
+    def sts_job_changed(self, job, change, scheduler=None):  # type: ignore[no-untyped-def]
+        self.seen.append(("default", job, change, scheduler))
+
+
+class _Wrapper(_Plain):
+    @sts.hookimpl(wrapper=True)
+    def sts_job_changed(self, job):  # type: ignore[no-untyped-def]
+        self.seen.append(("before", job))
+        yield
+        self.seen.append(("after", job))
+
+
+@pytest.mark.parametrize("kinds", [[_Plain], [_Plain, _WithADefault], [_Plain, _Wrapper]])
+def test_plugins_call_does_what_pluggys_call_does(kinds: list[type[_Plain]]) -> None:
+    # Plugins.call skips pluggy for speed; where only pluggy calls a hook right (a wrapper,
+    # an argument with a default that pluggy may fill) it must hand the call to pluggy.
+    plugins = create_plugins(load_entry_points=False)
+    seen: list[object] = []
+    for index, kind in enumerate(kinds):
+        plugins.register(kind(seen), name=f"p{index}")
+    plugins.hook.sts_job_changed(scheduler="S", job="J", change="added")
+    by_pluggy = list(seen)
+    seen.clear()
+    plugins.call("sts_job_changed", scheduler="S", job="J", change="added")
+    assert seen == by_pluggy
+    assert len(seen) == len(kinds) + (1 if _Wrapper in kinds else 0)
+
+
 def test_a_plugins_one_shot_trigger_in_the_past_is_recorded_as_missed(
     virtual_clock: VirtualClock,
 ) -> None:

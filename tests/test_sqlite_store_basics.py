@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sts_core.records import Outcome, RunRecord
+from sts_core.service import sqlite_store
 from sts_core.service.sqlite_store import SCHEMA_VERSION, SQLiteStore, StateStoreError
 from sts_core.store import JobState, StateStore
 
@@ -140,6 +142,32 @@ def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> Non
         SQLiteStore(path, flush_interval=None)
     assert str(path) in str(raised.value)
     assert "Move the file away" in str(raised.value)
+
+
+def test_a_file_another_process_keeps_locked_is_refused_without_advice_to_move_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Moving a file another process is writing would lose that process's state: the
+    # error names the lock and how to find its holder instead.
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT", 0.5)
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(StateStoreError) as raised:
+            SQLiteStore(path, flush_interval=None)
+        waited = time.monotonic() - started
+    finally:
+        holder.close()
+    message = str(raised.value)
+    assert str(path) in message and "kept it locked for 0.5s" in message
+    assert "SQLITE_BUSY" in message and f"fuser {path}" in message
+    assert "Move the file" not in message
+    assert 0.4 < waited < 5, waited  # it waited for the lock, and not much past its bound
+    with SQLiteStore(path, flush_interval=None) as store:  # free again: it opens
+        store.save_job(JobState("x"))
 
 
 def test_a_file_from_a_newer_schema_is_refused(tmp_path: Path) -> None:

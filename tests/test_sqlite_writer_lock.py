@@ -99,7 +99,11 @@ def test_readers_need_no_lock(tmp_path: Path) -> None:
 
 
 def _open_at_the_barrier(path: Path, barrier: Any, outcomes: Any) -> None:
-    barrier.wait()
+    try:
+        barrier.wait(timeout=10)
+    except Exception as error:  # the other opener never came: reported, not hung on
+        outcomes.put(f"barrier: {error!r}")
+        return
     try:
         SQLiteStore(path, flush_interval=None).close()
     except Exception as error:  # reported to the parent, which asserts on it
@@ -118,12 +122,18 @@ def test_two_processes_opening_a_new_file_at_once_both_open_it(tmp_path: Path) -
         barrier, queue = context.Barrier(2), context.Queue()
         path = tmp_path / f"new-{attempt}.db"
         openers = [
-            context.Process(target=_open_at_the_barrier, args=(path, barrier, queue))
+            context.Process(target=_open_at_the_barrier, args=(path, barrier, queue), daemon=True)
             for _ in range(2)
         ]
-        for opener in openers:
-            opener.start()
-        for opener in openers:
-            opener.join(timeout=30)
-        outcomes += [queue.get(timeout=5) for _ in openers]
+        try:
+            for opener in openers:
+                opener.start()
+            for opener in openers:
+                opener.join(timeout=30)
+            outcomes += [queue.get(timeout=5) for _ in openers]
+        finally:
+            for opener in openers:
+                if opener.is_alive():
+                    opener.kill()
+                    opener.join()
     assert outcomes == ["opened"] * 40, [outcome for outcome in outcomes if outcome != "opened"]

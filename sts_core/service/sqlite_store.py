@@ -284,17 +284,25 @@ class SQLiteStore:
             ) from None
         # Two processes opening a new file at once both ask for WAL mode, which takes the
         # file's exclusive lock; SQLite answers one of them SQLITE_BUSY at once, without its
-        # busy handler (waiting could deadlock), so that open is tried again here.
+        # busy handler (waiting could deadlock), so that open is tried again here. Each try
+        # waits on a lock at most what is left of BUSY_TIMEOUT, so the whole open does too.
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
             try:
-                connection, mode = self._open_connection()
+                connection, mode = self._open_connection(max(deadline - time.monotonic(), 0.0))
                 break
             except (sqlite3.DatabaseError, OSError) as error:
-                if _is_busy(error) and time.monotonic() < deadline:
+                busy = _is_busy(error)
+                if busy and time.monotonic() < deadline:
                     time.sleep(OPEN_RETRY_INTERVAL)
                     continue
                 described = _describe(error) if isinstance(error, sqlite3.Error) else str(error)
+                if busy:  # another process holds it: moving the file would lose its state
+                    raise StateStoreError(
+                        f"cannot use the state database {self.path}: another process kept it "
+                        f"locked for {BUSY_TIMEOUT:g}s ({described}); find it with "
+                        f"'fuser {self.path}'"
+                    ) from None
                 raise StateStoreError(
                     f"cannot use the state database {self.path}: {described}. Move the file "
                     f"away to start with empty state"
@@ -307,11 +315,12 @@ class SQLiteStore:
             )
         return connection
 
-    def _open_connection(self) -> tuple[sqlite3.Connection, str]:
-        """A connection in WAL mode with this schema, and the journal mode SQLite gave."""
+    def _open_connection(self, wait: float) -> tuple[sqlite3.Connection, str]:
+        """A connection in WAL mode with this schema, and the journal mode SQLite gave;
+        waiting at most ``wait`` seconds on another process's lock while it opens."""
         # isolation_level=None: transactions are begun explicitly, one per batch.
         connection = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            self.path, timeout=wait, isolation_level=None, check_same_thread=False
         )
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -324,12 +333,14 @@ class SQLiteStore:
                     f"the state database {self.path} has schema version {version}, newer than "
                     f"this STS understands ({SCHEMA_VERSION}): upgrade STS or use another file"
                 )
-            if version == 0:  # a new file: its tables (no other STS can be using it)
-                _upgrade(connection)
+            if version == 0:  # a new file: its tables (two processes may both get here;
+                _upgrade(connection)  # _upgrade checks the version under its lock)
             # An older file is upgraded by its first write, not by a reader: `sts history`
             # of a newer STS must not make the file unreadable to the older STS running.
             self._outdated = 0 < version < SCHEMA_VERSION
             self._file = _identity(os.stat(self.path))
+            # Once open, commits wait the whole BUSY_TIMEOUT, whatever the open had left.
+            connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         except BaseException:
             connection.close()
             raise
