@@ -77,7 +77,7 @@ class Notifier:
             return
         for function, argnames, plugin_name in each:
             try:
-                function(*[kwargs[name] for name in argnames])
+                function(*map(kwargs.__getitem__, argnames))
             except Exception:
                 logger.exception("the %s hook of plugin %r failed", hook_name, plugin_name)
 

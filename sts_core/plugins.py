@@ -341,7 +341,7 @@ class Plugins:
             getattr(self.hook, hook_name)(**kwargs)
             return
         for function, argnames, _ in each:
-            function(*[kwargs[name] for name in argnames])
+            function(*map(kwargs.__getitem__, argnames))
 
 
 def hook_names() -> list[str]:
