@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .job import Job
-    from .plugins import Implementation, Plugins
+    from .plugins import Plugins
     from .records import RunContext, RunRecord
     from .scheduler import TaskScheduler
 
@@ -41,63 +41,42 @@ class Notifier:
         self._plugins = None
 
     def scheduler_started(self) -> None:
-        each = self._observers("sts_scheduler_started")
-        if each != ():
-            self._observe(each, "sts_scheduler_started", scheduler=self._scheduler)
+        self._observe("sts_scheduler_started", scheduler=self._scheduler)
 
     def scheduler_stopping(self, grace: float) -> None:
-        each = self._observers("sts_scheduler_stopping")
-        if each != ():
-            self._observe(each, "sts_scheduler_stopping", scheduler=self._scheduler, grace=grace)
+        self._observe("sts_scheduler_stopping", scheduler=self._scheduler, grace=grace)
+
+    # The three below run for every run: the hook is looked up before its arguments are
+    # built (a hook nobody implements costs 0.1 µs so, 0.4 µs otherwise).
 
     def run_started(self, run: RunContext) -> None:
-        each = self._observers("sts_run_started")
-        if each != ():
-            self._observe(each, "sts_run_started", run=run, scheduler=self._scheduler)
+        if self._observed("sts_run_started"):
+            self._observe("sts_run_started", run=run, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_started", run=run)
 
     def run_finished(self, record: RunRecord) -> None:
-        each = self._observers("sts_run_finished")
-        if each != ():
-            self._observe(each, "sts_run_finished", record=record, scheduler=self._scheduler)
+        if self._observed("sts_run_finished"):
+            self._observe("sts_run_finished", record=record, scheduler=self._scheduler)
         if self.listeners:
             self._tell("run_finished", record=record)
 
     def job_changed(self, job: Job, change: str) -> None:
         if self.listeners:
             self._tell("job_changed", job=job, change=change)
-        each = self._observers("sts_job_changed")
-        if each != ():
-            self._observe(
-                each, "sts_job_changed", scheduler=self._scheduler, job=job, change=change
-            )
+        if self._observed("sts_job_changed"):
+            self._observe("sts_job_changed", scheduler=self._scheduler, job=job, change=change)
 
-    def _observers(self, hook_name: str) -> tuple[Implementation, ...] | None:
-        """The implementations of an observer hook (``None``: only pluggy calls them right);
-        ``()`` when there is nothing to call, checked before a call's arguments are built
-        (this runs three times a run)."""
+    def _observed(self, hook_name: str) -> bool:
         plugins = self._plugins
-        return () if plugins is None else plugins.implementations(hook_name)
+        return plugins is not None and plugins.implementations(hook_name) != ()
 
-    def _observe(
-        self, each: tuple[Implementation, ...] | None, hook_name: str, **kwargs: Any
-    ) -> None:
+    def _observe(self, hook_name: str, **kwargs: Any) -> None:
         """Call an observer hook so that no plugin stops the scheduler, nor the plugins
         called after it (pluggy stops a hook call at the first exception): each
-        implementation on its own, in pluggy's order, its failure logged, then ignored."""
-        if each is None:  # only pluggy calls these right (a wrapper among them...)
-            assert self._plugins is not None
-            try:
-                getattr(self._plugins.hook, hook_name)(**kwargs)
-            except Exception:
-                logger.exception("a plugin's %s hook failed", hook_name)
-            return
-        for function, argnames, plugin_name in each:
-            try:
-                function(*map(kwargs.__getitem__, argnames))
-            except Exception:
-                logger.exception("the %s hook of plugin %r failed", hook_name, plugin_name)
+        implementation on its own, its failure logged, then ignored."""
+        if self._plugins is not None:
+            self._plugins.call(hook_name, _log_failure, **kwargs)
 
     def _tell(self, event: str, **facts: Any) -> None:
         for listener in list(self.listeners):
@@ -105,3 +84,10 @@ class Notifier:
                 listener(event, **facts)
             except Exception:
                 logger.exception("a scheduler listener failed on %s", event)
+
+
+def _log_failure(hook_name: str, plugin_name: str) -> None:
+    if plugin_name:
+        logger.exception("the %s hook of plugin %r failed", hook_name, plugin_name)
+    else:
+        logger.exception("a plugin's %s hook failed", hook_name)

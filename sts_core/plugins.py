@@ -145,9 +145,6 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
         self._registries: dict[tuple[str, str, Callable[..., Any]], Registry[Any]] = {}
         self._implementations: dict[str, tuple[Implementation, ...] | None] = {}
-        # Bumped by every register/unregister: a lookup that ran across one (another
-        # thread's) is not cached, so the cache never keeps a plugin set that is gone.
-        self._generation = 0
 
     # -- registration -----------------------------------------------------------------------
 
@@ -190,9 +187,10 @@ class Plugins:
         self.infos.pop(name, None)
 
     def _forget_collected(self) -> None:
-        self._generation += 1
-        self._registries.clear()
-        self._implementations.clear()
+        # New dicts, not cleared ones: a lookup that ran across this (in another thread)
+        # stores what it found in the dict it started with, which nobody reads any more.
+        self._registries = {}
+        self._implementations = {}
 
     # -- registries -------------------------------------------------------------------------
 
@@ -201,10 +199,10 @@ class Plugins:
     ) -> Registry[Any]:
         """What the registration hook ``hook_name`` collected (``what``: its things, in
         messages); ``build(name, *args, **kwargs)`` makes an entry of a ``register`` call."""
-        key = (hook_name, what, build)
-        cached = self._registries.get(key)
+        key, cache = (hook_name, what, build), self._registries
+        cached = cache.get(key)
         if cached is None:
-            cached = self._registries[key] = self._collect(hook_name, what, build)
+            cached = cache[key] = self._collect(hook_name, what, build)
         return cached
 
     @property
@@ -307,41 +305,85 @@ class Plugins:
 
     def implementations(self, hook_name: str) -> tuple[Implementation, ...] | None:
         """A hook's implementations in the order pluggy calls them, looked up once (until a
-        plugin is registered or unregistered), for hot paths that call each one
-        themselves. ``None`` when only pluggy can call the hook right: a historic or
-        first-result hook, a wrapper among its implementations, or one with keyword
-        arguments of its own."""
+        plugin is registered or unregistered through this object), for hot paths that call
+        each one themselves with the hook's arguments by name. ``None`` when only pluggy
+        can call the hook right: a historic or first-result hook, or one with a wrapper. An
+        implementation with a defaulted argument is called through pluggy on its own, so
+        the argument is filled as the installed pluggy fills it."""
+        cache = self._implementations
         try:
-            return self._implementations[hook_name]
+            return cache[hook_name]
         except KeyError:
             pass
-        generation = self._generation
         caller = getattr(self.hook, hook_name)
         impls = caller.get_hookimpls()
         options = caller.spec.opts if caller.spec is not None else {}
-        found: tuple[Implementation, ...] | None = (
-            None
-            if caller.is_historic()
+        found: tuple[Implementation, ...] | None = None
+        if not (
+            caller.is_historic()
             or options.get("firstresult")
-            or any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls)
-            else tuple(
-                (impl.function, tuple(impl.argnames), impl.plugin_name) for impl in impls[::-1]
-            )
-        )
-        if generation == self._generation:
-            self._implementations[hook_name] = found
+            or any(impl.hookwrapper or impl.wrapper for impl in impls)
+        ):
+            found = tuple(self._implementation(hook_name, impl) for impl in impls[::-1])
+        cache[hook_name] = found
         return found
 
-    def call(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a hook whose results nobody reads, as pluggy does (the first exception
-        stops the call and propagates), without pluggy's microseconds a call: for hooks
-        called for every job or run."""
+    def _implementation(self, hook_name: str, impl: Any) -> Implementation:
+        if not impl.kwargnames:
+            return (impl.function, tuple(impl.argnames), impl.plugin_name)
+        others = [plugin for plugin in self.manager.get_plugins() if plugin is not impl.plugin]
+        alone = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+        argnames = tuple(alone.spec.argnames if alone.spec is not None else impl.argnames)
+
+        def through_pluggy(*args: Any) -> None:
+            alone(**dict(zip(argnames, args, strict=True)))
+
+        return (through_pluggy, argnames, impl.plugin_name)
+
+    def call(
+        self,
+        hook_name: str,
+        /,
+        on_error: Callable[[str, str], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Call a hook whose results nobody reads, in pluggy's order, without pluggy's
+        microseconds a call: for hooks called for every job or run. Unlike a pluggy call,
+        it is not seen by pluggy's tracing (``enable_tracing``,
+        ``add_hookcall_monitoring``).
+
+        :param on_error: ``None``: the first exception stops the call and propagates, as
+            in pluggy. Else each implementation is called on its own, and one that raises
+            is reported, from inside the ``except`` block, as ``on_error(hook_name,
+            plugin_name)`` (``plugin_name`` empty where only pluggy could call the hook).
+        """
         each = self.implementations(hook_name)
         if each is None:
-            getattr(self.hook, hook_name)(**kwargs)
+            try:
+                getattr(self.hook, hook_name)(**kwargs)
+            except Exception:
+                if on_error is None:
+                    raise
+                on_error(hook_name, "")
             return
-        for function, argnames, _ in each:
-            function(*map(kwargs.__getitem__, argnames))
+        for function, argnames, plugin_name in each:
+            try:
+                function(*arguments(argnames, kwargs))
+            except Exception:
+                if on_error is None:
+                    raise
+                on_error(hook_name, plugin_name)
+
+
+def arguments(argnames: tuple[str, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """A hook implementation's arguments, in order, from a call's keyword arguments.
+
+    :raises pluggy.HookCallError: for one the call does not give, as pluggy says it.
+    """
+    try:
+        return tuple(map(kwargs.__getitem__, argnames))
+    except KeyError as missing:
+        raise pluggy.HookCallError(f"hook call must provide argument {missing.args[0]!r}") from None
 
 
 def hook_names() -> list[str]:

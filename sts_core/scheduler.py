@@ -290,32 +290,22 @@ class TaskScheduler:
             existing = self._registry.jobs.get(name) if replace and name is not None else None
             if existing is not None:
                 return _replace_in_place(self, existing, task, trigger, built)
-            # A try block, not a context manager: this runs for every job added.
-            added = self._registry.add_task_for_job(task)
-            try:
-                job_name = self._registry.job_name(task, name)
+
+            def build(job_name: str) -> tuple[Job, datetime | None]:
                 zone = built.timezone or self.timezone
                 resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
                 job = Job(job_name, task, resolved, built)
                 now = self.clock.now()
                 # A one-shot trigger's own first fire (even one already past, so that the
                 # misfire rules record it) — unless the job's start bound comes later.
-                # Asked before the job is registered: a trigger that breaks here, or a
-                # plugin that refuses the job, is the caller's error, nothing is added.
+                # Asked before the job is registered: a trigger that breaks here is the
+                # caller's error, and nothing is added.
                 first = getattr(resolved, "first_fire_time", None)
                 if first is not None and (built.start is None or built.start <= now):
-                    next_fire = first(now)
-                else:
-                    next_fire = job.fire_after(now)
-                self.plugins.call("sts_job_scheduled", scheduler=self, job=job)
-                self._registry.add_job(job)
-            except BaseException:
-                if added:
-                    self._registry.drop_task_without_jobs(task)
-                raise
-            self._fires.set_next(job, next_fire)
-            self._notifier.job_changed(job, "added")
-            return job
+                    return job, first(now)
+                return job, job.fire_after(now)
+
+            return _add_job(self, task, name, build)
 
         return self._thread.call(add)
 
@@ -402,17 +392,11 @@ class TaskScheduler:
                 )
             if not jobs:  # a task that only runs when asked to: a job with no trigger
                 assert isinstance(chosen, Task)
-                added = registry.add_task_for_job(chosen)
-                try:
-                    name = registry.job_name(chosen, None)
-                    jobs = [Job(name, chosen, None, JobPolicy.build(chosen))]
-                    self.plugins.call("sts_job_scheduled", scheduler=self, job=jobs[0])
-                    registry.add_job(jobs[0])
-                except BaseException:
-                    if added:
-                        registry.drop_task_without_jobs(chosen)
-                    raise
-                self._notifier.job_changed(jobs[0], "added")
+                task = chosen
+                policy = JobPolicy.build(task)
+                jobs = [
+                    _add_job(self, task, None, lambda name: (Job(name, task, None, policy), None))
+                ]
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
 
         self._thread.call(launch)
@@ -617,6 +601,32 @@ class TaskScheduler:
             f"<TaskScheduler {self.name!r} tasks={len(registry.tasks)} "
             f"jobs={len(registry.jobs)}>"
         )
+
+
+def _add_job(
+    scheduler: TaskScheduler,
+    task: Task,
+    name: str | None,
+    build: Callable[[str], tuple[Job, datetime | None]],
+) -> Job:
+    """On the loop: a new job of ``task``, made by ``build(job_name)`` with its first fire,
+    shown to the plugins (which may refuse it), registered, then announced. If any of it
+    fails, nothing is added: the task registered for it goes again."""
+    registry = scheduler._registry
+    # A try block, not a context manager: this runs for every job added.
+    added = registry.add_task_for_job(task)
+    try:
+        job, first_fire = build(registry.job_name(task, name))
+        scheduler.plugins.call("sts_job_scheduled", scheduler=scheduler, job=job)
+        registry.add_job(job)
+    except BaseException:
+        if added:
+            registry.drop_task_without_jobs(task)
+        raise
+    if job.trigger is not None:  # a job made for run_now has no fire of its own
+        scheduler._fires.set_next(job, first_fire)
+    scheduler._notifier.job_changed(job, "added")
+    return job
 
 
 def _replace_in_place(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pluggy
 import pytest
@@ -319,13 +320,33 @@ class _WithADefault(_Plain):
 
 class _Wrapper(_Plain):
     @sts.hookimpl(wrapper=True)
-    def sts_job_changed(self, job):  # type: ignore[no-untyped-def]
+    def sts_job_changed(self, job):  # type: ignore[no-untyped-def,override]
         self.seen.append(("before", job))
         yield
         self.seen.append(("after", job))
 
 
-@pytest.mark.parametrize("kinds", [[_Plain], [_Plain, _WithADefault], [_Plain, _Wrapper]])
+class _First(_Plain):
+    @sts.hookimpl(tryfirst=True)
+    def sts_job_changed(self, job, change):  # type: ignore[no-untyped-def]
+        self.seen.append(("first", job, change))
+
+
+class _Last(_Plain):
+    @sts.hookimpl(trylast=True)
+    def sts_job_changed(self, job, change):  # type: ignore[no-untyped-def]
+        self.seen.append(("last", job, change))
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        [_Plain],
+        [_Plain, _WithADefault],
+        [_Plain, _Wrapper],
+        [_Last, _Plain, _First, _WithADefault],
+    ],
+)
 def test_plugins_call_does_what_pluggys_call_does(kinds: list[type[_Plain]]) -> None:
     # Plugins.call skips pluggy for speed; where only pluggy calls a hook right (a wrapper,
     # an argument with a default that pluggy may fill) it must hand the call to pluggy.
@@ -339,6 +360,28 @@ def test_plugins_call_does_what_pluggys_call_does(kinds: list[type[_Plain]]) -> 
     plugins.call("sts_job_changed", scheduler="S", job="J", change="added")
     assert seen == by_pluggy
     assert len(seen) == len(kinds) + (1 if _Wrapper in kinds else 0)
+
+
+def test_a_plugin_registered_while_a_hook_is_looked_up_is_not_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another thread registers a plugin between pluggy's answer and the cache's store: the
+    # stale answer must not be what later calls get.
+    plugins = create_plugins(load_entry_points=False)
+    seen: list[object] = []
+    hook = plugins.hook.sts_job_changed
+    answer = type(hook).get_hookimpls
+
+    def register_meanwhile(caller: Any) -> list[Any]:
+        found = answer(caller)
+        if caller is hook and not seen and "meanwhile" not in plugins.infos:
+            plugins.register(_Plain(seen), name="meanwhile")
+        return found
+
+    monkeypatch.setattr(type(hook), "get_hookimpls", register_meanwhile)
+    assert plugins.implementations("sts_job_changed") == ()  # the answer of its moment
+    plugins.call("sts_job_changed", scheduler="S", job="J", change="added")
+    assert seen == [("plain", "J", "added")]
 
 
 def test_a_plugins_one_shot_trigger_in_the_past_is_recorded_as_missed(
@@ -507,8 +550,31 @@ def test_plugin_environment_switches(installed_plugins: Path) -> None:
     assert blocked.stderr == ""
 
 
+class _BrokenWithADefault:
+    # An argument with a default is filled by pluggy (1.7 passes it): such an implementation
+    # is called through pluggy, on its own all the same.
+    @sts.hookimpl
+    def sts_scheduler_started(self, scheduler, grace=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("broken on start")
+
+    @sts.hookimpl
+    def sts_run_finished(self, record, scheduler=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("broken on finish")
+
+
+class _Broken:
+    @sts.hookimpl
+    def sts_scheduler_started(self, scheduler):  # type: ignore[no-untyped-def]
+        raise RuntimeError("broken on start")
+
+    @sts.hookimpl
+    def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
+        raise RuntimeError("broken on finish")
+
+
+@pytest.mark.parametrize("broken", [_Broken, _BrokenWithADefault])
 def test_a_plugin_failing_in_a_hook_stops_neither_the_scheduler_nor_the_other_plugins(
-    virtual_clock: VirtualClock, caplog: pytest.LogCaptureFixture
+    virtual_clock: VirtualClock, caplog: pytest.LogCaptureFixture, broken: type
 ) -> None:
     seen: list[str] = []
 
@@ -521,18 +587,9 @@ def test_a_plugin_failing_in_a_hook_stops_neither_the_scheduler_nor_the_other_pl
         def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
             seen.append(f"finished {record.outcome}")
 
-    class Broken:
-        @sts.hookimpl
-        def sts_scheduler_started(self, scheduler):  # type: ignore[no-untyped-def]
-            raise RuntimeError("broken on start")
-
-        @sts.hookimpl
-        def sts_run_finished(self, record):  # type: ignore[no-untyped-def]
-            raise RuntimeError("broken on finish")
-
     plugins = create_plugins(load_entry_points=False)
     plugins.register(Observer(), name="observer")
-    plugins.register(Broken(), name="broken")  # registered last: pluggy calls it first
+    plugins.register(broken(), name="broken")  # registered last: pluggy calls it first
 
     async def main() -> None:
         async with sts.TaskScheduler(name="sturdy", clock=virtual_clock, plugins=plugins) as s:

@@ -170,6 +170,31 @@ def test_a_file_another_process_keeps_locked_is_refused_without_advice_to_move_i
         store.save_job(JobState("x"))
 
 
+def test_an_open_refused_busy_tries_again_within_the_busy_timeout_in_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite answers a WAL switch that meets another's SQLITE_BUSY at once: the open tries
+    # again, each try waiting at most what is left of BUSY_TIMEOUT.
+    waits: list[float] = []
+    opened = SQLiteStore._open_connection
+
+    def busy_three_times(store: SQLiteStore, wait: float) -> tuple[sqlite3.Connection, str]:
+        waits.append(wait)
+        if len(waits) <= 3:
+            time.sleep(0.05)  # as if it had waited on the lock
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise error
+        return opened(store, wait)
+
+    monkeypatch.setattr(SQLiteStore, "_open_connection", busy_three_times)
+    with SQLiteStore(tmp_path / "s.db", flush_interval=None) as store:
+        store.save_job(JobState("x"))
+    assert len(waits) == 4
+    assert waits == sorted(waits, reverse=True) and waits[0] <= sqlite_store.BUSY_TIMEOUT
+    assert waits[0] - waits[-1] >= 0.15  # each try had less left than the one before
+
+
 def test_a_file_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     with sqlite3.connect(path) as other:

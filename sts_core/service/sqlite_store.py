@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -301,7 +302,7 @@ class SQLiteStore:
                     raise StateStoreError(
                         f"cannot use the state database {self.path}: another process kept it "
                         f"locked for {BUSY_TIMEOUT:g}s ({described}); find it with "
-                        f"'fuser {self.path}'"
+                        f"'fuser {shlex.quote(str(self.path))}'"
                     ) from None
                 raise StateStoreError(
                     f"cannot use the state database {self.path}: {described}. Move the file "
