@@ -87,6 +87,9 @@ class _Pending:
     #: worker of an earlier version).
     source: str = ""
     taken_over: bool = False
+    #: Whether the holder said (in a hold) that it started its run: until then it may
+    #: wait for one of its slots, and the timeout's backstop does not count.
+    started: bool = False
     #: When (``time.monotonic``) the holder last said it holds the attempt (its grant, a
     #: claim asked again, a hold), and when a claim first asked to take it over since.
     renewed: float = 0.0
@@ -457,9 +460,10 @@ class RabbitExecutor:
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
         """Wait for the holder's outcome; past ``timeout`` + ``backstop`` (counted again
-        from a takeover, and with ``backstop`` left to the worker after this scheduler's
-        connection to the broker is back) the scheduler records the attempt ``timed_out``
-        itself. A job
+        from a takeover and from the run's start, as its holder's holds say; not while the
+        holder renews its hold without having started the run: it waits for a slot; and
+        with ``backstop`` left to the worker after this scheduler's connection to the
+        broker is back) the scheduler records the attempt ``timed_out`` itself. A job
         without a ``timeout`` has no such limit, so the attempt is recorded ``interrupted``
         once its holder counts as lost (``_until_lost``: past the start deadline, silent
         for ``backstop`` + ``TAKEOVER_SILENCE`` while this scheduler was connected) with no
@@ -501,6 +505,11 @@ class RabbitExecutor:
             heard = time.monotonic() - self._listening_since
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
+                continue
+            if not pending.started and time.monotonic() - pending.renewed < TAKEOVER_SILENCE:
+                # Its holder holds it, alive, and has not started it: it waits for a slot
+                # (a burst larger than the worker's concurrency). Counted from its start.
+                more = 1.0
                 continue
             error = TimeoutError()
             return sts.AttemptReport(
@@ -565,6 +574,11 @@ class RabbitExecutor:
                 hold.source,
             ):
                 pending.renewed = now
+                if hold.started_at is not None and not pending.started:
+                    # The run started: the backstop counts timeout + backstop from now.
+                    pending.started = True
+                    if pending.restarted is not None and not pending.restarted.done():
+                        pending.restarted.set_result(None)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         """A worker's outcomes (a batch), acked once every one of them is recorded."""
@@ -640,7 +654,7 @@ class RabbitExecutor:
             )
             pending.holder, pending.source = claim.worker, claim.source
             pending.renewed, pending.challenged = now, None
-            pending.taken_over = True
+            pending.taken_over, pending.started = True, False
             if pending.restarted is not None and not pending.restarted.done():
                 pending.restarted.set_result(None)
             return Answer(True)

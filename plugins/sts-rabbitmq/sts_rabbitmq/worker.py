@@ -291,6 +291,11 @@ class Worker:
                 answer, asked = await self._claim(fire, message)
                 if not answer.granted:
                     return self._dropped(fire, answer)
+            held = self._held.get((fire.key, fire.attempt))
+            if held is not None:
+                # Its holds say so from now: the scheduler's backstop counts from the
+                # start, not from the grant (a fire may wait long for a slot).
+                held[1].started_at = _now()
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.

@@ -8,7 +8,9 @@ through the broker."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from sts_rabbitmq.executor import RabbitExecutor, _Pending
 from sts_rabbitmq.leases import TAKEOVER_SILENCE
@@ -160,3 +162,36 @@ def test_misfire_grace_refuses_a_first_start_not_a_takeover() -> None:
         return [first, again, takeover, fresh.granted]
 
     assert asyncio.run(main()) == [True, True, True, False]
+
+
+def test_the_timeout_backstop_counts_from_the_start_not_while_a_holder_waits_for_a_slot() -> None:
+    # A worker claims the fires of a burst at once and runs them as its slots free up:
+    # one may wait longer than timeout + backstop after its grant, its holder alive and
+    # renewing. The scheduler must not record it timed_out then (it would refuse the run:
+    # a fire lost, attack 16); it counts timeout + backstop from the run's start, which the
+    # holder's holds say.
+    async def main() -> tuple[float, float, str]:
+        executor = RabbitExecutor("s", backstop="0.2s")
+        executor._listening_since = time.monotonic() - 60
+        loop = asyncio.get_running_loop()
+        fire = sts.Fire("run", "job", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
+        pending = _Pending(fire, None, loop.create_future(), loop.create_future())
+        executor._pending[(KEY, 1)] = pending
+        assert executor._claim(_claim("a", "M", redelivered=False)).granted
+        job = SimpleNamespace(policy=sts.JobPolicy(timeout=0.1))
+        outcome = loop.create_task(executor._outcome(job, pending))  # type: ignore[arg-type]
+        began = time.monotonic()
+        hold = WorkerMessage("hold", KEY, 1, "run", "a", source="M")
+        while time.monotonic() - began < 1.0:  # 3 times timeout + backstop, waiting
+            executor._renew([hold])
+            await asyncio.sleep(0.05)
+            assert not outcome.done()
+        hold.started_at = datetime.now(UTC)
+        started = time.monotonic()
+        executor._renew([hold])  # started: now its holder goes silent (frozen mid-run)
+        report = await outcome
+        return started - began, time.monotonic() - started, report.error or ""
+
+    waited, after_start, error = asyncio.run(main())
+    assert waited >= 1.0 and 0.25 <= after_start < 2.0, after_start
+    assert "within timeout (0.1s) + backstop (0.2s)" in error
