@@ -18,6 +18,7 @@ counted and dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -549,9 +550,16 @@ class RabbitExecutor:
         try:
             await self._handle(message)
         except Exception:
-            # A bug here must not leave the message unacked forever, nor be silent.
-            logger.exception("rabbitmq: failed to handle a message from a worker")
-            await message.nack(requeue=True)
+            # A bug here must not leave the message unacked forever, nor be silent, nor
+            # come back forever (the outcomes queue has no delivery limit): it is handed
+            # back once, then dropped.
+            again = not message.redelivered
+            logger.exception(
+                "rabbitmq: failed to handle a message from a worker; %s",
+                "handed back once" if again else "dropped (it failed twice)",
+            )
+            with contextlib.suppress(Exception):  # its channel may be gone
+                await message.nack(requeue=again)
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
         """A worker's claims (a batch: those of one turn of its loop), answered at once

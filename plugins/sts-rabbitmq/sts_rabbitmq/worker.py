@@ -195,6 +195,16 @@ class Worker:
             settled = await self._handle(message)
         except asyncio.CancelledError:
             settled = False
+        except Exception:
+            # A bug of this worker's (never a bad message: that is dead-lettered): the
+            # message goes back, not held unacked forever (a slot of the prefetch lost);
+            # if every worker fails on it, the broker dead-letters it at delivery_limit.
+            logger.exception(
+                "worker %s: failed to handle message %s; handed back",
+                self.identity,
+                message.message_id,
+            )
+            settled = False
         if settled:
             self._acks.ack(message)
         else:
@@ -209,6 +219,10 @@ class Worker:
             fires = FireMessage.decode_all(message.body)
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
+            self.counts["refused"] += 1
+            return True
+        if not message.reply_to:  # no scheduler to claim it from, nor to report to
+            await self._dead_letter(message, "not an STS fire: it has no reply_to")
             self.counts["refused"] += 1
             return True
         if len(fires) == 1:

@@ -1,17 +1,22 @@
 """A third round of attacks on "nothing lost, nothing run twice" (issue 16): fires that
-wait for a worker's slot longer than their timeout + backstop.
+wait for a worker's slot longer than their timeout + backstop, and hostile messages
+published live by a foreign client onto the queues STS reads.
 Real processes on the real broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aio_pika
 import pytest
 from rabbit_helpers import (
+    BROKER_URL,
     Namespace,
     lines,
     records,
@@ -81,3 +86,164 @@ def test_fires_waiting_for_a_slot_past_timeout_and_backstop_still_run(
     assert doubled == 0, started.most_common(3)
     assert lost == 0, [r["error"] for r in found if r["outcome"] != "succeeded"][:2]
     assert len(found) == 12 and len(ended) == 12
+
+
+def _fire(job: str, fire_time: str, scheduler: str, **changes: object) -> bytes:
+    """A fire as STS writes it (``changes`` replace its fields)."""
+    data: dict[str, object] = {
+        "v": 1,
+        "run_id": "forged",
+        "job": job,
+        "fire_time": fire_time,
+        "attempt": 1,
+        "manual": False,
+        "digest": "0" * 16,
+        "scheduler": scheduler,
+        "start_deadline": None,
+        **changes,
+    }
+    return json.dumps(data).encode()
+
+
+#: JSON that Python's json module cannot read with a ValueError of its own (an integer of
+#: more than 4,300 digits), or at all (nested past the recursion limit).
+_DIGITS = b'{"v": 1, "attempt": ' + b"7" * 5000 + b"}"
+_NESTED = b"[" * 100_000
+
+
+def _hostile_fires(scheduler: str, outcomes: str, claims: str) -> list[aio_pika.Message]:
+    """Messages no STS scheduler wrote, on a pool's queue: each must be dead-lettered with
+    its reason (or refused by the scheduler), and none may hold a worker's slot."""
+    far = "9999-12-31T23:00:00-14:00"  # a time that overflows once made UTC
+    now = datetime.now(UTC).isoformat()
+    replying = {"reply_to": outcomes, "headers": {"x-sts-claims": claims}}
+    bodies: list[tuple[bytes, dict[str, object]]] = [
+        (b"not JSON", {}),
+        (b"[1, 2]", {}),
+        (_fire("j", now, scheduler, attempt="one"), replying),
+        (_DIGITS, replying),
+        (_NESTED, replying),
+        (_fire("ghost", now, scheduler), {}),  # no reply_to: nobody to claim it from
+        (_fire("ghost", far, scheduler), replying),
+        (b'{"v": 1, "pad": "' + b"x" * 4_000_000 + b'"}', replying),  # a huge body
+        (
+            _fire("ghost", now, scheduler),
+            {
+                "reply_to": outcomes,
+                "message_id": "append@" + now,  # a forged id
+                "headers": {"x-sts-claims": 42, "x-sts-message": [1, 2], "x-sts-redelivered": "no"},
+            },
+        ),
+    ]
+    return [aio_pika.Message(body, **options) for body, options in bodies]  # type: ignore[arg-type]
+
+
+def _hostile_reports() -> list[aio_pika.Message]:
+    """Messages no STS worker wrote, on the scheduler's claims and outcomes queues."""
+    outcome = {
+        "kind": "outcome",
+        "key": "ghost@not a time",
+        "attempt": 1,
+        "run_id": "forged",
+        "worker": "forger:1",
+        "outcome": "succeeded",
+    }
+    bodies = [
+        b"not JSON",
+        b"[]",
+        _DIGITS,
+        _NESTED,
+        json.dumps({"v": 1, "batch": [outcome]}).encode(),  # a key that is no attempt's
+        json.dumps({"v": 1, "batch": [{**outcome, "retry_after": 10**400}]}).encode(),
+        json.dumps({"v": 1, "batch": [{**outcome, "kind": "claim", "attempt": "1"}]}).encode(),
+        json.dumps({"v": 1, "batch": [{**outcome, "kind": "hold", "started_at": 5}]}).encode(),
+    ]
+    return [aio_pika.Message(body, reply_to="sts-test-nowhere") for body in bodies]
+
+
+#: How many times the foreign client publishes its messages: 20 of them could hold a
+#: worker's slot, more than the two workers' prefetch (16).
+ROUNDS = 5
+
+
+def test_hostile_messages_from_a_foreign_client_stop_nothing(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A job fires every 100 ms for 10 s on two workers of concurrency 2 (16 fire messages
+    held at most between them). Mid-way, a foreign client publishes, five times over,
+    messages no STS process wrote: onto the pool's queue (not JSON, wrong types, JSON
+    Python reads with an error of its own, no reply_to, a fire time out of range, a 4 MB
+    body, headers of the wrong types and a forged message id), and onto the scheduler's
+    claims and outcomes queues. Every real fire must still run once and be recorded
+    ``succeeded``; each bad fire message is dead-lettered with its reason; the scheduler
+    logs each bad report once, and does not loop on it."""
+    start = datetime.now(UTC) + timedelta(seconds=4)
+    end = start + timedelta(seconds=10)
+    name = rabbit.scheduler_name()
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:append]\ntype = python\ncallable = rabbit_jobs:append\nschedule = every 100ms\n"
+        f"start = {start.isoformat()}\nend = {end.isoformat()}\noverlap = allow\n"
+        "coalesce = false\nmisfire_grace = 3s\n",
+        scheduler=name,
+        state="success_history = 1000\nfailure_history = 1000",
+    )
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "2", cwd=workdir) for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir)
+    out = workdir / "out.txt"
+    outcomes, claims = f"{rabbit.prefix}.outcomes.{name}", f"{rabbit.prefix}.claims.{name}"
+    bad_fires = 0
+
+    async def publish() -> None:
+        nonlocal bad_fires
+        connection = await aio_pika.connect(BROKER_URL)
+        async with connection:
+            channel = await connection.channel()
+            fires = await channel.get_exchange(f"{rabbit.prefix}.fires", ensure=False)
+            for message in _hostile_fires(name, outcomes, claims):
+                await fires.publish(message, routing_key="default")
+                bad_fires += 1
+            for message in _hostile_reports():
+                for queue in (claims, outcomes):
+                    await channel.default_exchange.publish(message, routing_key=queue)
+
+    try:
+        wait_for(lambda: len(lines(out)) >= 10, "the first runs", 120)
+        for _ in range(ROUNDS):
+            asyncio.run(publish())
+            time.sleep(1.0)
+        wait_for(lambda: datetime.now(UTC) > end, "the end of the window", 120)
+        time.sleep(4.0)  # the last outcomes, and past the grace of the last fires
+    finally:
+        stop([scheduler])
+        stop(workers)
+    found = records(workdir / f"{name}.db")
+    outcomes_found = Counter(str(r["outcome"]) for r in found)
+    ended = Counter(line.key for line in lines(out))
+    doubled = sum(count - 1 for count in ended.values())
+    real = {_key(r) for r in found if r["job"] == "append"}
+    lost = len(real - {_key(r) for r in found if r["outcome"] == "succeeded"})
+    dead = asyncio.run(rabbit.dead_letters())
+    reasons = Counter(
+        str((m.headers or {}).get("x-sts-reason", "(broker) x-death"))[:40] for m in dead
+    )
+    log = next(workdir.glob("run-*.log")).read_text()
+    looped = log.count("failed to handle a message from a worker")
+    stuck = [w for w in workers if w.returncode not in (0, None)]
+    print(
+        f"fires={len(real)} records={dict(outcomes_found)} lost={lost} doubled={doubled} "
+        f"bad fire messages={bad_fires} dead-lettered={len(dead)} {dict(reasons)} "
+        f"scheduler handling failures logged={looped}"
+    )
+    assert not stuck
+    assert len(real) >= 80  # the window's fires
+    assert doubled == 0 and lost == 0, outcomes_found
+    assert {r["job"] for r in found} == {"append"}  # no record made up from a forged one
+    assert set(ended) == real
+    # Each bad fire message dead-lettered with its reason, but the one of a job the
+    # scheduler never fired: its claim refused, it is dropped.
+    assert len(dead) >= bad_fires - ROUNDS, reasons
+    assert looped <= ROUNDS * 2 * len(_hostile_reports()), looped
