@@ -84,6 +84,8 @@ class _Pending:
     granted: asyncio.Future[None]
     outcome: asyncio.Future[sts.AttemptReport]
     holder: str | None = None
+    #: The holder's process (a worker's random id: two workers may share a name).
+    instance: str = ""
     #: The message the holder got the attempt in (its ``x-sts-message``; empty from a
     #: worker of an earlier version).
     source: str = ""
@@ -577,8 +579,9 @@ class RabbitExecutor:
         now = time.monotonic()
         for hold in holds:
             pending = self._pending.get((hold.key, hold.attempt))
-            if pending is not None and (pending.holder, pending.source) == (
+            if pending is not None and (pending.holder, pending.instance, pending.source) == (
                 hold.worker,
+                hold.instance,
                 hold.source,
             ):
                 pending.renewed = now
@@ -621,6 +624,7 @@ class RabbitExecutor:
         if (
             pending.granted.done()
             and pending.holder == claim.worker
+            and pending.instance == claim.instance
             and pending.source == claim.source
         ):
             # The holder asking again: its answer was lost, or its grant grew old before
@@ -633,7 +637,8 @@ class RabbitExecutor:
             if pending.deadline is not None and _now() > pending.deadline:
                 self.counts["claims_refused"] += 1
                 return Answer(False, "past its misfire_grace: recorded missed")
-            pending.holder, pending.source, pending.renewed = claim.worker, claim.source, now
+            pending.holder, pending.instance = claim.worker, claim.instance
+            pending.source, pending.renewed = claim.source, now
             pending.granted.set_result(None)
             return Answer(True)
         if claim.redelivered and _continues(pending, claim):
@@ -660,7 +665,8 @@ class RabbitExecutor:
                 pending.holder,
                 silent,
             )
-            pending.holder, pending.source = claim.worker, claim.source
+            pending.holder, pending.instance = claim.worker, claim.instance
+            pending.source = claim.source
             pending.renewed, pending.challenged = now, None
             pending.taken_over, pending.started = True, False
             if pending.restarted is not None and not pending.restarted.done():
@@ -698,7 +704,11 @@ class RabbitExecutor:
     async def _on_outcome(self, sent: WorkerMessage) -> None:
         key = (sent.key, sent.attempt)
         pending = self._pending.get(key)
-        if pending is not None and pending.holder == sent.worker and not pending.outcome.done():
+        if (
+            pending is not None
+            and (pending.holder, pending.instance) == (sent.worker, sent.instance)
+            and not pending.outcome.done()
+        ):
             # Acked (by the caller) only once the record is durable: a scheduler killed
             # before that gets the outcome again from the broker, and reconciles it.
             recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -204,6 +204,10 @@ class WorkerMessage:
     #: (``x-sts-split-from``): empty from a peer of an earlier version.
     source: str = ""
     split_from: str = ""
+    #: The worker process's own id (random, made at its start): two workers can share a
+    #: ``worker`` name (``host:pid``: containers on one host's network are all pid 1).
+    #: Empty from a peer of an earlier version.
+    instance: str = ""
 
     def encode(self) -> bytes:
         return json.dumps({"v": VERSION, **self._data()}).encode()
@@ -234,6 +238,8 @@ class WorkerMessage:
         }
         if self.source:  # claims and holds only
             data["source"], data["split_from"] = self.source, self.split_from
+        if self.instance:
+            data["instance"] = self.instance
         return data
 
     @classmethod
@@ -297,6 +303,7 @@ class WorkerMessage:
             correlation=str(data.get("correlation") or ""),
             source=str(data.get("source") or ""),
             split_from=str(data.get("split_from") or ""),
+            instance=str(data.get("instance") or ""),
         )
 
 

@@ -1,13 +1,18 @@
 """A third round of attacks on "nothing lost, nothing run twice" (issue 16): fires that
 wait for a worker's slot longer than their timeout + backstop, and hostile messages
-published live by a foreign client onto the queues STS reads.
+published live by a foreign client onto the queues STS reads, and two workers with one
+identity.
 Real processes on the real broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sqlite3
+import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -17,6 +22,7 @@ import aio_pika
 import pytest
 from rabbit_helpers import (
     BROKER_URL,
+    CuttableProxy,
     Namespace,
     lines,
     records,
@@ -247,3 +253,152 @@ def test_hostile_messages_from_a_foreign_client_stop_nothing(
     # scheduler never fired: its claim refused, it is dropped.
     assert len(dead) >= bad_fires - ROUNDS, reasons
     assert looped <= ROUNDS * 2 * len(_hostile_reports()), looped
+
+
+#: Each worker as pid 1 of a PID namespace of its own, as in containers (Docker with
+#: ``--network host``, Kubernetes' ``hostNetwork``): one host name, one pid, so one
+#: ``host:pid`` identity for both.
+_PID_1 = ("unshare", "--pid", "--fork")
+
+
+def _namespaces() -> bool:
+    try:
+        return subprocess.run([*_PID_1, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _stop_group(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group (``unshare`` does not pass signals on), SIGKILL
+    after 30 s."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_two_workers_with_one_identity_run_no_fire_twice(rabbit: Namespace, workdir: Path) -> None:
+    """Two workers, each pid 1 of its own PID namespace on this host: both are
+    ``host:1``. Six 6-s fires due 0.3 s apart (a message each) go to both; then the
+    connections of one of them are cut for 2 s (a proxy), so the broker hands its fires
+    to the other, which claims them. The first runs on, reconnects and renews its holds:
+    the other must be told to wait and then refused, as it is when the two are named
+    apart, not taken for the holder asking again (it runs the fire a second time)."""
+    if not _namespaces():
+        pytest.skip("unshare --pid --fork is not permitted here (needs root)")
+    proxy = CuttableProxy()
+    start = datetime.now(UTC) + timedelta(seconds=5)
+    jobs = "".join(
+        f"[job:j{number}]\ntype = python\ncallable = rabbit_jobs:slow\n"
+        f"schedule = at {(start + timedelta(seconds=0.3 * number)).isoformat()}\n"
+        "misfire_grace = 60s\ntimeout = 30s\n"
+        for number in range(6)
+    )
+    config = write_config(workdir, rabbit, jobs)
+    through_proxy = workdir / "cut.ini"
+    through_proxy.write_text(config.read_text().replace(BROKER_URL, proxy.url))
+    env = {"STS_TEST_SLOW": "6"}
+    cut = sts_command(
+        "worker", str(through_proxy), "--concurrency", "4", cwd=workdir, env=env, wrapper=_PID_1
+    )
+    other = sts_command(
+        "worker", str(config), "--concurrency", "4", cwd=workdir, env=env, wrapper=_PID_1
+    )
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len(lines(out, "start")) >= 6, "the 6 runs", 120)
+        time.sleep(0.5)
+        proxy.cut()
+        time.sleep(2.0)
+        proxy.restore()
+        wait_for(lambda: len({line.key for line in lines(out)}) >= 6, "every fire to end", 60)
+        time.sleep(7.0)  # a fire started twice would have ended by now too
+    finally:
+        stop([scheduler])
+        _stop_group([cut, other])
+        proxy.close()
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    started = Counter(line.key for line in lines(out, "start"))
+    doubled = sum(count - 1 for count in started.values())
+    identities = {line.worker for line in lines(out, "start")}
+    logs = "".join(path.read_text() for path in workdir.glob("worker-*.log"))
+    refused = logs.count("dropped job=")  # the copies handed to the other worker
+    print(
+        f"identities={sorted(identities)} started twice={doubled} refused={refused} "
+        f"records={dict(Counter(str(r['outcome']) for r in found))}"
+    )
+    assert len(identities) == 1 and next(iter(identities)).endswith(":1")
+    assert doubled == 0, started.most_common(3)
+    assert len(found) == 6 and {r["outcome"] for r in found} == {"succeeded"}
+    assert refused >= 1  # the attack happened: the other worker got the cut one's fires
+
+
+def test_the_scheduler_killed_during_a_broker_restart_and_restarted_runs_no_fire_twice(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """20 fires due at once on two workers of concurrency 4 (4-s runs: 8 under way, 12
+    granted or queued). The broker's application is stopped; while it is down the
+    scheduler is killed (-9); the broker is started again and then the scheduler. No fire
+    may start twice; every fire has a record (the new scheduler records the attempts it
+    finds in flight ``interrupted``), and every run that ended has its outcome recorded
+    (``succeeded``, reconciled: sent during the outage, it reached the new scheduler)."""
+    config = write_config(
+        workdir, rabbit, _jobs(20, _at(4), "misfire_grace = 60s\ntimeout = 60s\n")
+    )
+    env = {"STS_TEST_SLOW": "4"}
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "4", cwd=workdir, env=env)
+        for _ in range(2)
+    ]
+    first = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for(lambda: len(lines(out, "start")) >= 8, "the first runs", 120)
+        time.sleep(1.0)
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+        try:
+            time.sleep(2.0)
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+            time.sleep(4.0)  # runs end meanwhile: their outcomes wait for the broker
+        finally:
+            subprocess.run(
+                ["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120
+            )
+        second = sts_command("run", str(config), cwd=workdir, env=env)
+        started_then = len(lines(out, "start"))
+
+        def settled() -> bool:
+            ended = {line.key for line in lines(out)}
+            return {line.key for line in lines(out, "start")} <= ended
+
+        wait_for(settled, "every run started to end", 120)
+        time.sleep(8.0)  # claims asked again, outcomes sent again, a second start ended
+    finally:
+        stop([p for p in (second,) if p is not None])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    started = Counter(line.key for line in lines(out, "start"))
+    ended = {line.key for line in lines(out)}
+    doubled = sum(count - 1 for count in started.values())
+    outcomes = Counter(str(r["outcome"]) for r in found)
+    succeeded = Counter(_key(r) for r in found if r["outcome"] == "succeeded")
+    recorded = {_key(r) for r in found}
+    print(
+        f"started={len(started)} (at the restart {started_then}) started twice={doubled} "
+        f"ended={len(ended)} records={dict(outcomes)} fires recorded={len(recorded)}"
+    )
+    assert doubled == 0, started.most_common(3)
+    assert len(recorded) == 20  # no fire without a record
+    assert ended <= set(succeeded), sorted(ended - set(succeeded))  # no run unrecorded
+    assert all(count == 1 for count in succeeded.values())
+    assert set(outcomes) <= {"succeeded", "interrupted"}, outcomes

@@ -195,3 +195,28 @@ def test_the_timeout_backstop_counts_from_the_start_not_while_a_holder_waits_for
     waited, after_start, error = asyncio.run(main())
     assert waited >= 1.0 and 0.25 <= after_start < 2.0, after_start
     assert "within timeout (0.1s) + backstop (0.2s)" in error
+
+
+def test_a_worker_of_the_same_name_is_not_the_holder_asking_again() -> None:
+    # Two workers named alike (host:pid: containers on one host's network are all pid 1):
+    # the other one, handed the holder's message, must wait for the holder's silence like
+    # any other worker, not be granted as the holder asking again (attack 16: it ran the
+    # fire a second time); its holds and outcome are not the holder's either.
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage, instance: str) -> None:
+            claim.instance = instance
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("h:1", "M", redelivered=False), "first")
+        ask(_claim("h:1", "M", redelivered=True), "second")  # the same message, handed out
+        executor._renew([WorkerMessage("hold", KEY, 1, "run", "h:1", source="M", instance="x")])
+        _silence(pending)
+        ask(_claim("h:1", "M", redelivered=True), "second")  # the holder silent: taken over
+        ask(_claim("h:1", "M", redelivered=False), "first")  # the first one, back: refused
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "go", "no"]
