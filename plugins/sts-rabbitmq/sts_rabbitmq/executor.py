@@ -647,7 +647,10 @@ class RabbitExecutor:
             # and it runs on. Only a holder silent for TAKEOVER_SILENCE is taken over.
             if pending.challenged is None:
                 pending.challenged = now
-            silent = now - max(pending.renewed, pending.challenged)
+            # Silence heard: not while this scheduler was cut off itself (the holder's
+            # holds sent then were lost with its claims queue).
+            heard_since = now if self._listening_since is None else self._listening_since
+            silent = now - max(pending.renewed, pending.challenged, heard_since)
             if silent < TAKEOVER_SILENCE:
                 self.counts["takeovers_deferred"] += 1
                 return Answer(

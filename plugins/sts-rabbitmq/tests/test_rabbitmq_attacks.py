@@ -402,3 +402,65 @@ def test_the_scheduler_killed_during_a_broker_restart_and_restarted_runs_no_fire
     assert ended <= set(succeeded), sorted(ended - set(succeeded))  # no run unrecorded
     assert all(count == 1 for count in succeeded.values())
     assert set(outcomes) <= {"succeeded", "interrupted"}, outcomes
+
+
+def test_a_takeover_does_not_count_the_schedulers_own_cut_as_the_holders_silence(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A fire runs (14 s) on worker A; worker B joins. A's connections are cut for 1 s:
+    the broker hands the fire to B, whose claim is told to wait (A may live). Then the
+    scheduler's own connections are cut for 7 s (a blip, the broker closing every
+    connection): A reconnects at once and renews its hold, but the holds are lost with
+    the scheduler's claims queue. When the scheduler is back, B's next claim must still
+    wait for A's next hold, not take the fire over on a silence the scheduler did not
+    hear: A ran it all along."""
+    to_scheduler, to_holder = CuttableProxy(), CuttableProxy()
+    config = write_config(workdir, rabbit, _jobs(1, _at(4), "misfire_grace = 60s\ntimeout = 60s\n"))
+    scheduler_config, holder_config = workdir / "scheduler.ini", workdir / "holder.ini"
+    scheduler_config.write_text(config.read_text().replace(BROKER_URL, to_scheduler.url))
+    holder_config.write_text(config.read_text().replace(BROKER_URL, to_holder.url))
+    env = {"STS_TEST_SLOW": "14"}
+    holder = sts_command("worker", str(holder_config), "--concurrency", "4", cwd=workdir, env=env)
+    scheduler = sts_command("run", str(scheduler_config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    others: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_for(lambda: len(lines(out, "start")) == 1, "the run on the holder", 120)
+        # Asking again every 0.1 s, the other worker's claim is the first word the
+        # scheduler hears when it is back (before the holder's next hold, within 1 s).
+        eager = workdir / "eager.ini"
+        eager.write_text(config.read_text().replace("claim_timeout = 2s", "claim_timeout = 0.1s"))
+        other = sts_command("worker", str(eager), "--concurrency", "4", cwd=workdir, env=env)
+        others.append(other)
+        wait_for(
+            lambda: any(f":{other.pid}: consuming" in p.read_text() for p in workdir.glob("*.log")),
+            "the other worker to consume",
+            60,
+        )
+        to_holder.cut()
+        time.sleep(0.7)  # the fire handed to the other worker, its claim told to wait
+        to_scheduler.cut()
+        time.sleep(0.3)
+        to_holder.restore()
+        time.sleep(6.7)
+        to_scheduler.restore()
+        wait_for(lambda: len(lines(out)) >= 1, "the run to end", 60)
+        time.sleep(3.0)
+        wait_for(lambda: len(lines(out)) >= len(lines(out, "start")), "a second run to end", 60)
+    finally:
+        stop([scheduler])
+        stop([holder, *others])
+        to_scheduler.close()
+        to_holder.close()
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    starts = lines(out, "start")
+    print(
+        f"started {len(starts)} time(s): {[line.worker for line in starts]} "
+        f"records={[(r['outcome'], r['output'].get('worker')) for r in found]}"
+    )
+    assert len(starts) == 1, starts
+    assert len(found) == 1 and found[0]["outcome"] == "succeeded", found
+    # The attack happened: the other worker got the fire, and was refused in the end.
+    logs = [p.read_text() for p in workdir.glob("worker-*.log")]
+    (log,) = [text for text in logs if f":{others[0].pid}: consuming" in text]
+    assert "dropped job=j00 attempt=1: this attempt is recorded already" in log

@@ -36,6 +36,7 @@ def _claim(worker: str, source: str, split_from: str = "", *, redelivered: bool)
 
 def _pending(deadline: datetime | None = None) -> tuple[RabbitExecutor, _Pending]:
     executor = RabbitExecutor("s")
+    executor._listening_since = time.monotonic() - 60  # connected to the broker since
     loop = asyncio.get_running_loop()
     fire = sts.Fire("run", "job", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
     pending = _Pending(fire, deadline, loop.create_future(), loop.create_future())
@@ -220,3 +221,30 @@ def test_a_worker_of_the_same_name_is_not_the_holder_asking_again() -> None:
         return seen
 
     assert asyncio.run(main()) == ["go", "wait", "go", "no"]
+
+
+def test_the_schedulers_own_deafness_is_not_the_holders_silence() -> None:
+    # A claim asked to take an attempt over, then the scheduler's own connection dropped
+    # (a blip, the broker closing every connection): the holder's holds sent meanwhile
+    # were lost (its claims queue lives with its connection). A claim that comes right
+    # after the scheduler is back must wait for the holder's next hold, not take the
+    # attempt over on a silence the scheduler could not hear (the fire ran twice).
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage) -> None:
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("a", "M", redelivered=False))
+        ask(_claim("b", "M", redelivered=True))  # the holder may live: wait
+        executor._on_connection_lost()
+        _silence(pending)  # ... as long as the lease passes, the scheduler cut off
+        executor._on_reconnected()
+        ask(_claim("b", "M", redelivered=True))  # back, nothing heard yet: wait
+        executor._listening_since -= TAKEOVER_SILENCE  # then heard nothing for the lease
+        ask(_claim("b", "M", redelivered=True))  # the holder is silent: taken over
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "wait", "go"]
