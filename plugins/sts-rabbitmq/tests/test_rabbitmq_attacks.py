@@ -1,7 +1,8 @@
 """A third round of attacks on "nothing lost, nothing run twice" (issue 16): fires that
-wait for a worker's slot longer than their timeout + backstop, and hostile messages
-published live by a foreign client onto the queues STS reads, and two workers with one
-identity.
+wait for a worker's slot longer than their timeout + backstop, hostile messages
+published live by a foreign client onto the queues STS reads, two workers with one
+identity, a takeover while the scheduler itself is cut off; and two that hold: the
+scheduler killed during a broker restart, every connection closed again and again.
 Real processes on the real broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
@@ -464,3 +465,64 @@ def test_a_takeover_does_not_count_the_schedulers_own_cut_as_the_holders_silence
     logs = [p.read_text() for p in workdir.glob("worker-*.log")]
     (log,) = [text for text in logs if f":{others[0].pid}: consuming" in text]
     assert "dropped job=j00 attempt=1: this attempt is recorded already" in log
+
+
+def test_every_connection_closed_by_the_broker_again_and_again_mid_burst(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """A job fires every 100 ms for 8 s (1-s runs) on two workers of concurrency 8; four
+    times, 1.5 s apart, the broker closes every connection of its vhost (``rabbitmqctl
+    close_all_connections``): the scheduler's, the workers'. Each reconnects; fires are
+    handed out again, holds and claims lost. No fire may start twice, none be lost."""
+    start = datetime.now(UTC) + timedelta(seconds=4)
+    end = start + timedelta(seconds=8)
+    config = write_config(
+        workdir,
+        rabbit,
+        "[job:slow]\ntype = python\ncallable = rabbit_jobs:slow\nschedule = every 100ms\n"
+        f"start = {start.isoformat()}\nend = {end.isoformat()}\noverlap = allow\n"
+        "coalesce = false\nmisfire_grace = 60s\ntimeout = 30s\n",
+        state="success_history = 1000\nfailure_history = 1000",
+    )
+    env = {"STS_TEST_SLOW": "1"}
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "8", cwd=workdir, env=env)
+        for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir, env=env)
+    out = workdir / "out.txt"
+    try:
+        wait_for(lambda: len(lines(out)) >= 10, "the first runs", 120)
+        for _ in range(4):
+            subprocess.run(
+                ["rabbitmqctl", "close_all_connections", "--vhost", "/", "attack 16"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            time.sleep(1.5)
+        wait_for(lambda: datetime.now(UTC) > end, "the end of the window", 120)
+        count = 0
+
+        def settled() -> bool:
+            nonlocal count
+            now = len(lines(out, "start")) + len(lines(out))
+            settled_now, count = now == count, now
+            return settled_now and len(lines(out)) >= len(lines(out, "start"))
+
+        time.sleep(3.0)
+        wait_for(settled, "the last runs", 120)
+        time.sleep(6.0)  # a takeover comes 5 s after its first claim
+    finally:
+        stop([scheduler])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    started = Counter(line.key for line in lines(out, "start"))
+    ended = Counter(line.key for line in lines(out))
+    outcomes = Counter(str(r["outcome"]) for r in found)
+    doubled = sum(count - 1 for count in started.values())
+    lost = len({_key(r) for r in found} - {_key(r) for r in found if r["outcome"] == "succeeded"})
+    print(f"fires={len(found)} records={dict(outcomes)} started twice={doubled} lost={lost}")
+    assert doubled == 0, started.most_common(3)
+    assert lost == 0 and set(outcomes) == {"succeeded"}, outcomes
+    assert len(found) >= 70 and set(ended) == {_key(r) for r in found}
