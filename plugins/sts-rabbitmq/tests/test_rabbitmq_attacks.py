@@ -2,7 +2,8 @@
 wait for a worker's slot longer than their timeout + backstop, hostile messages
 published live by a foreign client onto the queues STS reads, two workers with one
 identity, a takeover while the scheduler itself is cut off; and two that hold: the
-scheduler killed during a broker restart, every connection closed again and again.
+scheduler killed during a broker restart, every connection closed again and again,
+retries with backoff across a worker kill.
 Real processes on the real broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
@@ -526,3 +527,88 @@ def test_every_connection_closed_by_the_broker_again_and_again_mid_burst(
     assert doubled == 0, started.most_common(3)
     assert lost == 0 and set(outcomes) == {"succeeded"}, outcomes
     assert len(found) >= 70 and set(ended) == {_key(r) for r in found}
+
+
+FLAKY = """
+import asyncio
+import os
+
+import sts
+
+OUT = os.environ["STS_TEST_OUT"]
+
+
+def _line(state):
+    run = sts.current_run()
+    text = "\\t".join([run.idempotency_key, run.worker, str(int(run.redelivered)),
+                      str(run.attempt), state])
+    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (text + "\\n").encode())
+    finally:
+        os.close(fd)
+
+
+async def flaky():
+    _line("start")
+    if sts.current_run().attempt == 1:
+        raise RuntimeError("the first attempt fails")
+    await asyncio.sleep(4)
+    _line("end")
+"""
+
+
+def test_retries_with_backoff_across_a_worker_kill(rabbit: Namespace, workdir: Path) -> None:
+    """8 fires due at once whose first attempt fails (retries = 2, backoff 1 s) and whose
+    second runs 4 s, on two workers; the worker with the most second attempts under way
+    is killed (-9) one second into them. Each fire: attempt 1 recorded failed once, its
+    attempt 2 taken over by the other worker and recorded succeeded once, no attempt 3,
+    and nothing started again but the runs the kill cut short."""
+    (workdir / "flaky_jobs.py").write_text(FLAKY)
+    jobs = "".join(
+        f"[job:f{number}]\ntype = python\ncallable = flaky_jobs:flaky\nschedule = at {_at(4)}\n"
+        "misfire_grace = 60s\ntimeout = 20s\nretries = 2\nbackoff = 1s\nbackoff_jitter = 0\n"
+        for number in range(8)
+    )
+    config = write_config(workdir, rabbit, jobs)
+    workers = [
+        sts_command("worker", str(config), "--concurrency", "8", cwd=workdir) for _ in range(2)
+    ]
+    scheduler = sts_command("run", str(config), cwd=workdir)
+    out = workdir / "out.txt"
+
+    def seconds() -> list[str]:
+        return [line.worker for line in lines(out, "start") if line.attempt == 2]
+
+    try:
+        wait_for(lambda: len(seconds()) >= 8, "the second attempts", 120)
+        time.sleep(1.0)
+        by_worker = Counter(worker.rpartition(":")[2] for worker in seconds())
+        victim = next(w for w in workers if str(w.pid) == by_worker.most_common(1)[0][0])
+        cut_short = {
+            line.key
+            for line in lines(out, "start")
+            if line.attempt == 2 and line.worker.endswith(f":{victim.pid}")
+        }
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        wait_for(lambda: len(lines(out)) >= 8, "every second attempt to end", 60)
+        time.sleep(2.0)
+    finally:
+        stop([scheduler])
+        stop(workers)
+    found = records(workdir / f"{sorted(rabbit.schedulers)[0]}.db")
+    by_attempt = Counter((str(r["outcome"]), int(str(r["attempt"]))) for r in found)
+    started = Counter((line.key, line.attempt) for line in lines(out, "start"))
+    again = {key for (key, attempt), count in started.items() if count > 1}
+    print(
+        f"killed with {len(cut_short)} second attempts under way; records={dict(by_attempt)} "
+        f"started twice={len(again)} (cut short by the kill: {len(again & cut_short)})"
+    )
+    assert by_attempt == {("failed", 1): 8, ("succeeded", 2): 8}, by_attempt
+    assert again <= cut_short and all(count <= 2 for count in started.values())
+    assert all(count == 1 for (_, attempt), count in started.items() if attempt == 1)
+    assert len(lines(out)) == 8  # each second attempt ended once
+    assert all(
+        "redelivered" in r["output"] for r in found if _key(r) in cut_short and r["attempt"] == 2
+    )
