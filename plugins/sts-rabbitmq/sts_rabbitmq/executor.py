@@ -18,6 +18,7 @@ counted and dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -83,10 +84,15 @@ class _Pending:
     granted: asyncio.Future[None]
     outcome: asyncio.Future[sts.AttemptReport]
     holder: str | None = None
+    #: The holder's process (a worker's random id: two workers may share a name).
+    instance: str = ""
     #: The message the holder got the attempt in (its ``x-sts-message``; empty from a
     #: worker of an earlier version).
     source: str = ""
     taken_over: bool = False
+    #: Whether the holder said (in a hold) that it started its run: until then it may
+    #: wait for one of its slots, and the timeout's backstop does not count.
+    started: bool = False
     #: When (``time.monotonic``) the holder last said it holds the attempt (its grant, a
     #: claim asked again, a hold), and when a claim first asked to take it over since.
     renewed: float = 0.0
@@ -457,9 +463,10 @@ class RabbitExecutor:
 
     async def _outcome(self, job: sts.Job, pending: _Pending) -> sts.AttemptReport:
         """Wait for the holder's outcome; past ``timeout`` + ``backstop`` (counted again
-        from a takeover, and with ``backstop`` left to the worker after this scheduler's
-        connection to the broker is back) the scheduler records the attempt ``timed_out``
-        itself. A job
+        from a takeover and from the run's start, as its holder's holds say; not while the
+        holder renews its hold without having started the run: it waits for a slot; and
+        with ``backstop`` left to the worker after this scheduler's connection to the
+        broker is back) the scheduler records the attempt ``timed_out`` itself. A job
         without a ``timeout`` has no such limit, so the attempt is recorded ``interrupted``
         once its holder counts as lost (``_until_lost``: past the start deadline, silent
         for ``backstop`` + ``TAKEOVER_SILENCE`` while this scheduler was connected) with no
@@ -502,6 +509,11 @@ class RabbitExecutor:
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
                 continue
+            if not pending.started and time.monotonic() - pending.renewed < TAKEOVER_SILENCE:
+                # Its holder holds it, alive, and has not started it: it waits for a slot
+                # (a burst larger than the worker's concurrency). Counted from its start.
+                more = 1.0
+                continue
             error = TimeoutError()
             return sts.AttemptReport(
                 sts.Outcome.TIMED_OUT,
@@ -540,9 +552,16 @@ class RabbitExecutor:
         try:
             await self._handle(message)
         except Exception:
-            # A bug here must not leave the message unacked forever, nor be silent.
-            logger.exception("rabbitmq: failed to handle a message from a worker")
-            await message.nack(requeue=True)
+            # A bug here must not leave the message unacked forever, nor be silent, nor
+            # come back forever (the outcomes queue has no delivery limit): it is handed
+            # back once, then dropped.
+            again = not message.redelivered
+            logger.exception(
+                "rabbitmq: failed to handle a message from a worker; %s",
+                "handed back once" if again else "dropped (it failed twice)",
+            )
+            with contextlib.suppress(Exception):  # its channel may be gone
+                await message.nack(requeue=again)
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
         """A worker's claims (a batch: those of one turn of its loop), answered at once
@@ -560,11 +579,17 @@ class RabbitExecutor:
         now = time.monotonic()
         for hold in holds:
             pending = self._pending.get((hold.key, hold.attempt))
-            if pending is not None and (pending.holder, pending.source) == (
+            if pending is not None and (pending.holder, pending.instance, pending.source) == (
                 hold.worker,
+                hold.instance,
                 hold.source,
             ):
                 pending.renewed = now
+                if hold.started_at is not None and not pending.started:
+                    # The run started: the backstop counts timeout + backstop from now.
+                    pending.started = True
+                    if pending.restarted is not None and not pending.restarted.done():
+                        pending.restarted.set_result(None)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         """A worker's outcomes (a batch), acked once every one of them is recorded."""
@@ -599,6 +624,7 @@ class RabbitExecutor:
         if (
             pending.granted.done()
             and pending.holder == claim.worker
+            and pending.instance == claim.instance
             and pending.source == claim.source
         ):
             # The holder asking again: its answer was lost, or its grant grew old before
@@ -611,7 +637,8 @@ class RabbitExecutor:
             if pending.deadline is not None and _now() > pending.deadline:
                 self.counts["claims_refused"] += 1
                 return Answer(False, "past its misfire_grace: recorded missed")
-            pending.holder, pending.source, pending.renewed = claim.worker, claim.source, now
+            pending.holder, pending.instance = claim.worker, claim.instance
+            pending.source, pending.renewed = claim.source, now
             pending.granted.set_result(None)
             return Answer(True)
         if claim.redelivered and _continues(pending, claim):
@@ -620,7 +647,10 @@ class RabbitExecutor:
             # and it runs on. Only a holder silent for TAKEOVER_SILENCE is taken over.
             if pending.challenged is None:
                 pending.challenged = now
-            silent = now - max(pending.renewed, pending.challenged)
+            # Silence heard: not while this scheduler was cut off itself (the holder's
+            # holds sent then were lost with its claims queue).
+            heard_since = now if self._listening_since is None else self._listening_since
+            silent = now - max(pending.renewed, pending.challenged, heard_since)
             if silent < TAKEOVER_SILENCE:
                 self.counts["takeovers_deferred"] += 1
                 return Answer(
@@ -638,9 +668,10 @@ class RabbitExecutor:
                 pending.holder,
                 silent,
             )
-            pending.holder, pending.source = claim.worker, claim.source
+            pending.holder, pending.instance = claim.worker, claim.instance
+            pending.source = claim.source
             pending.renewed, pending.challenged = now, None
-            pending.taken_over = True
+            pending.taken_over, pending.started = True, False
             if pending.restarted is not None and not pending.restarted.done():
                 pending.restarted.set_result(None)
             return Answer(True)
@@ -676,7 +707,11 @@ class RabbitExecutor:
     async def _on_outcome(self, sent: WorkerMessage) -> None:
         key = (sent.key, sent.attempt)
         pending = self._pending.get(key)
-        if pending is not None and pending.holder == sent.worker and not pending.outcome.done():
+        if (
+            pending is not None
+            and (pending.holder, pending.instance) == (sent.worker, sent.instance)
+            and not pending.outcome.done()
+        ):
             # Acked (by the caller) only once the record is durable: a scheduler killed
             # before that gets the outcome again from the broker, and reconciles it.
             recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()

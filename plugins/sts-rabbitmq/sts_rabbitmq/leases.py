@@ -8,10 +8,15 @@ takeover, and neither the broker nor the redelivered copy can tell them apart. S
 holder of an attempt renews it (a *hold*, sent every ``HOLD_INTERVAL`` to the scheduler
 that granted it) from its grant until its outcome is confirmed, and the scheduler grants
 a takeover only once the holder has been silent for ``TAKEOVER_SILENCE``, counted from
-the later of its last renewal and the first claim that asked to take it over: a claimer
-that comes earlier is told to wait and ask again (it keeps its copy, unacked, in case the
-holder dies after all). A holder that is alive reconnects and renews within that time;
-one that is dead never does.
+the latest of its last renewal, the first claim that asked to take it over, and the
+scheduler's own last connection to the broker (holds sent while it was cut off were lost
+with its claims queue): a claimer that comes earlier is told to wait and ask again (it
+keeps its copy, unacked, in case the holder dies after all). A holder that is alive
+reconnects and renews within that time; one that is dead never does.
+
+The holds also say when the holder started the run: the scheduler's timeout backstop
+counts ``timeout + backstop`` from there, not from the grant (a granted fire may wait
+long for one of its worker's slots).
 
 A worker starts a granted attempt only if the claim that got the grant was sent less
 than ``GRANT_FRESH`` ago (by its monotonic clock, which runs on while a process is

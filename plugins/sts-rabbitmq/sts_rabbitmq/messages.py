@@ -20,13 +20,16 @@ redelivery of the message its holder got, or from one copy split from it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sts
 
 VERSION = 1
+
+Decoded = TypeVar("Decoded")
 
 
 class BadMessage(ValueError):
@@ -52,13 +55,32 @@ def _parse_time(value: Any, key: str) -> datetime | None:
 def _load(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadMessage(f"not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:
+        # Not only JSONDecodeError: Python's json raises a ValueError of its own for an
+        # integer of over 4,300 digits, and RecursionError for arrays nested too deep.
+        raise BadMessage(f"not JSON: {_shorter(error)}") from None
     if not isinstance(data, dict):
         raise BadMessage("not a JSON object")
     if data.get("v") != VERSION:
         raise BadMessage(f"version {data.get('v')!r}, expected {VERSION}")
     return data
+
+
+def _shorter(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _decoded(decode: Callable[[], Decoded]) -> Decoded:
+    """What ``decode`` makes of a message, or ``BadMessage``: a value of the right type
+    that is still out of range (a time that overflows once made UTC, a number too large
+    for a float) says so too, instead of an error the caller does not expect."""
+    try:
+        return decode()
+    except BadMessage:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise BadMessage(f"a value out of range: {_shorter(error)}") from None
 
 
 def _field(data: dict[str, Any], key: str, kind: type) -> Any:
@@ -118,11 +140,15 @@ class FireMessage:
 
     @classmethod
     def decode(cls, body: bytes) -> FireMessage:
-        return cls._from(_load(body))
+        return _decoded(lambda: cls._from(_load(body)))
 
     @classmethod
     def decode_all(cls, body: bytes) -> list[FireMessage]:
         """The fires of a message: several, or the one it is."""
+        return _decoded(lambda: cls._all(body))
+
+    @classmethod
+    def _all(cls, body: bytes) -> list[FireMessage]:
         data = _load(body)
         if "fires" not in data:
             return [cls._from(data)]
@@ -135,6 +161,7 @@ class FireMessage:
     def _from(cls, data: dict[str, Any]) -> FireMessage:
         fire_time = _parse_time(_field(data, "fire_time", str), "fire_time")
         assert fire_time is not None
+        fire_time.astimezone(UTC)  # its key: a time out of range raises here, not later
         start_deadline = _parse_time(data.get("start_deadline"), "start_deadline")
         return cls(
             run_id=_field(data, "run_id", str),
@@ -177,6 +204,10 @@ class WorkerMessage:
     #: (``x-sts-split-from``): empty from a peer of an earlier version.
     source: str = ""
     split_from: str = ""
+    #: The worker process's own id (random, made at its start): two workers can share a
+    #: ``worker`` name (``host:pid``: containers on one host's network are all pid 1).
+    #: Empty from a peer of an earlier version.
+    instance: str = ""
 
     def encode(self) -> bytes:
         return json.dumps({"v": VERSION, **self._data()}).encode()
@@ -207,15 +238,21 @@ class WorkerMessage:
         }
         if self.source:  # claims and holds only
             data["source"], data["split_from"] = self.source, self.split_from
+        if self.instance:
+            data["instance"] = self.instance
         return data
 
     @classmethod
     def decode(cls, body: bytes) -> WorkerMessage:
-        return cls._from(_load(body))
+        return _decoded(lambda: cls._from(_load(body)))
 
     @classmethod
     def decode_all(cls, body: bytes) -> list[WorkerMessage]:
         """The messages of a batch, or the one message ``body`` is."""
+        return _decoded(lambda: cls._all(body))
+
+    @classmethod
+    def _all(cls, body: bytes) -> list[WorkerMessage]:
         data = _load(body)
         if "batch" not in data:
             return [cls._from(data)]
@@ -243,9 +280,14 @@ class WorkerMessage:
         retry_after = data.get("retry_after") or 0.0
         if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
             raise BadMessage("retry_after is not a number")
+        key = _field(data, "key", str)
+        job, at, fire_time = key.rpartition("@")
+        if not job or not at:
+            raise BadMessage(f"key {key!r} is not job@fire time")
+        _parse_time(fire_time, "the key's fire time")
         return cls(
             kind=kind,
-            key=_field(data, "key", str),
+            key=key,
             attempt=_field(data, "attempt", int),
             run_id=_field(data, "run_id", str),
             worker=_field(data, "worker", str),
@@ -261,6 +303,7 @@ class WorkerMessage:
             correlation=str(data.get("correlation") or ""),
             source=str(data.get("source") or ""),
             split_from=str(data.get("split_from") or ""),
+            instance=str(data.get("instance") or ""),
         )
 
 
@@ -284,7 +327,7 @@ class Answer:
 
     @classmethod
     def decode(cls, body: bytes) -> Answer:
-        return cls._from(_load(body))
+        return _decoded(lambda: cls._from(_load(body)))
 
     @classmethod
     def _from(cls, data: dict[str, Any]) -> Answer:
@@ -298,6 +341,10 @@ class Answer:
 
     @classmethod
     def decode_batch(cls, body: bytes) -> list[tuple[str, Answer]]:
+        return _decoded(lambda: cls._batch(body))
+
+    @classmethod
+    def _batch(cls, body: bytes) -> list[tuple[str, Answer]]:
         data = _load(body)
         items = data.get("answers")
         if not isinstance(items, list) or not all(isinstance(one, dict) for one in items):

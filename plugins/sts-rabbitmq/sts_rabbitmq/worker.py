@@ -102,6 +102,9 @@ class Worker:
         self._slots = asyncio.Semaphore(concurrency)
         self.stop_grace = stop_grace
         self.identity = worker_identity()
+        # Who holds an attempt, for the scheduler: the identity is a name, and two
+        # workers can share one (containers on one host's network are all pid 1).
+        self.instance = uuid.uuid4().hex
         self._answers: dict[str, asyncio.Future[Answer]] = {}
         # Claims and outcomes go out in one message per destination and turn of the loop.
         self._claim_batches: dict[str, Batcher[WorkerMessage]] = {}
@@ -195,6 +198,16 @@ class Worker:
             settled = await self._handle(message)
         except asyncio.CancelledError:
             settled = False
+        except Exception:
+            # A bug of this worker's (never a bad message: that is dead-lettered): the
+            # message goes back, not held unacked forever (a slot of the prefetch lost);
+            # if every worker fails on it, the broker dead-letters it at delivery_limit.
+            logger.exception(
+                "worker %s: failed to handle message %s; handed back",
+                self.identity,
+                message.message_id,
+            )
+            settled = False
         if settled:
             self._acks.ack(message)
         else:
@@ -209,6 +222,10 @@ class Worker:
             fires = FireMessage.decode_all(message.body)
         except BadMessage as error:
             await self._dead_letter(message, f"not an STS fire: {error}")
+            self.counts["refused"] += 1
+            return True
+        if not message.reply_to:  # no scheduler to claim it from, nor to report to
+            await self._dead_letter(message, "not an STS fire: it has no reply_to")
             self.counts["refused"] += 1
             return True
         if len(fires) == 1:
@@ -275,7 +292,7 @@ class Worker:
         if refusal is not None:
             # Recorded failed by the scheduler, and kept in the dead-letter queue.
             await self._publish_outcome(
-                message, _outcome_message(fire, self.identity, message, sts.Outcome.FAILED, refusal)
+                message, _outcome_message(fire, self, message, sts.Outcome.FAILED, refusal)
             )
             await self._dead_letter(message, refusal, fire)
             self.counts["refused"] += 1
@@ -291,6 +308,11 @@ class Worker:
                 answer, asked = await self._claim(fire, message)
                 if not answer.granted:
                     return self._dropped(fire, answer)
+            held = self._held.get((fire.key, fire.attempt))
+            if held is not None:
+                # Its holds say so from now: the scheduler's backstop counts from the
+                # start, not from the grant (a fire may wait long for a slot).
+                held[1].started_at = _now()
             sent = await self._run(fire, message)
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
@@ -326,6 +348,7 @@ class Worker:
                 fire.run_id,
                 self.identity,
                 source=_header(message, MESSAGE_ID),
+                instance=self.instance,
             )
             self._held[(fire.key, fire.attempt)] = (claims, hold)
 
@@ -430,7 +453,7 @@ class Worker:
         )
         # Each run its own context, so that sts.current_run() is this run's.
         outcome, error = await asyncio.create_task(sts.run_in_process(job, context))
-        sent = _outcome_message(fire, self.identity, message, outcome, None)
+        sent = _outcome_message(fire, self, message, outcome, None)
         sent.started_at, sent.finished_at = started, _now()
         sent.output = {key: sts.redact(text) for key, text in context.output.items()}
         if error is not None:
@@ -466,6 +489,7 @@ class Worker:
             redelivered=_redelivered(message),
             source=_header(message, MESSAGE_ID),
             split_from=_header(message, SPLIT_FROM),
+            instance=self.instance,
         )
         # The scheduler's claims queue (it lives while the scheduler does); a claim is not
         # confirmed: a lost one, or one sent while the scheduler is away, is asked again.
@@ -643,7 +667,7 @@ def _header(message: AbstractIncomingMessage, name: str) -> str:
 
 def _outcome_message(
     fire: FireMessage,
-    identity: str,
+    worker: Worker,
     message: AbstractIncomingMessage,
     outcome: sts.Outcome,
     error: str | None,
@@ -653,11 +677,12 @@ def _outcome_message(
         fire.key,
         fire.attempt,
         fire.run_id,
-        identity,
+        worker.identity,
         redelivered=_redelivered(message),
         outcome=str(outcome),
         error=error,
         finished_at=_now(),
+        instance=worker.instance,
     )
 
 

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,15 +201,19 @@ def write_config(
 
 
 def sts_command(
-    *arguments: str, cwd: Path, env: dict[str, str] | None = None
+    *arguments: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """``sts ARGUMENTS`` as a process of its own (a process group, to be killed whole)."""
+    """``sts ARGUMENTS`` as a process of its own (a process group, to be killed whole),
+    run by ``wrapper`` if given (``unshare --pid --fork``: as pid 1 of a namespace)."""
     environment = {**os.environ, **(env or {})}
     environment["PYTHONPATH"] = os.pathsep.join(
         [str(cwd), *filter(None, [environment.get("PYTHONPATH")])]
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "sts", *arguments],
+        [*wrapper, sys.executable, "-m", "sts", *arguments],
         cwd=cwd,
         env=environment,
         stdout=subprocess.DEVNULL,

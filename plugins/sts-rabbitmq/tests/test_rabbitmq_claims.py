@@ -8,7 +8,9 @@ through the broker."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from sts_rabbitmq.executor import RabbitExecutor, _Pending
 from sts_rabbitmq.leases import TAKEOVER_SILENCE
@@ -34,6 +36,7 @@ def _claim(worker: str, source: str, split_from: str = "", *, redelivered: bool)
 
 def _pending(deadline: datetime | None = None) -> tuple[RabbitExecutor, _Pending]:
     executor = RabbitExecutor("s")
+    executor._listening_since = time.monotonic() - 60  # connected to the broker since
     loop = asyncio.get_running_loop()
     fire = sts.Fire("run", "job", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
     pending = _Pending(fire, deadline, loop.create_future(), loop.create_future())
@@ -160,3 +163,88 @@ def test_misfire_grace_refuses_a_first_start_not_a_takeover() -> None:
         return [first, again, takeover, fresh.granted]
 
     assert asyncio.run(main()) == [True, True, True, False]
+
+
+def test_the_timeout_backstop_counts_from_the_start_not_while_a_holder_waits_for_a_slot() -> None:
+    # A worker claims the fires of a burst at once and runs them as its slots free up:
+    # one may wait longer than timeout + backstop after its grant, its holder alive and
+    # renewing. The scheduler must not record it timed_out then (it would refuse the run:
+    # a fire lost, attack 16); it counts timeout + backstop from the run's start, which the
+    # holder's holds say.
+    async def main() -> tuple[float, float, str]:
+        executor = RabbitExecutor("s", backstop="0.2s")
+        executor._listening_since = time.monotonic() - 60
+        loop = asyncio.get_running_loop()
+        fire = sts.Fire("run", "job", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
+        pending = _Pending(fire, None, loop.create_future(), loop.create_future())
+        executor._pending[(KEY, 1)] = pending
+        assert executor._claim(_claim("a", "M", redelivered=False)).granted
+        job = SimpleNamespace(policy=sts.JobPolicy(timeout=0.1))
+        outcome = loop.create_task(executor._outcome(job, pending))  # type: ignore[arg-type]
+        began = time.monotonic()
+        hold = WorkerMessage("hold", KEY, 1, "run", "a", source="M")
+        while time.monotonic() - began < 1.0:  # 3 times timeout + backstop, waiting
+            executor._renew([hold])
+            await asyncio.sleep(0.05)
+            assert not outcome.done()
+        hold.started_at = datetime.now(UTC)
+        started = time.monotonic()
+        executor._renew([hold])  # started: now its holder goes silent (frozen mid-run)
+        report = await outcome
+        return started - began, time.monotonic() - started, report.error or ""
+
+    waited, after_start, error = asyncio.run(main())
+    assert waited >= 1.0 and 0.25 <= after_start < 2.0, after_start
+    assert "within timeout (0.1s) + backstop (0.2s)" in error
+
+
+def test_a_worker_of_the_same_name_is_not_the_holder_asking_again() -> None:
+    # Two workers named alike (host:pid: containers on one host's network are all pid 1):
+    # the other one, handed the holder's message, must wait for the holder's silence like
+    # any other worker, not be granted as the holder asking again (attack 16: it ran the
+    # fire a second time); its holds and outcome are not the holder's either.
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage, instance: str) -> None:
+            claim.instance = instance
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("h:1", "M", redelivered=False), "first")
+        ask(_claim("h:1", "M", redelivered=True), "second")  # the same message, handed out
+        executor._renew([WorkerMessage("hold", KEY, 1, "run", "h:1", source="M", instance="x")])
+        _silence(pending)
+        ask(_claim("h:1", "M", redelivered=True), "second")  # the holder silent: taken over
+        ask(_claim("h:1", "M", redelivered=False), "first")  # the first one, back: refused
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "go", "no"]
+
+
+def test_the_schedulers_own_deafness_is_not_the_holders_silence() -> None:
+    # A claim asked to take an attempt over, then the scheduler's own connection dropped
+    # (a blip, the broker closing every connection): the holder's holds sent meanwhile
+    # were lost (its claims queue lives with its connection). A claim that comes right
+    # after the scheduler is back must wait for the holder's next hold, not take the
+    # attempt over on a silence the scheduler could not hear (the fire ran twice).
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage) -> None:
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("a", "M", redelivered=False))
+        ask(_claim("b", "M", redelivered=True))  # the holder may live: wait
+        executor._on_connection_lost()
+        _silence(pending)  # ... as long as the lease passes, the scheduler cut off
+        executor._on_reconnected()
+        ask(_claim("b", "M", redelivered=True))  # back, nothing heard yet: wait
+        executor._listening_since -= TAKEOVER_SILENCE  # then heard nothing for the lease
+        ask(_claim("b", "M", redelivered=True))  # the holder is silent: taken over
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "wait", "go"]

@@ -98,11 +98,27 @@ def test_a_url_with_a_password_is_not_shown_in_its_error() -> None:
         b' "digest": "d", "scheduler": "s"}',
         b'{"v": 1, "run_id": "r", "job": "a", "fire_time": "2026-01-01T00:00:00+00:00",'
         b' "attempt": true, "digest": "d", "scheduler": "s"}',
+        # Python's json raises errors of its own for these (ValueError, RecursionError):
+        # they held a worker's slot forever (attack 16).
+        pytest.param(b'{"v": 1, "attempt": ' + b"7" * 5000 + b"}", id="5000-digits"),
+        pytest.param(b"[" * 100_000, id="nested-100000"),
+        # A time that overflows once made UTC (the fire's key).
+        pytest.param(
+            b'{"v": 1, "run_id": "r", "job": "a", "fire_time": "9999-12-31T23:00:00-14:00",'
+            b' "attempt": 1, "digest": "d", "scheduler": "s"}',
+            id="fire-time-overflows",
+        ),
     ],
 )
 def test_hostile_fire_bodies_are_bad_messages(body: bytes) -> None:
     with pytest.raises(BadMessage):
         FireMessage.decode(body)
+    with pytest.raises(BadMessage):
+        FireMessage.decode_all(body)
+    with pytest.raises(BadMessage):
+        WorkerMessage.decode_all(body)
+    with pytest.raises(BadMessage):
+        Answer.decode_batch(body)
 
 
 @pytest.mark.parametrize(
@@ -133,6 +149,35 @@ def test_hostile_fire_bodies_are_bad_messages(body: bytes) -> None:
             "run_id": "r",
             "worker": "w",
             "retry_after": "soon",
+        },
+        # A number too large for a float, and keys that are no attempt's (a stray
+        # outcome's key is parsed to record it): the scheduler looped on these, handing
+        # the outcome back forever (attack 16).
+        {
+            "kind": "outcome",
+            "key": "j@2026-01-01T00:00:00+00:00",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+            "outcome": "succeeded",
+            "retry_after": 10**400,
+        },
+        {"kind": "outcome", "key": "k", "attempt": 1, "run_id": "r", "worker": "w"},
+        {
+            "kind": "outcome",
+            "key": "j@not a time",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+            "outcome": "succeeded",
+        },
+        {
+            "kind": "hold",
+            "key": "j@2026-01-01T00:00:00+00:00",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+            "started_at": 5,
         },
     ],
 )
