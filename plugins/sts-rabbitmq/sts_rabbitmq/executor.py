@@ -137,6 +137,9 @@ class RabbitExecutor:
         self.scheduler_name = scheduler_name
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._recorded: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # Messages from workers this process failed to handle once (by their body's hash):
+        # handed back the first time, dropped the second.
+        self._failed_once: OrderedDict[int, None] = OrderedDict()
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
         # Several channels per role: aiormq writes one publish of a channel at a time,
@@ -509,7 +512,8 @@ class RabbitExecutor:
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
                 continue
-            if not pending.started and time.monotonic() - pending.renewed < TAKEOVER_SILENCE:
+            quiet = self._silence(pending, time.monotonic())
+            if not pending.started and quiet is not None and quiet < TAKEOVER_SILENCE:
                 # Its holder holds it, alive, and has not started it: it waits for a slot
                 # (a burst larger than the worker's concurrency). Counted from its start.
                 more = 1.0
@@ -525,6 +529,15 @@ class RabbitExecutor:
                 redelivered=pending.taken_over,
             )
 
+    def _silence(self, pending: _Pending, now: float) -> float | None:
+        """How long the holder of ``pending`` has been silent while this scheduler could
+        hear it: since the later of its last hold and this scheduler's (re)connection
+        (holds sent while it was cut off were lost with its claims queue); ``None`` while
+        it is cut off. The one rule behind takeovers, the backstop and a lost holder."""
+        if self._listening_since is None:
+            return None
+        return now - max(pending.renewed, self._listening_since)
+
     def _until_lost(self, pending: _Pending) -> float | None:
         """Seconds until the holder of an attempt of a job without a ``timeout`` counts as
         lost (``0.0``: it does now); ``None`` for never. Lost means: past the start
@@ -533,10 +546,9 @@ class RabbitExecutor:
         comes first) while this scheduler was connected to hear its holds."""
         if pending.deadline is None:  # its message never expires: a takeover will come
             return None
-        if self._listening_since is None:  # cut off: silence means nothing; look again soon
+        silent = self._silence(pending, time.monotonic())
+        if silent is None:  # cut off: silence means nothing; look again soon
             return 1.0
-        now = time.monotonic()
-        silent = now - max(pending.renewed, self._listening_since)
         left = self.settings.backstop + TAKEOVER_SILENCE - silent
         left = max(left, (pending.deadline - _now()).total_seconds())
         return 0.0 if left <= 0 else max(left, 0.05)
@@ -555,7 +567,15 @@ class RabbitExecutor:
             # A bug here must not leave the message unacked forever, nor be silent, nor
             # come back forever (the outcomes queue has no delivery limit): it is handed
             # back once, then dropped.
-            again = not message.redelivered
+            # Counted here, not by the broker's redelivered flag: that is also set on every
+            # message after a restart of this scheduler or a blip, which is when a
+            # reconciled outcome comes in.
+            token = hash(message.body)
+            again = token not in self._failed_once
+            if again:
+                self._failed_once[token] = None
+                if len(self._failed_once) > REMEMBERED:
+                    self._failed_once.popitem(last=False)
             logger.exception(
                 "rabbitmq: failed to handle a message from a worker; %s",
                 "handed back once" if again else "dropped (it failed twice)",
@@ -567,10 +587,12 @@ class RabbitExecutor:
         """A worker's claims (a batch: those of one turn of its loop), answered at once
         with one message."""
         try:
-            claims = WorkerMessage.decode_all(message.body)
+            claims, bad = WorkerMessage.decode_each(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a claim: %s", error)
             return
+        for reason in bad:  # the rest of the batch is answered all the same
+            logger.error("rabbitmq: dropped a claim: %s", reason)
         self._renew([hold for hold in claims if hold.kind == "hold"])
         await self._answer(message, [claim for claim in claims if claim.kind == "claim"])
 
@@ -594,11 +616,13 @@ class RabbitExecutor:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         """A worker's outcomes (a batch), acked once every one of them is recorded."""
         try:
-            batch = WorkerMessage.decode_all(message.body)
+            batch, bad = WorkerMessage.decode_each(message.body)
         except BadMessage as error:
             logger.error("rabbitmq: dropped a message on %s: %s", self.outcomes_queue, error)
             await message.reject(requeue=False)
             return
+        for reason in bad:  # one bad item does not take the others' outcomes with it
+            logger.error("rabbitmq: dropped a message on %s: %s", self.outcomes_queue, reason)
         await self._answer(message, [sent for sent in batch if sent.kind == "claim"])
         outcomes = [self._on_outcome(sent) for sent in batch if sent.kind == "outcome"]
         if len(outcomes) == 1:
@@ -647,10 +671,8 @@ class RabbitExecutor:
             # and it runs on. Only a holder silent for TAKEOVER_SILENCE is taken over.
             if pending.challenged is None:
                 pending.challenged = now
-            # Silence heard: not while this scheduler was cut off itself (the holder's
-            # holds sent then were lost with its claims queue).
-            heard_since = now if self._listening_since is None else self._listening_since
-            silent = now - max(pending.renewed, pending.challenged, heard_since)
+            heard = self._silence(pending, now)
+            silent = 0.0 if heard is None else min(heard, now - pending.challenged)
             if silent < TAKEOVER_SILENCE:
                 self.counts["takeovers_deferred"] += 1
                 return Answer(
@@ -745,7 +767,7 @@ class RabbitExecutor:
         # An attempt a previous process of this scheduler dispatched (it was recorded
         # interrupted when this one started): its outcome is recorded now, once.
         self.counts["stray_outcomes"] += 1
-        self._remember(key)
+        self._remember(key)  # before the await: a second copy meanwhile is a duplicate
         job, _, fire_time = sent.key.rpartition("@")
         logger.warning(
             "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
@@ -756,13 +778,18 @@ class RabbitExecutor:
             sent.worker,
         )
         if self._late is not None:
-            await self._late(
-                job,
-                datetime.fromisoformat(fire_time),
-                sent.attempt,
-                sent.run_id,
-                _report(sent, False),
-            )
+            try:
+                await self._late(
+                    job,
+                    datetime.fromisoformat(fire_time),
+                    sent.attempt,
+                    sent.run_id,
+                    _report(sent, False),
+                )
+            except BaseException:
+                # Not recorded: forgotten, so the copy handed back is tried again.
+                self._recorded.pop(key, None)
+                raise
 
 
 def _continues(pending: _Pending, claim: WorkerMessage) -> bool:

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import sts
@@ -49,7 +50,19 @@ def _parse_time(value: Any, key: str) -> datetime | None:
         raise BadMessage(f"{key} is not an ISO time: {value!r}") from None
     if parsed.tzinfo is None:
         raise BadMessage(f"{key} has no UTC offset: {value!r}")
+    try:
+        # Records, listings and keys use it in UTC: a time that overflows there (year 9999
+        # at -14:00) is refused here, not when a listing of history fails on it.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadMessage(f"{key} is out of range once in UTC: {value!r}") from None
     return parsed
+
+
+def _fire_key_parts(job: str, fire_time: datetime | None, what: str) -> None:
+    """A fire's key is ``job@fire time``: a job name that is not empty."""
+    if not job or fire_time is None:
+        raise BadMessage(f"{what} names no job and fire time")
 
 
 def _load(body: bytes) -> dict[str, Any]:
@@ -160,8 +173,8 @@ class FireMessage:
     @classmethod
     def _from(cls, data: dict[str, Any]) -> FireMessage:
         fire_time = _parse_time(_field(data, "fire_time", str), "fire_time")
+        _fire_key_parts(_field(data, "job", str), fire_time, "the fire")
         assert fire_time is not None
-        fire_time.astimezone(UTC)  # its key: a time out of range raises here, not later
         start_deadline = _parse_time(data.get("start_deadline"), "start_deadline")
         return cls(
             run_id=_field(data, "run_id", str),
@@ -252,14 +265,35 @@ class WorkerMessage:
         return _decoded(lambda: cls._all(body))
 
     @classmethod
+    def decode_each(cls, body: bytes) -> tuple[list[WorkerMessage], list[str]]:
+        """The good messages of a batch (or the one message ``body`` is) and why each bad
+        one is bad: one forged or broken item must not take the others with it.
+
+        :raises BadMessage: when ``body`` is no batch at all.
+        """
+        batch = _decoded(lambda: cls._items(body))
+        good: list[WorkerMessage] = []
+        bad: list[str] = []
+        for one in batch:
+            try:
+                good.append(_decoded(partial(cls._from, one)))
+            except BadMessage as error:
+                bad.append(str(error))
+        return good, bad
+
+    @classmethod
     def _all(cls, body: bytes) -> list[WorkerMessage]:
+        return [cls._from(one) for one in cls._items(body)]
+
+    @classmethod
+    def _items(cls, body: bytes) -> list[dict[str, Any]]:
         data = _load(body)
         if "batch" not in data:
-            return [cls._from(data)]
+            return [data]
         batch = data["batch"]
         if not isinstance(batch, list) or not all(isinstance(one, dict) for one in batch):
             raise BadMessage("batch is not a list of objects")
-        return [cls._from(one) for one in batch]
+        return batch
 
     @classmethod
     def _from(cls, data: dict[str, Any]) -> WorkerMessage:
@@ -282,9 +316,9 @@ class WorkerMessage:
             raise BadMessage("retry_after is not a number")
         key = _field(data, "key", str)
         job, at, fire_time = key.rpartition("@")
-        if not job or not at:
+        if not at:
             raise BadMessage(f"key {key!r} is not job@fire time")
-        _parse_time(fire_time, "the key's fire time")
+        _fire_key_parts(job, _parse_time(fire_time, "the key's fire time"), f"key {key!r}")
         return cls(
             kind=kind,
             key=key,

@@ -313,7 +313,19 @@ class Worker:
                 # Its holds say so from now: the scheduler's backstop counts from the
                 # start, not from the grant (a fire may wait long for a slot).
                 held[1].started_at = _now()
-            sent = await self._run(fire, message)
+            try:
+                sent = await self._run(fire, message)
+            except Exception as error:
+                # A bug of this worker's once the run began: reported failed, never handed
+                # back (its next delivery would be granted here again and run again).
+                logger.exception("worker %s: failed around the run of %s", self.identity, fire.key)
+                sent = _outcome_message(
+                    fire,
+                    self,
+                    message,
+                    sts.Outcome.FAILED,
+                    f"the worker failed around the run: {_described(error)}",
+                )
         if self._stopping and sent.outcome == sts.Outcome.CANCELLED:
             # Cut short by this worker's stop, not by the job: another worker runs it.
             return False
@@ -455,16 +467,17 @@ class Worker:
         outcome, error = await asyncio.create_task(sts.run_in_process(job, context))
         sent = _outcome_message(fire, self, message, outcome, None)
         sent.started_at, sent.finished_at = started, _now()
-        sent.output = {key: sts.redact(text) for key, text in context.output.items()}
+        # Texts only (the scheduler refuses anything else, and with it the whole batch).
+        sent.output = {str(key): sts.redact(str(text)) for key, text in context.output.items()}
         if error is not None:
             if outcome is sts.Outcome.TIMED_OUT:
                 sent.error = f"timed out after {job.policy.timeout:g}s (on worker {self.identity})"
             else:
-                text = str(error)
-                sent.error = sts.redact(
-                    f"{type(error).__name__}: {text}" if text else type(error).__name__
-                )
-                sent.traceback = sts.redact("".join(traceback.format_exception(error)))
+                sent.error = sts.redact(_described(error))
+                try:
+                    sent.traceback = sts.redact("".join(traceback.format_exception(error)))
+                except Exception:  # an exception whose __str__ raises, say
+                    sent.traceback = None
             sent.retry = outcome is not sts.Outcome.CANCELLED and job.policy.retry.should_retry(
                 error, fire.attempt
             )
@@ -663,6 +676,15 @@ def _lost(message: AbstractIncomingMessage) -> bool:
 def _header(message: AbstractIncomingMessage, name: str) -> str:
     value = (message.headers or {}).get(name)
     return value if isinstance(value, str) else ""
+
+
+def _described(error: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``__str__`` raises."""
+    try:
+        text = str(error)
+    except Exception:
+        text = ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _outcome_message(

@@ -108,6 +108,13 @@ def test_a_url_with_a_password_is_not_shown_in_its_error() -> None:
             b' "attempt": 1, "digest": "d", "scheduler": "s"}',
             id="fire-time-overflows",
         ),
+        # A fire of no job: its key "@<time>" is refused in its claims, so it was claimed
+        # again forever and held a slot of the prefetch (review of attack 16).
+        pytest.param(
+            b'{"v": 1, "run_id": "r", "job": "", "fire_time": "2026-01-01T00:00:00+00:00",'
+            b' "attempt": 1, "digest": "d", "scheduler": "s"}',
+            id="no-job",
+        ),
     ],
 )
 def test_hostile_fire_bodies_are_bad_messages(body: bytes) -> None:
@@ -179,11 +186,49 @@ def test_hostile_fire_bodies_are_bad_messages(body: bytes) -> None:
             "worker": "w",
             "started_at": 5,
         },
+        # Times out of range once in UTC, in the key and in an outcome's own times: a
+        # stray outcome was recorded with them, and listing history failed on it.
+        {
+            "kind": "outcome",
+            "key": "j@9999-12-31T23:00:00-14:00",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+            "outcome": "succeeded",
+        },
+        {
+            "kind": "outcome",
+            "key": "j@2026-01-01T00:00:00+00:00",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+            "outcome": "succeeded",
+            "started_at": "9999-12-31T23:00:00-14:00",
+        },
+        {
+            "kind": "claim",
+            "key": "@2026-01-01T00:00:00+00:00",
+            "attempt": 1,
+            "run_id": "r",
+            "worker": "w",
+        },
     ],
 )
 def test_hostile_worker_messages_are_bad_messages(data: dict[str, object]) -> None:
     with pytest.raises(BadMessage):
         WorkerMessage.decode(json.dumps({"v": 1, **data}).encode())
+
+
+def test_one_bad_item_of_a_batch_leaves_the_others() -> None:
+    good = {"kind": "claim", "key": "j@2026-01-01T00:00:00+00:00", "attempt": 1}
+    good |= {"run_id": "r", "worker": "w"}
+    bad = {**good, "key": "@2026-01-01T00:00:00+00:00"}
+    body = json.dumps({"v": 1, "batch": [bad, good, {**good, "attempt": 2}]}).encode()
+    decoded, reasons = WorkerMessage.decode_each(body)
+    assert [(one.key, one.attempt) for one in decoded] == [(good["key"], 1), (good["key"], 2)]
+    assert len(reasons) == 1 and "no job" in reasons[0]
+    with pytest.raises(BadMessage):
+        WorkerMessage.decode_each(b'{"v": 1, "batch": 5}')
 
 
 def test_messages_round_trip() -> None:

@@ -323,3 +323,38 @@ def test_a_burst_goes_out_in_a_few_messages_split_between_the_workers(
     assert all(worker.counts["ran"] >= 200 // 4 for worker in workers), [
         worker.counts for worker in workers
     ]
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("cannot say what went wrong")
+
+
+def test_a_run_whose_error_cannot_be_described_runs_once_with_one_outcome(
+    rabbit: Namespace,
+) -> None:
+    # Describing the error raised on the worker, which handed the message back: the copy
+    # was granted to the same worker again and the attempt ran 6 times (review of attack
+    # 16). A non-text output value made the scheduler refuse the whole outcome.
+    runs: list[int] = []
+
+    async def odd() -> None:
+        runs.append(1)
+        sts.current_run().output["count"] = 5  # type: ignore[assignment]
+        raise _Unprintable()
+
+    async def main() -> list[sts.RunRecord]:
+        def schedule(scheduler: sts.TaskScheduler) -> None:
+            scheduler.schedule(Probe(odd, "odd"), "every 1h", name="odd")
+
+        async with cluster(rabbit, schedule, workers=1) as (scheduler, _):
+            record = await asyncio.wrap_future(scheduler.run_now("odd"))
+            assert record.outcome is sts.Outcome.FAILED, record
+            await asyncio.sleep(1.5)  # a copy handed back would have run again by now
+            return history(scheduler, "odd")
+
+    records = asyncio.run(main())
+    assert len(runs) == 1
+    assert [r.outcome for r in records] == [sts.Outcome.FAILED]
+    assert records[0].error == "_Unprintable"
+    assert records[0].output.get("count") == "5"
