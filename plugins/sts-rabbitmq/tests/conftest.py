@@ -57,6 +57,14 @@ async def die():
 async def fail():
     _line("start")
     raise RuntimeError("failing on purpose")
+
+
+async def flaky():
+    _line("start")
+    if sts.current_run().attempt == 1:
+        raise RuntimeError("the first attempt fails")
+    await asyncio.sleep(4)
+    _line("end")
 """
 
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aio_pika
@@ -198,6 +199,21 @@ def write_config(
         f"claim_timeout = 2s\n{extra}\n{jobs}\n"
     )
     return path
+
+
+def burst_jobs(count: int, at: str, policies: str) -> str:
+    """``count`` jobs of ``rabbit_jobs:slow`` runs, all due at ``at``: a burst that goes
+    out in few messages."""
+    return "".join(
+        f"[job:j{number:02d}]\ntype = python\ncallable = rabbit_jobs:slow\n"
+        f"schedule = at {at}\n{policies}"
+        for number in range(count)
+    )
+
+
+def seconds_from_now(seconds: float) -> str:
+    """The ISO time ``seconds`` from now, for ``schedule = at``."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def sts_command(

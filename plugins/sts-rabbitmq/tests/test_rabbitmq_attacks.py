@@ -26,8 +26,10 @@ from rabbit_helpers import (
     BROKER_URL,
     CuttableProxy,
     Namespace,
+    burst_jobs,
     lines,
     records,
+    seconds_from_now,
     stop,
     sts_command,
     wait_for,
@@ -37,19 +39,6 @@ from rabbit_helpers import (
 from sts.testing import require
 
 pytestmark = pytest.mark.slow
-
-
-def _jobs(count: int, at: str, policies: str) -> str:
-    """``count`` jobs of ``slow`` runs, all due at ``at``: a burst in few messages."""
-    return "".join(
-        f"[job:j{number:02d}]\ntype = python\ncallable = rabbit_jobs:slow\n"
-        f"schedule = at {at}\n{policies}"
-        for number in range(count)
-    )
-
-
-def _at(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def _recorded(state: Path) -> int:
@@ -74,7 +63,9 @@ def test_fires_waiting_for_a_slot_past_timeout_and_backstop_still_run(
     longer than ``timeout + backstop`` (4 + 5 s) after their grant. Nothing failed:
     every fire must run once and be recorded ``succeeded``, not ``timed_out`` by the
     scheduler's backstop (which then refuses the run: the fire is lost)."""
-    config = write_config(workdir, rabbit, _jobs(12, _at(4), "misfire_grace = 60s\ntimeout = 4s\n"))
+    config = write_config(
+        workdir, rabbit, burst_jobs(12, seconds_from_now(4), "misfire_grace = 60s\ntimeout = 4s\n")
+    )
     env = {"STS_TEST_SLOW": "3"}
     worker = sts_command("worker", str(config), "--concurrency", "2", cwd=workdir, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
@@ -355,7 +346,7 @@ def test_the_scheduler_killed_during_a_broker_restart_and_restarted_runs_no_fire
     finds in flight ``interrupted``), and every run that ended has its outcome recorded
     (``succeeded``, reconciled: sent during the outage, it reached the new scheduler)."""
     config = write_config(
-        workdir, rabbit, _jobs(20, _at(4), "misfire_grace = 60s\ntimeout = 60s\n")
+        workdir, rabbit, burst_jobs(20, seconds_from_now(4), "misfire_grace = 60s\ntimeout = 60s\n")
     )
     env = {"STS_TEST_SLOW": "4"}
     workers = [
@@ -419,7 +410,9 @@ def test_a_takeover_does_not_count_the_schedulers_own_cut_as_the_holders_silence
     wait for A's next hold, not take the fire over on a silence the scheduler did not
     hear: A ran it all along."""
     to_scheduler, to_holder = CuttableProxy(), CuttableProxy()
-    config = write_config(workdir, rabbit, _jobs(1, _at(4), "misfire_grace = 60s\ntimeout = 60s\n"))
+    config = write_config(
+        workdir, rabbit, burst_jobs(1, seconds_from_now(4), "misfire_grace = 60s\ntimeout = 60s\n")
+    )
     scheduler_config, holder_config = workdir / "scheduler.ini", workdir / "holder.ini"
     scheduler_config.write_text(config.read_text().replace(BROKER_URL, to_scheduler.url))
     holder_config.write_text(config.read_text().replace(BROKER_URL, to_holder.url))
@@ -531,44 +524,15 @@ def test_every_connection_closed_by_the_broker_again_and_again_mid_burst(
     assert len(found) >= 70 and set(ended) == {_key(r) for r in found}
 
 
-FLAKY = """
-import asyncio
-import os
-
-import sts
-
-OUT = os.environ["STS_TEST_OUT"]
-
-
-def _line(state):
-    run = sts.current_run()
-    text = "\\t".join([run.idempotency_key, run.worker, str(int(run.redelivered)),
-                      str(run.attempt), state])
-    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, (text + "\\n").encode())
-    finally:
-        os.close(fd)
-
-
-async def flaky():
-    _line("start")
-    if sts.current_run().attempt == 1:
-        raise RuntimeError("the first attempt fails")
-    await asyncio.sleep(4)
-    _line("end")
-"""
-
-
 def test_retries_with_backoff_across_a_worker_kill(rabbit: Namespace, workdir: Path) -> None:
     """8 fires due at once whose first attempt fails (retries = 2, backoff 1 s) and whose
     second runs 4 s, on two workers; the worker with the most second attempts under way
     is killed (-9) one second into them. Each fire: attempt 1 recorded failed once, its
     attempt 2 taken over by the other worker and recorded succeeded once, no attempt 3,
     and nothing started again but the runs the kill cut short."""
-    (workdir / "flaky_jobs.py").write_text(FLAKY)
     jobs = "".join(
-        f"[job:f{number}]\ntype = python\ncallable = flaky_jobs:flaky\nschedule = at {_at(4)}\n"
+        f"[job:f{number}]\ntype = python\ncallable = rabbit_jobs:flaky\n"
+        f"schedule = at {seconds_from_now(4)}\n"
         "misfire_grace = 60s\ntimeout = 20s\nretries = 2\nbackoff = 1s\nbackoff_jitter = 0\n"
         for number in range(8)
     )

@@ -11,16 +11,18 @@ import sqlite3
 import subprocess
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from rabbit_helpers import (
     BROKER_URL,
     Namespace,
+    burst_jobs,
     lines,
     records,
     restart_broker,
+    seconds_from_now,
     start_workers,
     stop,
     sts_command,
@@ -31,25 +33,12 @@ from rabbit_helpers import (
 pytestmark = pytest.mark.slow
 
 
-def _jobs(count: int, at: str, policies: str) -> str:
-    """``count`` jobs of ``slow`` runs, all due at ``at``: a burst in few messages."""
-    return "".join(
-        f"[job:j{number:02d}]\ntype = python\ncallable = rabbit_jobs:slow\n"
-        f"schedule = at {at}\n{policies}"
-        for number in range(count)
-    )
-
-
 def _recorded(state: Path) -> int:
     """How many runs a running scheduler's SQLite state file holds."""
     if not state.exists():
         return 0
     with sqlite3.connect(state) as connection:
         return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-
-def _at(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def _key(record: dict[str, object]) -> str:
@@ -83,7 +72,7 @@ def test_a_broker_restart_mid_burst_runs_no_fire_twice(
     fires are handed out again, to it or to the other), then started. Every fire runs
     once: a worker that gets back a message of fires it runs (or ran) waits for them, and
     the scheduler lets nobody take over an attempt whose holder is still alive."""
-    config = write_config(workdir, rabbit, _jobs(40, _at(4), policies))
+    config = write_config(workdir, rabbit, burst_jobs(40, seconds_from_now(4), policies))
     env = {"STS_TEST_SLOW": seconds}
     workers = start_workers(config, workdir, concurrency, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
@@ -119,7 +108,7 @@ def test_a_frozen_holder_resumed_after_its_fires_were_taken_over_starts_none(
     are stale, and the scheduler refuses them now. (The 4 runs frozen mid-way go on when
     it resumes: a run cut off mid-way runs again elsewhere, at least once.)"""
     config = write_config(
-        workdir, rabbit, _jobs(20, _at(4), "misfire_grace = 60s\ntimeout = 60s\n")
+        workdir, rabbit, burst_jobs(20, seconds_from_now(4), "misfire_grace = 60s\ntimeout = 60s\n")
     )
     frozen_config = workdir / "frozen.ini"
     frozen_config.write_text(config.read_text().replace(BROKER_URL, BROKER_URL + "?heartbeat=2"))
@@ -177,7 +166,9 @@ def test_a_worker_lost_after_misfire_grace_without_a_timeout_is_recorded_not_wai
     deadline, so no worker can take it over, and there is no timeout to back stop. The
     scheduler records the attempt ``interrupted`` once the holder has been silent for
     ``backstop`` (5 s here), instead of waiting forever with the job stuck as running."""
-    config = write_config(workdir, rabbit, _jobs(1, _at(3), "misfire_grace = 1s\n"))
+    config = write_config(
+        workdir, rabbit, burst_jobs(1, seconds_from_now(3), "misfire_grace = 1s\n")
+    )
     env = {"STS_TEST_SLOW": "6"}
     worker = sts_command("worker", str(config), "--concurrency", "4", cwd=workdir, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
@@ -206,7 +197,9 @@ def test_a_worker_lost_after_misfire_grace_is_taken_over(rabbit: Namespace, work
     grace: the grace is about a fire no worker started in time, so another worker takes
     the attempt over (recorded redelivered), instead of the backstop recording it
     timed_out."""
-    config = write_config(workdir, rabbit, _jobs(1, _at(3), "misfire_grace = 1s\ntimeout = 20s\n"))
+    config = write_config(
+        workdir, rabbit, burst_jobs(1, seconds_from_now(3), "misfire_grace = 1s\ntimeout = 20s\n")
+    )
     env = {"STS_TEST_SLOW": "4"}
     workers = start_workers(config, workdir, 4, env=env)
     scheduler = sts_command("run", str(config), cwd=workdir, env=env)
