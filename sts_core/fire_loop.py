@@ -26,6 +26,7 @@ from .events import Notifier
 from .host import Host
 from .job import BrokenTrigger, Job
 from .logfields import fire_due_line, misfire_line, next_fire_line, run_record_fields
+from .records import RunRecord
 from .redaction import redact
 from .runner import Runner, error_line
 
@@ -130,11 +131,13 @@ class FireLoop:
         self._host.store.save_job(job.state())
         self._notifier.job_changed(job, "paused" if paused else "resumed")
 
-    def restore(self) -> None:
-        """At the start: record the runs a previous process left interrupted, and take
-        each job's stored pause, last fire and (if its schedule is unchanged) next fire."""
+    def restore(self) -> list[RunRecord]:
+        """At the start: record the runs a previous process left interrupted (returned),
+        and take each job's stored pause, last fire and (if its schedule is unchanged) next
+        fire."""
         store = self._host.store
-        for record in store.recover_interrupted():
+        interrupted = store.recover_interrupted()
+        for record in interrupted:
             logger.warning(
                 "run interrupted by the previous process: job=%s run=%s",
                 record.job,
@@ -164,6 +167,7 @@ class FireLoop:
                     self.set_next(job, None)
         for job in self._jobs.values():
             store.save_job(job.state())
+        return interrupted
 
     # -- firing -----------------------------------------------------------------------------
 
