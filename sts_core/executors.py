@@ -160,9 +160,6 @@ class Executors:
         }
         self._made: dict[str, Executor] = {}
         self._starting: dict[str, asyncio.Task[Executor]] = {}
-        # The attempts this process recorded interrupted as it started (run id, attempt):
-        # the only ones a late outcome may still be recorded for, once.
-        self._reconcilable: set[tuple[str, int]] = set()
 
     def spec_of(self, policy: JobPolicy) -> tuple[str, str | None]:
         """The executor name and target of a job with ``policy``."""
@@ -173,15 +170,10 @@ class Executors:
         # The common case without a regular expression: runs are a hot path.
         return spec == LOCAL or parse_executor(spec)[0] == LOCAL
 
-    async def open(self, jobs: Iterable[Job], interrupted: Iterable[RunRecord] = ()) -> None:
+    async def open(self, jobs: Iterable[Job]) -> None:
         """Make and start the executors the jobs use, as the scheduler starts (a job added
         later with another executor gets it on its first attempt). An executor that is not
-        installed is logged here, and fails each attempt that needs it, saying so.
-
-        :param interrupted: the runs this start recorded interrupted, whose late outcomes
-            are recorded (once each) when an executor reports them.
-        """
-        self._reconcilable = {(record.run_id, record.attempt) for record in interrupted}
+        installed is logged here, and fails each attempt that needs it, saying so."""
         names = {self.spec_of(job.policy)[0] for job in jobs}
         names.add(parse_executor(self.default)[0])
         for name in sorted(names - {LOCAL}):
@@ -219,31 +211,13 @@ class Executors:
         self, job: str, fire_time: datetime, attempt: int, run_id: str, report: AttemptReport
     ) -> None:
         """Record an outcome that arrived for an attempt a previous process dispatched;
-        return once the record is durable. Only for an attempt this process recorded
-        interrupted as it started, and once: any other attempt has its record already
-        (cancelled by a stop, timed out by a backstop, replaced, taken over, or reconciled
-        before), so its late outcome is dropped, not recorded a second time."""
-        if (run_id, attempt) not in self._reconcilable:
-            logger.info(
-                "dropped a late outcome (%s) of job=%s run=%s attempt %d: that attempt is "
-                "recorded already",
-                report.outcome,
-                job,
-                run_id,
-                attempt,
-            )
-            return
-        self._reconcilable.discard((run_id, attempt))  # before any await: a copy is dropped
+        return once the record is durable."""
         record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
         record.output["reconciled"] = (
             "its outcome arrived after the scheduler restarted (the attempt was "
             "recorded interrupted when it did)"
         )
-        try:
-            self._record(record, level_of(report.outcome))
-        except BaseException:  # not recorded: the copy handed back may be
-            self._reconcilable.add((run_id, attempt))
-            raise
+        self._record(record, level_of(report.outcome))
         await self._durable()
 
     async def aclose(self) -> None:

@@ -26,7 +26,6 @@ from .events import Notifier
 from .host import Host
 from .job import BrokenTrigger, Job
 from .logfields import fire_due_line, misfire_line, next_fire_line, run_record_fields
-from .records import RunRecord
 from .redaction import redact
 from .runner import Runner, error_line
 
@@ -131,13 +130,11 @@ class FireLoop:
         self._host.store.save_job(job.state())
         self._notifier.job_changed(job, "paused" if paused else "resumed")
 
-    def restore(self) -> list[RunRecord]:
-        """At the start: record the runs a previous process left interrupted (returned),
-        and take each job's stored pause, last fire and (if its schedule is unchanged) next
-        fire."""
+    def restore(self) -> None:
+        """At the start: record the runs a previous process left interrupted, and take
+        each job's stored pause, last fire and (if its schedule is unchanged) next fire."""
         store = self._host.store
-        interrupted = store.recover_interrupted()
-        for record in interrupted:
+        for record in store.recover_interrupted():
             logger.warning(
                 "run interrupted by the previous process: job=%s run=%s",
                 record.job,
@@ -167,7 +164,6 @@ class FireLoop:
                     self.set_next(job, None)
         for job in self._jobs.values():
             store.save_job(job.state())
-        return interrupted
 
     # -- firing -----------------------------------------------------------------------------
 

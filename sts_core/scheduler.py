@@ -452,10 +452,10 @@ class TaskScheduler:
         self._lifespan = lifespan
         self._notifier.bind(self.plugins)
         self._runner.open_threads()
-        interrupted = self._fires.restore()
+        self._fires.restore()
         # After the runs a crash left in flight are recorded interrupted: an executor may
-        # record their late outcomes (theirs only) as soon as it starts.
-        await self.executors.open(self._registry.jobs.values(), interrupted)
+        # record their late outcomes as soon as it starts.
+        await self.executors.open(self._registry.jobs.values())
         self.started_at = self.clock.now()
         loop = asyncio.get_running_loop()
         # Not under a virtual clock: the watchdog's pings are real I/O, which a virtual

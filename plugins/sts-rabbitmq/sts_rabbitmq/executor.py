@@ -764,15 +764,14 @@ class RabbitExecutor:
                 sent.worker,
             )
             return
-        # An attempt this process does not follow: one a previous process dispatched. The
-        # scheduler records it (reconciled) if it recorded it interrupted at this start,
-        # else it has a record already (cancelled at a stop, timed out) and drops it.
+        # An attempt a previous process of this scheduler dispatched (it was recorded
+        # interrupted when this one started): its outcome is recorded now, once.
         self.counts["stray_outcomes"] += 1
         self._remember(key)  # before the await: a second copy meanwhile is a duplicate
         job, _, fire_time = sent.key.rpartition("@")
         logger.warning(
             "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
-            "before the scheduler restarted; handed to the scheduler to reconcile",
+            "before the scheduler restarted; recorded as reconciled",
             job,
             sent.attempt,
             sent.outcome,
