@@ -295,15 +295,9 @@ class TaskScheduler:
                 zone = built.timezone or self.timezone
                 resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
                 job = Job(job_name, task, resolved, built)
-                now = self.clock.now()
-                # A one-shot trigger's own first fire (even one already past, so that the
-                # misfire rules record it) — unless the job's start bound comes later.
                 # Asked before the job is registered: a trigger that breaks here is the
                 # caller's error, and nothing is added.
-                first = getattr(resolved, "first_fire_time", None)
-                if first is not None and (built.start is None or built.start <= now):
-                    return job, first(now)
-                return job, job.fire_after(now)
+                return job, _first_fire(job, self.clock.now())
 
             return _add_job(self, task, name, build)
 
@@ -629,6 +623,18 @@ def _add_job(
     return job
 
 
+def _first_fire(job: Job, now: datetime) -> datetime | None:
+    """The first fire of a job added or rescheduled at ``now``: a one-shot trigger's own
+    (even one already past, so that the misfire rules record it), unless the job's start
+    bound comes later; else the trigger's next fire after ``now``."""
+    first = getattr(job.trigger, "first_fire_time", None)  # optional in the protocol
+    start = job.policy.start
+    if first is not None and (start is None or start <= now):
+        fire: datetime | None = first(now)
+        return fire
+    return job.fire_after(now)
+
+
 def _replace_in_place(
     scheduler: TaskScheduler, job: Job, task: Task, trigger: Any, policy: JobPolicy
 ) -> Job:
@@ -645,12 +651,8 @@ def _replace_in_place(
     job._schedule_text = None
     if (job.schedule, job.timezone, policy.start, policy.end) != before:
         now = scheduler.clock.now()
-        first = getattr(resolved, "first_fire_time", None)
         try:
-            if first is not None and (policy.start is None or policy.start <= now):
-                scheduler._fires.set_next(job, first(now))
-            else:
-                scheduler._fires.set_next(job, job.fire_after(now))
+            scheduler._fires.set_next(job, _first_fire(job, now))
         except Exception as error:  # a trigger that breaks: set aside, as in a fire
             scheduler._fires.set_aside(job, error, now)
     scheduler.store.save_job(job.state())
