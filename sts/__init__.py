@@ -69,6 +69,7 @@ if typing.TYPE_CHECKING:
     from sts_core.service.reload import reloader_of as reloader_of
     from sts_core.service.secrets import resolve_secrets as resolve_secrets
     from sts_core.service.sizes import parse_size as parse_size
+    from sts_core.store import AttemptLookup as AttemptLookup
     from sts_core.store import ClaimingStore as ClaimingStore
     from sts_core.store import DurableStore as DurableStore
     from sts_core.store import JobState as JobState
@@ -122,6 +123,7 @@ _API = {
     "resolve_secrets": "sts_core.service.secrets",
     "DurableStore": "sts_core.store",
     "ClaimingStore": "sts_core.store",
+    "AttemptLookup": "sts_core.store",
     "ControlClient": "sts_core.service.control",
     "ControlError": "sts_core.service.control",
     "ControlServer": "sts_core.service.control",

@@ -146,8 +146,10 @@ class Executors:
         record: Callable[[RunRecord, int], None],
         clock: Clock,
         durable: Callable[[], Awaitable[None]],
+        recorded: Callable[[str, str, int], list[Outcome] | None],
     ) -> None:
         self._plugins = plugins
+        self._recorded = recorded
         self._record = record
         self._clock = clock
         self._durable = durable
@@ -211,7 +213,29 @@ class Executors:
         self, job: str, fire_time: datetime, attempt: int, run_id: str, report: AttemptReport
     ) -> None:
         """Record an outcome that arrived for an attempt a previous process dispatched;
-        return once the record is durable."""
+        return once the record is durable.
+
+        Recorded only when the store holds nothing for the attempt but the ``interrupted``
+        record a restart made (or nothing: pruned, or a store that cannot tell): a previous
+        process that recorded the attempt ``cancelled`` (stopped past ``stop_grace``),
+        ``timed_out`` (its backstop) or ``cancelled`` by ``overlap = replace`` has its
+        record already, and a second one would count the attempt twice. Decided from the
+        store, not from this process's memory: the attempt may have been found interrupted
+        two restarts ago, or by another replica of a shared store."""
+        recorded = self._recorded(job, run_id, attempt)
+        kept = [outcome for outcome in recorded or () if outcome is not Outcome.INTERRUPTED]
+        if kept:
+            logger.warning(
+                "job=%s run=%s attempt %d: dropped a late outcome (%s, worker %s): the "
+                "attempt is recorded %s already",
+                job,
+                run_id,
+                attempt,
+                report.outcome.value,
+                report.worker,
+                kept[0].value,
+            )
+            return
         record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
         record.output["reconciled"] = (
             "its outcome arrived after the scheduler restarted (the attempt was "

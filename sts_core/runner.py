@@ -24,6 +24,7 @@ from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import MAX_BACKOFF, JobPolicy, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .redaction import SecretError, redact
+from .store import AttemptLookup
 from .task import Task, thread_pool
 
 logger = logging.getLogger("sts")
@@ -342,6 +343,14 @@ class Runner:
                 await waiting
 
     # -- records ----------------------------------------------------------------------------
+
+    def recorded(self, job: str, run_id: str, attempt: int) -> list[Outcome] | None:
+        """What the store recorded for one attempt; ``None`` when it cannot tell (it is no
+        :class:`AttemptLookup`)."""
+        store = self._scheduler.store
+        if not isinstance(store, AttemptLookup):
+            return None
+        return store.attempt_outcomes(job, run_id, attempt)
 
     def record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
         """Keep ``record``: in the store, to hooks and listeners, in the log at ``level``."""

@@ -172,6 +172,7 @@ class TaskScheduler:
             self._runner.record,
             self.clock,
             self._runner.durable,
+            self._runner.recorded,
         )
         self._runner.executors = self.executors
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)

@@ -127,6 +127,20 @@ class ClaimingStore(StateStore, Protocol):
         ...
 
 
+@runtime_checkable
+class AttemptLookup(Protocol):
+    """A store that can tell what it recorded for one attempt: a remote executor's outcome
+    that arrives after a restart is recorded only when the attempt's sole record is the
+    ``interrupted`` one the restart made (a store without this records every such outcome,
+    so an attempt recorded ``cancelled`` or ``timed_out`` may get a second record)."""
+
+    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
+        """The outcomes recorded for attempt ``attempt`` of run ``run_id`` of ``job``, in
+        the order they were recorded (after the writes made so far; empty when none, or
+        when they were pruned from the history)."""
+        ...
+
+
 _FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED, Outcome.MISSED})
 
 
@@ -250,6 +264,15 @@ class MemoryStore:
         ]
         numbered.sort(key=lambda entry: entry[0], reverse=True)
         return [_unpack(entry) for entry in numbered[:limit]]
+
+    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
+        kept = [
+            entry
+            for source in (self._failed, self._succeeded)
+            for entry in source.get(job, ())
+            if entry[1] == run_id and entry[5] == attempt
+        ]
+        return [Outcome(entry[4]) for entry in sorted(kept)]
 
     def recover_interrupted(self) -> list[RunRecord]:
         return []

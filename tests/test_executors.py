@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sts
 from sts.testing import VirtualClock
+from sts_core.service.sqlite_store import SQLiteStore
+from sts_core.store import MemoryStore
 
 Script = Callable[[sts.Fire], sts.AttemptReport]
 
@@ -176,6 +179,78 @@ def test_an_outcome_for_a_previous_process_is_recorded_reconciled(
     (late,) = [r for r in scheduler.store.history("job") if r.run_id == "abc"]
     assert late.outcome is sts.Outcome.SUCCEEDED and late.fire_time == fire
     assert "reconciled" in late.output and late.output["worker"] == "w:1"
+
+
+def _outcomes(store: Any, run_id: str) -> list[sts.Outcome]:
+    return [r.outcome for r in reversed(store.history("job")) if r.run_id == run_id]
+
+
+def test_a_late_outcome_is_recorded_once_however_many_restarts_ago_its_attempt_was_lost(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock, tmp_path: Path
+) -> None:
+    """A process dispatched the attempt and was killed (its start on disk, no record); the
+    next start recorded it interrupted; the worker's outcome arrives at the start after."""
+    path = tmp_path / "state.db"
+    fire = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+    with SQLiteStore(path, flush_interval=None) as killed:
+        killed.run_started(sts.RunContext("abc", "job", fire, 1, fire))
+    report = sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")
+
+    async def start(deliveries: int) -> None:
+        with SQLiteStore(path, flush_interval=0.02) as store:
+            scheduler = _scheduler(virtual_clock, executor="scripted", store=store)
+            scheduler.schedule(Noop(), "every 1h", name="job")
+            async with scheduler:
+                for _ in range(deliveries):  # a worker that published its outcome twice
+                    await scripted[-1].late("job", fire, 1, "abc", report)
+
+    virtual_clock.run(start(0))  # finds the attempt interrupted
+    virtual_clock.run(start(2))
+    with SQLiteStore(path, flush_interval=None) as store:
+        assert _outcomes(store, "abc") == [sts.Outcome.INTERRUPTED, sts.Outcome.SUCCEEDED]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_late_outcome_of_an_attempt_recorded_cancelled_is_not_recorded_again(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock, tmp_path: Path, kind: str
+) -> None:
+    """A scheduler stopped past ``stop_grace`` while a worker ran the attempt recorded it
+    cancelled; the worker's outcome reaching the next start adds no second record."""
+    stores: list[Any] = []
+
+    def scheduler() -> sts.TaskScheduler:
+        if kind == "sqlite" or not stores:
+            if stores:
+                stores[-1].close()
+            stores.append(MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "db"))
+        made = _scheduler(virtual_clock, executor="scripted", store=stores[-1], stop_grace="1s")
+        made.schedule(Noop(), "every 1h", name="job")
+        return made
+
+    async def _dispatched() -> sts.Fire:
+        while not scripted[-1].fires:
+            await asyncio.sleep(0.1)
+        return scripted[-1].fires[-1]
+
+    first = scheduler()
+
+    async def run_and_stop() -> sts.Fire:
+        async with first:
+            scripted[-1].delay = 1000.0
+            first.run_now("job")
+            return await _dispatched()
+
+    fire = virtual_clock.run(run_and_stop())
+    report = sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")
+    second = scheduler()
+
+    async def deliver() -> None:
+        async with second:
+            await scripted[-1].late("job", fire.fire_time, fire.attempt, fire.run_id, report)
+
+    virtual_clock.run(deliver())
+    assert _outcomes(second.store, fire.run_id) == [sts.Outcome.CANCELLED]
+    stores[-1].close()
 
 
 def test_an_unknown_executor_fails_the_attempt_naming_the_installed_ones(

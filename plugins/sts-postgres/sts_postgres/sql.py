@@ -253,6 +253,12 @@ WHERE grp = %(grp)s
 ORDER BY seq DESC LIMIT %(limit)s
 """
 
+ATTEMPT_OUTCOMES = """
+SELECT outcome FROM sts_runs
+WHERE grp = %(grp)s AND job = %(job)s AND run_id = %(run_id)s AND attempt = %(attempt)s
+ORDER BY seq
+"""
+
 RUNS_IN_FLIGHT = """
 SELECT run_id, job, fire_time, attempt, started_at, manual, replica FROM sts_runs_in_flight
 WHERE grp = %(grp)s ORDER BY started_at

@@ -32,6 +32,32 @@ def test_it_is_a_durable_claiming_store(store: PostgresStore) -> None:
     assert isinstance(store, sts.StateStore)
     assert isinstance(store, sts.DurableStore)
     assert isinstance(store, sts.ClaimingStore)
+    assert isinstance(store, sts.AttemptLookup)
+
+
+def test_an_attempts_outcomes_are_the_groups_whichever_replica_recorded_them(
+    dsn: str, store: PostgresStore
+) -> None:
+    """A replica that took over another's attempt recorded it interrupted; the replica that
+    receives the worker's outcome sees that record (and only that attempt's)."""
+    interrupted = record("a", 1, sts.Outcome.INTERRUPTED)
+    store.record_run(interrupted)
+    store.record_run(sts.RunRecord("a-1", "a", T0, sts.Outcome.FAILED, attempt=2))
+    store.record_run(record("b", 1))
+    store.flush()
+    other = PostgresStore(dsn, group="contract")
+    try:
+        assert other.attempt_outcomes("a", "a-1", 1) == [sts.Outcome.INTERRUPTED]
+        other.record_run(record("a", 1))
+        other.flush()
+        assert store.attempt_outcomes("a", "a-1", 1) == [
+            sts.Outcome.INTERRUPTED,
+            sts.Outcome.SUCCEEDED,
+        ]
+        assert store.attempt_outcomes("a", "a-1", 2) == [sts.Outcome.FAILED]
+        assert store.attempt_outcomes("a", "nosuch", 1) == []
+    finally:
+        other.close()
 
 
 def test_job_state_survives_reopening(dsn: str, store: PostgresStore) -> None:
