@@ -23,7 +23,6 @@ import itertools
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from .batching import Batcher
 from .digest import job_digest
 from .leases import TAKEOVER_SILENCE
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
+from .remembered import Remembered
 from .settings import DEFAULT_URL, RabbitSettings
 from .topology import declare_claims, declare_exchanges, declare_outcomes, declare_pool
 
@@ -136,10 +136,10 @@ class RabbitExecutor:
         )
         self.scheduler_name = scheduler_name
         self._pending: dict[tuple[str, int], _Pending] = {}
-        self._recorded: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._recorded: Remembered[tuple[str, int]] = Remembered(REMEMBERED)
         # Messages from workers this process failed to handle once (by their body's hash):
         # handed back the first time, dropped the second.
-        self._failed_once: OrderedDict[int, None] = OrderedDict()
+        self._failed_once: Remembered[int] = Remembered(REMEMBERED)
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
         # Several channels per role: aiormq writes one publish of a channel at a time,
@@ -161,6 +161,12 @@ class RabbitExecutor:
         # Since when (time.monotonic) this scheduler hears its workers: ``None`` while its
         # connection is down, when a holder's silence says nothing about the holder.
         self._listening_since: float | None = None
+        # Outcome messages being handled (unacked, their records awaited). At the
+        # prefetch the broker sends no more, so an outcome waiting behind them is not
+        # heard: a holder that sent one stops renewing its hold, and its silence then says
+        # nothing. When one is acked, the scheduler hears again (since ``_drained``).
+        self._in_hand = 0
+        self._drained = 0.0
         # By job name: the task and policy the digest was made of (a run's view of its job
         # after a live reload is another object with the same name), and the digest.
         self._digests: dict[str, tuple[object, object, str]] = {}
@@ -293,7 +299,7 @@ class RabbitExecutor:
             return await self._outcome(job, pending)
         finally:
             del self._pending[key]
-            self._remember(key)
+            self._recorded.add(key)
 
     async def _dispatch(
         self, job: sts.Job, fire: sts.Fire, deadline: datetime | None
@@ -505,10 +511,11 @@ class RabbitExecutor:
                     redelivered=pending.taken_over,
                 )
             assert limit is not None
-            if self._listening_since is None:  # cut off: the outcome may be on its way
+            hearing = self._hearing_since()
+            if hearing is None:  # cut off or full: the outcome may be on its way
                 more = 1.0
                 continue
-            heard = time.monotonic() - self._listening_since
+            heard = time.monotonic() - hearing
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
                 continue
@@ -529,14 +536,24 @@ class RabbitExecutor:
                 redelivered=pending.taken_over,
             )
 
+    def _hearing_since(self) -> float | None:
+        """Since when (``time.monotonic``) this scheduler hears what its workers send:
+        ``None`` while its connection is down (holds sent meanwhile are lost with its
+        claims queue) or while its outcome handlers fill their prefetch (outcomes wait in
+        the broker, unread: a store that stalls); else since it (re)connected or had a
+        free slot again, whichever came later."""
+        if self._listening_since is None or self._in_hand >= self.settings.prefetch:
+            return None
+        return max(self._listening_since, self._drained)
+
     def _silence(self, pending: _Pending, now: float) -> float | None:
         """How long the holder of ``pending`` has been silent while this scheduler could
-        hear it: since the later of its last hold and this scheduler's (re)connection
-        (holds sent while it was cut off were lost with its claims queue); ``None`` while
-        it is cut off. The one rule behind takeovers, the backstop and a lost holder."""
-        if self._listening_since is None:
+        hear it (:meth:`_hearing_since`); ``None`` while it cannot. The one rule behind
+        takeovers, the backstop and a lost holder."""
+        hearing = self._hearing_since()
+        if hearing is None:
             return None
-        return now - max(pending.renewed, self._listening_since)
+        return now - max(pending.renewed, hearing)
 
     def _until_lost(self, pending: _Pending) -> float | None:
         """Seconds until the holder of an attempt of a job without a ``timeout`` counts as
@@ -553,14 +570,10 @@ class RabbitExecutor:
         left = max(left, (pending.deadline - _now()).total_seconds())
         return 0.0 if left <= 0 else max(left, 0.05)
 
-    def _remember(self, key: tuple[str, int]) -> None:
-        self._recorded[key] = None
-        if len(self._recorded) > REMEMBERED:
-            self._recorded.popitem(last=False)
-
     # -- what workers send ------------------------------------------------------------------
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_hand += 1
         try:
             await self._handle(message)
         except Exception:
@@ -572,16 +585,17 @@ class RabbitExecutor:
             # reconciled outcome comes in.
             token = hash(message.body)
             again = token not in self._failed_once
-            if again:
-                self._failed_once[token] = None
-                if len(self._failed_once) > REMEMBERED:
-                    self._failed_once.popitem(last=False)
+            self._failed_once.add(token)
             logger.exception(
                 "rabbitmq: failed to handle a message from a worker; %s",
                 "handed back once" if again else "dropped (it failed twice)",
             )
             with contextlib.suppress(Exception):  # its channel may be gone
                 await message.nack(requeue=again)
+        finally:
+            if self._in_hand == self.settings.prefetch:
+                self._drained = time.monotonic()  # a slot is free: the next one comes
+            self._in_hand -= 1
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
         """A worker's claims (a batch: those of one turn of its loop), answered at once
@@ -767,11 +781,11 @@ class RabbitExecutor:
         # An attempt a previous process of this scheduler dispatched (it was recorded
         # interrupted when this one started): its outcome is recorded now, once.
         self.counts["stray_outcomes"] += 1
-        self._remember(key)  # before the await: a second copy meanwhile is a duplicate
+        self._recorded.add(key)  # before the await: a second copy meanwhile is a duplicate
         job, _, fire_time = sent.key.rpartition("@")
         logger.warning(
             "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
-            "before the scheduler restarted; recorded as reconciled",
+            "before the scheduler restarted; recorded as reconciled unless it is recorded",
             job,
             sent.attempt,
             sent.outcome,
@@ -788,7 +802,7 @@ class RabbitExecutor:
                 )
             except BaseException:
                 # Not recorded: forgotten, so the copy handed back is tried again.
-                self._recorded.pop(key, None)
+                self._recorded.discard(key)
                 raise
 
 

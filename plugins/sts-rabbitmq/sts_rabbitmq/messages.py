@@ -260,11 +260,6 @@ class WorkerMessage:
         return _decoded(lambda: cls._from(_load(body)))
 
     @classmethod
-    def decode_all(cls, body: bytes) -> list[WorkerMessage]:
-        """The messages of a batch, or the one message ``body`` is."""
-        return _decoded(lambda: cls._all(body))
-
-    @classmethod
     def decode_each(cls, body: bytes) -> tuple[list[WorkerMessage], list[str]]:
         """The good messages of a batch (or the one message ``body`` is) and why each bad
         one is bad: one forged or broken item must not take the others with it.
@@ -280,10 +275,6 @@ class WorkerMessage:
             except BadMessage as error:
                 bad.append(str(error))
         return good, bad
-
-    @classmethod
-    def _all(cls, body: bytes) -> list[WorkerMessage]:
-        return [cls._from(one) for one in cls._items(body)]
 
     @classmethod
     def _items(cls, body: bytes) -> list[dict[str, Any]]:

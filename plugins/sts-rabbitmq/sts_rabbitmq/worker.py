@@ -20,7 +20,6 @@ import os
 import socket
 import traceback
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -40,6 +39,7 @@ from .digest import job_digest
 from .executor import describe
 from .leases import GRANT_FRESH, HOLD_INTERVAL
 from .messages import Answer, BadMessage, FireMessage, WorkerMessage
+from .remembered import Remembered
 from .settings import RabbitSettings
 from .topology import declare_exchanges, declare_pool
 
@@ -121,7 +121,7 @@ class Worker:
         # whether it was settled (else its delivery was lost before it started, and the
         # copy takes it on). And the attempts reported here lately.
         self._running: dict[tuple[str, int], asyncio.Future[bool]] = {}
-        self._reported: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._reported: Remembered[tuple[str, int]] = Remembered(REMEMBERED_RUNS)
         # The attempts granted to this worker and not yet reported, renewed to their
         # scheduler every HOLD_INTERVAL (leases.py): by attempt, the claims queue and hold.
         self._held: dict[tuple[str, int], tuple[str, WorkerMessage]] = {}
@@ -330,9 +330,7 @@ class Worker:
             # Cut short by this worker's stop, not by the job: another worker runs it.
             return False
         await self._publish_outcome(message, sent)
-        self._reported[(fire.key, fire.attempt)] = None
-        if len(self._reported) > REMEMBERED_RUNS:
-            self._reported.popitem(last=False)
+        self._reported.add((fire.key, fire.attempt))
         if sent.outcome in (sts.Outcome.FAILED, sts.Outcome.TIMED_OUT) and not sent.retry:
             await self._dead_letter(message, f"its run failed for good: {sent.error}", fire)
         self.counts["ran"] += 1

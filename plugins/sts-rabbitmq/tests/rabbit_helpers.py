@@ -317,6 +317,22 @@ def records(database: Path) -> list[dict[str, object]]:
     return found
 
 
+def recorded_count(state: Path) -> int:
+    """How many runs a running scheduler's SQLite state file holds."""
+    import sqlite3
+
+    if not state.exists():
+        return 0
+    with sqlite3.connect(state) as connection:
+        return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def fire_key(record: dict[str, object]) -> str:
+    """A record's fire as ``job@<UTC time>``, one per fire whatever the attempt."""
+    fire = datetime.fromisoformat(str(record["fire_time"])).astimezone(UTC).isoformat()
+    return f"{record['job']}@{fire}"
+
+
 def broker_accepts() -> bool:
     """Whether the machine's broker takes an AMQP connection (not just a TCP one: the
     port opens before the broker's application has started)."""

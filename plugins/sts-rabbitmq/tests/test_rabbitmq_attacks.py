@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -27,7 +26,9 @@ from rabbit_helpers import (
     CuttableProxy,
     Namespace,
     burst_jobs,
+    fire_key,
     lines,
+    recorded_count,
     records,
     seconds_from_now,
     stop,
@@ -39,19 +40,6 @@ from rabbit_helpers import (
 from sts.testing import require
 
 pytestmark = pytest.mark.slow
-
-
-def _recorded(state: Path) -> int:
-    """How many runs a running scheduler's SQLite state file holds."""
-    if not state.exists():
-        return 0
-    with sqlite3.connect(state) as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-
-def _key(record: dict[str, object]) -> str:
-    fire = datetime.fromisoformat(str(record["fire_time"])).astimezone(UTC).isoformat()
-    return f"{record['job']}@{fire}"
 
 
 def test_fires_waiting_for_a_slot_past_timeout_and_backstop_still_run(
@@ -72,7 +60,7 @@ def test_fires_waiting_for_a_slot_past_timeout_and_backstop_still_run(
     state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
     out = workdir / "out.txt"
     try:
-        wait_for(lambda: _recorded(state) >= 12, "every fire's record", 120)
+        wait_for(lambda: recorded_count(state) >= 12, "every fire's record", 120)
         time.sleep(2.0)  # a run refused or run twice would show by now
     finally:
         stop([scheduler])
@@ -81,7 +69,7 @@ def test_fires_waiting_for_a_slot_past_timeout_and_backstop_still_run(
     started = Counter(line.key for line in lines(out, "start"))
     ended = Counter(line.key for line in lines(out))
     outcomes = Counter(str(r["outcome"]) for r in found)
-    lost = 12 - len({_key(r) for r in found if r["outcome"] == "succeeded"})
+    lost = 12 - len({fire_key(r) for r in found if r["outcome"] == "succeeded"})
     doubled = sum(count - 1 for count in started.values())
     print(f"records={dict(outcomes)} ran={len(ended)} lost={lost} started twice={doubled}")
     assert doubled == 0, started.most_common(3)
@@ -225,8 +213,8 @@ def test_hostile_messages_from_a_foreign_client_stop_nothing(
     outcomes_found = Counter(str(r["outcome"]) for r in found)
     ended = Counter(line.key for line in lines(out))
     doubled = sum(count - 1 for count in ended.values())
-    real = {_key(r) for r in found if r["job"] == "append"}
-    lost = len(real - {_key(r) for r in found if r["outcome"] == "succeeded"})
+    real = {fire_key(r) for r in found if r["job"] == "append"}
+    lost = len(real - {fire_key(r) for r in found if r["outcome"] == "succeeded"})
     dead = asyncio.run(rabbit.dead_letters())
     reasons = Counter(
         str((m.headers or {}).get("x-sts-reason", "(broker) x-death"))[:40] for m in dead
@@ -386,8 +374,8 @@ def test_the_scheduler_killed_during_a_broker_restart_and_restarted_runs_no_fire
     ended = {line.key for line in lines(out)}
     doubled = sum(count - 1 for count in started.values())
     outcomes = Counter(str(r["outcome"]) for r in found)
-    succeeded = Counter(_key(r) for r in found if r["outcome"] == "succeeded")
-    recorded = {_key(r) for r in found}
+    succeeded = Counter(fire_key(r) for r in found if r["outcome"] == "succeeded")
+    recorded = {fire_key(r) for r in found}
     print(
         f"started={len(started)} (at the restart {started_then}) started twice={doubled} "
         f"ended={len(ended)} records={dict(outcomes)} fires recorded={len(recorded)}"
@@ -517,11 +505,13 @@ def test_every_connection_closed_by_the_broker_again_and_again_mid_burst(
     ended = Counter(line.key for line in lines(out))
     outcomes = Counter(str(r["outcome"]) for r in found)
     doubled = sum(count - 1 for count in started.values())
-    lost = len({_key(r) for r in found} - {_key(r) for r in found if r["outcome"] == "succeeded"})
+    lost = len(
+        {fire_key(r) for r in found} - {fire_key(r) for r in found if r["outcome"] == "succeeded"}
+    )
     print(f"fires={len(found)} records={dict(outcomes)} started twice={doubled} lost={lost}")
     assert doubled == 0, started.most_common(3)
     assert lost == 0 and set(outcomes) == {"succeeded"}, outcomes
-    assert len(found) >= 70 and set(ended) == {_key(r) for r in found}
+    assert len(found) >= 70 and set(ended) == {fire_key(r) for r in found}
 
 
 def test_retries_with_backoff_across_a_worker_kill(rabbit: Namespace, workdir: Path) -> None:
@@ -576,5 +566,7 @@ def test_retries_with_backoff_across_a_worker_kill(rabbit: Namespace, workdir: P
     assert all(count == 1 for (_, attempt), count in started.items() if attempt == 1)
     assert len(lines(out)) == 8  # each second attempt ended once
     assert all(
-        "redelivered" in r["output"] for r in found if _key(r) in cut_short and r["attempt"] == 2
+        "redelivered" in r["output"]
+        for r in found
+        if fire_key(r) in cut_short and r["attempt"] == 2
     )

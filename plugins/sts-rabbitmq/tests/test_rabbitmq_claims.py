@@ -8,6 +8,7 @@ through the broker."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -248,3 +249,67 @@ def test_the_schedulers_own_deafness_is_not_the_holders_silence() -> None:
         return seen
 
     assert asyncio.run(main()) == ["go", "wait", "wait", "go"]
+
+
+def test_outcomes_waiting_behind_a_full_prefetch_are_not_the_holders_silence() -> None:
+    # The store stalls: the outcome handlers fill the outcomes consumer's prefetch, each
+    # waiting for its record, so the broker sends no more. The holder of another attempt
+    # finished and published its outcome (it waits unread behind them) and stopped
+    # renewing its hold. A blip hands its message out again: the copy must not take a
+    # fire over that already ran because the holder "went silent" (it would run twice).
+    class Delivered:
+        reply_to = None
+        correlation_id = None
+
+        def __init__(self, sent: WorkerMessage) -> None:
+            self.body = sent.encode()
+            self.acked = False
+
+        async def ack(self) -> None:
+            self.acked = True
+
+        async def nack(self, requeue: bool = True) -> None:
+            raise AssertionError("handled without error")
+
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        executor.settings = dataclasses.replace(executor.settings, prefetch=2)
+        loop = asyncio.get_running_loop()
+        fire = sts.Fire("r2", "other", datetime(2026, 1, 1, tzinfo=UTC), 1, False, _now())
+        stalled = []
+        for key in ("other@2026-01-01T00:00:01+00:00", "other@2026-01-01T00:00:02+00:00"):
+            other = _Pending(fire, None, loop.create_future(), loop.create_future())
+            other.holder = other.instance = "x"
+            executor._pending[(key, 1)] = other
+            outcome = WorkerMessage("outcome", key, 1, "r2", "x", outcome="succeeded")
+            outcome.instance = "x"
+            message = Delivered(outcome)
+            handler = loop.create_task(executor._on_message(message))  # type: ignore[arg-type]
+            stalled.append((other, message, handler))
+        await asyncio.sleep(0)  # both handlers wait for their records: the prefetch is full
+        seen = []
+
+        def ask(claim: WorkerMessage) -> None:
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("a", "M", redelivered=False))
+        ask(_claim("b", "M", redelivered=True))  # the blip: wait
+        _silence(pending)  # the holder silent as long as the lease, behind the full prefetch
+        ask(_claim("b", "M", redelivered=True))  # not heard: wait
+        other, message, handler = stalled[0]
+        other.outcome.result().on_recorded()  # the store is back: one record, one ack
+        await handler
+        assert message.acked
+        ask(_claim("b", "M", redelivered=True))  # a slot just freed: nothing heard yet
+        executor._drained -= TAKEOVER_SILENCE  # then the holder stays silent as long
+        ask(_claim("b", "M", redelivered=True))  # taken over
+        stalled[1][0].outcome.result().on_recorded()
+        await stalled[1][2]
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "wait", "wait", "go"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

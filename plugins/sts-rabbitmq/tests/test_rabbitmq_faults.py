@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,9 @@ from rabbit_helpers import (
     BROKER_URL,
     Namespace,
     burst_jobs,
+    fire_key,
     lines,
+    recorded_count,
     records,
     restart_broker,
     seconds_from_now,
@@ -31,18 +31,6 @@ from rabbit_helpers import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-def _recorded(state: Path) -> int:
-    """How many runs a running scheduler's SQLite state file holds."""
-    if not state.exists():
-        return 0
-    with sqlite3.connect(state) as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-
-def _key(record: dict[str, object]) -> str:
-    return f"{record['job']}@{datetime.fromisoformat(str(record['fire_time'])).isoformat()}"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +78,7 @@ def test_a_broker_restart_mid_burst_runs_no_fire_twice(
     started = Counter(line.key for line in lines(out, "start"))
     ended = Counter(line.key for line in lines(out))
     doubled = sum(count - 1 for count in started.values())
-    lost = 40 - len({_key(r) for r in found if r["outcome"] == "succeeded"})
+    lost = 40 - len({fire_key(r) for r in found if r["outcome"] == "succeeded"})
     print(f"concurrency={concurrency}: started twice={doubled} lost={lost} records={len(found)}")
     assert doubled == 0, started.most_common(5)
     assert len(ended) == 40 and all(count == 1 for count in ended.values())
@@ -180,7 +168,7 @@ def test_a_worker_lost_after_misfire_grace_without_a_timeout_is_recorded_not_wai
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         lost = time.monotonic()
-        wait_for(lambda: _recorded(state) == 1, "the attempt's record", 30)
+        wait_for(lambda: recorded_count(state) == 1, "the attempt's record", 30)
         waited = time.monotonic() - lost
     finally:
         stop([scheduler])
