@@ -350,7 +350,19 @@ class Runner:
         store = self._scheduler.store
         if not isinstance(store, AttemptLookup):
             return None
-        return store.attempt_outcomes(job, run_id, attempt)
+        try:
+            return store.attempt_outcomes(job, run_id, attempt)
+        except Exception as error:  # a store that cannot be read now: a doubled record
+            # is better than a lost outcome (the executor would hand it back, then drop it)
+            logger.warning(
+                "job=%s run=%s attempt %d: cannot tell whether the attempt is recorded "
+                "already (%s); its late outcome is recorded",
+                job,
+                run_id,
+                attempt,
+                redact(str(error)),
+            )
+            return None
 
     def record(self, record: RunRecord, level: int, error: BaseException | None = None) -> None:
         """Keep ``record``: in the store, to hooks and listeners, in the log at ``level``."""

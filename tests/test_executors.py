@@ -253,6 +253,30 @@ def test_a_late_outcome_of_an_attempt_recorded_cancelled_is_not_recorded_again(
     stores[-1].close()
 
 
+def test_a_late_outcome_is_recorded_when_the_store_cannot_say_what_it_holds(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
+) -> None:
+    """A store that fails the read (a database down): the outcome is recorded (it may be a
+    second record) rather than lost after the executor's deliveries run out."""
+
+    class Unreadable(MemoryStore):
+        def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[sts.Outcome]:
+            raise OSError("the database is down")
+
+    store = Unreadable()
+    scheduler = _scheduler(virtual_clock, executor="scripted", store=store)
+    fire = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+
+    async def main() -> None:
+        scheduler.schedule(Noop(), "every 1h", name="job")
+        async with scheduler:
+            report = sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")
+            await scripted[0].late("job", fire, 1, "abc", report)
+
+    virtual_clock.run(main())
+    assert _outcomes(store, "abc") == [sts.Outcome.SUCCEEDED]
+
+
 def test_an_unknown_executor_fails_the_attempt_naming_the_installed_ones(
     virtual_clock: VirtualClock,
 ) -> None:
