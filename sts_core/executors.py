@@ -146,7 +146,7 @@ class Executors:
         record: Callable[[RunRecord, int], None],
         clock: Clock,
         durable: Callable[[], Awaitable[None]],
-        recorded: Callable[[str, str, int], list[Outcome] | None],
+        recorded: Callable[[str, str, int], Awaitable[list[Outcome] | None]],
     ) -> None:
         self._plugins = plugins
         self._recorded = recorded
@@ -161,6 +161,9 @@ class Executors:
             name: dict(values) for name, values in (options or {}).items()
         }
         self._made: dict[str, Executor] = {}
+        # Late outcomes being recorded, by (job, run id, attempt): a second delivery of one
+        # while the store is read for the first is the same outcome, not another record.
+        self._reconciling: set[tuple[str, str, int]] = set()
         self._starting: dict[str, asyncio.Task[Executor]] = {}
 
     def spec_of(self, policy: JobPolicy) -> tuple[str, str | None]:
@@ -221,28 +224,41 @@ class Executors:
         ``timed_out`` (its backstop) or ``cancelled`` by ``overlap = replace`` has its
         record already, and a second one would count the attempt twice. Decided from the
         store, not from this process's memory: the attempt may have been found interrupted
-        two restarts ago, or by another replica of a shared store."""
-        recorded = self._recorded(job, run_id, attempt)
-        kept = [outcome for outcome in recorded or () if outcome is not Outcome.INTERRUPTED]
-        if kept:
-            logger.warning(
-                "job=%s run=%s attempt %d: dropped a late outcome (%s, worker %s): the "
-                "attempt is recorded %s already",
-                job,
-                run_id,
-                attempt,
-                report.outcome.value,
-                report.worker,
-                kept[0].value,
+        two restarts ago, or by a replica that took over a dead one's runs. A store that
+        cannot be read now gets the outcome recorded (a second record rather than none)."""
+        key = (job, run_id, attempt)
+        if key in self._reconciling:
+            logger.info(
+                "job=%s run=%s attempt %d: dropped a second copy of a late outcome being "
+                "recorded",
+                *key,
             )
             return
-        record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
-        record.output["reconciled"] = (
-            "its outcome arrived after the scheduler restarted (the attempt was "
-            "recorded interrupted when it did)"
-        )
-        self._record(record, level_of(report.outcome))
-        await self._durable()
+        self._reconciling.add(key)
+        try:
+            recorded = await self._recorded(job, run_id, attempt)
+            kept = [outcome for outcome in recorded or () if outcome is not Outcome.INTERRUPTED]
+            if kept:
+                logger.warning(
+                    "job=%s run=%s attempt %d: dropped a late outcome (%s, worker %s): the "
+                    "attempt is recorded %s already",
+                    job,
+                    run_id,
+                    attempt,
+                    report.outcome.value,
+                    report.worker,
+                    kept[0].value,
+                )
+                return
+            record = record_of(report, run_id, job, fire_time, attempt, False, self._clock)
+            record.output["reconciled"] = (
+                "its outcome arrived after the scheduler restarted (the attempt was "
+                "recorded interrupted when it did)"
+            )
+            self._record(record, level_of(report.outcome))
+            await self._durable()
+        finally:
+            self._reconciling.discard(key)
 
     async def aclose(self) -> None:
         """Close every executor made (each on its own: one failing does not keep the

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import Notifier
 from .executors import Executors, remote_attempt
@@ -24,8 +24,10 @@ from .logfields import job_fields, run_record_fields, run_started_fields
 from .policy import MAX_BACKOFF, JobPolicy, SetupError
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .redaction import SecretError, redact
-from .store import AttemptLookup
+from .store import AttemptLookup, DurableStore
 from .task import Task, thread_pool
+
+T = TypeVar("T")
 
 logger = logging.getLogger("sts")
 
@@ -336,21 +338,28 @@ class Runner:
         if self.committed is not None:
             waiting = self.committed()
             if waiting is not None:
-                # A virtual clock must not jump ahead while the disk works.
-                wait_real = getattr(self._scheduler.clock, "wait_real", None)
-                if wait_real is not None:
-                    waiting = wait_real(waiting)
-                await waiting
+                await self._real(waiting)
+
+    def _real(self, work: Awaitable[T]) -> Awaitable[T]:
+        """``work`` done off the loop (the disk, a thread): a virtual clock must not jump
+        ahead while it takes real time."""
+        wait_real = getattr(self._scheduler.clock, "wait_real", None)
+        return work if wait_real is None else wait_real(work)
 
     # -- records ----------------------------------------------------------------------------
 
-    def recorded(self, job: str, run_id: str, attempt: int) -> list[Outcome] | None:
+    async def recorded(self, job: str, run_id: str, attempt: int) -> list[Outcome] | None:
         """What the store recorded for one attempt; ``None`` when it cannot tell (it is no
-        :class:`AttemptLookup`)."""
+        :class:`AttemptLookup`, or its read failed)."""
         store = self._scheduler.store
         if not isinstance(store, AttemptLookup):
             return None
         try:
+            if isinstance(store, DurableStore):
+                # Its read may wait for its writer or its server: off the loop, which
+                # keeps answering workers' claims and holds meanwhile.
+                reading = asyncio.to_thread(store.attempt_outcomes, job, run_id, attempt)
+                return await self._real(reading)
             return store.attempt_outcomes(job, run_id, attempt)
         except Exception as error:  # a store that cannot be read now: a doubled record
             # is better than a lost outcome (the executor would hand it back, then drop it)

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .records import Outcome, RunContext, RunRecord
@@ -136,8 +137,10 @@ class AttemptLookup(Protocol):
 
     def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
         """The outcomes recorded for attempt ``attempt`` of run ``run_id`` of ``job``, in
-        the order they were recorded (after the writes made so far; empty when none, or
-        when they were pruned from the history)."""
+        the order they were recorded: empty when none, or when they were pruned from the
+        history. A durable store answers from any thread and sees the writes made before
+        the call as far as its reads wait for them (a read does not wait longer than its
+        ``read_timeout`` for a stuck writer). It may raise: the outcome is then recorded."""
         ...
 
 
@@ -272,7 +275,7 @@ class MemoryStore:
             for entry in source.get(job, ())
             if entry[1] == run_id and entry[5] == attempt
         ]
-        return [Outcome(entry[4]) for entry in sorted(kept)]
+        return [Outcome(entry[4]) for entry in sorted(kept, key=itemgetter(0))]
 
     def recover_interrupted(self) -> list[RunRecord]:
         return []

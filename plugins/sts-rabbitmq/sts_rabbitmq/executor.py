@@ -167,6 +167,9 @@ class RabbitExecutor:
         # nothing. When one is acked, the scheduler hears again (since ``_drained``).
         self._in_hand = 0
         self._drained = 0.0
+        # Counted per connection: a reconnection's channel has a fresh prefetch, and the
+        # handlers of the old one (whose acks cannot reach the broker) no longer fill it.
+        self._connection_number = 0
         # By job name: the task and policy the digest was made of (a run's view of its job
         # after a live reload is another object with the same name), and the digest.
         self._digests: dict[str, tuple[object, object, str]] = {}
@@ -214,15 +217,35 @@ class RabbitExecutor:
                     client_properties={"connection_name": f"sts scheduler {self.scheduler_name}"},
                     reconnect_interval=1,
                 )
-                break
             except Exception as error:
                 logger.warning(
                     "rabbitmq: cannot connect (%s); trying again in %.1fs",
                     sts.redact(describe(error)),
                     delay,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            else:
+                try:
+                    await self._set_up(connection)
+                    return
+                except Exception as error:
+                    # Its exclusive claims queue held by another live scheduler of this
+                    # name (a second replica), or a queue declared otherwise: said, and
+                    # tried again (it takes over once that scheduler is gone).
+                    logger.error(
+                        "rabbitmq: cannot set up the queues of scheduler %r (%s): is another "
+                        "scheduler of that name running? One scheduler per name uses the "
+                        "executor; trying again in %.1fs",
+                        self.scheduler_name,
+                        sts.redact(describe(error)),
+                        delay,
+                    )
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _set_up(self, connection: AbstractRobustConnection) -> None:
+        """Open the channels and declare the queues on a new connection, then listen."""
         self._connection = connection
         # One channel per role: publishing (with confirms; an unroutable fire raises), and
         # consuming the outcomes (with a prefetch).
@@ -235,13 +258,15 @@ class RabbitExecutor:
         for _ in range(LANES - 1):
             lane = await connection.channel(publisher_confirms=True, on_return_raises=True)
             self._fires_lanes.append(await lane.get_exchange(fires.name, ensure=False))
-        outcomes = await declare_outcomes(consumer, self.settings, self.scheduler_name)
-        await outcomes.consume(self._on_message)
-        # Claims: answered at once, without confirms (a lost one is asked again).
+        # Claims: answered at once, without confirms (a lost one is asked again). Their
+        # queue is exclusive, so declared first: a second scheduler of this name stops
+        # here, before it takes any of the first one's outcomes.
         self._answer_lanes = [
             await connection.channel(publisher_confirms=False) for _ in range(LANES)
         ]
         claims = await declare_claims(consumer, self.settings, self.scheduler_name)
+        outcomes = await declare_outcomes(consumer, self.settings, self.scheduler_name)
+        await outcomes.consume(self._on_message)
         await claims.consume(self._on_claim, no_ack=True)
         logger.info(
             "rabbitmq: connected; outcomes on %s", self.outcomes_queue, extra={"event": "rabbitmq"}
@@ -256,6 +281,8 @@ class RabbitExecutor:
 
     def _on_reconnected(self, *_: object) -> None:
         self._listening_since = time.monotonic()
+        self._connection_number += 1
+        self._in_hand = 0
 
     async def aclose(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -573,6 +600,7 @@ class RabbitExecutor:
     # -- what workers send ------------------------------------------------------------------
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        connection_number = self._connection_number
         self._in_hand += 1
         try:
             await self._handle(message)
@@ -583,6 +611,11 @@ class RabbitExecutor:
             # Counted here, not by the broker's redelivered flag: that is also set on every
             # message after a restart of this scheduler or a blip, which is when a
             # reconciled outcome comes in.
+            if connection_number != self._connection_number:
+                # Its channel closed under it (the broker redelivers it on the new one):
+                # no failure of its own.
+                logger.info("rabbitmq: a worker's message was cut off by a reconnection")
+                return
             token = hash(message.body)
             again = token not in self._failed_once
             self._failed_once.add(token)
@@ -593,9 +626,10 @@ class RabbitExecutor:
             with contextlib.suppress(Exception):  # its channel may be gone
                 await message.nack(requeue=again)
         finally:
-            if self._in_hand == self.settings.prefetch:
-                self._drained = time.monotonic()  # a slot is free: the next one comes
-            self._in_hand -= 1
+            if connection_number == self._connection_number:
+                if self._in_hand == self.settings.prefetch:
+                    self._drained = time.monotonic()  # a slot is free: the next one comes
+                self._in_hand -= 1
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
         """A worker's claims (a batch: those of one turn of its loop), answered at once
@@ -783,9 +817,9 @@ class RabbitExecutor:
         self.counts["stray_outcomes"] += 1
         self._recorded.add(key)  # before the await: a second copy meanwhile is a duplicate
         job, _, fire_time = sent.key.rpartition("@")
-        logger.warning(
+        logger.info(
             "rabbitmq: job=%s attempt %d: an outcome (%s, worker %s) of an attempt dispatched "
-            "before the scheduler restarted; recorded as reconciled unless it is recorded",
+            "before the scheduler restarted; handed to the scheduler to reconcile",
             job,
             sent.attempt,
             sent.outcome,

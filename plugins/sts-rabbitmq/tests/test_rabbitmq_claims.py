@@ -257,36 +257,9 @@ def test_outcomes_waiting_behind_a_full_prefetch_are_not_the_holders_silence() -
     # finished and published its outcome (it waits unread behind them) and stopped
     # renewing its hold. A blip hands its message out again: the copy must not take a
     # fire over that already ran because the holder "went silent" (it would run twice).
-    class Delivered:
-        reply_to = None
-        correlation_id = None
-
-        def __init__(self, sent: WorkerMessage) -> None:
-            self.body = sent.encode()
-            self.acked = False
-
-        async def ack(self) -> None:
-            self.acked = True
-
-        async def nack(self, requeue: bool = True) -> None:
-            raise AssertionError("handled without error")
-
     async def main() -> list[str]:
         executor, pending = _pending()
-        executor.settings = dataclasses.replace(executor.settings, prefetch=2)
-        loop = asyncio.get_running_loop()
-        fire = sts.Fire("r2", "other", datetime(2026, 1, 1, tzinfo=UTC), 1, False, _now())
-        stalled = []
-        for key in ("other@2026-01-01T00:00:01+00:00", "other@2026-01-01T00:00:02+00:00"):
-            other = _Pending(fire, None, loop.create_future(), loop.create_future())
-            other.holder = other.instance = "x"
-            executor._pending[(key, 1)] = other
-            outcome = WorkerMessage("outcome", key, 1, "r2", "x", outcome="succeeded")
-            outcome.instance = "x"
-            message = Delivered(outcome)
-            handler = loop.create_task(executor._on_message(message))  # type: ignore[arg-type]
-            stalled.append((other, message, handler))
-        await asyncio.sleep(0)  # both handlers wait for their records: the prefetch is full
+        stalled = await _stalled_outcomes(executor, 2)
         seen = []
 
         def ask(claim: WorkerMessage) -> None:
@@ -311,5 +284,60 @@ def test_outcomes_waiting_behind_a_full_prefetch_are_not_the_holders_silence() -
     assert asyncio.run(main()) == ["go", "wait", "wait", "wait", "go"]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class _Delivered:
+    """An outcome message as the consumer gets it."""
+
+    reply_to = None
+    correlation_id = None
+
+    def __init__(self, sent: WorkerMessage) -> None:
+        self.body = sent.encode()
+        self.acked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nack(self, requeue: bool = True) -> None:
+        raise AssertionError("handled without error")
+
+
+async def _stalled_outcomes(
+    executor: RabbitExecutor, prefetch: int
+) -> list[tuple[_Pending, _Delivered, asyncio.Task[None]]]:
+    """``prefetch`` outcomes of other attempts in hand, each waiting for its record (a
+    store that stalls): the consumer's prefetch is full."""
+    executor.settings = dataclasses.replace(executor.settings, prefetch=prefetch)
+    loop = asyncio.get_running_loop()
+    fire = sts.Fire("r2", "other", datetime(2026, 1, 1, tzinfo=UTC), 1, False, datetime.now(UTC))
+    stalled = []
+    for n in range(prefetch):
+        key = f"other@2026-01-01T00:00:0{n + 1}+00:00"
+        other = _Pending(fire, None, loop.create_future(), loop.create_future())
+        other.holder = other.instance = "x"
+        executor._pending[(key, 1)] = other
+        outcome = WorkerMessage("outcome", key, 1, "r2", "x", outcome="succeeded")
+        outcome.instance = "x"
+        message = _Delivered(outcome)
+        handler = loop.create_task(executor._on_message(message))  # type: ignore[arg-type]
+        stalled.append((other, message, handler))
+    await asyncio.sleep(0)  # the handlers wait for their records
+    return stalled
+
+
+def test_a_reconnection_gives_a_fresh_prefetch() -> None:
+    # The handlers of the old channel, still waiting, fill no slot of the new one: the
+    # scheduler hears its workers again once it reconnects, and their end counts nothing.
+    async def main() -> list[bool]:
+        executor, _ = _pending()
+        stalled = await _stalled_outcomes(executor, 2)
+        hearing = [executor._hearing_since() is not None]
+        executor._on_connection_lost()
+        executor._on_reconnected()
+        hearing.append(executor._hearing_since() is not None)
+        for other, _, handler in stalled:
+            other.outcome.result().on_recorded()
+            await handler
+        assert executor._in_hand == 0
+        return hearing
+
+    assert asyncio.run(main()) == [False, True]

@@ -11,7 +11,9 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest.mock import AsyncMock
 
+import aio_pika
 from rabbit_helpers import BROKER_URL, Namespace
 from sts_rabbitmq import RabbitSettings, Worker
 
@@ -358,3 +360,41 @@ def test_a_run_whose_error_cannot_be_described_runs_once_with_one_outcome(
     assert [r.outcome for r in records] == [sts.Outcome.FAILED]
     assert records[0].error == "_Unprintable"
     assert records[0].output.get("count") == "5"
+
+
+def test_a_second_scheduler_of_one_name_waits_as_a_standby_taking_no_outcome(
+    rabbit: Namespace, caplog: Any
+) -> None:
+    """One scheduler per name uses the executor (its claims queue is exclusive): a second
+    one (a second replica of a group) says why it cannot, takes none of the first one's
+    outcomes meanwhile, and starts once the first is gone."""
+    from sts_rabbitmq.executor import RabbitExecutor
+
+    async def main() -> tuple[bool, bool, bool]:
+        name = rabbit.scheduler_name()
+        first = RabbitExecutor(name, prefix=rabbit.prefix)
+        second = RabbitExecutor(name, prefix=rabbit.prefix)
+        late = AsyncMock()
+        await first.start(late)
+        await asyncio.wait_for(first._ready.wait(), 10)
+        await second.start(late)
+        await asyncio.sleep(2)
+        second_while_first = second._ready.is_set()
+        consumers = await _consumers(first.outcomes_queue)
+        await first.aclose()
+        await asyncio.wait_for(second._ready.wait(), 30)  # raises if it never starts
+        took_over = await _consumers(second.outcomes_queue) == 1
+        await second.aclose()
+        return second_while_first, consumers == 1, took_over
+
+    with caplog.at_level("ERROR", logger="sts.rabbitmq"):
+        assert asyncio.run(main()) == (False, True, True)
+    assert "is another scheduler of that name running?" in caplog.text
+
+
+async def _consumers(queue: str) -> int:
+    connection = await aio_pika.connect(BROKER_URL)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.consumer_count)
