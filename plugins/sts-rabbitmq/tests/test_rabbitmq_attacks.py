@@ -3,7 +3,9 @@ wait for a worker's slot longer than their timeout + backstop, hostile messages
 published live by a foreign client onto the queues STS reads, two workers with one
 identity, a takeover while the scheduler itself is cut off; and two that hold: the
 scheduler killed during a broker restart, every connection closed again and again,
-retries with backoff across a worker kill.
+retries with backoff across a worker kill; and a fourth round's: an attempt cancelled by
+a stop, or killed and found interrupted two restarts before its outcome comes, recorded
+once.
 Real processes on the real broker; every fire counted (lost and doubled must be 0)."""
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rabbit_helpers import (
     recorded_count,
     records,
     seconds_from_now,
+    start_workers,
     stop,
     sts_command,
     wait_for,
@@ -570,3 +573,78 @@ def test_retries_with_backoff_across_a_worker_kill(rabbit: Namespace, workdir: P
         for r in found
         if fire_key(r) in cut_short and r["attempt"] == 2
     )
+
+
+def _attempt_records(state: Path, job: str) -> list[str]:
+    return [str(r["outcome"]) for r in records(state) if r["job"] == job and r["attempt"] == 1]
+
+
+def _logged(workdir: Path, text: str) -> bool:
+    return any(text in log.read_text(errors="replace") for log in workdir.glob("run-*.log"))
+
+
+def test_an_attempt_cancelled_by_a_stop_is_not_recorded_again_when_its_outcome_comes(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The scheduler stopped (SIGTERM) while a worker runs a 14-s attempt: past its
+    stop_grace (5 s) it records the attempt cancelled; the worker runs on. Restarted, it
+    gets the worker's outcome: the attempt keeps its one record (it was recorded twice,
+    cancelled then reconciled)."""
+    config = write_config(
+        workdir,
+        rabbit,
+        f"[job:long]\ntype = python\ncallable = rabbit_jobs:slow\n"
+        f"schedule = at {seconds_from_now(4)}\nmisfire_grace = 60s\n",
+    )
+    env = {"STS_TEST_SLOW": "14"}
+    state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
+    out = workdir / "out.txt"
+    (worker,) = start_workers(config, workdir, 2, count=1, env=env)
+    first = sts_command("run", str(config), cwd=workdir, env=env)
+    second = None
+    try:
+        wait_for(lambda: len(lines(out, "start")) == 1, "the attempt's start", 60)
+        stop([first])  # waits its stop_grace, then records the attempt cancelled
+        second = sts_command("run", str(config), cwd=workdir, env=env)
+        wait_for(lambda: len(lines(out)) == 1, "the attempt's end on the worker", 60)
+        wait_for(lambda: _logged(workdir, "dropped a late outcome"), "the late outcome", 30)
+    finally:
+        stop([p for p in (second,) if p is not None])
+        stop([worker])
+    assert _attempt_records(state, "long") == ["cancelled"]
+
+
+def test_a_late_outcome_two_restarts_after_a_kill_is_recorded_once(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The scheduler killed (-9) while a worker runs a 14-s attempt; the next start
+    records it interrupted and is stopped; the worker's outcome reaches the start after:
+    recorded, once (the withdrawn in-memory fix lost it here)."""
+    config = write_config(
+        workdir,
+        rabbit,
+        f"[job:long]\ntype = python\ncallable = rabbit_jobs:slow\n"
+        f"schedule = at {seconds_from_now(4)}\nmisfire_grace = 60s\n",
+    )
+    env = {"STS_TEST_SLOW": "14"}
+    state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
+    out = workdir / "out.txt"
+    (worker,) = start_workers(config, workdir, 2, count=1, env=env)
+    first = sts_command("run", str(config), cwd=workdir, env=env)
+    third = None
+    try:
+        wait_for(lambda: len(lines(out, "start")) == 1, "the attempt's start", 60)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        second = sts_command("run", str(config), cwd=workdir, env=env)
+        wait_for(lambda: _logged(workdir, "run interrupted by the previous process"), "it", 30)
+        stop([second])
+        third = sts_command("run", str(config), cwd=workdir, env=env)
+        wait_for(lambda: len(lines(out)) == 1, "the attempt's end on the worker", 60)
+        wait_for(lambda: recorded_count(state) >= 2, "the late outcome's record", 30)
+        time.sleep(2)  # a second copy of the outcome, if any, has come by now
+    finally:
+        stop([p for p in (third,) if p is not None])
+        stop([worker])
+    assert _attempt_records(state, "long") == ["interrupted", "succeeded"]
+    assert len(lines(out, "start")) == 1  # run once: never dispatched again
