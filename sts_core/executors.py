@@ -29,6 +29,7 @@ from .plugins import PluginError
 from .policy import MAX_BACKOFF, RetryAfter
 from .records import Outcome, RunContext, RunRecord, _current_run
 from .redaction import redact
+from .store import found_at_a_restart
 
 if TYPE_CHECKING:
     from .job import Job
@@ -146,7 +147,7 @@ class Executors:
         record: Callable[[RunRecord, int], None],
         clock: Clock,
         durable: Callable[[], Awaitable[None]],
-        recorded: Callable[[str, str, int], Awaitable[list[Outcome] | None]],
+        recorded: Callable[[str, str, int], Awaitable[list[RunRecord] | None]],
     ) -> None:
         self._plugins = plugins
         self._recorded = recorded
@@ -221,8 +222,9 @@ class Executors:
         Recorded only when the store holds nothing for the attempt but the ``interrupted``
         record a restart made (or nothing: pruned, or a store that cannot tell): a previous
         process that recorded the attempt ``cancelled`` (stopped past ``stop_grace``),
-        ``timed_out`` (its backstop) or ``cancelled`` by ``overlap = replace`` has its
-        record already, and a second one would count the attempt twice. Decided from the
+        ``timed_out`` or ``interrupted`` by its backstop (a lost worker), or ``cancelled``
+        by ``overlap = replace`` has its record already, and a second one would count the
+        attempt twice. Decided from the
         store, not from this process's memory: the attempt may have been found interrupted
         two restarts ago, or by a replica that took over a dead one's runs. A store that
         cannot be read now gets the outcome recorded (a second record rather than none)."""
@@ -237,7 +239,7 @@ class Executors:
         self._reconciling.add(key)
         try:
             recorded = await self._recorded(job, run_id, attempt)
-            kept = [outcome for outcome in recorded or () if outcome is not Outcome.INTERRUPTED]
+            kept = [r.outcome for r in recorded or () if not found_at_a_restart(r)]
             if kept:
                 logger.warning(
                     "job=%s run=%s attempt %d: dropped a late outcome (%s, worker %s): the "

@@ -348,7 +348,7 @@ class Runner:
 
     # -- records ----------------------------------------------------------------------------
 
-    async def recorded(self, job: str, run_id: str, attempt: int) -> list[Outcome] | None:
+    async def recorded(self, job: str, run_id: str, attempt: int) -> list[RunRecord] | None:
         """What the store recorded for one attempt; ``None`` when it cannot tell (it is no
         :class:`AttemptLookup`, or its read failed)."""
         store = self._scheduler.store
@@ -358,9 +358,9 @@ class Runner:
             if isinstance(store, DurableStore):
                 # Its read may wait for its writer or its server: off the loop, which
                 # keeps answering workers' claims and holds meanwhile.
-                reading = asyncio.to_thread(store.attempt_outcomes, job, run_id, attempt)
+                reading = asyncio.to_thread(store.attempt_records, job, run_id, attempt)
                 return await self._real(reading)
-            return store.attempt_outcomes(job, run_id, attempt)
+            return store.attempt_records(job, run_id, attempt)
         except Exception as error:  # a store that cannot be read now: a doubled record
             # is better than a lost outcome (the executor would hand it back, then drop it)
             logger.warning(

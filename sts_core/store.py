@@ -69,7 +69,8 @@ class StateStore(Protocol):
         ...
 
     def recover_interrupted(self) -> list[RunRecord]:
-        """Mark runs left in flight by a previous process as interrupted; return them."""
+        """Mark runs left in flight by a previous process as interrupted (records with no
+        ``finished_at``: no process saw them end); return them."""
         ...
 
     def flush(self) -> None:
@@ -131,17 +132,24 @@ class ClaimingStore(StateStore, Protocol):
 @runtime_checkable
 class AttemptLookup(Protocol):
     """A store that can tell what it recorded for one attempt: a remote executor's outcome
-    that arrives after a restart is recorded only when the attempt's sole record is the
-    ``interrupted`` one the restart made (a store without this records every such outcome,
+    that arrives after a restart is recorded only when the attempt's only records are the
+    ``interrupted`` ones a restart made (a store without this records every such outcome,
     so an attempt recorded ``cancelled`` or ``timed_out`` may get a second record)."""
 
-    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
-        """The outcomes recorded for attempt ``attempt`` of run ``run_id`` of ``job``, in
-        the order they were recorded: empty when none, or when they were pruned from the
-        history. A durable store answers from any thread and sees the writes made before
-        the call as far as its reads wait for them (a read does not wait longer than its
+    def attempt_records(self, job: str, run_id: str, attempt: int) -> list[RunRecord]:
+        """The records of attempt ``attempt`` of run ``run_id`` of ``job``, in the order
+        they were recorded: empty when none, or when they were pruned from the history. A
+        durable store answers from any thread and sees the writes made before the call as
+        far as its reads wait for them (a read does not wait longer than its
         ``read_timeout`` for a stuck writer). It may raise: the outcome is then recorded."""
         ...
+
+
+def found_at_a_restart(record: RunRecord) -> bool:
+    """Whether ``record`` is one ``recover_interrupted`` made: an attempt a process left
+    in flight, whose end nobody saw (an ``interrupted`` record that an executor made, of a
+    worker it lost, has its ``finished_at``)."""
+    return record.outcome is Outcome.INTERRUPTED and record.finished_at is None
 
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED, Outcome.MISSED})
@@ -268,14 +276,14 @@ class MemoryStore:
         numbered.sort(key=lambda entry: entry[0], reverse=True)
         return [_unpack(entry) for entry in numbered[:limit]]
 
-    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
+    def attempt_records(self, job: str, run_id: str, attempt: int) -> list[RunRecord]:
         kept = [
             entry
             for source in (self._failed, self._succeeded)
             for entry in source.get(job, ())
             if entry[1] == run_id and entry[5] == attempt
         ]
-        return [Outcome(entry[4]) for entry in sorted(kept, key=itemgetter(0))]
+        return [_unpack(entry) for entry in sorted(kept, key=itemgetter(0))]
 
     def recover_interrupted(self) -> list[RunRecord]:
         return []

@@ -259,6 +259,34 @@ def test_a_late_outcome_of_an_attempt_recorded_cancelled_is_not_recorded_again(
     stores[-1].close()
 
 
+def test_a_late_outcome_of_an_attempt_its_backstop_found_lost_is_not_recorded_again(
+    scripted: list[ScriptedExecutor], virtual_clock: VirtualClock, tmp_path: Path
+) -> None:
+    """An executor that lost its worker reported the attempt ``interrupted`` itself (it
+    saw it end: ``finished_at``), unlike the ``interrupted`` a restart makes: the worker,
+    frozen then, reporting after a restart adds no second record (an attacker's find)."""
+    path = tmp_path / "state.db"
+    lost = sts.AttemptReport(sts.Outcome.INTERRUPTED, error="worker w:1 was lost")
+
+    async def start(report: sts.AttemptReport | None) -> sts.Fire:
+        with SQLiteStore(path, flush_interval=0.02) as store:
+            scheduler = _scheduler(virtual_clock, executor="scripted", store=store)
+            scheduler.schedule(Noop(), "every 1h", name="job")
+            async with scheduler:
+                if report is None:
+                    scripted[-1].script = lambda fire: lost
+                    await asyncio.wrap_future(scheduler.run_now("job"))
+                    return scripted[-1].fires[-1]
+                fire = fired[0]
+                await scripted[-1].late("job", fire.fire_time, 1, fire.run_id, report)
+                return fire
+
+    fired = [virtual_clock.run(start(None))]
+    virtual_clock.run(start(sts.AttemptReport(sts.Outcome.SUCCEEDED, worker="w:1")))
+    with SQLiteStore(path, flush_interval=None) as store:
+        assert _outcomes(store, fired[0].run_id) == [sts.Outcome.INTERRUPTED]
+
+
 def test_a_late_outcome_is_recorded_when_the_store_cannot_say_what_it_holds(
     scripted: list[ScriptedExecutor], virtual_clock: VirtualClock
 ) -> None:
@@ -266,7 +294,7 @@ def test_a_late_outcome_is_recorded_when_the_store_cannot_say_what_it_holds(
     second record) rather than lost after the executor's deliveries run out."""
 
     class Unreadable(MemoryStore):
-        def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[sts.Outcome]:
+        def attempt_records(self, job: str, run_id: str, attempt: int) -> list[sts.RunRecord]:
             raise OSError("the database is down")
 
     store = Unreadable()

@@ -666,12 +666,13 @@ class SQLiteStore:
         )
         return [_record_from_row(row) for row in rows]
 
-    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[Outcome]:
+    def attempt_records(self, job: str, run_id: str, attempt: int) -> list[RunRecord]:
         rows = self._query(
-            "SELECT outcome FROM runs WHERE job = ? AND run_id = ? AND attempt = ? ORDER BY seq",
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? AND run_id = ? AND attempt = ? "
+            "ORDER BY seq",
             [job, run_id, attempt],
         )
-        return [Outcome(outcome) for (outcome,) in rows]
+        return [_record_from_row(row) for row in rows]
 
     def runs_in_flight(self) -> list[tuple[RunContext, int]]:
         """Attempts started and not finished, with the id of the process that started each."""

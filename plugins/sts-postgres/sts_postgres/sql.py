@@ -253,8 +253,8 @@ WHERE grp = %(grp)s
 ORDER BY seq DESC LIMIT %(limit)s
 """
 
-ATTEMPT_OUTCOMES = """
-SELECT outcome FROM sts_runs
+ATTEMPT_RECORDS = f"""
+SELECT {RUN_COLUMNS} FROM sts_runs
 WHERE grp = %(grp)s AND job = %(job)s AND run_id = %(run_id)s AND attempt = %(attempt)s
 ORDER BY seq
 """

@@ -775,10 +775,10 @@ class PostgresStore:
         rows = self._query(sql.HISTORY, job=job, failed_only=failed_only, limit=limit)
         return [(record_from_row(row), row[-1]) for row in rows]
 
-    def attempt_outcomes(self, job: str, run_id: str, attempt: int) -> list[sts.Outcome]:
+    def attempt_records(self, job: str, run_id: str, attempt: int) -> list[sts.RunRecord]:
         """What the group recorded for one attempt (any replica), in the order recorded."""
-        rows = self._query(sql.ATTEMPT_OUTCOMES, job=job, run_id=run_id, attempt=attempt)
-        return [sts.Outcome(outcome) for (outcome,) in rows]
+        rows = self._query(sql.ATTEMPT_RECORDS, job=job, run_id=run_id, attempt=attempt)
+        return [record_from_row(row) for row in rows]
 
     def runs_in_flight(self) -> list[tuple[sts.RunContext, str]]:
         """Attempts started and not finished in the group, with the replica running each."""

@@ -47,15 +47,12 @@ def test_an_attempts_outcomes_are_the_groups_whichever_replica_recorded_them(
     store.flush()
     other = PostgresStore(dsn, group="contract")
     try:
-        assert other.attempt_outcomes("a", "a-1", 1) == [sts.Outcome.INTERRUPTED]
+        assert other.attempt_records("a", "a-1", 1) == [interrupted]
         other.record_run(record("a", 1))
         other.flush()
-        assert store.attempt_outcomes("a", "a-1", 1) == [
-            sts.Outcome.INTERRUPTED,
-            sts.Outcome.SUCCEEDED,
-        ]
-        assert store.attempt_outcomes("a", "a-1", 2) == [sts.Outcome.FAILED]
-        assert store.attempt_outcomes("a", "nosuch", 1) == []
+        assert store.attempt_records("a", "a-1", 1) == [interrupted, record("a", 1)]
+        assert [r.outcome for r in store.attempt_records("a", "a-1", 2)] == [sts.Outcome.FAILED]
+        assert store.attempt_records("a", "nosuch", 1) == []
     finally:
         other.close()
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -96,6 +97,8 @@ class _Pending:
     #: When (``time.monotonic``) the holder last said it holds the attempt (its grant, a
     #: claim asked again, a hold), and when a claim first asked to take it over since.
     renewed: float = 0.0
+    #: The consumer's deaf time (``RabbitExecutor._deaf_time``) at ``renewed``.
+    deaf_mark: float = 0.0
     challenged: float | None = None
     #: Resolved when another worker takes the attempt over (the backstop counts again);
     #: a new one for each wait (a future, not an Event: no task per attempt to wait on it).
@@ -163,10 +166,14 @@ class RabbitExecutor:
         self._listening_since: float | None = None
         # Outcome messages being handled (unacked, their records awaited). At the
         # prefetch the broker sends no more, so an outcome waiting behind them is not
-        # heard: a holder that sent one stops renewing its hold, and its silence then says
-        # nothing. When one is acked, the scheduler hears again (since ``_drained``).
+        # heard: a holder that sent one stops renewing its hold, and its silence while the
+        # prefetch is full says nothing. So the time it was full (``_deaf_time``) is taken
+        # out of every holder's silence: a store that stalls, or a backlog that keeps it
+        # full, stops the count; a full prefetch of a few milliseconds hardly changes it.
         self._in_hand = 0
-        self._drained = 0.0
+        self._deaf_total = 0.0
+        self._full_since: float | None = None
+        self._listen_mark = 0.0  # the deaf time at the last (re)connection
         # Counted per connection: a reconnection's channel has a fresh prefetch, and the
         # handlers of the old one (whose acks cannot reach the broker) no longer fill it.
         self._connection_number = 0
@@ -227,14 +234,25 @@ class RabbitExecutor:
                 try:
                     await self._set_up(connection)
                     return
-                except Exception as error:
-                    # Its exclusive claims queue held by another live scheduler of this
-                    # name (a second replica), or a queue declared otherwise: said, and
-                    # tried again (it takes over once that scheduler is gone).
+                except aiormq.exceptions.ChannelLockedResource as error:
+                    # Another live scheduler of this name holds its exclusive claims
+                    # queue (a second replica of a group). Not tried again: a standby that
+                    # kept trying would take the queue during the first one's blip and
+                    # leave that one deaf to its own workers.
                     logger.error(
-                        "rabbitmq: cannot set up the queues of scheduler %r (%s): is another "
-                        "scheduler of that name running? One scheduler per name uses the "
-                        "executor; trying again in %.1fs",
+                        "rabbitmq: another scheduler named %r uses the executor (%s); one "
+                        "scheduler per name can: this one's remote attempts are recorded "
+                        "missed",
+                        self.scheduler_name,
+                        sts.redact(describe(error)),
+                    )
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+                    return
+                except Exception as error:
+                    logger.error(
+                        "rabbitmq: cannot set up the queues of scheduler %r (%s); trying "
+                        "again in %.1fs",
                         self.scheduler_name,
                         sts.redact(describe(error)),
                         delay,
@@ -272,6 +290,7 @@ class RabbitExecutor:
             "rabbitmq: connected; outcomes on %s", self.outcomes_queue, extra={"event": "rabbitmq"}
         )
         self._listening_since = time.monotonic()
+        self._listen_mark = self._deaf_time(self._listening_since)
         connection.close_callbacks.add(self._on_connection_lost)
         connection.reconnect_callbacks.add(self._on_reconnected)
         self._ready.set()
@@ -280,9 +299,11 @@ class RabbitExecutor:
         self._listening_since = None
 
     def _on_reconnected(self, *_: object) -> None:
-        self._listening_since = time.monotonic()
+        now = time.monotonic()
         self._connection_number += 1
         self._in_hand = 0
+        self._close_deaf_period(now)
+        self._listening_since, self._listen_mark = now, self._deaf_time(now)
 
     async def aclose(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -538,11 +559,10 @@ class RabbitExecutor:
                     redelivered=pending.taken_over,
                 )
             assert limit is not None
-            hearing = self._hearing_since()
-            if hearing is None:  # cut off or full: the outcome may be on its way
-                more = 1.0
+            if self._listening_since is None or self._full_since is not None:
+                more = 1.0  # cut off, or outcomes unread: the outcome may be on its way
                 continue
-            heard = time.monotonic() - hearing
+            heard = time.monotonic() - self._listening_since
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
                 continue
@@ -563,24 +583,34 @@ class RabbitExecutor:
                 redelivered=pending.taken_over,
             )
 
-    def _hearing_since(self) -> float | None:
-        """Since when (``time.monotonic``) this scheduler hears what its workers send:
-        ``None`` while its connection is down (holds sent meanwhile are lost with its
-        claims queue) or while its outcome handlers fill their prefetch (outcomes wait in
-        the broker, unread: a store that stalls); else since it (re)connected or had a
-        free slot again, whichever came later."""
-        if self._listening_since is None or self._in_hand >= self.settings.prefetch:
-            return None
-        return max(self._listening_since, self._drained)
+    def _deaf_time(self, now: float) -> float:
+        """Seconds the outcome consumer's prefetch was full, all told, up to ``now``."""
+        full = 0.0 if self._full_since is None else now - self._full_since
+        return self._deaf_total + full
+
+    def _close_deaf_period(self, now: float) -> None:
+        if self._full_since is not None:
+            self._deaf_total += now - self._full_since
+            self._full_since = None
+
+    def _renewed(self, pending: _Pending, now: float) -> None:
+        """Its holder spoke now: its silence counts from here."""
+        pending.renewed, pending.deaf_mark = now, self._deaf_time(now)
 
     def _silence(self, pending: _Pending, now: float) -> float | None:
         """How long the holder of ``pending`` has been silent while this scheduler could
-        hear it (:meth:`_hearing_since`); ``None`` while it cannot. The one rule behind
-        takeovers, the backstop and a lost holder."""
-        hearing = self._hearing_since()
-        if hearing is None:
+        hear it: since the later of its last word and this scheduler's (re)connection
+        (holds sent while it was cut off were lost with its claims queue), less the time
+        the outcome consumer's prefetch was full meanwhile (an outcome may have waited
+        unread); ``None`` while it is cut off. The one rule behind takeovers, the
+        backstop and a lost holder."""
+        if self._listening_since is None:
             return None
-        return now - max(pending.renewed, hearing)
+        if pending.renewed >= self._listening_since:
+            since, mark = pending.renewed, pending.deaf_mark
+        else:
+            since, mark = self._listening_since, self._listen_mark
+        return (now - since) - (self._deaf_time(now) - mark)
 
     def _until_lost(self, pending: _Pending) -> float | None:
         """Seconds until the holder of an attempt of a job without a ``timeout`` counts as
@@ -602,6 +632,8 @@ class RabbitExecutor:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         connection_number = self._connection_number
         self._in_hand += 1
+        if self._in_hand == self.settings.prefetch:
+            self._full_since = time.monotonic()  # the broker sends no more for now
         try:
             await self._handle(message)
         except Exception:
@@ -628,7 +660,7 @@ class RabbitExecutor:
         finally:
             if connection_number == self._connection_number:
                 if self._in_hand == self.settings.prefetch:
-                    self._drained = time.monotonic()  # a slot is free: the next one comes
+                    self._close_deaf_period(time.monotonic())  # a slot is free
                 self._in_hand -= 1
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
@@ -654,7 +686,7 @@ class RabbitExecutor:
                 hold.instance,
                 hold.source,
             ):
-                pending.renewed = now
+                self._renewed(pending, now)
                 if hold.started_at is not None and not pending.started:
                     # The run started: the backstop counts timeout + backstop from now.
                     pending.started = True
@@ -701,7 +733,7 @@ class RabbitExecutor:
         ):
             # The holder asking again: its answer was lost, or its grant grew old before
             # it could start (``leases.py``). Still its own, whatever the grace says.
-            pending.renewed = now
+            self._renewed(pending, now)
             return Answer(True)
         if not pending.granted.done():
             # A first start: misfire_grace is about this one only (no worker started the
@@ -710,7 +742,8 @@ class RabbitExecutor:
                 self.counts["claims_refused"] += 1
                 return Answer(False, "past its misfire_grace: recorded missed")
             pending.holder, pending.instance = claim.worker, claim.instance
-            pending.source, pending.renewed = claim.source, now
+            pending.source = claim.source
+            self._renewed(pending, now)
             pending.granted.set_result(None)
             return Answer(True)
         if claim.redelivered and _continues(pending, claim):
@@ -740,7 +773,8 @@ class RabbitExecutor:
             )
             pending.holder, pending.instance = claim.worker, claim.instance
             pending.source = claim.source
-            pending.renewed, pending.challenged = now, None
+            pending.challenged = None
+            self._renewed(pending, now)
             pending.taken_over, pending.started = True, False
             if pending.restarted is not None and not pending.restarted.done():
                 pending.restarted.set_result(None)

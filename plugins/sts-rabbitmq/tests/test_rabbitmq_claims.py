@@ -268,14 +268,16 @@ def test_outcomes_waiting_behind_a_full_prefetch_are_not_the_holders_silence() -
 
         ask(_claim("a", "M", redelivered=False))
         ask(_claim("b", "M", redelivered=True))  # the blip: wait
-        _silence(pending)  # the holder silent as long as the lease, behind the full prefetch
+        _silence(pending)  # the lease passes with no word from the holder, but the
+        assert executor._full_since is not None
+        executor._full_since -= TAKEOVER_SILENCE  # prefetch was full all that time
         ask(_claim("b", "M", redelivered=True))  # not heard: wait
         other, message, handler = stalled[0]
         other.outcome.result().on_recorded()  # the store is back: one record, one ack
         await handler
-        assert message.acked
+        assert message.acked and executor._full_since is None
         ask(_claim("b", "M", redelivered=True))  # a slot just freed: nothing heard yet
-        executor._drained -= TAKEOVER_SILENCE  # then the holder stays silent as long
+        _silence(pending)  # then the holder stays silent as long, the scheduler hearing
         ask(_claim("b", "M", redelivered=True))  # taken over
         stalled[1][0].outcome.result().on_recorded()
         await stalled[1][2]
@@ -330,14 +332,40 @@ def test_a_reconnection_gives_a_fresh_prefetch() -> None:
     async def main() -> list[bool]:
         executor, _ = _pending()
         stalled = await _stalled_outcomes(executor, 2)
-        hearing = [executor._hearing_since() is not None]
+        full = [executor._full_since is not None]
         executor._on_connection_lost()
         executor._on_reconnected()
-        hearing.append(executor._hearing_since() is not None)
+        full.append(executor._full_since is not None)
         for other, _, handler in stalled:
             other.outcome.result().on_recorded()
             await handler
-        assert executor._in_hand == 0
-        return hearing
+        assert executor._in_hand == 0 and executor._full_since is None
+        return full
 
-    assert asyncio.run(main()) == [False, True]
+    assert asyncio.run(main()) == [True, False]
+
+
+def test_a_prefetch_full_for_moments_does_not_hold_takeovers_back() -> None:
+    # A healthy store, a small prefetch and a steady flow of other outcomes: the prefetch
+    # is full for the moment each one is handled. A dead holder's silence still counts
+    # (it was counted again from each freed slot: no takeover, no backstop, for as long as
+    # other jobs kept sending outcomes; an attacker's find).
+    async def main() -> list[str]:
+        executor, pending = _pending()
+        seen = []
+
+        def ask(claim: WorkerMessage) -> None:
+            answer = executor._claim(claim)
+            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+        ask(_claim("a", "M", redelivered=False))
+        ask(_claim("b", "M", redelivered=True))  # the holder may live: wait
+        _silence(pending)  # it is silent as long as the lease...
+        for _ in range(3):  # ... while other outcomes fill the prefetch of 1 by turns
+            ((other, _, handler),) = await _stalled_outcomes(executor, 1)
+            other.outcome.result().on_recorded()
+            await handler
+        ask(_claim("b", "M", redelivered=True))  # taken over
+        return seen
+
+    assert asyncio.run(main()) == ["go", "wait", "go"]
