@@ -111,6 +111,12 @@ class FireLoop:
         self._sequence += 1
         job.generation = self._sequence
 
+    def forget(self, job: Job) -> None:
+        """``job`` was removed: its heap entry goes stale, its stored state goes."""
+        self.retire(job)
+        self._host.store.remove_job(job.name)
+        self._notifier.job_changed(job, "removed")
+
     def set_paused(self, job: Job, paused: bool) -> None:
         """Pause ``job`` (its runs under way go on), or resume it from now on."""
         if job.paused == paused:

@@ -232,9 +232,7 @@ class TaskScheduler:
 
         def remove() -> None:
             for job in self._registry.pop_task(task):
-                self._fires.retire(job)
-                self.store.remove_job(job.name)
-                self._notifier.job_changed(job, "removed")
+                self._fires.forget(job)
 
         self._thread.call(remove)
 
@@ -243,14 +241,7 @@ class TaskScheduler:
 
         Runs already under way finish.
         """
-
-        def remove() -> None:
-            removed = self._registry.pop_job(job)
-            self._fires.retire(removed)
-            self.store.remove_job(removed.name)
-            self._notifier.job_changed(removed, "removed")
-
-        self._thread.call(remove)
+        self._thread.call(lambda: self._fires.forget(self._registry.pop_job(job)))
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -342,12 +333,7 @@ class TaskScheduler:
 
     def pause(self, target: Task | Job | str) -> None:
         """Stop firing a job (or every job of a task) until ``resume``. Runs under way go on."""
-
-        def pause() -> None:
-            for job in self._registry.resolve(target):
-                self._fires.set_paused(job, True)
-
-        self._thread.call(pause)
+        self._thread.call(_set_paused, self, target, True)
 
     def resume(self, target: Task | Job | str) -> None:
         """Fire again from now on; fires that fell due while paused are not replayed.
@@ -355,12 +341,7 @@ class TaskScheduler:
         Resuming a job STS set aside (``job.paused_reason``) clears the reason; if its
         trigger is still broken, the job is set aside again at once.
         """
-
-        def resume() -> None:
-            for job in self._registry.resolve(target):
-                self._fires.set_paused(job, False)
-
-        self._thread.call(resume)
+        self._thread.call(_set_paused, self, target, False)
 
     def run_now(self, target: Task | Job | str) -> concurrent.futures.Future[RunRecord]:
         """Start a manual run now, whatever the schedule and the overlap policy say.
@@ -527,8 +508,7 @@ class TaskScheduler:
             pending = set(inflight)
             for run in pending:
                 run.cancel("the scheduler stopped")
-            if pending:
-                await asyncio.wait(pending)
+            await asyncio.wait(pending)
         await self.executors.aclose()
         if self._lifespan is not None:
             await self._lifespan.aclose()
@@ -622,6 +602,12 @@ def _add_job(
         scheduler._fires.set_next(job, first_fire)
     scheduler._notifier.job_changed(job, "added")
     return job
+
+
+def _set_paused(scheduler: TaskScheduler, target: Task | Job | str, paused: bool) -> None:
+    """On the loop: pause or resume the jobs ``target`` means."""
+    for job in scheduler._registry.resolve(target):
+        scheduler._fires.set_paused(job, paused)
 
 
 def _first_fire(job: Job, now: datetime) -> datetime | None:
