@@ -26,9 +26,7 @@ def next_fire_within(
 
     :raises BrokenTrigger: when the trigger breaks its contract.
     """
-    asked = after
-    if start is not None and after < start:
-        asked = start - _MICROSECOND
+    asked = _asked(after, start)
     fire = trigger.next_fire_time(asked)
     if fire is None:
         return None
@@ -49,34 +47,10 @@ def _broken(trigger: Trigger, after: datetime, fire: object) -> str:
     return f"broken trigger '{trigger}': answered {answer} after {after.isoformat()}; {wrong}"
 
 
-def count_fires_within(
-    trigger: Trigger,
-    after: datetime,
-    until: datetime,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> tuple[int, datetime | None]:
-    """How many fires lie in ``(after, until]`` within ``start``..``end``, and the last.
-
-    A trigger with ``count_fires(after, until)`` (``IntervalTrigger``) answers at once;
-    others are walked, counting without keeping the fires.
-    """
-    if end is not None and until > end:
-        until = end
-    if until <= after:
-        return 0, None
-    counter = getattr(trigger, "count_fires", None)
-    if counter is not None:
-        asked = after
-        if start is not None and after < start:
-            asked = start - _MICROSECOND
-        counted: tuple[int, datetime | None] = counter(asked, until)
-        return counted
-    count, last, fire = 0, None, next_fire_within(trigger, after, start, end)
-    while fire is not None and fire <= until:
-        count, last = count + 1, fire
-        fire = next_fire_within(trigger, fire, start, end)
-    return count, last
+def _asked(after: datetime, start: datetime | None) -> datetime:
+    """What a trigger is asked for a fire after ``after``: before ``start``, the time just
+    before it (a fire at ``start`` itself is within the bounds)."""
+    return start - _MICROSECOND if start is not None and after < start else after
 
 
 def upcoming_fires(
@@ -164,9 +138,27 @@ class Job:
         return next_fire_within(self.trigger, after, self.policy.start, self.policy.end)
 
     def count_fires(self, after: datetime, until: datetime) -> tuple[int, datetime | None]:
-        """How many of the job's fires lie in ``(after, until]``, and the last of them."""
-        assert self.trigger is not None
-        return count_fires_within(self.trigger, after, until, self.policy.start, self.policy.end)
+        """How many of the job's fires lie in ``(after, until]`` within its start and end,
+        and the last of them.
+
+        A trigger with ``count_fires(after, until)`` (``IntervalTrigger``) answers at once;
+        others are walked, counting without keeping the fires.
+        """
+        trigger, start, end = self.trigger, self.policy.start, self.policy.end
+        assert trigger is not None
+        if end is not None and until > end:
+            until = end
+        if until <= after:
+            return 0, None
+        counter = getattr(trigger, "count_fires", None)
+        if counter is not None:
+            counted: tuple[int, datetime | None] = counter(_asked(after, start), until)
+            return counted
+        count, last, fire = 0, None, self.fire_after(after)
+        while fire is not None and fire <= until:
+            count, last = count + 1, fire
+            fire = self.fire_after(fire)
+        return count, last
 
     def upcoming(self, after: datetime, count: int) -> list[datetime]:
         """The job's next ``count`` fires after ``after`` (none for a manual job)."""
