@@ -60,9 +60,7 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
     """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
-    elif isinstance(value, bool):
-        raise DurationError(what, value, f"expected {ACCEPTED_FORMS}")
-    elif isinstance(value, int | float):
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str):
         seconds = _parse_text(value, what)

@@ -6,12 +6,15 @@ loop looks jobs up in :attr:`JobRegistry.jobs` by name.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
+from typing import TypeVar
 
 from .job import Job
 from .task import Task
 
 __all__ = ["JobRegistry", "unknown_name"]
+
+T = TypeVar("T")
 
 
 def unknown_name(what: str, name: str, known: Iterable[str]) -> str:
@@ -31,6 +34,13 @@ def _fresh_name(taken: Container[str], next_suffix: dict[str, int], base: str, f
     return name
 
 
+def _named(what: str, table: Mapping[str, T], name: str) -> T:
+    try:
+        return table[name]
+    except KeyError:
+        raise KeyError(unknown_name(what, name, table)) from None
+
+
 class JobRegistry:
     """Tasks by name, jobs by name (in the order they were added), and each task's jobs."""
 
@@ -46,17 +56,11 @@ class JobRegistry:
 
     def task(self, name: str) -> Task:
         """:raises KeyError: naming the task and the registered ones."""
-        try:
-            return self.tasks[name]
-        except KeyError:
-            raise KeyError(unknown_name("task", name, self.tasks)) from None
+        return _named("task", self.tasks, name)
 
     def job(self, name: str) -> Job:
         """:raises KeyError: naming the job and the scheduled ones."""
-        try:
-            return self.jobs[name]
-        except KeyError:
-            raise KeyError(unknown_name("job", name, self.jobs)) from None
+        return _named("job", self.jobs, name)
 
     def add_task(self, task: Task, name: str | None = None) -> Task:
         """Register ``task`` (again: a no-op). A taken default name gets a suffix
@@ -110,8 +114,7 @@ class JobRegistry:
     def pop_task(self, task: Task | str) -> list[Job]:
         """Unregister a task; its jobs, unregistered too."""
         name = task if isinstance(task, str) else task.name
-        if name not in self.tasks:
-            raise KeyError(unknown_name("task", name, self.tasks))
+        self.task(name)  # a KeyError naming the registered tasks, when it is none of them
         jobs = self._jobs_of_task.pop(name, [])
         for job in jobs:
             self.jobs.pop(job.name, None)

@@ -10,10 +10,6 @@ from typing import Any
 from .records import RunContext, RunRecord
 
 
-def _instant(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def run_started_fields(context: RunContext) -> dict[str, Any]:
     """The fields of a ``run started`` line."""
     return {
@@ -21,7 +17,7 @@ def run_started_fields(context: RunContext) -> dict[str, Any]:
         "job": context.job,
         "run_id": context.run_id,
         "attempt": context.attempt,
-        "fire_time": _instant(context.fire_time),
+        "fire_time": context.fire_time.isoformat(),
         "manual": context.manual,
     }
 
@@ -35,12 +31,12 @@ def run_record_fields(record: RunRecord, event: str = "run_finished") -> dict[st
         "attempt": record.attempt,
         "outcome": str(record.outcome),
         "duration": record.duration,
-        "fire_time": _instant(record.fire_time),
+        "fire_time": record.fire_time.isoformat(),
     }
     if record.error:
         fields["error"] = record.error
     if record.retry_at is not None:
-        fields["retry_at"] = _instant(record.retry_at)
+        fields["retry_at"] = record.retry_at.isoformat()
     if record.missed_count:
         fields["missed_count"] = record.missed_count
     return fields

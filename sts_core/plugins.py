@@ -9,6 +9,7 @@ reported by name on stderr and skipped.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -358,14 +359,8 @@ class Plugins:
             plugin_name)`` (``plugin_name`` empty where only pluggy could call the hook).
         """
         each = self.implementations(hook_name)
-        if each is None:
-            try:
-                getattr(self.hook, hook_name)(**kwargs)
-            except Exception:
-                if on_error is None:
-                    raise
-                on_error(hook_name, "")
-            return
+        if each is None:  # one call through pluggy, failing as no one plugin
+            each = ((functools.partial(getattr(self.hook, hook_name), **kwargs), (), ""),)
         for function, argnames, plugin_name in each:
             try:
                 function(*arguments(argnames, kwargs))

@@ -403,7 +403,7 @@ class Runner:
             retry,
             # An expected set-up problem (a missing executable or secret) is one line a
             # fire: its traceback says nothing more, and is kept in the record anyway.
-            exc_info=None if is_setup_error(error) else error,
+            exc_info=None if isinstance(error, SetupError | SecretError) else error,
             extra=run_record_fields(record),
         )
 
@@ -424,12 +424,6 @@ class Runner:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         self._context = None
-
-
-def is_setup_error(error: BaseException | None) -> bool:
-    """Whether ``error`` is an expected set-up problem rather than a bug: a ``SetupError``
-    (a missing executable...) or a secret that cannot be resolved."""
-    return isinstance(error, SetupError | SecretError)
 
 
 def _describe_failure(record: RunRecord, error: BaseException, timeout: float | None) -> None:

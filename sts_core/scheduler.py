@@ -426,7 +426,7 @@ class TaskScheduler:
             self._thread.leave()
             raise
         self._lifespan = lifespan
-        self._notifier.bind(self.plugins)
+        self._notifier.plugins = self.plugins
         self._runner.open_threads()
         self._fires.restore()
         # After the runs a crash left in flight are recorded interrupted: an executor may
@@ -461,7 +461,7 @@ class TaskScheduler:
         if self._zone_problem:
             logger.warning("%s", self._zone_problem)
         # The service's built-in plugin logs the start-up line (config, state, socket).
-        self._notifier.scheduler_started()
+        self._notifier.observe("sts_scheduler_started", scheduler=self)
         self._thread.started.set()
 
     def stop(self, grace: Duration | None = None) -> Awaitable[None]:
@@ -497,7 +497,7 @@ class TaskScheduler:
         seconds = self.stop_grace if grace is None else parse_duration(grace, what="grace")
         self._runner.stopping = True
         self.stopping_grace = seconds
-        self._notifier.scheduler_stopping(seconds)
+        self._notifier.observe("sts_scheduler_stopping", scheduler=self, grace=seconds)
         if self._main is not None:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
@@ -524,7 +524,7 @@ class TaskScheduler:
         except Exception as error:  # a full disk must not leave the scheduler half stopped
             logger.error("%s", error)
         self._runner.shutdown_threads()
-        self._notifier.unbind()
+        self._notifier.plugins = None
         self._main = None
         self._stop_task = None
         self._thread.leave()
