@@ -46,11 +46,6 @@ logger = logging.getLogger("sts")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _env_blocking() -> bool:
-    value = os.environ.get("STS_BLOCKING")
-    return True if value is None else parse_boolean(value, what="STS_BLOCKING")
-
-
 class _Done:
     """What ``stop()`` returns once the scheduler has already stopped: awaitable, a no-op."""
 
@@ -135,7 +130,10 @@ class TaskScheduler:
         executor_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.name = name
-        self.blocking = _env_blocking() if blocking is None else blocking
+        if blocking is None:
+            value = os.environ.get("STS_BLOCKING")
+            blocking = True if value is None else parse_boolean(value, what="STS_BLOCKING")
+        self.blocking = blocking
         self.timezone = resolve_timezone(timezone)
         # Why the machine's zone (the default) is UTC or in doubt: warned about at start.
         self._zone_problem = local_zone().problem if timezone is None else None
@@ -282,16 +280,7 @@ class TaskScheduler:
             existing = self._registry.jobs.get(name) if replace and name is not None else None
             if existing is not None:
                 return _replace_in_place(self, existing, task, trigger, built)
-
-            def build(job_name: str) -> tuple[Job, datetime | None]:
-                zone = built.timezone or self.timezone
-                resolved = self.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
-                job = Job(job_name, task, resolved, built)
-                # Asked before the job is registered: a trigger that breaks here is the
-                # caller's error, and nothing is added.
-                return job, _first_fire(job, self.clock.now())
-
-            return _add_job(self, task, name, build)
+            return _add_job(self, task, name, trigger, built)
 
         return self._thread.call(add)
 
@@ -368,11 +357,7 @@ class TaskScheduler:
                 )
             if not jobs:  # a task that only runs when asked to: a job with no trigger
                 assert isinstance(chosen, Task)
-                task = chosen
-                policy = JobPolicy.build(task)
-                jobs = [
-                    _add_job(self, task, None, lambda name: (Job(name, task, None, policy), None))
-                ]
+                jobs = [_add_job(self, chosen, None, None, JobPolicy.build(chosen), manual=True)]
             self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
 
         self._thread.call(launch)
@@ -571,27 +556,30 @@ class TaskScheduler:
         return self._thread.stopped.wait(timeout)
 
     def __repr__(self) -> str:
-        registry = self._registry
-        return (
-            f"<TaskScheduler {self.name!r} tasks={len(registry.tasks)} "
-            f"jobs={len(registry.jobs)}>"
-        )
+        return f"<TaskScheduler {self.name!r} tasks={len(self.tasks)} jobs={len(self.jobs)}>"
 
 
 def _add_job(
     scheduler: TaskScheduler,
     task: Task,
     name: str | None,
-    build: Callable[[str], tuple[Job, datetime | None]],
+    trigger: Any,
+    policy: JobPolicy,
+    manual: bool = False,
 ) -> Job:
-    """On the loop: a new job of ``task``, made by ``build(job_name)`` with its first fire,
-    shown to the plugins (which may refuse it), registered, then announced. If any of it
-    fails, nothing is added: the task registered for it goes again."""
+    """On the loop: a new job of ``task`` on ``trigger`` (none if ``manual``: a job that only
+    runs when asked), shown to the plugins (which may refuse it), registered, then
+    announced. If any of it fails, nothing is added: the task registered for it goes again."""
     registry = scheduler._registry
     # A try block, not a context manager: this runs for every job added.
     added = registry.add_task_for_job(task)
     try:
-        job, first_fire = build(registry.job_name(task, name))
+        job_name = registry.job_name(task, name)
+        resolved = None if manual else _trigger(scheduler, trigger, policy, job_name)
+        job = Job(job_name, task, resolved, policy)
+        # Asked before the job is registered: a trigger that breaks here is the caller's
+        # error, and nothing is added.
+        first_fire = None if resolved is None else _first_fire(job, scheduler.clock.now())
         scheduler.plugins.call("sts_job_scheduled", scheduler=scheduler, job=job)
         registry.add_job(job)
     except BaseException:
@@ -610,6 +598,12 @@ def _set_paused(scheduler: TaskScheduler, target: Task | Job | str, paused: bool
         scheduler._fires.set_paused(job, paused)
 
 
+def _trigger(scheduler: TaskScheduler, trigger: Any, policy: JobPolicy, job_name: str) -> Trigger:
+    """The trigger of a job (made from text or a function), in the job's zone."""
+    zone = policy.timezone or scheduler.timezone
+    return scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
+
+
 def _first_fire(job: Job, now: datetime) -> datetime | None:
     """The first fire of a job added or rescheduled at ``now``: a one-shot trigger's own
     (even one already past, so that the misfire rules record it), unless the job's start
@@ -626,8 +620,7 @@ def _replace_in_place(
     scheduler: TaskScheduler, job: Job, task: Task, trigger: Any, policy: JobPolicy
 ) -> Job:
     """``schedule(..., replace=True)`` of a job that exists (on the scheduler's loop)."""
-    zone = policy.timezone or scheduler.timezone
-    resolved = scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job.name)
+    resolved = _trigger(scheduler, trigger, policy, job.name)
     # Plugins see the job as it will be; refused, the registered one is left as it was.
     scheduler.plugins.call(
         "sts_job_scheduled", scheduler=scheduler, job=Job(job.name, task, resolved, policy)
