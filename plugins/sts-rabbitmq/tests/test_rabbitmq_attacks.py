@@ -583,13 +583,11 @@ def _logged(workdir: Path, text: str) -> bool:
     return any(text in log.read_text(errors="replace") for log in workdir.glob("run-*.log"))
 
 
-def test_an_attempt_cancelled_by_a_stop_is_not_recorded_again_when_its_outcome_comes(
+def _one_long_attempt(
     rabbit: Namespace, workdir: Path
-) -> None:
-    """The scheduler stopped (SIGTERM) while a worker runs a 14-s attempt: past its
-    stop_grace (5 s) it records the attempt cancelled; the worker runs on. Restarted, it
-    gets the worker's outcome: the attempt keeps its one record (it was recorded twice,
-    cancelled then reconciled)."""
+) -> tuple[Path, dict[str, str], Path, Path, subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """A job of one 14-s run due in 4 s, one worker and a scheduler started: the config,
+    the environment, the state file, the jobs' output file and the two processes."""
     config = write_config(
         workdir,
         rabbit,
@@ -598,9 +596,19 @@ def test_an_attempt_cancelled_by_a_stop_is_not_recorded_again_when_its_outcome_c
     )
     env = {"STS_TEST_SLOW": "14"}
     state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
-    out = workdir / "out.txt"
     (worker,) = start_workers(config, workdir, 2, count=1, env=env)
     first = sts_command("run", str(config), cwd=workdir, env=env)
+    return config, env, state, workdir / "out.txt", worker, first
+
+
+def test_an_attempt_cancelled_by_a_stop_is_not_recorded_again_when_its_outcome_comes(
+    rabbit: Namespace, workdir: Path
+) -> None:
+    """The scheduler stopped (SIGTERM) while a worker runs a 14-s attempt: past its
+    stop_grace (5 s) it records the attempt cancelled; the worker runs on. Restarted, it
+    gets the worker's outcome: the attempt keeps its one record (it was recorded twice,
+    cancelled then reconciled)."""
+    config, env, state, out, worker, first = _one_long_attempt(rabbit, workdir)
     second = None
     try:
         wait_for(lambda: len(lines(out, "start")) == 1, "the attempt's start", 60)
@@ -620,17 +628,7 @@ def test_a_late_outcome_two_restarts_after_a_kill_is_recorded_once(
     """The scheduler killed (-9) while a worker runs a 14-s attempt; the next start
     records it interrupted and is stopped; the worker's outcome reaches the start after:
     recorded, once (the withdrawn in-memory fix lost it here)."""
-    config = write_config(
-        workdir,
-        rabbit,
-        f"[job:long]\ntype = python\ncallable = rabbit_jobs:slow\n"
-        f"schedule = at {seconds_from_now(4)}\nmisfire_grace = 60s\n",
-    )
-    env = {"STS_TEST_SLOW": "14"}
-    state = workdir / f"{sorted(rabbit.schedulers)[0]}.db"
-    out = workdir / "out.txt"
-    (worker,) = start_workers(config, workdir, 2, count=1, env=env)
-    first = sts_command("run", str(config), cwd=workdir, env=env)
+    config, env, state, out, worker, first = _one_long_attempt(rabbit, workdir)
     third = None
     try:
         wait_for(lambda: len(lines(out, "start")) == 1, "the attempt's start", 60)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -43,6 +44,16 @@ def _pending(deadline: datetime | None = None) -> tuple[RabbitExecutor, _Pending
     pending = _Pending(fire, deadline, loop.create_future(), loop.create_future())
     executor._pending[(KEY, 1)] = pending
     return executor, pending
+
+
+def _asker(executor: RabbitExecutor, seen: list[str]) -> Callable[[WorkerMessage], None]:
+    """Ask ``executor`` a claim; its answer goes to ``seen``: ``go``, ``wait`` or ``no``."""
+
+    def ask(claim: WorkerMessage) -> None:
+        answer = executor._claim(claim)
+        seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+
+    return ask
 
 
 def _silence(pending: _Pending) -> None:
@@ -126,11 +137,8 @@ def test_a_takeover_waits_while_the_holder_renews_its_hold() -> None:
     # keeps its message) until the holder reports, or falls silent.
     async def main() -> list[str]:
         executor, pending = _pending()
-        seen = []
-
-        def ask(claim: WorkerMessage) -> None:
-            answer = executor._claim(claim)
-            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+        seen: list[str] = []
+        ask = _asker(executor, seen)
 
         ask(_claim("a", "M", redelivered=False))
         ask(_claim("b", "B", "M", redelivered=True))  # the holder may live: wait
@@ -232,11 +240,8 @@ def test_the_schedulers_own_deafness_is_not_the_holders_silence() -> None:
     # attempt over on a silence the scheduler could not hear (the fire ran twice).
     async def main() -> list[str]:
         executor, pending = _pending()
-        seen = []
-
-        def ask(claim: WorkerMessage) -> None:
-            answer = executor._claim(claim)
-            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+        seen: list[str] = []
+        ask = _asker(executor, seen)
 
         ask(_claim("a", "M", redelivered=False))
         ask(_claim("b", "M", redelivered=True))  # the holder may live: wait
@@ -260,11 +265,8 @@ def test_outcomes_waiting_behind_a_full_prefetch_are_not_the_holders_silence() -
     async def main() -> list[str]:
         executor, pending = _pending()
         stalled = await _stalled_outcomes(executor, 2)
-        seen = []
-
-        def ask(claim: WorkerMessage) -> None:
-            answer = executor._claim(claim)
-            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+        seen: list[str] = []
+        ask = _asker(executor, seen)
 
         ask(_claim("a", "M", redelivered=False))
         ask(_claim("b", "M", redelivered=True))  # the blip: wait
@@ -352,11 +354,8 @@ def test_a_prefetch_full_for_moments_does_not_hold_takeovers_back() -> None:
     # other jobs kept sending outcomes; an attacker's find).
     async def main() -> list[str]:
         executor, pending = _pending()
-        seen = []
-
-        def ask(claim: WorkerMessage) -> None:
-            answer = executor._claim(claim)
-            seen.append("wait" if answer.wait else "go" if answer.granted else "no")
+        seen: list[str] = []
+        ask = _asker(executor, seen)
 
         ask(_claim("a", "M", redelivered=False))
         ask(_claim("b", "M", redelivered=True))  # the holder may live: wait
