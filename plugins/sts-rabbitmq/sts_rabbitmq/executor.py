@@ -63,6 +63,9 @@ REMEMBERED = 100_000
 #: How long an outcome waits for its record to be durable before it is acked anyway (a
 #: store that cannot commit must not hold the outcomes queue forever).
 RECORD_WAIT = 60.0
+#: How long a scheduler whose claims queue another connection holds tries again (the
+#: broker drops a crashed process's connection within two heartbeats, 60 s by default).
+LOCKED_RETRY = 150.0
 
 Late = Callable[[str, datetime, int, str, sts.AttemptReport], Awaitable[None]]
 
@@ -161,6 +164,9 @@ class RabbitExecutor:
         self._counting: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
+        # Why this scheduler cannot use the executor, once it gave up (another scheduler of
+        # its name holds the claims queue): every attempt is then missed at once.
+        self._refused: str | None = None
         # Since when (time.monotonic) this scheduler hears its workers: ``None`` while its
         # connection is down, when a holder's silence says nothing about the holder.
         self._listening_since: float | None = None
@@ -174,9 +180,6 @@ class RabbitExecutor:
         self._deaf_total = 0.0
         self._full_since: float | None = None
         self._listen_mark = 0.0  # the deaf time at the last (re)connection
-        # Counted per connection: a reconnection's channel has a fresh prefetch, and the
-        # handlers of the old one (whose acks cannot reach the broker) no longer fill it.
-        self._connection_number = 0
         # By job name: the task and policy the digest was made of (a run's view of its job
         # after a live reload is another object with the same name), and the digest.
         self._digests: dict[str, tuple[object, object, str]] = {}
@@ -216,6 +219,7 @@ class RabbitExecutor:
 
     async def _connect(self) -> None:
         delay = 0.5
+        locked_since: float | None = None
         while True:
             try:
                 connection = await aio_pika.connect_robust(
@@ -235,20 +239,32 @@ class RabbitExecutor:
                     await self._set_up(connection)
                     return
                 except aiormq.exceptions.ChannelLockedResource as error:
-                    # Another live scheduler of this name holds its exclusive claims
-                    # queue (a second replica of a group). Not tried again: a standby that
-                    # kept trying would take the queue during the first one's blip and
-                    # leave that one deaf to its own workers.
-                    logger.error(
-                        "rabbitmq: another scheduler named %r uses the executor (%s); one "
-                        "scheduler per name can: this one's remote attempts are recorded "
-                        "missed",
-                        self.scheduler_name,
-                        sts.redact(describe(error)),
-                    )
+                    # Another connection holds this scheduler's exclusive claims queue:
+                    # a previous process of it the broker has not dropped yet (a crash it
+                    # learns of by the heartbeat), or another live scheduler of this name
+                    # (a second replica of a group). Tried again for a while only: a
+                    # standby that kept trying would take the queue during the first
+                    # one's blip and leave that one deaf to its own workers.
                     with contextlib.suppress(Exception):
                         await connection.close()
-                    return
+                    locked_since = locked_since or time.monotonic()
+                    if time.monotonic() - locked_since >= LOCKED_RETRY:
+                        self._refused = (
+                            f"another scheduler named {self.scheduler_name!r} uses the "
+                            f"executor ({sts.redact(describe(error))}); one scheduler per "
+                            f"name can"
+                        )
+                        logger.error("rabbitmq: %s: its remote attempts are missed", self._refused)
+                        self._ready.set()  # attempts waiting for the broker: missed now
+                        return
+                    logger.warning(
+                        "rabbitmq: the claims queue of scheduler %r is held by another "
+                        "connection (a previous process not dropped yet, or another "
+                        "scheduler of that name); trying again in %.1fs, for up to %gs",
+                        self.scheduler_name,
+                        delay,
+                        LOCKED_RETRY,
+                    )
                 except Exception as error:
                     logger.error(
                         "rabbitmq: cannot set up the queues of scheduler %r (%s); trying "
@@ -299,10 +315,10 @@ class RabbitExecutor:
         self._listening_since = None
 
     def _on_reconnected(self, *_: object) -> None:
+        # The handlers of the closed channel were cancelled with it (each gave back its
+        # slot); the restored consumer's may fill the new prefetch already: the count
+        # and any deaf period stand as they are.
         now = time.monotonic()
-        self._connection_number += 1
-        self._in_hand = 0
-        self._close_deaf_period(now)
         self._listening_since, self._listen_mark = now, self._deaf_time(now)
 
     async def aclose(self) -> None:
@@ -331,11 +347,12 @@ class RabbitExecutor:
         try:
             problem = await self._dispatch(job, fire, deadline)
             if problem is not None:
-                return sts.AttemptReport(
-                    sts.Outcome.MISSED,
-                    error=f"not dispatched within misfire_grace "
-                    f"({job.policy.misfire_grace:g}s): {problem}",
-                )
+                grace = job.policy.misfire_grace
+                if self._refused is None:  # else only a deadline ends the publishing
+                    problem = f" within misfire_grace ({grace:g}s): {problem}"
+                else:
+                    problem = f": {problem}"
+                return sts.AttemptReport(sts.Outcome.MISSED, error=f"not dispatched{problem}")
             if not await self._granted(pending):
                 pool = fire.target or self.settings.queue
                 return sts.AttemptReport(
@@ -369,6 +386,8 @@ class RabbitExecutor:
         )
         delay, problem = 0.1, "no connection to the broker yet"
         while True:
+            if self._refused is not None:
+                return self._refused
             remaining = None if deadline is None else (deadline - _now()).total_seconds()
             if remaining is not None and remaining <= 0:
                 return problem
@@ -532,12 +551,15 @@ class RabbitExecutor:
         backstop = self.settings.backstop
         limit = None if timeout is None else timeout + backstop
         more: float | None = None  # past the limit, while the scheduler was cut off
+        deaf_mark = 0.0  # the consumer's deaf time when the limit's count began
         while True:
             restarted = pending.restarted = asyncio.get_running_loop().create_future()
             outcome: asyncio.Future[Any] = pending.outcome
             wait = limit if timeout is not None else self._until_lost(pending)
             if more is not None:
                 wait, more = more, None
+            else:
+                deaf_mark = self._deaf_time(time.monotonic())
             await asyncio.wait(
                 {outcome, restarted}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
@@ -548,7 +570,7 @@ class RabbitExecutor:
             if timeout is None:
                 if self._until_lost(pending) != 0.0:  # it renewed its hold, or we were cut off
                     continue
-                silent = time.monotonic() - pending.renewed
+                silent = self._silence(pending, time.monotonic()) or 0.0
                 return sts.AttemptReport(
                     sts.Outcome.INTERRUPTED,
                     error=f"worker {pending.holder} was lost: silent for {silent:.0f}s "
@@ -562,7 +584,12 @@ class RabbitExecutor:
             if self._listening_since is None or self._full_since is not None:
                 more = 1.0  # cut off, or outcomes unread: the outcome may be on its way
                 continue
-            heard = time.monotonic() - self._listening_since
+            now = time.monotonic()
+            deaf = self._deaf_time(now) - deaf_mark
+            if deaf >= 0.05:  # outcomes went unread meanwhile: the limit is longer by that
+                more, deaf_mark = deaf, self._deaf_time(now)
+                continue
+            heard = now - self._listening_since
             if heard < backstop:  # the worker gets backstop to report once we hear again
                 more = max(backstop - heard, 0.05)
                 continue
@@ -630,7 +657,6 @@ class RabbitExecutor:
     # -- what workers send ------------------------------------------------------------------
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        connection_number = self._connection_number
         self._in_hand += 1
         if self._in_hand == self.settings.prefetch:
             self._full_since = time.monotonic()  # the broker sends no more for now
@@ -643,9 +669,9 @@ class RabbitExecutor:
             # Counted here, not by the broker's redelivered flag: that is also set on every
             # message after a restart of this scheduler or a blip, which is when a
             # reconciled outcome comes in.
-            if connection_number != self._connection_number:
-                # Its channel closed under it (the broker redelivers it on the new one):
-                # no failure of its own.
+            if message.channel.is_closed:
+                # Its channel closed under it (the broker hands it out again on the new
+                # one): no failure of its own, and nothing to ack or nack it on.
                 logger.info("rabbitmq: a worker's message was cut off by a reconnection")
                 return
             token = hash(message.body)
@@ -658,10 +684,9 @@ class RabbitExecutor:
             with contextlib.suppress(Exception):  # its channel may be gone
                 await message.nack(requeue=again)
         finally:
-            if connection_number == self._connection_number:
-                if self._in_hand == self.settings.prefetch:
-                    self._close_deaf_period(time.monotonic())  # a slot is free
-                self._in_hand -= 1
+            if self._in_hand == self.settings.prefetch:
+                self._close_deaf_period(time.monotonic())  # a slot is free
+            self._in_hand -= 1
 
     async def _on_claim(self, message: AbstractIncomingMessage) -> None:
         """A worker's claims (a batch: those of one turn of its loop), answered at once

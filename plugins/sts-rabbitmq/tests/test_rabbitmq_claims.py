@@ -328,25 +328,6 @@ async def _stalled_outcomes(
     return stalled
 
 
-def test_a_reconnection_gives_a_fresh_prefetch() -> None:
-    # The handlers of the old channel, still waiting, fill no slot of the new one: the
-    # scheduler hears its workers again once it reconnects, and their end counts nothing.
-    async def main() -> list[bool]:
-        executor, _ = _pending()
-        stalled = await _stalled_outcomes(executor, 2)
-        full = [executor._full_since is not None]
-        executor._on_connection_lost()
-        executor._on_reconnected()
-        full.append(executor._full_since is not None)
-        for other, _, handler in stalled:
-            other.outcome.result().on_recorded()
-            await handler
-        assert executor._in_hand == 0 and executor._full_since is None
-        return full
-
-    assert asyncio.run(main()) == [True, False]
-
-
 def test_a_prefetch_full_for_moments_does_not_hold_takeovers_back() -> None:
     # A healthy store, a small prefetch and a steady flow of other outcomes: the prefetch
     # is full for the moment each one is handled. A dead holder's silence still counts

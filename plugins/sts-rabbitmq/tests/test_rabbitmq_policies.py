@@ -10,6 +10,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import AsyncMock
 
@@ -363,15 +364,20 @@ def test_a_run_whose_error_cannot_be_described_runs_once_with_one_outcome(
 
 
 def test_a_second_scheduler_of_one_name_takes_no_outcome_and_says_why(
-    rabbit: Namespace, caplog: Any
+    rabbit: Namespace, caplog: Any, monkeypatch: Any
 ) -> None:
     """One scheduler per name uses the executor (its claims queue is exclusive): a second
-    one (a second replica of a group) says why it cannot and takes none of the first
-    one's outcomes, then or later: it does not keep trying, which took the queue during
-    the first one's blip and left that one deaf to its workers (an attacker's find)."""
+    one (a second replica of a group) takes none of the first one's outcomes, tries again
+    only for ``LOCKED_RETRY`` (a restarted process whose old connection the broker still
+    holds gets it then), says why it gives up, and misses its attempts at once. It does
+    not keep trying: a standby that did took the queue during the first one's blip and
+    left that one deaf to its workers (an attacker's find)."""
+    from sts_rabbitmq import executor as executor_module
     from sts_rabbitmq.executor import RabbitExecutor
 
-    async def main() -> tuple[bool, int, int]:
+    monkeypatch.setattr(executor_module, "LOCKED_RETRY", 1.5)
+
+    async def main() -> tuple[str | None, int, int, str | None]:
         name = rabbit.scheduler_name()
         first = RabbitExecutor(name, prefix=rabbit.prefix)
         second = RabbitExecutor(name, prefix=rabbit.prefix)
@@ -380,17 +386,23 @@ def test_a_second_scheduler_of_one_name_takes_no_outcome_and_says_why(
         await asyncio.wait_for(first._ready.wait(), 10)
         await second.start(late)
         assert second._connecting is not None
-        await asyncio.wait_for(second._connecting, 10)  # gave up: it tries no more
+        await asyncio.wait_for(second._connecting, 15)  # gave up: it tries no more
         consumers = await _consumers(first.outcomes_queue)
         await first.aclose()
         await asyncio.sleep(1.5)
         after = await _consumers(first.outcomes_queue)
+        fire = sts.Fire("r", "job", datetime.now(UTC), 1, False, datetime.now(UTC))
+        job = sts.Job("job", Probe(asyncio.sleep, "job"), None, sts.JobPolicy())
+        report = await asyncio.wait_for(second.execute(job, fire), 5)  # missed at once
         await second.aclose()
-        return second._ready.is_set(), consumers, after
+        return second._refused, consumers, after, report.error
 
-    with caplog.at_level("ERROR", logger="sts.rabbitmq"):
-        assert asyncio.run(main()) == (False, 1, 0)
-    assert "another scheduler named" in caplog.text and "recorded missed" in caplog.text
+    with caplog.at_level("WARNING", logger="sts.rabbitmq"):
+        refused, consumers, after, error = asyncio.run(main())
+    assert refused is not None and "another scheduler named" in refused
+    assert (consumers, after) == (1, 0)
+    assert error is not None and error.startswith("not dispatched: another scheduler named")
+    assert "trying again" in caplog.text and "its remote attempts are missed" in caplog.text
 
 
 async def _consumers(queue: str) -> int:
@@ -399,3 +411,55 @@ async def _consumers(queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.consumer_count)
+
+
+def test_outcomes_in_hand_across_a_blip_keep_the_prefetch_full_and_are_acked(
+    rabbit: Namespace,
+) -> None:
+    """Outcomes whose records stall fill the prefetch; the connection blips. The broker
+    hands them out again on the restored channel before the scheduler hears of the
+    reconnection: the prefetch is still full (deaf: no takeover on a silence it cannot
+    hear), and once the store is back every one is recorded and acked (a reviewer's find:
+    the count was reset to 0 then, and the restored handlers were never nacked)."""
+    from sts_rabbitmq.executor import RabbitExecutor
+    from sts_rabbitmq.messages import WorkerMessage
+
+    async def main() -> tuple[bool, int, int]:
+        name = rabbit.scheduler_name()
+        executor = RabbitExecutor(name, prefix=rabbit.prefix, prefetch=4)
+        store_back = asyncio.Event()
+        recorded: list[str] = []
+
+        async def late(job: str, fire: Any, attempt: int, run_id: str, report: Any) -> None:
+            await store_back.wait()
+            recorded.append(run_id)
+
+        await executor.start(late)
+        await asyncio.wait_for(executor._ready.wait(), 10)
+        connection = await aio_pika.connect(BROKER_URL)
+        async with connection:
+            channel = await connection.channel()
+            for n in range(4):  # outcomes of attempts of a previous process: "late"
+                sent = WorkerMessage("outcome", f"job@2026-01-01T00:00:0{n}+00:00", 1, f"r{n}", "w")
+                sent.outcome, sent.instance = "succeeded", "i"
+                await channel.default_exchange.publish(
+                    aio_pika.Message(sent.encode()), routing_key=executor.outcomes_queue
+                )
+            while executor._full_since is None:
+                await asyncio.sleep(0.05)
+            heard = executor._listening_since
+            assert executor._connection is not None
+            await executor._connection.transport.connection.close(ConnectionError("blip"))
+            while executor._listening_since in (heard, None):
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+            full_after = executor._full_since is not None
+            store_back.set()
+            while executor._in_hand:
+                await asyncio.sleep(0.05)
+            await executor.aclose()
+            queue = await channel.declare_queue(executor.outcomes_queue, passive=True)
+            left = queue.declaration_result.message_count
+        return full_after, len(set(recorded)), int(left or 0)
+
+    assert asyncio.run(main()) == (True, 4, 0)
