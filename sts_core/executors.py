@@ -224,10 +224,10 @@ class Executors:
         process that recorded the attempt ``cancelled`` (stopped past ``stop_grace``),
         ``timed_out`` or ``interrupted`` by its backstop (a lost worker), or ``cancelled``
         by ``overlap = replace`` has its record already, and a second one would count the
-        attempt twice. Decided from the
-        store, not from this process's memory: the attempt may have been found interrupted
-        two restarts ago, or by a replica that took over a dead one's runs. A store that
-        cannot be read now gets the outcome recorded (a second record rather than none)."""
+        attempt twice. Decided from the store, not from this process's memory: the attempt
+        may have been found interrupted two restarts ago, or by a replica that took over a
+        dead one's runs. A store that cannot be read now gets the outcome recorded (a
+        second record rather than none)."""
         key = (job, run_id, attempt)
         if key in self._reconciling:
             logger.info(

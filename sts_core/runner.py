@@ -319,9 +319,7 @@ class Runner:
         self, claim: Callable[[str, datetime], Awaitable[bool]], job: Job, fire: datetime
     ) -> bool:
         """Whether this scheduler won the scheduled fire (a ``ClaimingStore``'s answer)."""
-        waiting = claim(job.name, fire)
-        wait_real = getattr(self._scheduler.clock, "wait_real", None)
-        won = bool(await (wait_real(waiting) if wait_real is not None else waiting))
+        won = bool(await self._real(claim(job.name, fire)))
         if not won and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "fire %s of job=%s not run here: another replica claimed it",
