@@ -872,6 +872,15 @@ def _record_from_row(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
+def database_path(scheduler_name: str, path: str | os.PathLike[str] | None) -> Path:
+    """The ``sqlite`` store's file: ``path``, else ``<user data dir>/sts/<scheduler name>.db``."""
+    if path is None or (isinstance(path, str) and not path.strip()):
+        from .paths import state_database
+
+        return state_database(scheduler_name)
+    return Path(path).expanduser()
+
+
 def open_sqlite_store(
     scheduler_name: str,
     *,
@@ -886,12 +895,8 @@ def open_sqlite_store(
 
     :param path: the file; ``<user data dir>/sts/<scheduler name>.db`` by default.
     """
-    if path is None or (isinstance(path, str) and not path.strip()):
-        from .paths import state_database
-
-        path = state_database(scheduler_name)
     return SQLiteStore(
-        Path(path).expanduser(),
+        database_path(scheduler_name, path),
         success_history=parse_whole_number(success_history, what="success_history"),
         failure_history=parse_whole_number(failure_history, what="failure_history"),
         flush_interval=flush_interval,

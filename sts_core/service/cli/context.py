@@ -99,10 +99,8 @@ class CommandContext:
         config = self.config
         if (config.value("scheduler", "state") or "sqlite").strip() != "sqlite":
             return None
-        from ..paths import state_database
+        from ..sqlite_store import database_path
 
-        configured = (config.value("state", "path") or "").strip()
-        path = Path(configured).expanduser() if configured else state_database(self.scheduler_name)
-        if not path.is_file():
+        if not database_path(self.scheduler_name, config.value("state", "path")).is_file():
             return None
         return config.open_store()

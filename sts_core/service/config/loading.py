@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...plugins import default_plugins
 from .discovery import find_config_file, is_named
 from .environment import environment_layer
 from .errors import ConfigError
@@ -83,8 +84,6 @@ def read_config(
     def plugin_sections() -> set[str]:
         nonlocal plugins
         if plugins is None:
-            from ...plugins import default_plugins
-
             plugins = default_plugins()
         return {*plugins.notifiers, *plugins.task_types, *plugins.executors}
 
@@ -95,8 +94,6 @@ def read_config(
     problems = check_sections(settings, plugin_sections)
     if settings.value(*sources_key(settings)) and not problems:
         if plugins is None:
-            from ...plugins import default_plugins
-
             plugins = default_plugins()
         sources = source_layers(settings, plugins, source_objects)
         settings = _merge([*early, *sources, *late])

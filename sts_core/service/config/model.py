@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...plugins import Plugins, default_plugins
-from ...timezones import resolve_timezone
+from ...timezones import local_zone, resolve_timezone
 from ..registries import log_sinks, secret_providers
 from ..secrets import use_secret_providers
 from ..start_line import facts_of
@@ -93,8 +93,6 @@ class Config:
         """Why the machine's zone, which this configuration uses, is UTC or in doubt."""
         if self.timezone is not None:
             return None
-        from ...timezones import local_zone
-
         return local_zone().problem
 
     def render(self) -> str:
