@@ -4,6 +4,7 @@ the SMTP password kept out of logs, records, ``sts config``, the state file and 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from pathlib import Path
 
@@ -159,3 +160,18 @@ def test_email_options_are_checked_when_the_config_loads(
     message = str(raised.value)
     for part in expected:
         assert part.replace("sts.ini", str(config_file)) in message, message
+
+
+def test_the_task_and_the_notifier_take_the_smtp_options_smtp_settings_build_takes() -> None:
+    # Written out in three signatures on purpose: the config layer reads a task type's and
+    # a notifier's options from their signatures, and both hand the SMTP ones to
+    # SMTPSettings.build (one [email] section serves both). Names and defaults must agree.
+    from sts_email import EmailNotifier, EmailTask, SMTPSettings
+
+    smtp = {
+        name: each.default
+        for name, each in inspect.signature(SMTPSettings.build).parameters.items()
+    }
+    for factory in (EmailTask, EmailNotifier):
+        options = inspect.signature(factory).parameters
+        assert {name: options[name].default for name in smtp} == smtp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -44,3 +45,15 @@ def test_etcd_down_uses_the_value_read_last(etcd: EtcdServer, prefix: str) -> No
     assert secrets.get("KEY") == "value-read-once"  # stale, but etcd cannot be asked
     with pytest.raises(sts.SecretError, match=r"etcd at 127\.0\.0\.1:1 cannot be read"):
         secrets.get("NEVER-READ")
+
+
+def test_the_source_and_the_secret_provider_take_the_same_connection_options() -> None:
+    # Written out in both signatures on purpose: the config layer reads [source:etcd]'s
+    # and [secrets:etcd]'s options from them, and both hand these to Connection.configured.
+    from sts_etcd.connection import Connection
+    from sts_etcd.source import EtcdSource
+
+    names = list(inspect.signature(Connection.configured).parameters)
+    source = inspect.signature(EtcdSource).parameters
+    secrets = inspect.signature(EtcdSecrets).parameters
+    assert [source[name].default for name in names] == [secrets[name].default for name in names]

@@ -3,6 +3,7 @@ is and what would be valid; none reaches a broker."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -280,3 +281,17 @@ def test_sts_worker_refuses_a_bad_concurrency(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode != 0 and "expected a whole number >= 1, got '0'" in done.stderr
+
+
+def test_the_executor_takes_the_options_rabbit_settings_build_takes() -> None:
+    # Written out in both signatures on purpose: the config layer reads an executor's
+    # options from its factory's signature, and `sts worker` hands the options it checked
+    # against the executor's to RabbitSettings.build. The two lists must agree.
+    from sts_rabbitmq.executor import RabbitExecutor
+
+    executor = dict(inspect.signature(RabbitExecutor).parameters)
+    del executor["scheduler_name"]
+    build = inspect.signature(RabbitSettings.build).parameters
+    assert {name: each.default for name, each in executor.items()} == {
+        name: each.default for name, each in build.items()
+    }

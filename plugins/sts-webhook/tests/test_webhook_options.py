@@ -3,6 +3,7 @@ what is wrong."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,21 @@ expect = 2xx, banana
     assert result.returncode == 2
     assert "sts.ini:6: [job:ping] expect: the task type 'webhook' refused" in result.stderr
     assert "entry 2 ('banana') is not a status code" in result.stderr
+
+
+def test_the_task_and_the_notifier_default_the_request_options_as_the_sender_does() -> None:
+    # Written out in three signatures on purpose: the config layer reads a task type's and
+    # a notifier's options from their signatures, and both hand them to one Sender.
+    from sts_webhook import WebhookNotifier
+    from sts_webhook.sender import Sender
+
+    sender = {name: each.default for name, each in inspect.signature(Sender).parameters.items()}
+    task = inspect.signature(WebhookTask).parameters
+    assert {name: task[name].default for name in sender} == sender
+    notifier = inspect.signature(WebhookNotifier).parameters
+    # A notification's answer needs no choice of status or redirects, and little of its body.
+    assert set(sender) - set(notifier) == {"expect", "follow_redirects", "max_response"}
+    shared = [name for name in sender if name in notifier]
+    assert {name: notifier[name].default for name in shared} == {
+        name: sender[name] for name in shared
+    }
