@@ -94,7 +94,14 @@ class EmailNotifier:
         check_template(notify_body, PLACEHOLDERS, "notify_body")
         self.subject, self.body = notify_subject, notify_body
         self.settings = SMTPSettings.build(
-            host, port, security, username, password, timeout, validate_certs, ca_file
+            host=host,
+            port=port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            validate_certs=validate_certs,
+            ca_file=ca_file,
         )
         self.sender_connection = SMTPSender(self.settings)
 

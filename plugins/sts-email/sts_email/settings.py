@@ -53,6 +53,7 @@ class SMTPSettings:
     @classmethod
     def build(
         cls,
+        *,
         host: str = "localhost",
         port: int | None = None,
         security: str = "starttls",

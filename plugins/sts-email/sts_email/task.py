@@ -84,7 +84,14 @@ class EmailTask(sts.Task):
             raise ValueError(f"invalid attachment_limit {attachment_limit}: expected bytes > 0")
         self.attachment_limit = attachment_limit
         self.settings = SMTPSettings.build(
-            host, port, security, username, password, timeout, validate_certs, ca_file
+            host=host,
+            port=port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            validate_certs=validate_certs,
+            ca_file=ca_file,
         )
         self._sender: SMTPSender | None = None
 
