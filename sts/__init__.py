@@ -25,6 +25,11 @@ if typing.TYPE_CHECKING:
     from sts_core.executors import Fire as Fire
     from sts_core.executors import run_in_process as run_in_process
     from sts_core.fire_loop import ClockStep as ClockStep
+    from sts_core.hookspecs import RegisterExecutor as RegisterExecutor
+    from sts_core.hookspecs import RegisterNotifier as RegisterNotifier
+    from sts_core.hookspecs import RegisterStateStore as RegisterStateStore
+    from sts_core.hookspecs import RegisterTaskType as RegisterTaskType
+    from sts_core.hookspecs import RegisterTrigger as RegisterTrigger
     from sts_core.job import BrokenTrigger as BrokenTrigger
     from sts_core.job import Job as Job
     from sts_core.notifications import NotificationEvent as NotificationEvent
@@ -46,12 +51,17 @@ if typing.TYPE_CHECKING:
     from sts_core.redaction import redact as redact
     from sts_core.redaction import redaction_margin as redaction_margin
     from sts_core.scheduler import TaskScheduler as TaskScheduler
+    from sts_core.service.config import ConfigError as ConfigError
     from sts_core.service.control import ControlClient as ControlClient
     from sts_core.service.control import ControlError as ControlError
     from sts_core.service.control import ControlServer as ControlServer
     from sts_core.service.control import control_request as control_request
     from sts_core.service.control import default_control_socket as default_control_socket
     from sts_core.service.exports import lazy_exports as lazy_exports
+    from sts_core.service.hookspecs import RegisterCommand as RegisterCommand
+    from sts_core.service.hookspecs import RegisterConfigSource as RegisterConfigSource
+    from sts_core.service.hookspecs import RegisterLogSink as RegisterLogSink
+    from sts_core.service.hookspecs import RegisterSecretProvider as RegisterSecretProvider
     from sts_core.service.placeholders import PLACEHOLDER as PLACEHOLDER
     from sts_core.service.placeholders import PLACEHOLDER_NAMES as PLACEHOLDER_NAMES
     from sts_core.service.placeholders import fill_placeholders as fill_placeholders
@@ -115,6 +125,16 @@ _API = {
     "RunRecord": "sts_core.records",
     "current_run": "sts_core.records",
     "ClockStep": "sts_core.fire_loop",
+    "RegisterExecutor": "sts_core.hookspecs",
+    "RegisterNotifier": "sts_core.hookspecs",
+    "RegisterStateStore": "sts_core.hookspecs",
+    "RegisterTaskType": "sts_core.hookspecs",
+    "RegisterTrigger": "sts_core.hookspecs",
+    "RegisterCommand": "sts_core.service.hookspecs",
+    "RegisterConfigSource": "sts_core.service.hookspecs",
+    "RegisterLogSink": "sts_core.service.hookspecs",
+    "RegisterSecretProvider": "sts_core.service.hookspecs",
+    "ConfigError": "sts_core.service.config",
     "TaskScheduler": "sts_core.scheduler",
     "SecretError": "sts_core.redaction",
     "SetupError": "sts_core.policy",

@@ -8,13 +8,18 @@ The service's own registrations (the SQLite store, log sinks, secret providers) 
 
 from __future__ import annotations
 
-from .hookspecs import Register
+from typing import TYPE_CHECKING
+
+from .hookspecs import RegisterExecutor, RegisterStateStore, RegisterTaskType, RegisterTrigger
 from .markers import hookimpl
 from .store import DEFAULT_FAILURE_HISTORY, DEFAULT_SUCCESS_HISTORY, MemoryStore
 
+if TYPE_CHECKING:
+    from .executors import Executor
+
 
 @hookimpl
-def sts_register_triggers(register: Register) -> None:
+def sts_register_triggers(register: RegisterTrigger) -> None:
     from .triggers import at_trigger, every_trigger
 
     register("every", every_trigger)
@@ -22,25 +27,25 @@ def sts_register_triggers(register: Register) -> None:
 
 
 @hookimpl
-def sts_register_task_types(register: Register) -> None:
+def sts_register_task_types(register: RegisterTaskType) -> None:
     from .task import PythonTask
 
     register("python", PythonTask)
 
 
 @hookimpl
-def sts_register_executors(register: Register) -> None:
+def sts_register_executors(register: RegisterExecutor) -> None:
     register("local", _local_executor)
 
 
-def _local_executor(scheduler_name: str) -> object:
+def _local_executor(scheduler_name: str) -> Executor:
     from .executors import LocalExecutor
 
     return LocalExecutor()
 
 
 @hookimpl
-def sts_register_state_stores(register: Register) -> None:
+def sts_register_state_stores(register: RegisterStateStore) -> None:
     register("memory", _memory_store)
 
 

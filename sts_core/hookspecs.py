@@ -28,9 +28,8 @@ if TYPE_CHECKING:
     from .triggers import Trigger
 
 
-#: The ``register`` callback handed to every registration hook: ``register(name, thing)``.
-#: Each hook's own ``Protocol`` below says what its registry takes.
-Register = Callable[..., None]
+# The ``register(name, thing)`` callback each registration hook is handed, typed per hook
+# (``sts.RegisterTrigger`` and the rest, for a plugin's annotations).
 
 
 class RegisterTrigger(Protocol):

@@ -16,7 +16,17 @@ import sts_core.hookspecs
 import sts_core.markers
 import sts_core.plugins
 
-PACKAGES = ["sts", "sts_cron", "sts_email", "sts_shell", "sts_tui", "sts_webhook"]
+PACKAGES = [
+    "sts",
+    "sts_cron",
+    "sts_email",
+    "sts_etcd",
+    "sts_postgres",
+    "sts_rabbitmq",
+    "sts_shell",
+    "sts_tui",
+    "sts_webhook",
+]
 
 
 def type_checking_imports(module: ModuleType) -> dict[str, str]:

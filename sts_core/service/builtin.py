@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from ..hookspecs import Register
+from ..hookspecs import RegisterStateStore
 from ..markers import hookimpl
+from .hookspecs import RegisterLogSink, RegisterSecretProvider
 
 if TYPE_CHECKING:
     from ..job import Job
@@ -25,14 +26,14 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def sts_register_state_stores(register: Register) -> None:
+def sts_register_state_stores(register: RegisterStateStore) -> None:
     from .sqlite_store import open_sqlite_store
 
     register("sqlite", open_sqlite_store)
 
 
 @hookimpl
-def sts_register_log_sinks(register: Register) -> None:
+def sts_register_log_sinks(register: RegisterLogSink) -> None:
     from .logsinks import console_sink, file_sink, json_sink
 
     register("console", console_sink)
@@ -41,7 +42,7 @@ def sts_register_log_sinks(register: Register) -> None:
 
 
 @hookimpl
-def sts_register_secret_providers(register: Register) -> None:
+def sts_register_secret_providers(register: RegisterSecretProvider) -> None:
     from .secrets import DirectorySecrets, EnvironmentSecrets
 
     register("env", EnvironmentSecrets)

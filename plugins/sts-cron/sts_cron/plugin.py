@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sts
 
 
 @sts.hookimpl
-def sts_register_triggers(register: Callable[..., None]) -> None:
+def sts_register_triggers(register: sts.RegisterTrigger) -> None:
     from .trigger import CronTrigger  # croniter is imported when a trigger is needed
 
     register("cron", CronTrigger.from_spec)

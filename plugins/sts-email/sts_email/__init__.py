@@ -10,7 +10,6 @@ standard library's :class:`email.message.EmailMessage`; their SMTP settings come
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 
 import sts
 
@@ -37,14 +36,14 @@ del typing
 
 
 @sts.hookimpl
-def sts_register_task_types(register: Callable[..., None]) -> None:
+def sts_register_task_types(register: sts.RegisterTaskType) -> None:
     from .task import EmailTask
 
     register("email", EmailTask)
 
 
 @sts.hookimpl
-def sts_register_notifiers(register: Callable[..., None]) -> None:
+def sts_register_notifiers(register: sts.RegisterNotifier) -> None:
     from .notifier import EmailNotifier
 
     register("email", EmailNotifier)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from email_server import PASSWORD, USERNAME, StartServer
 
-from sts_core.service.config import ConfigError, load_config
+import sts
 
 LEAKY = """
 import sts
@@ -77,11 +79,16 @@ retries = 1
 backoff = 0.01
 email.notify_subject = [backup] {{summary}}
 """)
-    config = load_config(config_file, environ={})
-    rendered = config.render()
+    # What `sts config` prints, from the command itself.
+    rendered = subprocess.run(
+        [sys.executable, "-m", "sts", "config", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
     async def main() -> None:
-        scheduler = config.build_scheduler()
+        scheduler = sts.TaskScheduler.from_config(config_file)
         async with asyncio.timeout(60):
             async with scheduler:
                 for job in ("report", "backup"):
@@ -155,8 +162,8 @@ def test_email_options_are_checked_when_the_config_loads(
         + text
         + "\n[job:report]\ntype = email\nschedule = every 1h\nto = a@example.org\nbody = x\n"
     )
-    with pytest.raises(ConfigError) as raised:
-        load_config(config_file, environ={}).jobs()
+    with pytest.raises(sts.ConfigError) as raised:
+        sts.TaskScheduler.from_config(config_file)
     message = str(raised.value)
     for part in expected:
         assert part.replace("sts.ini", str(config_file)) in message, message

@@ -9,15 +9,14 @@ when one is used, not when the plugin loads: ``sts --help`` does not pay for gRP
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import typing
 
 import sts
 
-if TYPE_CHECKING:
-    from .source import EtcdSource
+if typing.TYPE_CHECKING:
+    from .source import EtcdSource as EtcdSource
 
-__all__ = ["EtcdSource"]
+_API = {"EtcdSource": ".source"}
 
 # Before gRPC is first imported: with gRPC's fork support on, each command a shell task
 # starts (fork, then exec) runs gRPC's fork handlers in the child, which crash it (SIGSEGV,
@@ -25,23 +24,21 @@ __all__ = ["EtcdSource"]
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 
-def __getattr__(name: str) -> Any:
-    if name == "EtcdSource":
-        from .source import EtcdSource
-
-        return EtcdSource
-    raise AttributeError(f"module 'sts_etcd' has no attribute {name!r}")
-
-
 @sts.hookimpl
-def sts_register_config_sources(register: Callable[..., None]) -> None:
+def sts_register_config_sources(register: sts.RegisterConfigSource) -> None:
     from .source import EtcdSource
 
     register("etcd", EtcdSource)
 
 
 @sts.hookimpl
-def sts_register_secret_providers(register: Callable[..., None]) -> None:
+def sts_register_secret_providers(register: sts.RegisterSecretProvider) -> None:
     from .secrets import EtcdSecrets
 
     register("etcd", EtcdSecrets)
+
+
+__all__, __getattr__, __dir__ = sts.lazy_exports(
+    __name__, _API, eager=["sts_register_config_sources", "sts_register_secret_providers"]
+)
+del os, typing

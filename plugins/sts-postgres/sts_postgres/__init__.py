@@ -8,44 +8,34 @@ dsn = ...``; from Python, ``TaskScheduler(store=PostgresStore(dsn))``) and the c
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable
+import typing
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
 
 import sts
 
-if TYPE_CHECKING:
-    from .factory import open_postgres_store
-    from .store import PostgresStore, StateStoreError
-
-__all__ = ["PostgresStore", "StateStoreError", "open_postgres_store"]
+if typing.TYPE_CHECKING:
+    from .factory import open_postgres_store as open_postgres_store
+    from .store import PostgresStore as PostgresStore
+    from .store import StateStoreError as StateStoreError
 
 # Imported on use: loading the plugin (as `sts --help` does) must not import psycopg.
-_LAZY = {
+_API = {
     "PostgresStore": ".store",
     "StateStoreError": ".store",
     "open_postgres_store": ".factory",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sts_postgres' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
-
-
 @sts.hookimpl
-def sts_register_state_stores(register: Callable[..., None]) -> None:
+def sts_register_state_stores(register: sts.RegisterStateStore) -> None:
     from .factory import open_postgres_store
 
     register("postgres", open_postgres_store)
 
 
 @sts.hookimpl
-def sts_register_commands(register: Callable[..., None]) -> None:
+def sts_register_commands(register: sts.RegisterCommand) -> None:
     from .command import configure, handler
 
     register("db", configure, handler, help="the PostgreSQL state store's schema: status, upgrade")
@@ -64,3 +54,11 @@ def sts_scheduler_lifespan(
     from .pause_sync import follow_group_pauses
 
     return follow_group_pauses(scheduler, scheduler.store)
+
+
+__all__, __getattr__, __dir__ = sts.lazy_exports(
+    __name__,
+    _API,
+    eager=["sts_register_state_stores", "sts_register_commands", "sts_scheduler_lifespan"],
+)
+del typing

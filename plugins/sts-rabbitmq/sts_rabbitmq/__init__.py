@@ -9,7 +9,6 @@ loads (``sts --help`` loads every plugin). See docs/plugins/rabbitmq.md.
 from __future__ import annotations
 
 import typing
-from typing import Any
 
 import sts
 
@@ -22,14 +21,14 @@ _API = {"RabbitExecutor": ".executor", "RabbitSettings": ".settings", "Worker": 
 
 
 @sts.hookimpl
-def sts_register_executors(register: Any) -> None:
+def sts_register_executors(register: sts.RegisterExecutor) -> None:
     from .executor import RabbitExecutor
 
     register("rabbitmq", RabbitExecutor)
 
 
 @sts.hookimpl
-def sts_register_commands(register: Any) -> None:
+def sts_register_commands(register: sts.RegisterCommand) -> None:
     from .command import configure, handler
 
     register(

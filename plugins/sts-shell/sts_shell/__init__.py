@@ -7,7 +7,6 @@ Registers the task type ``shell`` (``type = shell`` in ``config.ini``); from Pyt
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 
 import sts
 
@@ -30,7 +29,7 @@ del typing
 
 
 @sts.hookimpl
-def sts_register_task_types(register: Callable[..., None]) -> None:
+def sts_register_task_types(register: sts.RegisterTaskType) -> None:
     from .task import ShellTask
 
     register("shell", ShellTask)

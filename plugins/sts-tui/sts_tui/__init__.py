@@ -8,7 +8,6 @@ the UI starts, so loading this plugin costs nothing to ``sts --help``.
 from __future__ import annotations
 
 import typing
-from typing import Any
 
 import sts
 
@@ -20,7 +19,7 @@ _API = {"SchedulerApp": ".app"}
 
 
 @sts.hookimpl
-def sts_register_commands(register: Any) -> None:
+def sts_register_commands(register: sts.RegisterCommand) -> None:
     from .command import configure, handler
 
     register(

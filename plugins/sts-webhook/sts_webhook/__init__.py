@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import typing
-from collections.abc import Callable
 
 import sts
 
@@ -51,14 +50,14 @@ del typing
 
 
 @sts.hookimpl
-def sts_register_task_types(register: Callable[..., None]) -> None:
+def sts_register_task_types(register: sts.RegisterTaskType) -> None:
     from .task import WebhookTask
 
     register("webhook", WebhookTask)
 
 
 @sts.hookimpl
-def sts_register_notifiers(register: Callable[..., None]) -> None:
+def sts_register_notifiers(register: sts.RegisterNotifier) -> None:
     from .notifier import WebhookNotifier
 
     register("webhook", WebhookNotifier)
