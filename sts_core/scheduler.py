@@ -25,7 +25,7 @@ from .durations import Duration, parse_duration
 from .events import Listener, Notifier
 from .executors import Executors
 from .fire_loop import ClockStep, FireLoop
-from .job import Job
+from .job import Job, first_fire_within
 from .job_registry import JobRegistry
 from .loop_thread import LoopThread, serve_until_stopped
 from .loop_watchdog import LoopWatchdog
@@ -579,7 +579,11 @@ def _add_job(
         job = Job(job_name, task, resolved, policy)
         # Asked before the job is registered: a trigger that breaks here is the caller's
         # error, and nothing is added.
-        first_fire = None if resolved is None else _first_fire(job, scheduler.clock.now())
+        first_fire = (
+            None
+            if resolved is None
+            else first_fire_within(resolved, scheduler.clock.now(), policy.start, policy.end)
+        )
         scheduler.plugins.call("sts_job_scheduled", scheduler=scheduler, job=job)
         registry.add_job(job)
     except BaseException:
@@ -604,18 +608,6 @@ def _trigger(scheduler: TaskScheduler, trigger: Any, policy: JobPolicy, job_name
     return scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
 
 
-def _first_fire(job: Job, now: datetime) -> datetime | None:
-    """The first fire of a job added or rescheduled at ``now``: a one-shot trigger's own
-    (even one already past, so that the misfire rules record it), unless the job's start
-    bound comes later; else the trigger's next fire after ``now``."""
-    first = getattr(job.trigger, "first_fire_time", None)  # optional in the protocol
-    start = job.policy.start
-    if first is not None and (start is None or start <= now):
-        fire: datetime | None = first(now)
-        return fire
-    return job.fire_after(now)
-
-
 def _replace_in_place(
     scheduler: TaskScheduler, job: Job, task: Task, trigger: Any, policy: JobPolicy
 ) -> Job:
@@ -632,7 +624,9 @@ def _replace_in_place(
     if (job.schedule, job.timezone, policy.start, policy.end) != before:
         now = scheduler.clock.now()
         try:
-            scheduler._fires.set_next(job, _first_fire(job, now))
+            scheduler._fires.set_next(
+                job, first_fire_within(resolved, now, policy.start, policy.end)
+            )
         except Exception as error:  # a trigger that breaks: set aside, as in a fire
             scheduler._fires.set_aside(job, error, now)
     scheduler.store.save_job(job.state())
