@@ -38,6 +38,25 @@ def next_fire_within(
     return fire
 
 
+def first_fire_within(
+    trigger: Trigger, now: datetime, start: datetime | None, end: datetime | None
+) -> datetime | None:
+    """The first fire of a job added or rescheduled at ``now``: a one-shot trigger's own
+    (even one already past, so that the misfire rules record it), unless the start bound
+    comes later; else the trigger's next fire after ``now`` within ``start``..``end``.
+
+    One rule for the scheduler and for ``sts jobs`` reading a stored state, so that both
+    give a job the same first fire.
+
+    :raises BrokenTrigger: when the trigger breaks its contract.
+    """
+    first = getattr(trigger, "first_fire_time", None)  # optional in the protocol
+    if first is not None and (start is None or start <= now):
+        fire: datetime | None = first(now)
+        return fire
+    return next_fire_within(trigger, now, start, end)
+
+
 def _broken(trigger: Trigger, after: datetime, fire: object) -> str:
     if not isinstance(fire, datetime) or fire.tzinfo is None:
         wrong = "it must return an aware datetime or None"

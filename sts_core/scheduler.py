@@ -1,9 +1,9 @@
 """The scheduler: the API that schedules tasks, and its start and stop.
 
 Its parts, each in a module of its own: the registry of tasks and jobs
-(``job_registry.py``), the loop that fires them (``fire_loop.py``), the runs
-(``runner.py``), telling plugins and listeners what happens (``events.py``), and the loop's
-thread (``loop_thread.py``).
+(``job_registry.py``), the changes to its jobs (``job_changes.py``), the loop that fires
+them (``fire_loop.py``), the runs (``runner.py``), telling plugins and listeners what
+happens (``events.py``), and the loop's thread (``loop_thread.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .events import Listener, Notifier
 from .executors import Executors
 from .fire_loop import ClockStep, FireLoop
 from .job import Job
+from .job_changes import JobChanges
 from .job_registry import JobRegistry
 from .loop_thread import LoopThread, serve_until_stopped
 from .loop_watchdog import LoopWatchdog
@@ -176,6 +177,7 @@ class TaskScheduler:
         self._fires = FireLoop(self, self._registry.jobs, self._runner, self._notifier)
         #: The wall-clock steps noticed (the latest 100), also logged as warnings.
         self.clock_steps = self._fires.clock_steps
+        self._changes = JobChanges(self, self._registry, self._fires, self._notifier)
         self._thread = LoopThread()
         # What plugins run around the scheduler (sts_scheduler_lifespan): entered as it
         # starts, exited after its last run.
@@ -227,19 +229,14 @@ class TaskScheduler:
 
         Runs already under way finish.
         """
-
-        def remove() -> None:
-            for job in self._registry.pop_task(task):
-                self._fires.forget(job)
-
-        self._thread.call(remove)
+        self._thread.call(self._changes.remove_task, task)
 
     def remove_job(self, job: Job | str) -> None:
         """Remove one job (its task stays registered), with its stored state.
 
         Runs already under way finish.
         """
-        self._thread.call(lambda: self._fires.forget(self._registry.pop_job(job)))
+        self._thread.call(self._changes.remove_job, job)
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -274,15 +271,7 @@ class TaskScheduler:
             job_policy = JobPolicy.build(task, **policy)
         elif policy:
             raise TypeError(f"schedule takes job_policy or policies, not both: {sorted(policy)}")
-        built = job_policy
-
-        def add() -> Job:
-            existing = self._registry.jobs.get(name) if replace and name is not None else None
-            if existing is not None:
-                return _replace_in_place(self, existing, task, trigger, built)
-            return _add_job(self, task, name, trigger, built)
-
-        return self._thread.call(add)
+        return self._thread.call(self._changes.schedule, task, name, trigger, job_policy, replace)
 
     def schedule_at(self, task: Task, when: datetime | Duration, **policy: Any) -> Job:
         """Run ``task`` once at ``when`` (a datetime), or every ``when`` (a duration).
@@ -322,7 +311,7 @@ class TaskScheduler:
 
     def pause(self, target: Task | Job | str) -> None:
         """Stop firing a job (or every job of a task) until ``resume``. Runs under way go on."""
-        self._thread.call(_set_paused, self, target, True)
+        self._thread.call(self._changes.set_paused, target, True)
 
     def resume(self, target: Task | Job | str) -> None:
         """Fire again from now on; fires that fell due while paused are not replayed.
@@ -330,7 +319,7 @@ class TaskScheduler:
         Resuming a job STS set aside (``job.paused_reason``) clears the reason; if its
         trigger is still broken, the job is set aside again at once.
         """
-        self._thread.call(_set_paused, self, target, False)
+        self._thread.call(self._changes.set_paused, target, False)
 
     def run_now(self, target: Task | Job | str) -> concurrent.futures.Future[RunRecord]:
         """Start a manual run now, whatever the schedule and the overlap policy say.
@@ -339,26 +328,12 @@ class TaskScheduler:
             ``await asyncio.wrap_future(scheduler.run_now(task))``).
         """
         done: concurrent.futures.Future[RunRecord] = concurrent.futures.Future()
-        registry = self._registry
 
         def launch() -> None:
             if self._thread.loop is None:
                 raise RuntimeError("run_now needs a running scheduler: start it first")
-            chosen = target
-            if isinstance(chosen, str) and chosen not in registry.jobs:
-                chosen = registry.tasks.get(chosen, chosen)
-            if not isinstance(chosen, Task):
-                jobs = registry.resolve(chosen)
-            else:
-                jobs = (
-                    registry.jobs_of_task(chosen)
-                    if registry.tasks.get(chosen.name) is chosen
-                    else []
-                )
-            if not jobs:  # a task that only runs when asked to: a job with no trigger
-                assert isinstance(chosen, Task)
-                jobs = [_add_job(self, chosen, None, None, JobPolicy.build(chosen), manual=True)]
-            self._runner.launch(jobs[0], self.clock.now(), manual=True, done=done)
+            job = self._changes.job_for_manual_run(target)
+            self._runner.launch(job, self.clock.now(), manual=True, done=done)
 
         self._thread.call(launch)
         return done
@@ -557,84 +532,3 @@ class TaskScheduler:
 
     def __repr__(self) -> str:
         return f"<TaskScheduler {self.name!r} tasks={len(self.tasks)} jobs={len(self.jobs)}>"
-
-
-def _add_job(
-    scheduler: TaskScheduler,
-    task: Task,
-    name: str | None,
-    trigger: Any,
-    policy: JobPolicy,
-    manual: bool = False,
-) -> Job:
-    """On the loop: a new job of ``task`` on ``trigger`` (none if ``manual``: a job that only
-    runs when asked), shown to the plugins (which may refuse it), registered, then
-    announced. If any of it fails, nothing is added: the task registered for it goes again."""
-    registry = scheduler._registry
-    # A try block, not a context manager: this runs for every job added.
-    added = registry.add_task_for_job(task)
-    try:
-        job_name = registry.job_name(task, name)
-        resolved = None if manual else _trigger(scheduler, trigger, policy, job_name)
-        job = Job(job_name, task, resolved, policy)
-        # Asked before the job is registered: a trigger that breaks here is the caller's
-        # error, and nothing is added.
-        first_fire = None if resolved is None else _first_fire(job, scheduler.clock.now())
-        scheduler.plugins.call("sts_job_scheduled", scheduler=scheduler, job=job)
-        registry.add_job(job)
-    except BaseException:
-        if added:
-            registry.drop_task_without_jobs(task)
-        raise
-    if job.trigger is not None:  # a job made for run_now has no fire of its own
-        scheduler._fires.set_next(job, first_fire)
-    scheduler._notifier.job_changed(job, "added")
-    return job
-
-
-def _set_paused(scheduler: TaskScheduler, target: Task | Job | str, paused: bool) -> None:
-    """On the loop: pause or resume the jobs ``target`` means."""
-    for job in scheduler._registry.resolve(target):
-        scheduler._fires.set_paused(job, paused)
-
-
-def _trigger(scheduler: TaskScheduler, trigger: Any, policy: JobPolicy, job_name: str) -> Trigger:
-    """The trigger of a job (made from text or a function), in the job's zone."""
-    zone = policy.timezone or scheduler.timezone
-    return scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
-
-
-def _first_fire(job: Job, now: datetime) -> datetime | None:
-    """The first fire of a job added or rescheduled at ``now``: a one-shot trigger's own
-    (even one already past, so that the misfire rules record it), unless the job's start
-    bound comes later; else the trigger's next fire after ``now``."""
-    first = getattr(job.trigger, "first_fire_time", None)  # optional in the protocol
-    start = job.policy.start
-    if first is not None and (start is None or start <= now):
-        fire: datetime | None = first(now)
-        return fire
-    return job.fire_after(now)
-
-
-def _replace_in_place(
-    scheduler: TaskScheduler, job: Job, task: Task, trigger: Any, policy: JobPolicy
-) -> Job:
-    """``schedule(..., replace=True)`` of a job that exists (on the scheduler's loop)."""
-    resolved = _trigger(scheduler, trigger, policy, job.name)
-    # Plugins see the job as it will be; refused, the registered one is left as it was.
-    scheduler.plugins.call(
-        "sts_job_scheduled", scheduler=scheduler, job=Job(job.name, task, resolved, policy)
-    )
-    before = (job.schedule, job.timezone, job.policy.start, job.policy.end)
-    scheduler._registry.swap_task(job, task)
-    job.trigger, job.policy = resolved, policy
-    job._schedule_text = None
-    if (job.schedule, job.timezone, policy.start, policy.end) != before:
-        now = scheduler.clock.now()
-        try:
-            scheduler._fires.set_next(job, _first_fire(job, now))
-        except Exception as error:  # a trigger that breaks: set aside, as in a fire
-            scheduler._fires.set_aside(job, error, now)
-    scheduler.store.save_job(job.state())
-    scheduler._notifier.job_changed(job, "changed")
-    return job

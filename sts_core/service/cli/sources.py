@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...job import next_fire_within, upcoming_fires
-from ...policy import JobPolicy
+from ...job import first_fire_within, upcoming_fires
 from ...timezones import resolve_timezone, zone_label
 from ..config.jobs import JobOutline
 from .context import CommandContext
@@ -119,7 +118,11 @@ class StoredSource:
             state = stored.get(name)
             schedule = str(trigger)
             same = state is not None and state.schedule == schedule
-            next_fire = None if bounds.paused else _first_fire(trigger, self.now(), bounds)
+            next_fire = (
+                None
+                if bounds.paused
+                else first_fire_within(trigger, self.now(), bounds.start, bounds.end)
+            )
             jobs[name] = _OfflineJob(
                 name,
                 schedule,
@@ -196,16 +199,6 @@ class StoredSource:
 
     def close(self) -> None:
         self.store.close()
-
-
-def _first_fire(trigger: Trigger, now: datetime, bounds: JobPolicy) -> datetime | None:
-    """The first fire ``TaskScheduler.schedule`` would give the job (a one-shot trigger's
-    own time, even one past), so that a stored state is matched the same way."""
-    first = getattr(trigger, "first_fire_time", None)
-    if first is not None and (bounds.start is None or bounds.start <= now):
-        fire: datetime | None = first(now)
-        return fire
-    return next_fire_within(trigger, now, bounds.start, bounds.end)
 
 
 def open_source(context: CommandContext) -> Source:
