@@ -33,22 +33,37 @@ if TYPE_CHECKING:
 
 
 class RegisterTrigger(Protocol):
+    """``register(kind, factory)`` of ``sts_register_triggers``: ``factory(spec,
+    **options)`` makes a trigger."""
+
     def __call__(self, kind: str, factory: Callable[..., Trigger], /) -> None: ...
 
 
 class RegisterTaskType(Protocol):
+    """``register(name, task_class)`` of ``sts_register_task_types``: an ``sts.Task``
+    subclass."""
+
     def __call__(self, name: str, task_class: type[Task], /) -> None: ...
 
 
 class RegisterStateStore(Protocol):
+    """``register(name, factory)`` of ``sts_register_state_stores``:
+    ``factory(scheduler_name, **options)`` makes a store."""
+
     def __call__(self, name: str, factory: Callable[..., StateStore], /) -> None: ...
 
 
 class RegisterNotifier(Protocol):
+    """``register(scheme, factory)`` of ``sts_register_notifiers``: ``factory(target,
+    **options)`` makes a notifier."""
+
     def __call__(self, scheme: str, factory: Callable[..., Notifier], /) -> None: ...
 
 
 class RegisterExecutor(Protocol):
+    """``register(name, factory)`` of ``sts_register_executors``:
+    ``factory(scheduler_name, **options)`` makes an executor."""
+
     def __call__(self, name: str, factory: Callable[..., Executor], /) -> None: ...
 
 

@@ -2,23 +2,27 @@
 the manual one ``run_now`` makes for a task that has none), replacing one in place (a live
 reload), pausing and resuming, removing a task or a job.
 
-Each keeps the registry, the fire loop, the store and the listeners in step, and one that
-fails leaves nothing half done. None of it is thread-safe: the scheduler calls these
-through its loop thread (``LoopThread.call``), which is what makes its API thread-safe.
+Each keeps the registry, the fire loop, the store and the listeners in step. An add that
+fails (a bad trigger, a plugin refusing the job) and a refused replace change nothing; a
+store that fails to save or remove leaves the change made in memory, and the store to
+catch up with its next write. None of it is thread-safe: the scheduler calls these through
+``LoopThread.call``, on its loop once it runs (before, in the caller's thread).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import Notifier
 from .fire_loop import FireLoop
-from .host import SchedulingHost
 from .job import Job, first_fire_within
 from .job_registry import JobRegistry
 from .policy import JobPolicy
 from .task import Task
 from .triggers import Trigger
+
+if TYPE_CHECKING:
+    from .scheduler import TaskScheduler
 
 __all__ = ["JobChanges"]
 
@@ -27,12 +31,12 @@ class JobChanges:
     """The changes to one scheduler's jobs; each is called on the scheduler's loop."""
 
     def __init__(
-        self, host: SchedulingHost, registry: JobRegistry, fires: FireLoop, notifier: Notifier
+        self, scheduler: TaskScheduler, registry: JobRegistry, fires: FireLoop, notifier: Notifier
     ) -> None:
         # The scheduler itself, read at each change rather than its clock, store, zone and
         # plugins kept here: `sts run module:object` swaps the store in after construction,
         # and a reload sets the default zone anew.
-        self._host = host
+        self._scheduler = scheduler
         self._registry = registry
         self._fires = fires
         self._notifier = notifier
@@ -59,7 +63,7 @@ class JobChanges:
         when asked), shown to the plugins (which may refuse it), registered, then
         announced. If any of it fails, nothing is added: the task registered for it goes
         again."""
-        host = self._host
+        scheduler = self._scheduler
         registry = self._registry
         # A try block, not a context manager: this runs for every job added.
         added = registry.add_task_for_job(task)
@@ -72,9 +76,9 @@ class JobChanges:
             fire = (
                 None
                 if resolved is None
-                else first_fire_within(resolved, host.clock.now(), policy.start, policy.end)
+                else first_fire_within(resolved, scheduler.clock.now(), policy.start, policy.end)
             )
-            host.plugins.call("sts_job_scheduled", scheduler=host, job=job)
+            scheduler.plugins.call("sts_job_scheduled", scheduler=scheduler, job=job)
             registry.add_job(job)
         except BaseException:
             if added:
@@ -106,25 +110,25 @@ class JobChanges:
     def replace(self, job: Job, task: Task, trigger: Any, policy: JobPolicy) -> Job:
         """``schedule(..., replace=True)`` of a job that exists: it takes ``task``,
         ``trigger`` and ``policy``, and keeps its state, history and runs under way."""
-        host = self._host
+        scheduler = self._scheduler
         resolved = self._trigger(trigger, policy, job.name)
         # Plugins see the job as it will be; refused, the registered one is left as it was.
-        host.plugins.call(
-            "sts_job_scheduled", scheduler=host, job=Job(job.name, task, resolved, policy)
+        scheduler.plugins.call(
+            "sts_job_scheduled", scheduler=scheduler, job=Job(job.name, task, resolved, policy)
         )
         before = (job.schedule, job.timezone, job.policy.start, job.policy.end)
         self._registry.swap_task(job, task)
         job.trigger, job.policy = resolved, policy
         job._schedule_text = None
         if (job.schedule, job.timezone, policy.start, policy.end) != before:
-            now = host.clock.now()
+            now = scheduler.clock.now()
             try:
                 self._fires.set_next(
                     job, first_fire_within(resolved, now, policy.start, policy.end)
                 )
             except Exception as error:  # a trigger that breaks: set aside, as in a fire
                 self._fires.set_aside(job, error, now)
-        host.store.save_job(job.state())
+        scheduler.store.save_job(job.state())
         self._notifier.job_changed(job, "changed")
         return job
 
@@ -144,5 +148,5 @@ class JobChanges:
 
     def _trigger(self, trigger: Any, policy: JobPolicy, job_name: str) -> Trigger:
         """The trigger of a job (made from text or a function), in the job's zone."""
-        zone = policy.timezone or self._host.timezone
-        return self._host.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)
+        zone = policy.timezone or self._scheduler.timezone
+        return self._scheduler.plugins.make_trigger(trigger, timezone=zone, job_name=job_name)

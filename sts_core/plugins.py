@@ -406,9 +406,21 @@ def report_plugin_error(name: str, error: BaseException) -> None:
     print(f'sts: error importing plugin "{name}": {error!r}; skipped', file=sys.stderr)
 
 
+class _Manager(pluggy.PluginManager):
+    """pluggy's manager, looking only at ``sts_*`` names for hook implementations (as
+    pytest's looks at ``pytest_*``): pluggy before 1.7 reads every name in ``dir(plugin)``
+    with ``getattr``, which would import what a plugin exports lazily (its store, its
+    client library) as the plugin loads."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        if not name.startswith(f"{PROJECT}_"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
 def create_plugins(*, load_entry_points: bool = True) -> Plugins:
     """A fresh plugin manager: hook specs, built-in plugins, then installed plugins."""
-    manager = pluggy.PluginManager(PROJECT)
+    manager = _Manager(PROJECT)
     for module_name in HOOKSPEC_MODULES:
         manager.add_hookspecs(importlib.import_module(module_name))
     plugins = Plugins(manager)

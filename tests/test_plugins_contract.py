@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import types
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -607,3 +608,57 @@ def test_a_plugin_failing_in_a_hook_stops_neither_the_scheduler_nor_the_other_pl
         "the sts_scheduler_started hook of plugin 'broken' failed",
         "the sts_run_finished hook of plugin 'broken' failed",
     ]
+
+
+def test_loading_a_plugin_resolves_none_of_its_lazy_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin exports its API lazily (sts_postgres's store imports psycopg); loading it must
+    not import that, whatever pluggy does with the other names of ``dir(plugin)``."""
+    resolved: list[str] = []
+
+    def old_pluggy(self: pluggy.PluginManager, plugin: object, name: str) -> object:
+        # pluggy before 1.7 read every name of dir(plugin) with getattr.
+        value = getattr(plugin, name)
+        return getattr(value, "sts_impl", None) if callable(value) else None
+
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", old_pluggy)
+
+    def lazy(name: str) -> object:
+        resolved.append(name)
+        raise AttributeError(name)
+
+    @sts.hookimpl
+    def sts_register_task_types(register: sts.RegisterTaskType) -> None:
+        pass
+
+    plugin = types.ModuleType("lazy_plugin")
+    plugin.__dict__.update(
+        __getattr__=lazy,
+        __dir__=lambda: ["HeavyStore", "sts_register_task_types"],
+        sts_register_task_types=sts_register_task_types,
+    )
+    plugins = create_plugins(load_entry_points=False)
+    plugins.register(plugin, name="lazy")
+
+    assert resolved == []
+    found = plugins.manager.hook.sts_register_task_types.get_hookimpls()
+    assert "lazy" in [impl.plugin_name for impl in found]
+
+
+def test_each_registration_hook_is_annotated_with_its_own_register_type() -> None:
+    """pluggy does not check annotations and mypy cannot see through it: a plugin's
+    ``register`` typed as another hook's would pass both."""
+    import sts_core.hookspecs
+    import sts_core.service.hookspecs
+
+    specs = {**vars(sts_core.hookspecs), **vars(sts_core.service.hookspecs)}
+    manager = create_plugins().manager
+    checked = 0
+    for name in hook_names():
+        if not name.startswith("sts_register_"):
+            continue
+        wanted = specs[name].__annotations__["register"].rsplit(".", 1)[-1]
+        for impl in getattr(manager.hook, name).get_hookimpls():
+            annotation = str(impl.function.__annotations__.get("register"))
+            assert annotation.rsplit(".", 1)[-1] == wanted, (impl.plugin_name, name, annotation)
+            checked += 1
+    assert checked >= 20  # the built-in plugins' and the eight shipped plugins' hooks

@@ -22,18 +22,30 @@ if TYPE_CHECKING:
 
 
 class RegisterConfigSource(Protocol):
+    """``register(name, factory)`` of ``sts_register_config_sources``:
+    ``factory(**options)`` makes a config source."""
+
     def __call__(self, name: str, factory: Callable[..., Any], /) -> None: ...
 
 
 class RegisterLogSink(Protocol):
+    """``register(name, factory)`` of ``sts_register_log_sinks``: ``factory(**options)``
+    makes a ``logging.Handler``."""
+
     def __call__(self, name: str, factory: Callable[..., logging.Handler], /) -> None: ...
 
 
 class RegisterSecretProvider(Protocol):
+    """``register(name, factory)`` of ``sts_register_secret_providers``:
+    ``factory(**options)`` makes a secret provider."""
+
     def __call__(self, name: str, factory: Callable[..., SecretProvider], /) -> None: ...
 
 
 class RegisterCommand(Protocol):
+    """``register(name, configure, handler, help=, attach=)`` of
+    ``sts_register_commands``: an ``sts`` subcommand."""
+
     def __call__(
         self,
         name: str,

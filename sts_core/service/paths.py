@@ -30,9 +30,12 @@ def user_config_file() -> Path:
     return Path(_dirs().user_config_dir) / "config.ini"
 
 
-def state_database(scheduler_name: str) -> Path:
-    """``<user data dir>/sts/<scheduler name>.db``."""
-    return Path(_dirs().user_data_dir) / f"{scheduler_name}.db"
+def state_database(scheduler_name: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """The ``sqlite`` store's file: ``path`` if one is given (``[state] path``), else
+    ``<user data dir>/sts/<scheduler name>.db``."""
+    if path is None or (isinstance(path, str) and not path.strip()):
+        return Path(_dirs().user_data_dir) / f"{scheduler_name}.db"
+    return Path(path).expanduser()
 
 
 def log_directory() -> Path:

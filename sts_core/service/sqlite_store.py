@@ -52,6 +52,7 @@ from ..store import (
     is_failure,
 )
 from .file_lock import ExclusiveLock, LockHeld
+from .paths import state_database
 
 #: Bumped when the tables change; a file with a newer version is refused.
 SCHEMA_VERSION = 2
@@ -872,15 +873,6 @@ def _record_from_row(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
-def database_path(scheduler_name: str, path: str | os.PathLike[str] | None) -> Path:
-    """The ``sqlite`` store's file: ``path``, else ``<user data dir>/sts/<scheduler name>.db``."""
-    if path is None or (isinstance(path, str) and not path.strip()):
-        from .paths import state_database
-
-        return state_database(scheduler_name)
-    return Path(path).expanduser()
-
-
 def open_sqlite_store(
     scheduler_name: str,
     *,
@@ -896,7 +888,7 @@ def open_sqlite_store(
     :param path: the file; ``<user data dir>/sts/<scheduler name>.db`` by default.
     """
     return SQLiteStore(
-        database_path(scheduler_name, path),
+        state_database(scheduler_name, path),
         success_history=parse_whole_number(success_history, what="success_history"),
         failure_history=parse_whole_number(failure_history, what="failure_history"),
         flush_interval=flush_interval,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,14 @@ async def leak():
 """
 
 
+def without_config_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file alone configures these tests: the caller's ``STS_<SECTION>_<KEY>`` and
+    ``LOG_LEVEL`` (which the config's environment layer reads) are dropped."""
+    for name in list(os.environ):
+        if name == "LOG_LEVEL" or (name.startswith("STS_") and name.count("_") >= 2):
+            monkeypatch.delenv(name)
+
+
 def test_config_jobs_share_email_settings_and_never_reveal_the_password(
     smtp_server: StartServer,
     tmp_path: Path,
@@ -33,6 +42,7 @@ def test_config_jobs_share_email_settings_and_never_reveal_the_password(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    without_config_variables(monkeypatch)
     server = smtp_server("starttls", auth=True)
     monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
     (tmp_path / "leaky_job.py").write_text(LEAKY)
@@ -80,12 +90,13 @@ backoff = 0.01
 email.notify_subject = [backup] {{summary}}
 """)
     # What `sts config` prints, from the command itself.
-    rendered = subprocess.run(
+    shown = subprocess.run(
         [sys.executable, "-m", "sts", "config", "--config", str(config_file)],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+    )
+    assert shown.returncode == 0, shown.stderr
+    rendered = shown.stdout
 
     async def main() -> None:
         scheduler = sts.TaskScheduler.from_config(config_file)
@@ -154,8 +165,9 @@ email.notify_subject = [backup] {{summary}}
     ],
 )
 def test_email_options_are_checked_when_the_config_loads(
-    tmp_path: Path, text: str, expected: list[str]
+    tmp_path: Path, text: str, expected: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    without_config_variables(monkeypatch)
     config_file = tmp_path / "sts.ini"
     config_file.write_text(
         "\n"

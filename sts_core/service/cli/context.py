@@ -99,8 +99,8 @@ class CommandContext:
         config = self.config
         if (config.value("scheduler", "state") or "sqlite").strip() != "sqlite":
             return None
-        from ..sqlite_store import database_path
+        from ..paths import state_database
 
-        if not database_path(self.scheduler_name, config.value("state", "path")).is_file():
+        if not state_database(self.scheduler_name, config.value("state", "path")).is_file():
             return None
         return config.open_store()
