@@ -53,6 +53,25 @@ def check_address(address: str, what: str) -> None:
         raise ValueError(f"invalid address {address!r} in {what}: expected user@domain")
 
 
+def sender_and_reply_to(from_: str | None, reply_to: str | None) -> tuple[str, str | None]:
+    """A mail's ``From`` (``sts@<this host>`` by default) and ``Reply-To``, both checked.
+
+    :raises ValueError: naming the option whose address is not ``user@domain``.
+    """
+    sender = from_ or default_sender()
+    check_address(sender, "from")
+    if reply_to:
+        check_address(reply_to, "reply_to")
+    return sender, reply_to
+
+
+def default_sender() -> str:
+    import socket
+
+    host = socket.gethostname() or "localhost"
+    return f"sts@{host if '.' in host else host + '.localdomain'}"
+
+
 def _parse(address: str) -> Address:
     message = EmailMessage()
     message["To"] = address

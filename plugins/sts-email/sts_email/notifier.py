@@ -14,14 +14,13 @@ import sts
 from .compose import (
     addr_spec,
     build_plain_message,
-    check_address,
     check_template,
     parse_addresses,
     render,
+    sender_and_reply_to,
 )
 from .sender import SMTPSender
 from .settings import SMTPSettings
-from .task import default_sender
 
 #: What the subject and body templates of a notification may say.
 PLACEHOLDERS = (
@@ -84,12 +83,8 @@ class EmailNotifier:
         self.to = parse_addresses(target, "the email: channel")
         if not self.to:
             raise ValueError("expected email:user@domain")
-        self.sender = from_ or default_sender()
-        check_address(self.sender, "from")
+        self.sender, self.reply_to = sender_and_reply_to(from_, reply_to)
         self.envelope_sender = addr_spec(self.sender)
-        self.reply_to = reply_to
-        if reply_to:
-            check_address(reply_to, "reply_to")
         check_template(notify_subject, PLACEHOLDERS, "notify_subject")
         check_template(notify_body, PLACEHOLDERS, "notify_body")
         self.subject, self.body = notify_subject, notify_body

@@ -11,11 +11,11 @@ from .compose import (
     DEFAULT_ATTACHMENT_LIMIT,
     addr_spec,
     build_message,
-    check_address,
     check_template,
     parse_addresses,
     read_attachments,
     render,
+    sender_and_reply_to,
 )
 from .sender import SMTPSender
 from .settings import SMTPSettings
@@ -68,11 +68,7 @@ class EmailTask(sts.Task):
         self.bcc = parse_addresses(bcc, "bcc")
         if not (self.to or self.cc or self.bcc):
             raise ValueError("an email needs recipients: set to (or cc, bcc)")
-        self.sender = from_ or default_sender()
-        check_address(self.sender, "from")
-        self.reply_to = reply_to
-        if reply_to:
-            check_address(reply_to, "reply_to")
+        self.sender, self.reply_to = sender_and_reply_to(from_, reply_to)
         if body is None and html is None:
             raise ValueError("an email needs a body: set body, html or both")
         for template, what in ((subject, "subject"), (body, "body"), (html, "html")):
@@ -127,10 +123,3 @@ class EmailTask(sts.Task):
             f"sent {message['Message-ID']} to {len(recipients)} recipient(s) "
             f"through {self.settings.where}"
         )
-
-
-def default_sender() -> str:
-    import socket
-
-    host = socket.gethostname() or "localhost"
-    return f"sts@{host if '.' in host else host + '.localdomain'}"
