@@ -324,7 +324,13 @@ def recorded_count(state: Path) -> int:
     if not state.exists():
         return 0
     with sqlite3.connect(state) as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+        try:
+            return int(connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            # The scheduler has made the file, not yet its tables (CI saw this once).
+            if "no such table" in str(error):
+                return 0
+            raise
 
 
 def fire_key(record: dict[str, object]) -> str:
